@@ -1,0 +1,629 @@
+//! Readers for saved data: the Hostway JSON and `text/csv` bodies, and the tool's own CSV
+//! and JSON exports read back. Pure functions from text to values; the one I/O edge,
+//! [`read_input`], adds the file name to every error.
+//!
+//! The format is told from the content, not the file name: `[` opens a Hostway JSON body,
+//! `{` one of our JSON exports (or a Hostway error body, reported as such), anything else is
+//! CSV whose header says which kind it is.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Deserializer};
+
+use crate::model::{column_name, Origin, Point, Scope, Series, Traffic};
+
+/// A parse failure with its place in the text (1-based line; column or field when known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub column: Option<usize>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl ParseError {
+    fn at(line: usize, field: Option<&str>, message: impl Into<String>) -> ParseError {
+        ParseError {
+            line,
+            column: None,
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}", self.line)?;
+        if let Some(c) = self.column {
+            write!(f, ", column {c}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ", field '{field}'")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Why a file given with `--input` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: ParseError,
+    },
+    #[error(
+        "{path}: a raw Hostway body does not say its scope; name it: --input receive={path} \
+         (or transmit=, total=), or put receive/transmit/total in the file name"
+    )]
+    UnknownScope { path: PathBuf },
+    #[error("{path}: holds no data sets")]
+    Empty { path: PathBuf },
+}
+
+/// One `--input` argument: `FILE` or `SCOPE=FILE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSpec {
+    pub path: PathBuf,
+    pub scope: Option<Scope>,
+}
+
+impl std::str::FromStr for InputSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some((scope, path)) = s.split_once('=') {
+            if let Ok(scope) = scope.parse::<Scope>() {
+                if path.is_empty() {
+                    return Err(format!("'{s}': no file after '='"));
+                }
+                return Ok(InputSpec {
+                    path: PathBuf::from(path),
+                    scope: Some(scope),
+                });
+            }
+        }
+        Ok(InputSpec {
+            path: PathBuf::from(s),
+            scope: None,
+        })
+    }
+}
+
+/// Reads every input and merges them into one [`Traffic`] (same scope merges by timestamp).
+pub fn read_inputs(specs: &[InputSpec]) -> Result<Traffic, InputError> {
+    let mut traffic = Traffic::default();
+    for spec in specs {
+        for s in read_input(spec)?.series {
+            traffic.merge_series(s);
+        }
+    }
+    Ok(traffic)
+}
+
+/// Reads one input file.
+pub fn read_input(spec: &InputSpec) -> Result<Traffic, InputError> {
+    let path = &spec.path;
+    let text = std::fs::read_to_string(path).map_err(|source| InputError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let parse = |source| InputError::Parse {
+        path: path.clone(),
+        source,
+    };
+    let traffic = match detect(&text) {
+        Format::HostwayJson | Format::HostwayCsv => {
+            let scope = spec
+                .scope
+                .or_else(|| scope_from_file_name(path))
+                .ok_or_else(|| InputError::UnknownScope { path: path.clone() })?;
+            let points = if detect(&text) == Format::HostwayJson {
+                parse_hostway_json(&text).map_err(parse)?
+            } else {
+                parse_hostway_csv(&text).map_err(parse)?
+            };
+            Traffic::new(vec![Series::new(scope, points)])
+        }
+        Format::ExportJson => parse_export_json(&text).map_err(parse)?,
+        Format::ExportCsv => parse_export_csv(&text).map_err(parse)?,
+    };
+    if traffic.is_empty() {
+        return Err(InputError::Empty { path: path.clone() });
+    }
+    Ok(traffic)
+}
+
+fn scope_from_file_name(path: &Path) -> Option<Scope> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    let found: Vec<Scope> = Scope::ALL
+        .into_iter()
+        .filter(|s| name.contains(s.as_str()))
+        .collect();
+    match found.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    HostwayJson,
+    HostwayCsv,
+    ExportJson,
+    ExportCsv,
+}
+
+fn detect(text: &str) -> Format {
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with('[') {
+        Format::HostwayJson
+    } else if t.starts_with('{') {
+        Format::ExportJson
+    } else {
+        let header = t.lines().next().unwrap_or("").to_ascii_lowercase();
+        if header
+            .split(',')
+            .any(|c| c.trim().trim_matches('"') == "values")
+        {
+            Format::HostwayCsv
+        } else {
+            Format::ExportCsv
+        }
+    }
+}
+
+/// Parses a timestamp as providers and our exports write it: `2015-05-05 00:00:00`,
+/// `2015-05-05T00:00:00Z` (or with an offset), or a bare date `2015-05-05`. Always UTC.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+}
+
+/// Removes commas that stand right before a closing `]` or `}` (outside strings), as in the
+/// Hostway documentation's own sample body. Borrows when there is none.
+pub fn strip_trailing_commas(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut remove = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b',' => {
+                let next = bytes[i + 1..].iter().find(|c| !c.is_ascii_whitespace());
+                if matches!(next, Some(b']') | Some(b'}')) {
+                    remove.push(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    if remove.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for i in remove {
+        out.push_str(&text[last..i]);
+        out.push(' '); // keep columns of later errors where they were
+        last = i + 1;
+    }
+    out.push_str(&text[last..]);
+    Cow::Owned(out)
+}
+
+fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_time(&s).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "bad date '{s}' (expected YYYY-MM-DD HH:MM:SS, UTC)"
+        ))
+    })
+}
+
+fn de_finite_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = Option::<f64>::deserialize(d)?;
+    match v {
+        Some(x) if !x.is_finite() => Err(serde::de::Error::custom("value is not finite")),
+        v => Ok(v),
+    }
+}
+
+#[derive(Deserialize)]
+struct HostwayRow {
+    #[serde(default)]
+    count: Option<u64>,
+    #[serde(deserialize_with = "de_time")]
+    date: DateTime<Utc>,
+    #[serde(deserialize_with = "de_finite_opt")]
+    values: Option<f64>,
+}
+
+fn json_error(e: serde_json::Error) -> ParseError {
+    ParseError {
+        line: e.line(),
+        column: Some(e.column()),
+        field: None,
+        message: strip_serde_position(&e.to_string()),
+    }
+}
+
+fn strip_serde_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Parses a Hostway JSON body (`[{"count", "date", "values"}, ...]`, trailing comma
+/// tolerated). A `null` value is a gap. An error body (`{"overLimit": ...}`) is an error.
+pub fn parse_hostway_json(text: &str) -> Result<Vec<Point>, ParseError> {
+    let text = strip_trailing_commas(text);
+    let rows: Vec<HostwayRow> = serde_json::from_str(&text).map_err(json_error)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            r.values.map(|value| Point {
+                time: r.date,
+                value,
+                count: r.count,
+            })
+        })
+        .collect())
+}
+
+/// Parses a Hostway `text/csv` body: a header naming `date` and `values` (and `count`), in
+/// any order; an empty value is a gap.
+pub fn parse_hostway_csv(text: &str) -> Result<Vec<Point>, ParseError> {
+    let mut rdr = csv_reader(text);
+    let headers = read_headers(&mut rdr)?;
+    let find = |name: &str| headers.iter().position(|h| h == name);
+    let date_i = find("date").ok_or_else(|| ParseError::at(1, None, "no 'date' column"))?;
+    let value_i = find("values").ok_or_else(|| ParseError::at(1, None, "no 'values' column"))?;
+    let count_i = find("count");
+    let mut points = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(csv_error)?;
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        let cell = |i: usize| rec.get(i).unwrap_or("").trim();
+        let time = parse_time(cell(date_i))
+            .ok_or_else(|| ParseError::at(line, Some("date"), bad_date(cell(date_i))))?;
+        let Some(value) = parse_value(cell(value_i), line, "values")? else {
+            continue;
+        };
+        let count = match count_i.map(cell) {
+            Some(c) if !c.is_empty() => Some(parse_count(c, line, "count")?),
+            _ => None,
+        };
+        points.push(Point { time, value, count });
+    }
+    Ok(points)
+}
+
+/// One value column of our export: scope, label and where its count column is.
+struct Column {
+    scope: Scope,
+    label: String,
+    value: usize,
+    count: Option<usize>,
+}
+
+fn split_column_name(name: &str) -> (&str, &str) {
+    name.split_once('@').unwrap_or((name, ""))
+}
+
+/// Parses our CSV export (`date,receive,transmit,receive_count,transmit_count`, or
+/// `date,total,...`, or per-IP columns `receive@10.0.0.1`). Count columns are optional, so
+/// `date,receive,transmit` files from other tools read too.
+pub fn parse_export_csv(text: &str) -> Result<Traffic, ParseError> {
+    let mut rdr = csv_reader(text);
+    let headers = read_headers(&mut rdr)?;
+    if headers.first().map(String::as_str) != Some("date") {
+        return Err(ParseError::at(
+            1,
+            None,
+            "not a traffic CSV: the header must start with 'date' (our export) or name \
+             'date' and 'values' (a Hostway body)",
+        ));
+    }
+    let mut columns = Vec::new();
+    for (i, h) in headers.iter().enumerate().skip(1) {
+        let (base, label) = split_column_name(h);
+        if base.ends_with("_count") {
+            continue;
+        }
+        let scope = base
+            .parse::<Scope>()
+            .map_err(|e| ParseError::at(1, Some(h), e))?;
+        let count_name = column_name(scope, label, true);
+        columns.push(Column {
+            scope,
+            label: label.to_string(),
+            value: i,
+            count: headers.iter().position(|x| *x == count_name),
+        });
+    }
+    if columns.is_empty() {
+        return Err(ParseError::at(
+            1,
+            None,
+            "no receive, transmit or total column",
+        ));
+    }
+    let mut points: Vec<Vec<Point>> = columns.iter().map(|_| Vec::new()).collect();
+    for rec in rdr.records() {
+        let rec = rec.map_err(csv_error)?;
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        let date = rec.get(0).unwrap_or("").trim();
+        let time =
+            parse_time(date).ok_or_else(|| ParseError::at(line, Some("date"), bad_date(date)))?;
+        for (c, out) in columns.iter().zip(points.iter_mut()) {
+            let name = &headers[c.value];
+            let Some(value) = parse_value(rec.get(c.value).unwrap_or(""), line, name)? else {
+                continue;
+            };
+            let count = match c.count.and_then(|i| rec.get(i)).map(str::trim) {
+                Some(s) if !s.is_empty() => Some(parse_count(s, line, &headers[c.count.unwrap()])?),
+                _ => None,
+            };
+            out.push(Point { time, value, count });
+        }
+    }
+    let series = columns
+        .into_iter()
+        .zip(points)
+        .map(|(c, pts)| {
+            let mut s = Series::new(c.scope, pts);
+            s.label = c.label;
+            s
+        })
+        .collect();
+    Ok(Traffic::new(series))
+}
+
+/// Our JSON export: `{"period", "method", "columns": [...], "rows": [{"date", ...}]}`.
+#[derive(Deserialize)]
+struct ExportJson {
+    #[serde(default)]
+    period: Option<crate::model::Period>,
+    #[serde(default)]
+    method: Option<crate::model::Method>,
+    columns: Vec<String>,
+    rows: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Parses our JSON export back into series (the inverse of [`crate::export::JsonExporter`]).
+pub fn parse_export_json(text: &str) -> Result<Traffic, ParseError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(json_error)?;
+    if let Some(obj) = value.as_object() {
+        for key in [
+            "overLimit",
+            "badRequest",
+            "unauthorized",
+            "forbidden",
+            "itemNotFound",
+        ] {
+            if let Some(body) = obj.get(key) {
+                return Err(ParseError::at(
+                    1,
+                    None,
+                    format!("this is a Hostway error response ({key}), not data: {body}"),
+                ));
+            }
+        }
+    }
+    let doc: ExportJson =
+        serde_json::from_value(value).map_err(|e| ParseError::at(1, None, e.to_string()))?;
+    let mut series: Vec<Series> = Vec::new();
+    for name in doc
+        .columns
+        .iter()
+        .filter(|c| *c != "date" && !c.contains("_count"))
+    {
+        let (base, label) = split_column_name(name);
+        let scope = base
+            .parse::<Scope>()
+            .map_err(|e| ParseError::at(1, Some(name), e))?;
+        let count_name = column_name(scope, label, true);
+        let mut pts = Vec::with_capacity(doc.rows.len());
+        for (i, row) in doc.rows.iter().enumerate() {
+            let at = |field: &str, msg: String| {
+                ParseError::at(i + 1, Some(field), format!("row {}: {msg}", i + 1))
+            };
+            let date = row
+                .get("date")
+                .and_then(|d| d.as_str())
+                .ok_or_else(|| at("date", "missing date".into()))?;
+            let time = parse_time(date).ok_or_else(|| at("date", bad_date(date)))?;
+            let value = match row.get(name.as_str()) {
+                None | Some(serde_json::Value::Null) => continue,
+                Some(v) => v
+                    .as_f64()
+                    .ok_or_else(|| at(name, format!("'{v}' is not a number")))?,
+            };
+            let count = row.get(&count_name).and_then(|c| c.as_u64());
+            pts.push(Point { time, value, count });
+        }
+        let mut s = Series::new(scope, pts);
+        s.label = label.to_string();
+        s.origin = Origin {
+            period: doc.period,
+            method: doc.method,
+            target: None,
+        };
+        series.push(s);
+    }
+    if series.is_empty() {
+        return Err(ParseError::at(
+            1,
+            Some("columns"),
+            "no receive, transmit or total column",
+        ));
+    }
+    Ok(Traffic::new(series))
+}
+
+fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .comment(Some(b'#'))
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes())
+}
+
+fn read_headers(rdr: &mut csv::Reader<&[u8]>) -> Result<Vec<String>, ParseError> {
+    let headers = rdr.headers().map_err(csv_error)?;
+    if headers.is_empty() || headers.iter().all(str::is_empty) {
+        return Err(ParseError::at(1, None, "empty file: no header line"));
+    }
+    Ok(headers
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect())
+}
+
+fn csv_error(e: csv::Error) -> ParseError {
+    let line = e.position().map_or(0, |p| p.line() as usize);
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("{len} fields where the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_string(),
+        _ => e.to_string(),
+    };
+    ParseError::at(line, None, message)
+}
+
+fn bad_date(s: &str) -> String {
+    format!("bad date '{s}' (expected 2015-05-05T00:00:00Z or 2015-05-05 00:00:00, UTC)")
+}
+
+fn parse_value(s: &str, line: usize, field: &str) -> Result<Option<f64>, ParseError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(Some(v)),
+        _ => Err(ParseError::at(
+            line,
+            Some(field),
+            format!("'{s}' is not a finite number"),
+        )),
+    }
+}
+
+fn parse_count(s: &str, line: usize, field: &str) -> Result<u64, ParseError> {
+    s.parse::<u64>()
+        .map_err(|_| ParseError::at(line, Some(field), format!("'{s}' is not a whole count")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED_BODY: &str = r#" [
+    {
+       "count": 143,
+       "date": "2015-05-05 00:00:00",
+       "values": 344130.30069930002
+    },
+    {
+       "count": 144,
+       "date": "2015-05-07 00:00:00",
+       "values": 658.34027777777999
+    },
+ ]"#;
+
+    #[test]
+    fn seed_body_with_trailing_comma_parses_exactly() {
+        let pts = parse_hostway_json(SEED_BODY).unwrap();
+        assert_eq!(pts.len(), 2);
+        assert_eq!(pts[0].value, 344130.30069930002);
+        assert_eq!(pts[0].count, Some(143));
+        assert_eq!(pts[1].time, parse_time("2015-05-07T00:00:00Z").unwrap());
+    }
+
+    #[test]
+    fn trailing_comma_inside_string_is_kept() {
+        assert_eq!(strip_trailing_commas(r#"["a,]"]"#), r#"["a,]"]"#);
+        assert_eq!(strip_trailing_commas("[1,2, ]"), "[1,2  ]");
+    }
+
+    #[test]
+    fn bad_date_names_line_and_column() {
+        let body = "[\n {\"count\": 1, \"date\": \"yesterday\", \"values\": 1.0}\n]";
+        let e = parse_hostway_json(body).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("bad date 'yesterday'"), "{e}");
+    }
+
+    #[test]
+    fn hostway_csv_any_column_order() {
+        let pts = parse_hostway_csv(
+            "date,values,count\n2015-05-05 00:00:00,1.5,144\n2015-05-05 01:00:00,,\n",
+        )
+        .unwrap();
+        assert_eq!(pts.len(), 1);
+        assert_eq!((pts[0].value, pts[0].count), (1.5, Some(144)));
+    }
+
+    #[test]
+    fn export_csv_without_counts_reads() {
+        let t = parse_export_csv(
+            "date,receive,transmit\n2000-01-01T00:00:00Z,1,2\n2000-01-01T01:00:00Z,,4\n",
+        )
+        .unwrap();
+        assert_eq!(t.get(Scope::Receive).unwrap().points.len(), 1);
+        assert_eq!(t.get(Scope::Transmit).unwrap().points.len(), 2);
+    }
+
+    #[test]
+    fn export_csv_bad_value_names_field() {
+        let e = parse_export_csv("date,receive\n2000-01-01T00:00:00Z,abc\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (2, Some("receive")));
+    }
+
+    #[test]
+    fn input_spec_takes_scope_prefix() {
+        let s: InputSpec = "transmit=a=b.json".parse().unwrap();
+        assert_eq!(s.scope, Some(Scope::Transmit));
+        assert_eq!(s.path, PathBuf::from("a=b.json"));
+        let s: InputSpec = "x=y.json".parse().unwrap();
+        assert_eq!((s.scope, s.path), (None, PathBuf::from("x=y.json")));
+    }
+}

@@ -1,0 +1,306 @@
+//! Figures computed from the raw samples, never from what was drawn: per series maximum,
+//! average, minimum, last and total, and the percentile line.
+//!
+//! **Percentile method: nearest rank.** For `p` in (0, 100] over `n` samples sorted
+//! ascending, the value is the sample at rank `ceil(p / 100 * n)` (1-based). It is always a
+//! sample that occurred (no interpolation), which is what 95th-percentile billing uses.
+//! `--percentile-of max|sum` joins receive and transmit per timestamp first; where one side
+//! has no sample at a timestamp, the other side's sample stands alone.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::model::{Scope, Series, Traffic};
+use crate::units::{DisplayUnit, ValueUnit};
+
+/// Which samples the percentile line is computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PercentileOf {
+    Receive,
+    Transmit,
+    /// max(receive, transmit) per timestamp: the usual billing rule.
+    #[default]
+    Max,
+    /// receive + transmit per timestamp.
+    Sum,
+}
+
+impl FromStr for PercentileOf {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "receive" => Ok(PercentileOf::Receive),
+            "transmit" => Ok(PercentileOf::Transmit),
+            "max" => Ok(PercentileOf::Max),
+            "sum" => Ok(PercentileOf::Sum),
+            other => Err(format!(
+                "unknown percentile basis '{other}' (expected receive, transmit, max or sum)"
+            )),
+        }
+    }
+}
+
+/// How raw values become rates, and which percentile to compute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StatsOptions {
+    pub value_unit: ValueUnit,
+    pub unit: DisplayUnit,
+    /// In (0, 100]; `None` draws and computes no percentile.
+    pub percentile: Option<f64>,
+    pub percentile_of: PercentileOf,
+}
+
+impl Default for StatsOptions {
+    fn default() -> Self {
+        StatsOptions {
+            value_unit: ValueUnit::Auto,
+            unit: DisplayUnit::Bits,
+            percentile: Some(95.0),
+            percentile_of: PercentileOf::Max,
+        }
+    }
+}
+
+/// Figures of one series. Rates are in the display unit per second; `total_bytes` is the
+/// volume transferred over the samples present.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesStats {
+    pub name: String,
+    pub scope: Scope,
+    pub samples: usize,
+    /// Samples present / samples expected between the first and last timestamp.
+    pub coverage: f64,
+    pub max: f64,
+    pub max_at: Option<DateTime<Utc>>,
+    pub avg: f64,
+    pub min: f64,
+    pub last: f64,
+    pub total_bytes: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PercentileStat {
+    pub p: f64,
+    /// What the samples were: receive, transmit, max, sum (or total when that is all there is).
+    pub of: String,
+    pub method: &'static str,
+    pub samples: usize,
+    pub value: f64,
+}
+
+/// Everything `--stats json` prints and the legend shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    pub unit: &'static str,
+    pub step_seconds: i64,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub series: Vec<SeriesStats>,
+    pub percentile: Option<PercentileStat>,
+}
+
+impl Stats {
+    pub fn series(&self, scope: Scope) -> Option<&SeriesStats> {
+        self.series.iter().find(|s| s.scope == scope)
+    }
+}
+
+/// Factor from one raw value of `series` to the display unit per second.
+pub fn rate_factor(series: &Series, opts: &StatsOptions) -> f64 {
+    opts.value_unit
+        .resolve(series.origin.method)
+        .bytes_per_second_factor(series.step_seconds())
+        * opts.unit.from_bytes_per_second()
+}
+
+/// Computes every figure from the raw samples.
+pub fn compute(traffic: &Traffic, opts: &StatsOptions) -> Stats {
+    let span = traffic.span();
+    let series = traffic
+        .series
+        .iter()
+        .filter(|s| !s.points.is_empty())
+        .map(|s| series_stats(s, opts))
+        .collect();
+    let percentile = opts
+        .percentile
+        .and_then(|p| percentile_stat(traffic, opts, p));
+    Stats {
+        unit: opts.unit.as_str(),
+        step_seconds: traffic.step_seconds(),
+        start: span.map(|s| s.0),
+        end: span.map(|s| s.1),
+        series,
+        percentile,
+    }
+}
+
+fn series_stats(s: &Series, opts: &StatsOptions) -> SeriesStats {
+    let f = rate_factor(s, opts);
+    let step = s.step_seconds();
+    let mut max = f64::NEG_INFINITY;
+    let mut max_at = None;
+    let mut min = f64::INFINITY;
+    let mut sum = 0.0;
+    for p in &s.points {
+        if p.value > max {
+            max = p.value;
+            max_at = Some(p.time);
+        }
+        min = min.min(p.value);
+        sum += p.value;
+    }
+    let n = s.points.len();
+    let expected = match (s.first_time(), s.last_time()) {
+        (Some(a), Some(b)) => ((b - a).num_seconds() / step.max(1) + 1) as f64,
+        _ => 0.0,
+    };
+    // Rate in bytes/s times seconds per sample = bytes per sample.
+    let bytes_per_raw = f / opts.unit.from_bytes_per_second() * step as f64;
+    SeriesStats {
+        name: s.name(),
+        scope: s.scope,
+        samples: n,
+        coverage: if expected > 0.0 {
+            (n as f64 / expected).min(1.0)
+        } else {
+            0.0
+        },
+        max: max * f,
+        max_at,
+        avg: if n > 0 { sum / n as f64 * f } else { f64::NAN },
+        min: min * f,
+        last: s.points.last().map_or(f64::NAN, |p| p.value * f),
+        total_bytes: sum * bytes_per_raw,
+    }
+}
+
+/// Nearest-rank percentile of `values` (reordered in place). `None` when empty.
+pub fn nearest_rank(values: &mut [f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len();
+    let rank = ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize;
+    let (_, v, _) = values.select_nth_unstable_by(rank - 1, f64::total_cmp);
+    Some(*v)
+}
+
+/// Rates of every series of `scope`, summed per timestamp, in time order.
+fn scope_rates(traffic: &Traffic, scope: Scope, opts: &StatsOptions) -> Vec<(i64, f64)> {
+    let mut all: Vec<(i64, f64)> = Vec::new();
+    for s in traffic.series.iter().filter(|s| s.scope == scope) {
+        let f = rate_factor(s, opts);
+        all.extend(s.points.iter().map(|p| (p.time.timestamp(), p.value * f)));
+    }
+    combine(all, |a, b| a + b)
+}
+
+/// Sorts by time and folds values that share a timestamp with `op`.
+fn combine(mut v: Vec<(i64, f64)>, op: impl Fn(f64, f64) -> f64) -> Vec<(i64, f64)> {
+    v.sort_by_key(|x| x.0);
+    let mut out: Vec<(i64, f64)> = Vec::with_capacity(v.len());
+    for (t, x) in v {
+        match out.last_mut() {
+            Some(last) if last.0 == t => last.1 = op(last.1, x),
+            _ => out.push((t, x)),
+        }
+    }
+    out
+}
+
+fn percentile_stat(traffic: &Traffic, opts: &StatsOptions, p: f64) -> Option<PercentileStat> {
+    let rx = scope_rates(traffic, Scope::Receive, opts);
+    let tx = scope_rates(traffic, Scope::Transmit, opts);
+    let (of, samples) = match (opts.percentile_of, rx.is_empty(), tx.is_empty()) {
+        (_, true, true) => ("total", scope_rates(traffic, Scope::Total, opts)),
+        (PercentileOf::Receive, false, _) | (_, false, true) => ("receive", rx),
+        (PercentileOf::Transmit, _, false) | (_, true, false) => ("transmit", tx),
+        (PercentileOf::Max, false, false) => ("max", combine([rx, tx].concat(), f64::max)),
+        (PercentileOf::Sum, false, false) => ("sum", combine([rx, tx].concat(), |a, b| a + b)),
+    };
+    let mut values: Vec<f64> = samples.into_iter().map(|x| x.1).collect();
+    let n = values.len();
+    let value = nearest_rank(&mut values, p)?;
+    Some(PercentileStat {
+        p,
+        of: of.to_string(),
+        method: "nearest-rank",
+        samples: n,
+        value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Point;
+    use chrono::TimeZone;
+
+    fn series(scope: Scope, values: &[f64]) -> Series {
+        let t0 = Utc.with_ymd_and_hms(2015, 5, 5, 0, 0, 0).unwrap();
+        let pts = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Point {
+                time: t0 + chrono::Duration::hours(i as i64),
+                value: v,
+                count: None,
+            })
+            .collect();
+        Series::new(scope, pts)
+    }
+
+    #[test]
+    fn nearest_rank_matches_definition() {
+        let mut v: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(nearest_rank(&mut v, 95.0), Some(19.0)); // ceil(0.95*20) = 19
+        let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(nearest_rank(&mut v, 95.0), Some(95.0));
+        assert_eq!(nearest_rank(&mut [5.0], 1.0), Some(5.0));
+        assert_eq!(nearest_rank(&mut [], 95.0), None);
+    }
+
+    #[test]
+    fn figures_from_raw_bytes_per_second() {
+        let t = Traffic::new(vec![series(Scope::Receive, &[1.0, 3.0, 2.0])]);
+        let opts = StatsOptions {
+            value_unit: ValueUnit::BytesPerSecond,
+            ..StatsOptions::default()
+        };
+        let s = compute(&t, &opts);
+        let r = s.series(Scope::Receive).unwrap();
+        assert_eq!((r.max, r.min, r.last), (24.0, 8.0, 16.0)); // bits/s
+        assert_eq!(r.avg, 16.0);
+        assert_eq!(r.total_bytes, 6.0 * 3600.0);
+        assert_eq!(r.coverage, 1.0);
+    }
+
+    #[test]
+    fn percentile_of_max_joins_per_timestamp() {
+        let t = Traffic::new(vec![
+            series(Scope::Receive, &[10.0, 1.0, 1.0, 1.0]),
+            series(Scope::Transmit, &[1.0, 2.0, 3.0, 4.0]),
+        ]);
+        let opts = StatsOptions {
+            value_unit: ValueUnit::BitsPerSecond,
+            percentile: Some(75.0),
+            ..StatsOptions::default()
+        };
+        let p = compute(&t, &opts).percentile.unwrap();
+        // max per hour: 10, 2, 3, 4 -> sorted 2,3,4,10 -> rank ceil(3) = 4
+        assert_eq!((p.of.as_str(), p.value), ("max", 4.0));
+        let sum = compute(
+            &t,
+            &StatsOptions {
+                percentile_of: PercentileOf::Sum,
+                ..opts
+            },
+        );
+        // sums 11, 3, 4, 5 -> sorted 3,4,5,11 -> rank 3 = 5
+        assert_eq!(sum.percentile.unwrap().value, 5.0);
+    }
+}
