@@ -203,6 +203,7 @@ impl Exporter for JsonExporter {
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)] // the seed's own digits, on purpose
 mod tests {
     use super::*;
     use crate::model::{Point, Scope};

@@ -236,14 +236,22 @@ pub fn column_name(scope: Scope, label: &str, count: bool) -> String {
     }
 }
 
-/// Smallest positive spacing between consecutive points, in seconds (3600 if unknown).
+/// The step of points whose period is not known, in seconds: the smallest positive spacing,
+/// snapped down to a day or an hour when it is a whole number of them (providers only
+/// consolidate by hour or day, so 48 hours between the only two samples means a missing
+/// day, not a two-day period). 3600 when there is nothing to infer from.
 pub fn infer_step(points: &[Point]) -> i64 {
-    points
+    let smallest = points
         .windows(2)
         .map(|w| (w[1].time - w[0].time).num_seconds())
         .filter(|&d| d > 0)
         .min()
-        .unwrap_or(3600)
+        .unwrap_or(3600);
+    match smallest {
+        d if d % 86_400 == 0 => 86_400,
+        d if d % 3600 == 0 => 3600,
+        d => d,
+    }
 }
 
 /// Everything one graph or export is made of: one or more series, at most one of each
@@ -335,6 +343,19 @@ mod tests {
     fn step_is_inferred_from_smallest_spacing() {
         let s = Series::new(Scope::Receive, vec![pt(0, 1.0), pt(3, 1.0), pt(4, 1.0)]);
         assert_eq!(s.step_seconds(), 3600);
+    }
+
+    #[test]
+    fn step_snaps_to_hours_and_days() {
+        let s = Series::new(Scope::Receive, vec![pt(0, 1.0), pt(2, 1.0)]);
+        assert_eq!(s.step_seconds(), 3600);
+        let days = |d: u32| Point {
+            time: Utc.with_ymd_and_hms(2015, 5, d, 0, 0, 0).unwrap(),
+            value: 1.0,
+            count: None,
+        };
+        let s = Series::new(Scope::Receive, vec![days(5), days(7)]);
+        assert_eq!(s.step_seconds(), 86_400);
     }
 
     #[test]

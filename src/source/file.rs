@@ -553,6 +553,7 @@ fn parse_count(s: &str, line: usize, field: &str) -> Result<u64, ParseError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)] // the seed's own digits, on purpose
 mod tests {
     use super::*;
 

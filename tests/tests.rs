@@ -1,0 +1,14 @@
+//! One integration-test binary (modules below) so the 2-core CI links the crate once.
+//!
+//! - `fixtures_gen`: the recipe of `fixtures/` and the check that the files match it;
+//! - `export`: CSV/JSON export through the CLI, round trips, stdout;
+//! - `errors`: every malformed input gets one clear line naming file and place, a non-zero
+//!   exit, and no output file;
+//! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures.
+
+mod util;
+
+mod errors;
+mod export;
+mod fixtures_gen;
+mod render;

@@ -1,0 +1,61 @@
+//! Helpers shared by the integration-test modules: paths to fixtures, running the built
+//! binary, and scratch directories.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository's `fixtures/` directory.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// A file under `fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    fixtures_dir().join(name)
+}
+
+/// Runs the `trafficgraph` binary with `args` in `dir`.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trafficgraph"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TRAFFICGRAPH_AUTH")
+        .env_remove("TRAFFICGRAPH_PASSWORD")
+        .output()
+        .expect("run trafficgraph")
+}
+
+/// Runs the binary in the repository root.
+pub fn run(args: &[&str]) -> Output {
+    run_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh scratch directory, removed when dropped.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// True when `TRAFFICGRAPH_BLESS=1`: tests rewrite their golden files instead of comparing.
+pub fn blessing() -> bool {
+    std::env::var("TRAFFICGRAPH_BLESS").is_ok_and(|v| v == "1")
+}
+
+/// Every file name in `dir`, sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
