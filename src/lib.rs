@@ -16,6 +16,7 @@ pub mod export;
 pub mod model;
 pub mod output;
 pub mod render;
+pub mod report;
 pub mod source;
 pub mod stats;
 pub mod units;

@@ -1,0 +1,262 @@
+//! The report configuration file (TOML): defaults, targets and pools. Parsed strictly
+//! (unknown keys are errors, so a typo is not silently ignored) and validated as a whole
+//! before any request is made. `fixtures/report.toml` is the commented example.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::model::{Method, Period};
+use crate::report::ranges::RangeName;
+
+/// More targets than this is a mistake (or hostile input), not a report.
+pub const MAX_TARGETS: usize = 10_000;
+
+/// Why a configuration was refused; the message names the file and line when it can.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default, rename = "target")]
+    pub targets: Vec<TargetConfig>,
+    #[serde(default, rename = "pool")]
+    pub pools: Vec<PoolConfig>,
+}
+
+/// Settings every target shares unless it overrides them.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Defaults {
+    pub base_url: Option<String>,
+    /// Name of the environment variable holding the `Authorization` header value.
+    pub auth_env: String,
+    pub period: Period,
+    pub method: Method,
+    /// `receive`, `transmit`, `total` or `both` (receive and transmit).
+    pub scope: String,
+    pub range: RangeName,
+    pub billing_day: Option<u32>,
+    /// `specified_day`'s date or `specified_range`'s start.
+    pub date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    /// `UTC` or `+HHMM`: the zone of "today" and of the time axis.
+    pub timezone: String,
+    pub unit: String,
+    pub value_unit: String,
+    pub width: u32,
+    pub height: u32,
+    pub theme: String,
+    pub percentile: f64,
+    pub percentile_of: String,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            base_url: None,
+            auth_env: "TRAFFICGRAPH_AUTH".into(),
+            period: Period::Hourly,
+            method: Method::Avg,
+            scope: "both".into(),
+            range: RangeName::PreviousCalendarMonth,
+            billing_day: None,
+            date: None,
+            end_date: None,
+            timezone: "UTC".into(),
+            unit: "bits".into(),
+            value_unit: "auto".into(),
+            width: 827,
+            height: 273,
+            theme: "light".into(),
+            percentile: 95.0,
+            percentile_of: "max".into(),
+        }
+    }
+}
+
+/// One server: its IPs are fetched and summed into one graph.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub name: String,
+    pub account: String,
+    pub server: String,
+    pub ips: Vec<String>,
+    /// Overrides `defaults.base_url`.
+    pub base_url: Option<String>,
+    /// Provider image to use when raw data cannot be fetched.
+    pub fallback: Option<FallbackConfig>,
+}
+
+/// Where to get a provider-drawn graph for a target.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "provider", rename_all = "lowercase", deny_unknown_fields)]
+pub enum FallbackConfig {
+    Softlayer {
+        hardware_id: u64,
+        #[serde(default)]
+        endpoint: Option<String>,
+        #[serde(default)]
+        private: bool,
+    },
+    Cloudwatch {
+        instance_id: String,
+        #[serde(default)]
+        region: Option<String>,
+        #[serde(default)]
+        endpoint: Option<String>,
+    },
+}
+
+/// Several targets summed into one graph.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    pub name: String,
+    pub targets: Vec<String>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let err = |message: String| ConfigError {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        Config::parse(&text).map_err(err)
+    }
+
+    /// Parses and validates configuration text; errors name the line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let msg = e.message().trim().replace('\n', " ");
+            match line {
+                Some(l) => format!("line {l}: {msg}"),
+                None => msg,
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.targets.is_empty() {
+            return Err("no [[target]] entries".into());
+        }
+        if self.targets.len() > MAX_TARGETS {
+            return Err(format!(
+                "{} targets; at most {MAX_TARGETS} in one report",
+                self.targets.len()
+            ));
+        }
+        let mut names = HashSet::new();
+        for t in &self.targets {
+            if t.name.trim().is_empty() {
+                return Err("a target has an empty name".into());
+            }
+            if !names.insert(t.name.as_str()) {
+                return Err(format!("target name '{}' appears twice", t.name));
+            }
+            if t.ips.is_empty() {
+                return Err(format!("target '{}' lists no ips", t.name));
+            }
+            if t.base_url.is_none() && self.defaults.base_url.is_none() && t.fallback.is_none() {
+                return Err(format!(
+                    "target '{}' has no base_url (set it in [defaults] or on the target)",
+                    t.name
+                ));
+            }
+        }
+        for p in &self.pools {
+            if !names.insert(p.name.as_str()) {
+                return Err(format!("pool name '{}' is already used", p.name));
+            }
+            if p.targets.is_empty() {
+                return Err(format!("pool '{}' lists no targets", p.name));
+            }
+            if let Some(missing) = p
+                .targets
+                .iter()
+                .find(|n| !self.targets.iter().any(|t| &t.name == *n))
+            {
+                return Err(format!(
+                    "pool '{}' names unknown target '{missing}'",
+                    p.name
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+[defaults]
+base_url = "http://127.0.0.1:1"
+range = "previous_billing_cycle"
+billing_day = 15
+
+[[target]]
+name = "web-01"
+account = "a1"
+server = "s1"
+ips = ["203.0.113.10", "203.0.113.11"]
+
+[[target]]
+name = "db/../01"
+account = "a1"
+server = "s2"
+ips = ["203.0.113.20"]
+fallback = { provider = "softlayer", hardware_id = 12345 }
+
+[[pool]]
+name = "all"
+targets = ["web-01", "db/../01"]
+"#;
+
+    #[test]
+    fn parses_a_full_config() {
+        let c = Config::parse(OK).unwrap();
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(c.defaults.range, RangeName::PreviousBillingCycle);
+        assert_eq!(c.defaults.period, Period::Hourly);
+        assert_eq!(
+            c.targets[1].fallback,
+            Some(FallbackConfig::Softlayer {
+                hardware_id: 12345,
+                endpoint: None,
+                private: false
+            })
+        );
+    }
+
+    #[test]
+    fn typos_and_bad_references_name_the_problem() {
+        let e = Config::parse(&OK.replace("billing_day", "biling_day")).unwrap_err();
+        assert!(e.starts_with("line 5: unknown field `biling_day`"), "{e}");
+        let e = Config::parse(&OK.replace("targets = [\"web-01\"", "targets = [\"web-9\""))
+            .unwrap_err();
+        assert_eq!(e, "pool 'all' names unknown target 'web-9'");
+        let e = Config::parse(&OK.replace("db/../01", "web-01")).unwrap_err();
+        assert_eq!(e, "target name 'web-01' appears twice");
+        let e = Config::parse("[defaults]\nperiod = \"weekly\"\n").unwrap_err();
+        assert!(e.starts_with("line 2: unknown variant `weekly`"), "{e}");
+    }
+}

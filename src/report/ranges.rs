@@ -1,0 +1,249 @@
+//! Named report ranges, in SoftLayer's vocabulary, turned into inclusive date ranges.
+//!
+//! Relative windows end with the last *complete* day before "today", so a report run twice
+//! gives the same figures and every chunk it fetches is in the past (and so cacheable):
+//!
+//! | name | dates (inclusive) |
+//! |---|---|
+//! | `day` | yesterday |
+//! | `week` | the 7 days before today |
+//! | `30day` | the 30 days before today |
+//! | `previous_calendar_month` | the 1st to the last day of last month |
+//! | `current_calendar_month` | the 1st of this month to today (partial) |
+//! | `current_billing_cycle` | the last billing day on or before today, to today (partial) |
+//! | `previous_billing_cycle` | the cycle before that, to the day before the current began |
+//! | `specified_day` | the given `date` |
+//! | `specified_range` | `start` to `end` |
+//!
+//! A billing day past a month's end (31 in April) falls on that month's last day. "Today"
+//! is the date in the configured time zone (UTC unless set), or `--now`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Datelike, Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// An inclusive range of calendar dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateRange {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl DateRange {
+    pub fn new(start: NaiveDate, end: NaiveDate) -> Result<DateRange, String> {
+        if end < start {
+            return Err(format!("range ends ({end}) before it starts ({start})"));
+        }
+        Ok(DateRange { start, end })
+    }
+
+    /// Number of days, both ends included.
+    pub fn days(&self) -> i64 {
+        (self.end - self.start).num_days() + 1
+    }
+}
+
+impl fmt::Display for DateRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+/// A range by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RangeName {
+    Day,
+    Week,
+    #[serde(rename = "30day")]
+    ThirtyDay,
+    PreviousCalendarMonth,
+    CurrentCalendarMonth,
+    CurrentBillingCycle,
+    PreviousBillingCycle,
+    SpecifiedDay,
+    SpecifiedRange,
+}
+
+impl FromStr for RangeName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
+            format!(
+                "unknown range '{s}' (expected day, week, 30day, previous_calendar_month, \
+                 current_calendar_month, current_billing_cycle, previous_billing_cycle, \
+                 specified_day or specified_range)"
+            )
+        })
+    }
+}
+
+/// What a named range needs besides "today".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RangeParams {
+    /// Day of the month a billing cycle starts (1-31).
+    pub billing_day: Option<u32>,
+    /// `specified_day`'s date, or `specified_range`'s start.
+    pub date: Option<NaiveDate>,
+    /// `specified_range`'s end.
+    pub end: Option<NaiveDate>,
+}
+
+/// Resolves `name` against `today`.
+pub fn resolve(name: RangeName, today: NaiveDate, p: &RangeParams) -> Result<DateRange, String> {
+    let yesterday = today - Days::new(1);
+    match name {
+        RangeName::Day => DateRange::new(yesterday, yesterday),
+        RangeName::Week => DateRange::new(today - Days::new(7), yesterday),
+        RangeName::ThirtyDay => DateRange::new(today - Days::new(30), yesterday),
+        RangeName::PreviousCalendarMonth => {
+            let first_this = today.with_day(1).expect("day 1 exists");
+            let last_prev = first_this - Days::new(1);
+            DateRange::new(last_prev.with_day(1).expect("day 1 exists"), last_prev)
+        }
+        RangeName::CurrentCalendarMonth => {
+            DateRange::new(today.with_day(1).expect("day 1 exists"), today)
+        }
+        RangeName::CurrentBillingCycle | RangeName::PreviousBillingCycle => {
+            let day = p
+                .billing_day
+                .ok_or("a billing-cycle range needs billing_day (1-31)")?;
+            if !(1..=31).contains(&day) {
+                return Err(format!("billing_day {day} out of range (1-31)"));
+            }
+            let this_month = billing_date(today.year(), today.month(), day);
+            let current_start = if this_month <= today {
+                this_month
+            } else {
+                let (y, m) = previous_month(today.year(), today.month());
+                billing_date(y, m, day)
+            };
+            if name == RangeName::CurrentBillingCycle {
+                DateRange::new(current_start, today)
+            } else {
+                let (y, m) = previous_month(current_start.year(), current_start.month());
+                DateRange::new(billing_date(y, m, day), current_start - Days::new(1))
+            }
+        }
+        RangeName::SpecifiedDay => {
+            let d = p.date.ok_or("specified_day needs a date (YYYY-MM-DD)")?;
+            DateRange::new(d, d)
+        }
+        RangeName::SpecifiedRange => {
+            let (Some(s), Some(e)) = (p.date, p.end) else {
+                return Err("specified_range needs start and end dates (YYYY-MM-DD)".into());
+            };
+            DateRange::new(s, e)
+        }
+    }
+}
+
+fn previous_month(y: i32, m: u32) -> (i32, u32) {
+    if m == 1 {
+        (y - 1, 12)
+    } else {
+        (y, m - 1)
+    }
+}
+
+/// The billing day in a month, or the month's last day when the month is shorter.
+fn billing_date(y: i32, m: u32, day: u32) -> NaiveDate {
+    (0..4)
+        .find_map(|back| NaiveDate::from_ymd_opt(y, m, day - back))
+        .expect("every month has 28 days")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn r(name: &str, today: &str, p: RangeParams) -> String {
+        resolve(name.parse().unwrap(), d(today), &p)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn relative_windows_end_yesterday() {
+        let p = RangeParams::default();
+        assert_eq!(r("day", "2026-03-01", p), "2026-02-28..2026-02-28");
+        assert_eq!(r("week", "2026-03-01", p), "2026-02-22..2026-02-28");
+        assert_eq!(r("30day", "2026-03-01", p), "2026-01-30..2026-02-28");
+    }
+
+    #[test]
+    fn calendar_months() {
+        let p = RangeParams::default();
+        assert_eq!(
+            r("previous_calendar_month", "2026-03-15", p),
+            "2026-02-01..2026-02-28"
+        );
+        assert_eq!(
+            r("previous_calendar_month", "2024-03-01", p),
+            "2024-02-01..2024-02-29"
+        );
+        assert_eq!(
+            r("previous_calendar_month", "2026-01-10", p),
+            "2025-12-01..2025-12-31"
+        );
+        assert_eq!(
+            r("current_calendar_month", "2026-03-15", p),
+            "2026-03-01..2026-03-15"
+        );
+    }
+
+    #[test]
+    fn billing_cycles_clamp_to_short_months() {
+        let p = RangeParams {
+            billing_day: Some(31),
+            ..RangeParams::default()
+        };
+        // Cycle starts on the 31st, or the month's last day.
+        assert_eq!(
+            r("current_billing_cycle", "2026-03-15", p),
+            "2026-02-28..2026-03-15"
+        );
+        assert_eq!(
+            r("previous_billing_cycle", "2026-03-15", p),
+            "2026-01-31..2026-02-27"
+        );
+        let p = RangeParams {
+            billing_day: Some(10),
+            ..RangeParams::default()
+        };
+        assert_eq!(
+            r("current_billing_cycle", "2026-03-10", p),
+            "2026-03-10..2026-03-10"
+        );
+        assert_eq!(
+            r("previous_billing_cycle", "2026-03-10", p),
+            "2026-02-10..2026-03-09"
+        );
+        assert_eq!(
+            r("previous_billing_cycle", "2026-01-05", p),
+            "2025-11-10..2025-12-09"
+        );
+    }
+
+    #[test]
+    fn specified_ranges_need_their_dates() {
+        let none = RangeParams::default();
+        assert!(resolve(RangeName::SpecifiedDay, d("2026-01-01"), &none).is_err());
+        assert!(resolve(RangeName::CurrentBillingCycle, d("2026-01-01"), &none).is_err());
+        let p = RangeParams {
+            date: Some(d("2025-12-30")),
+            end: Some(d("2025-12-01")),
+            ..none
+        };
+        let e = resolve(RangeName::SpecifiedRange, d("2026-01-01"), &p).unwrap_err();
+        assert!(e.contains("before it starts"), "{e}");
+        assert!("monthly".parse::<RangeName>().is_err());
+        assert_eq!("30day".parse::<RangeName>().unwrap(), RangeName::ThirtyDay);
+    }
+}
