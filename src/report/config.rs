@@ -260,3 +260,17 @@ targets = ["web-01", "db/../01"]
         assert!(e.starts_with("line 2: unknown variant `weekly`"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_commented_example_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/report.toml");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.targets.len(), 3);
+        assert_eq!(c.pools[0].targets, ["web-01", "web-02"]);
+        assert_eq!(c.defaults.billing_day, Some(15));
+    }
+}
