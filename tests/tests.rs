@@ -11,4 +11,5 @@ mod util;
 mod errors;
 mod export;
 mod fixtures_gen;
+mod properties;
 mod render;

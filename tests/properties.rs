@@ -1,0 +1,106 @@
+//! Property tests: export then import is the identity, and statistics do not depend on the
+//! order the samples arrived in.
+
+use proptest::prelude::*;
+use trafficgraph::export::{CsvExporter, Exporter, JsonExporter};
+use trafficgraph::model::{Point, Scope, Series, Traffic};
+use trafficgraph::source::file::{parse_export_csv, parse_export_json};
+use trafficgraph::stats::{compute, PercentileOf, StatsOptions};
+use trafficgraph::units::{DisplayUnit, ValueUnit};
+
+/// A finite value as providers send them: mostly ordinary rates, some extremes.
+fn value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        0.0..1e10f64,
+        any::<f64>().prop_filter("finite", |v| v.is_finite()),
+        Just(0.0),
+        Just(344130.30069930002),
+    ]
+}
+
+/// An hourly series with random gaps and optional counts.
+fn series(scope: Scope) -> impl Strategy<Value = Series> {
+    prop::collection::vec(
+        (any::<bool>(), value(), prop::option::of(0u64..1000)),
+        1..120,
+    )
+    .prop_map(move |cells| {
+        let t0 = 1_430_438_400i64;
+        let points = cells
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (present, _, _))| *present)
+            .map(|(i, (_, value, count))| Point {
+                time: chrono::DateTime::from_timestamp(t0 + i as i64 * 3600, 0).unwrap(),
+                value,
+                count,
+            })
+            .collect();
+        Series::new(scope, points)
+    })
+}
+
+fn traffic() -> impl Strategy<Value = Traffic> {
+    (series(Scope::Receive), series(Scope::Transmit))
+        .prop_filter("some data", |(a, b)| {
+            !a.points.is_empty() || !b.points.is_empty()
+        })
+        .prop_map(|(a, b)| {
+            Traffic::new(
+                [a, b]
+                    .into_iter()
+                    .filter(|s| !s.points.is_empty())
+                    .collect(),
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn csv_export_then_import_is_identity(t in traffic()) {
+        let bytes = CsvExporter.export(&t);
+        let back = parse_export_csv(std::str::from_utf8(&bytes).unwrap()).unwrap();
+        prop_assert_eq!(back.series.len(), t.series.len());
+        for (a, b) in back.series.iter().zip(&t.series) {
+            prop_assert_eq!(&a.points, &b.points);
+        }
+        prop_assert_eq!(CsvExporter.export(&back), bytes);
+    }
+
+    #[test]
+    fn json_export_then_import_is_identity(t in traffic()) {
+        let bytes = JsonExporter.export(&t);
+        let back = parse_export_json(std::str::from_utf8(&bytes).unwrap()).unwrap();
+        for (a, b) in back.series.iter().zip(&t.series) {
+            prop_assert_eq!(&a.points, &b.points);
+        }
+    }
+
+    #[test]
+    fn statistics_ignore_input_order(t in traffic(), seed in any::<u64>(), p in 1.0..100.0f64) {
+        let opts = StatsOptions {
+            value_unit: ValueUnit::BitsPerSecond,
+            unit: DisplayUnit::Bits,
+            percentile: Some(p),
+            percentile_of: PercentileOf::Max,
+        };
+        let mut shuffled = t.clone();
+        for s in &mut shuffled.series {
+            // A deterministic shuffle; Series::normalize restores time order.
+            let n = s.points.len();
+            for i in (1..n).rev() {
+                let j = (seed.wrapping_mul(i as u64 + 1).rotate_left(17) % (i as u64 + 1)) as usize;
+                s.points.swap(i, j);
+            }
+            s.normalize();
+        }
+        let a = compute(&t, &opts);
+        let b = compute(&shuffled, &opts);
+        prop_assert_eq!(a.percentile.map(|x| x.value), b.percentile.map(|x| x.value));
+        for (x, y) in a.series.iter().zip(&b.series) {
+            prop_assert_eq!((x.max, x.min, x.last, x.samples), (y.max, y.min, y.last, y.samples));
+        }
+    }
+}
