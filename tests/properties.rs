@@ -14,7 +14,7 @@ fn value() -> impl Strategy<Value = f64> {
         0.0..1e10f64,
         any::<f64>().prop_filter("finite", |v| v.is_finite()),
         Just(0.0),
-        Just(344130.30069930002),
+        Just(344_130.300_699_3),
     ]
 }
 
