@@ -4,11 +4,14 @@
 //! - `export`: CSV/JSON export through the CLI, round trips, stdout;
 //! - `errors`: every malformed input gets one clear line naming file and place, a non-zero
 //!   exit, and no output file;
-//! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures.
+//! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures;
+//! - `provider`: SoftLayer/CloudWatch image clients against the loopback provider simulator,
+//!   and SigV4 against a published vector and an independent computation.
 
 mod util;
 
 mod errors;
 mod export;
 mod fixtures_gen;
+mod provider;
 mod render;
