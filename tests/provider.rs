@@ -553,3 +553,38 @@ fn sigv4_post_matches_an_independent_computation() {
         )
     );
 }
+
+// ---------------------------------------------------------------- Simulator mounting
+
+/// The lead mounts this router inside the main simulator: nested under a prefix, both
+/// providers must still work (CloudWatch's signature covers the full path).
+#[tokio::test]
+async fn sim_router_works_nested_under_a_prefix() {
+    let cfg = ProviderSimConfig::default();
+    let app = axum::Router::new().nest("/providers", sim::router(cfg.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+
+    let sl = SoftLayerConfig::new(cfg.sl_username.clone(), cfg.sl_api_key.clone())
+        .with_endpoint(format!("http://{addr}/providers/rest/v3.1/"));
+    let img = softlayer::Client::new(sl)
+        .unwrap()
+        .server_graph(5, &server_request(200, 100))
+        .await
+        .expect("softlayer through the prefix");
+    assert_provider_png(&img, "softlayer", 200, 100);
+
+    let cw = CloudWatchConfig::new("us-east-1", sim_credentials(&cfg))
+        .with_endpoint(format!("http://{addr}/providers"));
+    let img = cloudwatch::Client::new(cw)
+        .unwrap()
+        .metric_widget_image(&network_widget(200, 100))
+        .await
+        .expect("cloudwatch through the prefix");
+    assert_provider_png(&img, "cloudwatch", 200, 100);
+    assert_eq!(count(&cfg.counters.auth_rejected), 0);
+    task.abort();
+}

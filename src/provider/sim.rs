@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -445,7 +445,8 @@ fn signature_matches(
 
 async fn cloudwatch_call(
     State(cfg): State<Arc<ProviderSimConfig>>,
-    uri: Uri,
+    // The full path as sent (and signed), even when this router is nested under a prefix.
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
