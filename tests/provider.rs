@@ -325,6 +325,36 @@ async fn cloudwatch_session_token_is_sent_and_signed() {
 }
 
 #[tokio::test]
+async fn cloudwatch_widget_from_a_user_file_with_size_override() {
+    let dir = crate::util::scratch();
+    let path = dir.path().join("widget.json");
+    std::fs::write(
+        &path,
+        r#"{"metrics":[["AWS/EC2","NetworkOut","InstanceId","i-9"]],"width":500,"height":300,"title":"from file"}"#,
+    )
+    .unwrap();
+    let missing = dir.path().join("nope.json");
+    let err = MetricWidget::from_file(&missing).unwrap_err();
+    assert!(err.to_string().contains("nope.json"), "{err}");
+
+    let cfg = ProviderSimConfig::default();
+    let counters = cfg.counters.clone();
+    let creds = sim_credentials(&cfg);
+    let (_server, client) = cloudwatch_sim(cfg, creds).await;
+    let widget = MetricWidget::from_file(&path).unwrap().with_size(320, 160);
+    let img = client.metric_widget_image(&widget).await.expect("image");
+    assert_provider_png(&img, "cloudwatch", 320, 160);
+    assert_eq!(img.title.as_deref(), Some("from file"));
+    let sent = counters.last_metric_widget.lock().unwrap().clone().unwrap();
+    let sent: Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(sent["metrics"][0][1], "NetworkOut");
+    assert_eq!(
+        (sent["width"].as_u64(), sent["height"].as_u64()),
+        (Some(320), Some(160))
+    );
+}
+
+#[tokio::test]
 async fn cloudwatch_wrong_secret_names_what_to_check_and_hides_it() {
     let secret = "Wrong/Secret+Key9x";
     let cfg = ProviderSimConfig::default();

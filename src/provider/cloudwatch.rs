@@ -217,6 +217,29 @@ impl MetricWidget {
         Ok(MetricWidget { json })
     }
 
+    /// A widget from a JSON file; errors name the file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ProviderError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            invalid(format!(
+                "cannot read the MetricWidget file {}: {e}",
+                path.display()
+            ))
+        })?;
+        Self::from_json(&text).map_err(|e| match e {
+            ProviderError::InvalidRequest { reason, .. } => {
+                invalid(format!("{}: {reason}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    /// Sets `width` and `height` (e.g. from the command line over a file's values).
+    pub fn with_size(mut self, width: u32, height: u32) -> Self {
+        self.json["width"] = json!(width);
+        self.json["height"] = json!(height);
+        self
+    }
+
     /// NetworkIn and NetworkOut of one instance, summed per period and drawn as bit/s.
     pub fn network(o: &NetworkWidget) -> Self {
         let metric = |name: &str, id: &str| json!(["AWS/EC2", name, "InstanceId", o.instance_id, {"id": id, "visible": false}]);

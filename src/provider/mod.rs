@@ -26,6 +26,36 @@ pub mod softlayer;
 use std::fmt;
 use std::time::Duration;
 
+/// Which provider draws the fallback graph (`--provider softlayer|cloudwatch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    SoftLayer,
+    CloudWatch,
+}
+
+impl ProviderKind {
+    /// The name used on the command line and in the `Source` chunk.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::SoftLayer => "softlayer",
+            ProviderKind::CloudWatch => "cloudwatch",
+        }
+    }
+}
+
+impl std::str::FromStr for ProviderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "softlayer" => Ok(ProviderKind::SoftLayer),
+            "cloudwatch" => Ok(ProviderKind::CloudWatch),
+            other => Err(format!(
+                "unknown provider '{other}' (expected softlayer or cloudwatch)"
+            )),
+        }
+    }
+}
+
 /// A graph drawn by a provider, validated and re-encoded as PNG.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProviderImage {
