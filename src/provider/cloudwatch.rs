@@ -492,10 +492,7 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| transport(PROVIDER, &url, e))?;
+        let bytes = super::read_body(PROVIDER, &url, resp).await?;
         let png = interpret(&url, status, &content_type, &bytes)?;
         image::finish(PROVIDER, &png, Some(widget.size()), widget.title())
     }

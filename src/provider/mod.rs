@@ -229,6 +229,33 @@ pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     one_line(&parts.join(": "))
 }
 
+/// Largest answer we read: a graph is tens of kilobytes; base64 and XML add a third.
+pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
+
+/// Reads a response body, refusing more than [`MAX_BODY_BYTES`].
+pub(crate) async fn read_body(
+    provider: &'static str,
+    url: &str,
+    mut resp: reqwest::Response,
+) -> Result<Vec<u8>, ProviderError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| transport(provider, url, e))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ProviderError::BadResponse {
+                provider,
+                url: url.to_string(),
+                what: format!("answer larger than {MAX_BODY_BYTES} bytes"),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Turns a reqwest failure into a [`ProviderError::Transport`] naming the URL we called.
 pub(crate) fn transport(provider: &'static str, url: &str, err: reqwest::Error) -> ProviderError {
     let err = err.without_url();

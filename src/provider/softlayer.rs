@@ -372,10 +372,7 @@ impl Client {
             .await
             .map_err(|e| transport(PROVIDER, &url, e))?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| transport(PROVIDER, &url, e))?;
+        let body = super::read_body(PROVIDER, &url, resp).await?;
         interpret(&url, service, method, status, &body)
     }
 
