@@ -15,6 +15,7 @@ pub mod cli;
 pub mod export;
 pub mod model;
 pub mod output;
+pub mod provider;
 pub mod render;
 pub mod report;
 pub mod source;

@@ -4,7 +4,10 @@
 //! - `export`: CSV/JSON export through the CLI, round trips, stdout;
 //! - `errors`: every malformed input gets one clear line naming file and place, a non-zero
 //!   exit, and no output file;
-//! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures.
+//! - `properties`: proptest invariants (export/import identity, order-free statistics);
+//! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures;
+//! - `provider`: SoftLayer/CloudWatch image clients against the loopback provider simulator,
+//!   and SigV4 against a published vector and an independent computation.
 
 mod util;
 
@@ -12,4 +15,5 @@ mod errors;
 mod export;
 mod fixtures_gen;
 mod properties;
+mod provider;
 mod render;

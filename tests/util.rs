@@ -59,3 +59,44 @@ pub fn names_in(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The headless browser used to check HTML output: Debian's `chromium`, installed by
+/// `.ci/run`. `None` when it is not on this machine.
+pub fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .map(|name| Path::new("/usr/bin").join(name))
+        .find(|p| p.exists())
+}
+
+/// Flags that keep headless Chromium off the network and quiet on a closed machine.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+];
+
+/// Loads `page` (a file in its own directory, so relative links resolve) in headless
+/// Chromium with the script `check` appended, and returns the DOM after scripts ran.
+pub fn chromium_dump_dom(browser: &Path, page: &Path, check: &str) -> String {
+    let html = std::fs::read_to_string(page).expect("read page");
+    let probe = page.with_file_name("__probe.html");
+    std::fs::write(&probe, format!("{html}\n<script>{check}</script>\n")).expect("write probe");
+    let profile = scratch();
+    let out = Command::new(browser)
+        .args(CHROMIUM_FLAGS)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--virtual-time-budget=10000")
+        .arg("--dump-dom")
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .expect("run chromium");
+    let _ = std::fs::remove_file(&probe);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -1,0 +1,699 @@
+//! AWS CloudWatch `GetMetricWidgetImage`: a graph of EC2 network metrics drawn by AWS.
+//!
+//! We speak the Query protocol (a form POST answered with XML) rather than pull in the AWS
+//! SDK: one call does not justify its size. The request is signed with SigV4 by the
+//! maintained `aws-sigv4` crate, never by hand-rolled crypto.
+//!
+//! AWS documents hard limits for this call (20 requests per second, 100 metrics, 100 KB of
+//! widget, sides of 1 to 2000 pixels); we enforce them before sending, so a bad widget fails
+//! fast with a clear message instead of a throttled or rejected request.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use base64::Engine;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use super::{image, one_line, transport, ProviderError, ProviderImage, Secret};
+
+const PROVIDER: &str = "cloudwatch";
+/// The SigV4 signing name of CloudWatch.
+pub const SERVICE: &str = "monitoring";
+/// Most metrics one widget may hold.
+pub const MAX_METRICS: usize = 100;
+/// Largest MetricWidget JSON, in bytes (AWS: "up to 100 KB uncompressed payload").
+pub const MAX_WIDGET_BYTES: usize = 100 * 1024;
+/// Allowed widget sides, in pixels.
+pub const SIDE_RANGE: std::ops::RangeInclusive<u32> = 1..=2000;
+/// Most calls per second AWS allows for this API.
+pub const MAX_PER_SECOND: usize = 20;
+/// AWS's default widget size.
+pub const DEFAULT_SIZE: (u32, u32) = (600, 400);
+const CHECK_CREDENTIALS: &str = "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN \
+     (and that the key may call cloudwatch:GetMetricWidgetImage and the clock is right)";
+
+/// An access key pair, with a session token for temporary credentials.
+#[derive(Clone)]
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+}
+
+impl fmt::Debug for AwsCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key id is not secret (it shows in AWS logs), but we keep it out anyway.
+        f.debug_struct("AwsCredentials")
+            .field("access_key_id", &"<redacted>")
+            .field("secret_access_key", &self.secret_access_key)
+            .field("session_token", &self.session_token)
+            .finish()
+    }
+}
+
+impl AwsCredentials {
+    pub fn new(
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<Secret>,
+        session_token: Option<Secret>,
+    ) -> Self {
+        AwsCredentials {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+            session_token,
+        }
+    }
+
+    /// From `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optional `AWS_SESSION_TOKEN`.
+    pub fn from_env() -> Result<Self, ProviderError> {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
+            (Some(id), Some(secret)) => Ok(Self::new(
+                id,
+                secret,
+                get("AWS_SESSION_TOKEN").map(Secret::new),
+            )),
+            _ => Err(ProviderError::MissingCredentials {
+                provider: PROVIDER,
+                hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials)",
+            }),
+        }
+    }
+}
+
+/// Region, credentials and (for tests) another endpoint.
+#[derive(Debug, Clone)]
+pub struct CloudWatchConfig {
+    pub region: String,
+    pub credentials: AwsCredentials,
+    /// `None`: `https://monitoring.{region}.amazonaws.com/`.
+    pub endpoint: Option<String>,
+}
+
+impl CloudWatchConfig {
+    pub fn new(region: impl Into<String>, credentials: AwsCredentials) -> Self {
+        CloudWatchConfig {
+            region: region.into(),
+            credentials,
+            endpoint: None,
+        }
+    }
+
+    /// Credentials from the environment; region `region` or else `AWS_REGION`.
+    pub fn from_env(region: Option<String>) -> Result<Self, ProviderError> {
+        let region = region
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .filter(|r| !r.is_empty())
+            .ok_or(ProviderError::MissingCredentials {
+                provider: PROVIDER,
+                hint: "no region: pass one or set AWS_REGION",
+            })?;
+        Ok(Self::new(region, AwsCredentials::from_env()?))
+    }
+
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The URL we POST to.
+    pub fn endpoint_url(&self) -> String {
+        match &self.endpoint {
+            Some(e) => e.clone(),
+            None => format!("https://monitoring.{}.amazonaws.com/", self.region),
+        }
+    }
+}
+
+/// Signs one request with SigV4 at `time`; returns the headers to add (`x-amz-date`,
+/// `authorization`, and `x-amz-security-token` with a session token). `headers` are the
+/// ones to sign besides those (`host` is taken from `url` when absent).
+#[allow(clippy::too_many_arguments)]
+pub fn sign_headers(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    credentials: &AwsCredentials,
+    region: &str,
+    service: &str,
+    time: SystemTime,
+) -> Result<Vec<(String, String)>, ProviderError> {
+    let signing = |reason: String| ProviderError::Signing {
+        provider: PROVIDER,
+        reason,
+    };
+    let identity = Credentials::new(
+        credentials.access_key_id.clone(),
+        credentials.secret_access_key.expose().to_string(),
+        credentials
+            .session_token
+            .as_ref()
+            .map(|t| t.expose().to_string()),
+        None,
+        "trafficgraph",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| signing(e.to_string()))?
+        .into();
+    let request = SignableRequest::new(
+        method,
+        url,
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| signing(e.to_string()))?;
+    let (instructions, _signature) = sign(request, &params)
+        .map_err(|e| signing(e.to_string()))?
+        .into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
+}
+
+/// The MetricWidget JSON: what to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricWidget {
+    json: Value,
+}
+
+/// Options for the usual graph: an EC2 instance's NetworkIn and NetworkOut in bit/s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkWidget {
+    pub instance_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub width: u32,
+    pub height: u32,
+    pub title: Option<String>,
+    /// `+HHMM` or `-HHMM`; AWS draws UTC when absent.
+    pub timezone: Option<String>,
+    /// Seconds per point: 1, 5, 10, 30 or a multiple of 60.
+    pub period: u32,
+}
+
+impl MetricWidget {
+    /// A widget from the user's JSON (e.g. a file exported from the CloudWatch console).
+    pub fn from_json(text: &str) -> Result<Self, ProviderError> {
+        let json: Value = serde_json::from_str(text)
+            .map_err(|e| invalid(format!("the MetricWidget is not valid JSON: {e}")))?;
+        if !json.is_object() {
+            return Err(invalid("the MetricWidget must be a JSON object".into()));
+        }
+        Ok(MetricWidget { json })
+    }
+
+    /// A widget from a JSON file; errors name the file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ProviderError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            invalid(format!(
+                "cannot read the MetricWidget file {}: {e}",
+                path.display()
+            ))
+        })?;
+        Self::from_json(&text).map_err(|e| match e {
+            ProviderError::InvalidRequest { reason, .. } => {
+                invalid(format!("{}: {reason}", path.display()))
+            }
+            other => other,
+        })
+    }
+
+    /// Sets `width` and `height` (e.g. from the command line over a file's values).
+    pub fn with_size(mut self, width: u32, height: u32) -> Self {
+        self.json["width"] = json!(width);
+        self.json["height"] = json!(height);
+        self
+    }
+
+    /// NetworkIn and NetworkOut of one instance, summed per period and drawn as bit/s.
+    pub fn network(o: &NetworkWidget) -> Self {
+        let metric = |name: &str, id: &str| json!(["AWS/EC2", name, "InstanceId", o.instance_id, {"id": id, "visible": false}]);
+        let rate = |expr: &str, label: &str, id: &str| json!([{"expression": expr, "label": label, "id": id}]);
+        let mut json = json!({
+            "metrics": [
+                metric("NetworkIn", "rx"),
+                metric("NetworkOut", "tx"),
+                rate("rx*8/PERIOD(rx)", "In (bit/s)", "inbits"),
+                rate("tx*8/PERIOD(tx)", "Out (bit/s)", "outbits"),
+            ],
+            "view": "timeSeries",
+            "stacked": false,
+            "stat": "Sum",
+            "period": o.period,
+            "start": o.start.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "end": o.end.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "width": o.width,
+            "height": o.height,
+        });
+        if let Some(t) = &o.title {
+            json["title"] = json!(t);
+        }
+        if let Some(tz) = &o.timezone {
+            json["timezone"] = json!(tz);
+        }
+        MetricWidget { json }
+    }
+
+    pub fn as_json(&self) -> &Value {
+        &self.json
+    }
+
+    /// The size AWS will draw: `width`/`height`, or 600x400.
+    pub fn size(&self) -> (u32, u32) {
+        let side = |k: &str, d: u32| {
+            self.json
+                .get(k)
+                .and_then(Value::as_u64)
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(d)
+        };
+        (
+            side("width", DEFAULT_SIZE.0),
+            side("height", DEFAULT_SIZE.1),
+        )
+    }
+
+    pub fn title(&self) -> Option<String> {
+        self.json
+            .get("title")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// Checks AWS's limits; returns the compact JSON to send.
+    pub fn validate(&self) -> Result<String, ProviderError> {
+        let metrics = self
+            .json
+            .get("metrics")
+            .and_then(Value::as_array)
+            .ok_or_else(|| invalid("the MetricWidget has no \"metrics\" array".into()))?;
+        if metrics.is_empty() {
+            return Err(invalid(
+                "the MetricWidget's \"metrics\" array is empty".into(),
+            ));
+        }
+        if metrics.len() > MAX_METRICS {
+            return Err(invalid(format!(
+                "the MetricWidget has {} metrics; AWS allows at most {MAX_METRICS}",
+                metrics.len()
+            )));
+        }
+        for key in ["width", "height"] {
+            if let Some(v) = self.json.get(key) {
+                let ok = v
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .is_some_and(|n| SIDE_RANGE.contains(&n));
+                if !ok {
+                    return Err(invalid(format!(
+                        "{key} {v} is out of range (1 to 2000 pixels)"
+                    )));
+                }
+            }
+        }
+        if let Some(tz) = self.json.get("timezone") {
+            if !tz.as_str().is_some_and(valid_timezone) {
+                return Err(invalid(format!(
+                    "timezone {tz} is not of the form +HHMM or -HHMM"
+                )));
+            }
+        }
+        if let Some(p) = self.json.get("period") {
+            let ok = p
+                .as_u64()
+                .is_some_and(|p| matches!(p, 1 | 5 | 10 | 30) || (p > 0 && p % 60 == 0));
+            if !ok {
+                return Err(invalid(format!(
+                    "period {p} must be 1, 5, 10, 30 or a multiple of 60 seconds"
+                )));
+            }
+        }
+        let text = self.json.to_string();
+        if text.len() > MAX_WIDGET_BYTES {
+            return Err(invalid(format!(
+                "the MetricWidget is {} bytes; AWS allows at most {MAX_WIDGET_BYTES}",
+                text.len()
+            )));
+        }
+        Ok(text)
+    }
+}
+
+fn valid_timezone(tz: &str) -> bool {
+    let b = tz.as_bytes();
+    b.len() == 5
+        && (b[0] == b'+' || b[0] == b'-')
+        && b[1..].iter().all(u8::is_ascii_digit)
+        && tz[1..3].parse::<u32>().is_ok_and(|h| h <= 23)
+        && tz[3..5].parse::<u32>().is_ok_and(|m| m <= 59)
+}
+
+fn invalid(reason: String) -> ProviderError {
+    ProviderError::InvalidRequest {
+        provider: PROVIDER,
+        reason,
+    }
+}
+
+/// At most `max` starts in any `window`: each call reserves the earliest allowed instant.
+/// Pure (the caller passes `now` and sleeps), so it is tested without clocks.
+#[derive(Debug)]
+pub struct RateLimiter {
+    max: usize,
+    window: Duration,
+    slots: VecDeque<Instant>,
+}
+
+impl RateLimiter {
+    pub fn new(max: usize, window: Duration) -> Self {
+        RateLimiter {
+            max: max.max(1),
+            window,
+            slots: VecDeque::new(),
+        }
+    }
+
+    /// Reserves a start at or after `now` and returns it.
+    pub fn reserve(&mut self, now: Instant) -> Instant {
+        while self.slots.front().is_some_and(|&s| s + self.window <= now) {
+            self.slots.pop_front();
+        }
+        let at = if self.slots.len() < self.max {
+            now
+        } else {
+            (self.slots[self.slots.len() - self.max] + self.window).max(now)
+        };
+        self.slots.push_back(at);
+        at
+    }
+}
+
+/// One limiter for the whole process: AWS counts per account, not per client.
+static LIMITER: LazyLock<Mutex<RateLimiter>> =
+    LazyLock::new(|| Mutex::new(RateLimiter::new(MAX_PER_SECOND, Duration::from_secs(1))));
+
+async fn throttle() {
+    let at = LIMITER
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .reserve(Instant::now());
+    tokio::time::sleep_until(at.into()).await;
+}
+
+/// Calls CloudWatch; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    config: CloudWatchConfig,
+}
+
+impl Client {
+    pub fn new(config: CloudWatchConfig) -> Result<Self, ProviderError> {
+        let r = &config.region;
+        if r.is_empty()
+            || !r
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(invalid(format!(
+                "region '{r}' is not a region name (like us-east-1)"
+            )));
+        }
+        Ok(Client {
+            http: super::http_client(PROVIDER)?,
+            config,
+        })
+    }
+
+    /// Draws `widget`; the image is checked and brought to the widget's size.
+    pub async fn metric_widget_image(
+        &self,
+        widget: &MetricWidget,
+    ) -> Result<ProviderImage, ProviderError> {
+        let json = widget.validate()?;
+        let url = self.config.endpoint_url();
+        let parsed = reqwest::Url::parse(&url)
+            .map_err(|e| invalid(format!("endpoint '{url}' is not a URL: {e}")))?;
+        let host = match (parsed.host_str(), parsed.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => return Err(invalid(format!("endpoint '{url}' has no host"))),
+        };
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("Action", "GetMetricWidgetImage")
+            .append_pair("Version", "2010-08-01")
+            .append_pair("MetricWidget", &json)
+            .append_pair("OutputFormat", "png")
+            .finish();
+        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+        throttle().await;
+        let signed = sign_headers(
+            "POST",
+            &url,
+            &[("content-type", content_type), ("host", &host)],
+            body.as_bytes(),
+            &self.config.credentials,
+            &self.config.region,
+            SERVICE,
+            SystemTime::now(),
+        )?;
+        let mut req = self
+            .http
+            .post(parsed)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header(reqwest::header::HOST, &host);
+        for (k, v) in &signed {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let resp = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| transport(PROVIDER, &url, e))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = super::read_body(PROVIDER, &url, resp).await?;
+        let png = interpret(&url, status, &content_type, &bytes)?;
+        image::finish(PROVIDER, &png, Some(widget.size()), widget.title())
+    }
+}
+
+/// Turns one answer into the image bytes it carries or the error it means. Pure.
+pub fn interpret(
+    url: &str,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, ProviderError> {
+    let bad = |what: String| ProviderError::BadResponse {
+        provider: PROVIDER,
+        url: url.to_string(),
+        what,
+    };
+    let ok = (200..300).contains(&status);
+    if ok && content_type.starts_with("image/png") {
+        return Ok(body.to_vec());
+    }
+    let text = String::from_utf8_lossy(body);
+    if ok {
+        if let Some(b64) = xml_text(&text, "MetricWidgetImage") {
+            let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            return base64::engine::general_purpose::STANDARD
+                .decode(cleaned.as_bytes())
+                .map_err(|e| bad(format!("MetricWidgetImage is not valid base64 ({e})")));
+        }
+    }
+    let code = xml_text(&text, "Code");
+    let message = xml_text(&text, "Message").unwrap_or_default();
+    match code {
+        Some(code) if is_auth_code(&code) || status == 401 => Err(ProviderError::Auth {
+            provider: PROVIDER,
+            detail: one_line(&format!("{code}: {message}")),
+            check: CHECK_CREDENTIALS,
+        }),
+        Some(code) => Err(ProviderError::Api {
+            provider: PROVIDER,
+            url: url.to_string(),
+            status,
+            code: Some(code),
+            message: one_line(&message),
+        }),
+        None if text.trim().is_empty() => Err(bad(format!("empty body (HTTP {status})"))),
+        None => {
+            let kind = if text.to_ascii_lowercase().contains("<html") {
+                "an HTML page"
+            } else {
+                "an answer without MetricWidgetImage or an error code"
+            };
+            Err(bad(format!("{kind} (HTTP {status})")))
+        }
+    }
+}
+
+fn is_auth_code(code: &str) -> bool {
+    matches!(
+        code,
+        "InvalidClientTokenId"
+            | "SignatureDoesNotMatch"
+            | "UnrecognizedClientException"
+            | "MissingAuthenticationToken"
+            | "MissingAuthenticationTokenException"
+            | "IncompleteSignature"
+            | "InvalidSignatureException"
+            | "ExpiredToken"
+            | "ExpiredTokenException"
+            | "RequestExpired"
+            | "AccessDenied"
+            | "AccessDeniedException"
+            | "AuthFailure"
+    )
+}
+
+/// The unescaped text of the first `<tag>...</tag>` in `xml`. AWS answers are small and
+/// flat, so a targeted search is enough (no namespaces on these elements, no CDATA).
+pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}");
+    let mut from = 0;
+    let start = loop {
+        let i = from + xml[from..].find(&open)?;
+        let after = i + open.len();
+        match xml[after..].chars().next() {
+            Some('>') => break after + 1,
+            Some(c) if c.is_whitespace() => break after + xml[after..].find('>')? + 1,
+            _ => from = after,
+        }
+    };
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(unescape(&xml[start..end]))
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_allows_burst_then_spaces() {
+        let mut l = RateLimiter::new(20, Duration::from_secs(1));
+        let t0 = Instant::now();
+        for _ in 0..20 {
+            assert_eq!(l.reserve(t0), t0);
+        }
+        assert_eq!(l.reserve(t0), t0 + Duration::from_secs(1));
+        // Later, once the window has passed, no wait.
+        let t2 = t0 + Duration::from_secs(5);
+        assert_eq!(l.reserve(t2), t2);
+    }
+
+    #[test]
+    fn xml_extraction() {
+        let x = r#"<GetMetricWidgetImageResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/">
+  <GetMetricWidgetImageResult>
+    <MetricWidgetImage>iVBO
+    Rw0K</MetricWidgetImage>
+  </GetMetricWidgetImageResult></GetMetricWidgetImageResponse>"#;
+        assert_eq!(xml_text(x, "MetricWidgetImage").unwrap(), "iVBO\n    Rw0K");
+        assert_eq!(
+            xml_text("<Err><Code>A&amp;B</Code></Err>", "Code").unwrap(),
+            "A&B"
+        );
+        assert_eq!(xml_text("<Codex>1</Codex>", "Code"), None);
+    }
+
+    #[test]
+    fn interpret_errors() {
+        let e = interpret(
+            "u",
+            403,
+            "text/xml",
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>nope</Message></Error></ErrorResponse>",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("AWS_SECRET_ACCESS_KEY"), "{e}");
+        let e = interpret("u", 400, "text/xml", b"<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>").unwrap_err();
+        assert!(e.to_string().contains("Rate exceeded"), "{e}");
+        let e = interpret("u", 200, "text/html", b"<html><body>hi</body></html>").unwrap_err();
+        assert!(e.to_string().contains("HTML page"), "{e}");
+    }
+
+    #[test]
+    fn widget_limits() {
+        let base = NetworkWidget {
+            instance_id: "i-1".into(),
+            start: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            end: DateTime::from_timestamp(1_700_086_400, 0).unwrap(),
+            width: 800,
+            height: 300,
+            title: Some("t".into()),
+            timezone: Some("+0130".into()),
+            period: 300,
+        };
+        let w = MetricWidget::network(&base);
+        assert!(w.validate().is_ok());
+        assert_eq!(w.size(), (800, 300));
+        for bad in [
+            NetworkWidget {
+                width: 2001,
+                ..base.clone()
+            },
+            NetworkWidget {
+                height: 0,
+                ..base.clone()
+            },
+            NetworkWidget {
+                timezone: Some("0130".into()),
+                ..base.clone()
+            },
+            NetworkWidget {
+                timezone: Some("+2460".into()),
+                ..base.clone()
+            },
+            NetworkWidget {
+                period: 90,
+                ..base.clone()
+            },
+        ] {
+            assert!(MetricWidget::network(&bad).validate().is_err(), "{bad:?}");
+        }
+        let many: Vec<Value> = (0..101)
+            .map(|i| json!(["AWS/EC2", "NetworkIn", "InstanceId", format!("i-{i}")]))
+            .collect();
+        let w = MetricWidget::from_json(&json!({ "metrics": many }).to_string()).unwrap();
+        assert!(w
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("at most 100"));
+        let big =
+            json!({ "metrics": [["AWS/EC2", "NetworkIn"]], "title": "x".repeat(MAX_WIDGET_BYTES) });
+        let w = MetricWidget::from_json(&big.to_string()).unwrap();
+        assert!(w.validate().unwrap_err().to_string().contains("bytes"));
+    }
+}

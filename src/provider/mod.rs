@@ -1,0 +1,286 @@
+//! Provider-drawn graphs: the fallback when raw traffic statistics cannot be had.
+//!
+//! Some providers can draw a bandwidth graph themselves (SoftLayer's
+//! `getBandwidthGraph`/`getBandwidthImage`, CloudWatch's `GetMetricWidgetImage`). We cannot
+//! compute statistics from such a picture, so it is only a fallback: the CLI asks for one
+//! when the raw data fails or when the user insists.
+//!
+//! Whatever the provider sends, the caller only ever gets a [`ProviderImage`] holding a PNG
+//! that we decoded ourselves, resized to the size asked for, and re-encoded with a `Source`
+//! text chunk saying where it came from ([`image`]). An HTML error page, bad base64 or an
+//! empty body is a [`ProviderError`], never a file on disk.
+//!
+//! Credentials travel in [`Secret`], whose `Debug` prints `<redacted>` and which has no
+//! `Display`, so they cannot end up in logs, errors or outputs by accident.
+//!
+//! - [`softlayer`]: REST client for the server and bandwidth-pool graphs;
+//! - [`cloudwatch`]: Query-protocol client for `GetMetricWidgetImage`, SigV4-signed;
+//! - [`image`]: PNG validation, resizing and re-encoding;
+//! - [`sim`]: a loopback server answering both providers' calls, for tests and demos.
+
+pub mod cloudwatch;
+pub mod image;
+pub mod sim;
+pub mod softlayer;
+
+use std::fmt;
+use std::time::Duration;
+
+/// Which provider draws the fallback graph (`--provider softlayer|cloudwatch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    SoftLayer,
+    CloudWatch,
+}
+
+impl ProviderKind {
+    /// The name used on the command line and in the `Source` chunk.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::SoftLayer => "softlayer",
+            ProviderKind::CloudWatch => "cloudwatch",
+        }
+    }
+}
+
+impl std::str::FromStr for ProviderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "softlayer" => Ok(ProviderKind::SoftLayer),
+            "cloudwatch" => Ok(ProviderKind::CloudWatch),
+            other => Err(format!(
+                "unknown provider '{other}' (expected softlayer or cloudwatch)"
+            )),
+        }
+    }
+}
+
+/// A graph drawn by a provider, validated and re-encoded as PNG.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProviderImage {
+    /// PNG bytes with a `tEXt` chunk `Source` = `provider:<name>`.
+    pub png: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    /// `"softlayer"` or `"cloudwatch"`.
+    pub provider: &'static str,
+    /// The title the provider gave the graph, when it gave one.
+    pub title: Option<String>,
+}
+
+impl fmt::Debug for ProviderImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderImage")
+            .field("png", &format_args!("{} bytes", self.png.len()))
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("provider", &self.provider)
+            .field("title", &self.title)
+            .finish()
+    }
+}
+
+/// A credential (API key, secret access key, session token). `Debug` prints `<redacted>`;
+/// there is deliberately no `Display`, so the value is only reachable through
+/// [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret(value.to_string())
+    }
+}
+
+/// Why a provider graph could not be had. Each message is one line saying what to check;
+/// none carries a credential (URLs never hold any: they travel in headers).
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("{provider}: no credentials: {hint}")]
+    MissingCredentials {
+        provider: &'static str,
+        hint: &'static str,
+    },
+    #[error("{provider} rejected the credentials ({detail}): check {check}")]
+    Auth {
+        provider: &'static str,
+        detail: String,
+        check: &'static str,
+    },
+    #[error(
+        "{provider} no longer offers {method} (the API says it is not a valid method): \
+         this graph cannot be had from the provider; use the raw traffic data instead"
+    )]
+    Deprecated {
+        provider: &'static str,
+        method: String,
+    },
+    #[error("{provider} API error from {url}: HTTP {status}{}: {message}", code_suffix(.code))]
+    Api {
+        provider: &'static str,
+        url: String,
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    #[error("{provider}: request to {url} failed: {reason}; check the endpoint and the network")]
+    Transport {
+        provider: &'static str,
+        url: String,
+        reason: String,
+    },
+    #[error("{provider}: unexpected answer from {url}: {what}")]
+    BadResponse {
+        provider: &'static str,
+        url: String,
+        what: String,
+    },
+    #[error("{provider}: the returned image is not a usable PNG: {reason}")]
+    NotPng {
+        provider: &'static str,
+        reason: String,
+    },
+    #[error("{provider}: invalid request: {reason}")]
+    InvalidRequest {
+        provider: &'static str,
+        reason: String,
+    },
+    #[error("{provider}: could not sign the request: {reason}")]
+    Signing {
+        provider: &'static str,
+        reason: String,
+    },
+    #[error("{provider}: could not encode the PNG: {reason}")]
+    Encode {
+        provider: &'static str,
+        reason: String,
+    },
+}
+
+fn code_suffix(code: &Option<String>) -> String {
+    code.as_deref().map(|c| format!(" {c}")).unwrap_or_default()
+}
+
+/// Longest provider message we quote in an error; the rest is cut so errors stay one line.
+const MAX_QUOTED: usize = 300;
+
+/// A provider's message made fit for a one-line error: whitespace runs collapsed, cut short.
+pub(crate) fn one_line(text: &str) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if joined.chars().count() <= MAX_QUOTED {
+        joined
+    } else {
+        let cut: String = joined.chars().take(MAX_QUOTED).collect();
+        format!("{cut}...")
+    }
+}
+
+/// The HTTP client both providers use: rustls with ring, bounded timeouts.
+pub(crate) fn http_client(provider: &'static str) -> Result<reqwest::Client, ProviderError> {
+    // Installing twice is harmless; the first provider installed wins.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("trafficgraph/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| ProviderError::Transport {
+            provider,
+            url: "-".into(),
+            reason: format!("cannot build the HTTP client: {}", error_chain(&e)),
+        })
+}
+
+/// An error and its sources on one line, without the URL reqwest repeats in its message.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    one_line(&parts.join(": "))
+}
+
+/// Largest answer we read: a graph is tens of kilobytes; base64 and XML add a third.
+pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
+
+/// Reads a response body, refusing more than [`MAX_BODY_BYTES`].
+pub(crate) async fn read_body(
+    provider: &'static str,
+    url: &str,
+    mut resp: reqwest::Response,
+) -> Result<Vec<u8>, ProviderError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| transport(provider, url, e))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ProviderError::BadResponse {
+                provider,
+                url: url.to_string(),
+                what: format!("answer larger than {MAX_BODY_BYTES} bytes"),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Turns a reqwest failure into a [`ProviderError::Transport`] naming the URL we called.
+pub(crate) fn transport(provider: &'static str, url: &str, err: reqwest::Error) -> ProviderError {
+    let err = err.without_url();
+    ProviderError::Transport {
+        provider,
+        url: url.to_string(),
+        reason: error_chain(&err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "<redacted>");
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn one_line_collapses_and_cuts() {
+        assert_eq!(one_line(" a\n b\t c "), "a b c");
+        let long = "x".repeat(1000);
+        assert_eq!(one_line(&long).len(), MAX_QUOTED + 3);
+    }
+}
