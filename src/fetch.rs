@@ -273,7 +273,8 @@ struct Shared {
     today: NaiveDate,
     jobs: Mutex<VecDeque<(usize, ChunkId)>>,
     results: Mutex<Vec<Option<Vec<Point>>>>,
-    errors: Mutex<Vec<FetchError>>,
+    /// Failures with the index of their planned chunk; the earliest is reported.
+    errors: Mutex<Vec<(usize, FetchError)>>,
     min_dates: Mutex<HashMap<String, NaiveDate>>,
     stop: AtomicBool,
     requests: AtomicU64,
@@ -367,7 +368,9 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     while workers.join_next().await.is_some() {}
     shared.reporter.finish();
 
-    if let Some(first) = shared.errors.lock().expect("lock").drain(..).next() {
+    let mut errors = std::mem::take(&mut *shared.errors.lock().expect("lock"));
+    errors.sort_by_key(|(index, _)| *index);
+    if let Some((_, first)) = errors.into_iter().next() {
         return Err(first);
     }
     let summary = FetchSummary {
@@ -418,7 +421,7 @@ async fn worker(shared: Arc<Shared>) {
             Ok(points) => shared.results.lock().expect("lock")[index] = Some(points),
             Err(e) => {
                 shared.stop.store(true, Ordering::SeqCst);
-                shared.errors.lock().expect("lock").push(e);
+                shared.errors.lock().expect("lock").push((index, e));
                 return;
             }
         }
