@@ -365,7 +365,13 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     for _ in 0..opts.concurrency.min(planned) {
         workers.spawn(worker(shared.clone()));
     }
-    while workers.join_next().await.is_some() {}
+    while let Some(joined) = workers.join_next().await {
+        if let Err(e) = joined {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+    }
     shared.reporter.finish();
 
     let mut errors = std::mem::take(&mut *shared.errors.lock().expect("lock"));

@@ -436,3 +436,36 @@ fn fetch_command_writes_the_export_and_render_takes_the_same_flags() {
         "--input and --base-url conflict"
     );
 }
+
+#[test]
+fn connection_errors_and_timeouts_are_retried_then_named() {
+    // A port nobody listens on: bind, note it, close it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let r = range("2024-01-01", "2024-01-02");
+    let mut o = FetchOptions::new(base, ACCOUNT, SERVER, vec![IP.into()], r);
+    o.scopes = vec![Scope::Receive];
+    o.backoff_min = Duration::from_millis(1);
+    o.backoff_max = Duration::from_millis(5);
+    o.retries = 2;
+    let e = fetch(&o).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains(": request to http://127.0.0.1:"), "{text}");
+    assert!(text.ends_with("(after 3 attempts)"), "{text}");
+
+    let sim = start(SimConfig {
+        latency: Duration::from_millis(400),
+        ..SimConfig::default()
+    });
+    let mut o = options(&sim, &[Scope::Receive], r);
+    o.timeout = Duration::from_millis(50);
+    o.retries = 1;
+    let text = fetch(&o).unwrap_err().to_string();
+    assert!(
+        text.contains(": no answer from http://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.ends_with("within 0.05s (after 2 attempts)"), "{text}");
+    assert_eq!(sim.counters.total(), 2);
+}
