@@ -286,9 +286,12 @@ pub struct SimArgs {
     /// Delay before every answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Fraction of requests answered 503, 0 to 1.
+    /// Fraction of requests answered with --fail-status, 0 to 1.
     #[arg(long, default_value_t = 0.0)]
     pub fail_rate: f64,
+    /// Status of injected faults (503, or 429 for rate limiting).
+    #[arg(long, default_value_t = 503)]
+    pub fail_status: u16,
     /// Seed of the fault injection.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -304,7 +307,7 @@ pub struct SimArgs {
     /// Creation date of one server: SERVER=YYYY-MM-DD. Repeat for more.
     #[arg(long = "server-created", value_name = "SERVER=DATE", value_parser = parse_server_created)]
     pub server_created: Vec<(String, NaiveDate)>,
-    /// Retry-After seconds sent with injected 503s.
+    /// Retry-After seconds sent with injected faults.
     #[arg(long)]
     pub retry_after: Option<u64>,
 }
@@ -560,6 +563,7 @@ impl Cli {
                     limit: a.limit,
                     latency: Duration::from_millis(a.latency_ms),
                     fail_rate: a.fail_rate,
+                    fail_status: a.fail_status,
                     fail_after: None,
                     retry_after: a.retry_after,
                     seed: a.seed,

@@ -469,3 +469,24 @@ fn connection_errors_and_timeouts_are_retried_then_named() {
     assert!(text.ends_with("within 0.05s (after 2 attempts)"), "{text}");
     assert_eq!(sim.counters.total(), 2);
 }
+
+#[test]
+fn rate_limited_429s_with_retry_after_are_retried() {
+    let sim = start(SimConfig {
+        fail_rate: 0.3,
+        fail_status: 429,
+        retry_after: Some(0),
+        seed: 3,
+        ..SimConfig::default()
+    });
+    let r = range("2024-01-01", "2024-04-30");
+    let mut o = options(&sim, &[Scope::Receive], r);
+    o.retries = 10;
+    let fetched = fetch(&o).unwrap();
+    assert_eq!(
+        points(&fetched.traffic, Scope::Receive),
+        expected(IP, Scope::Receive, r).as_slice()
+    );
+    assert!(sim.counters.status(429) > 0);
+    assert_eq!(fetched.summary.retries, sim.counters.status(429));
+}

@@ -18,8 +18,9 @@
 //!   no row.
 //!
 //! Faults for testing clients: a fixed latency per request, a fraction of requests answered
-//! 503 (drawn from `seed` and the request number), and "every request after the first N
-//! fails", both changeable while it runs. [`Counters`] count requests per status and the
+//! 503 or another status such as 429 (drawn from `seed` and the request number, optionally
+//! with `Retry-After`), and "every request after the first N fails", both changeable while
+//! it runs. [`Counters`] count requests per status and the
 //! largest number of data sets any request asked for.
 
 pub mod data;
@@ -45,11 +46,13 @@ pub struct SimConfig {
     pub limit: u32,
     /// Delay before every answer.
     pub latency: Duration,
-    /// Fraction of requests answered 503, in [0, 1].
+    /// Fraction of requests answered with `fail_status`, in [0, 1].
     pub fail_rate: f64,
-    /// When set, every request after the first N is answered 503.
+    /// Status of injected faults: 503 (default) or e.g. 429.
+    pub fail_status: u16,
+    /// When set, every request after the first N is answered with `fail_status`.
     pub fail_after: Option<u64>,
-    /// `Retry-After` seconds sent with every 503, if any.
+    /// `Retry-After` seconds sent with every injected fault, if any.
     pub retry_after: Option<u64>,
     /// Seed of the fault injection.
     pub seed: u64,
@@ -68,6 +71,7 @@ impl Default for SimConfig {
             limit: crate::range::DEFAULT_LIMIT,
             latency: Duration::ZERO,
             fail_rate: 0.0,
+            fail_status: 503,
             fail_after: None,
             retry_after: None,
             seed: 0,
@@ -179,6 +183,8 @@ pub enum SimError {
     },
     #[error("--fail-rate {0} out of range (0 to 1)")]
     FailRate(f64),
+    #[error("--fail-status {0} is not an HTTP error status (400 to 599)")]
+    FailStatus(u16),
 }
 
 /// A running simulator. It stops when [`SimHandle::shutdown`] is called or it is dropped.
@@ -243,6 +249,9 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
     }
     if !(0.0..=1.0).contains(&config.fail_rate) {
         return Err(SimError::FailRate(config.fail_rate));
+    }
+    if !(400..=599).contains(&config.fail_status) {
+        return Err(SimError::FailStatus(config.fail_status));
     }
     let listen = config.listen;
     let bind_err = |source| SimError::Bind {

@@ -123,8 +123,10 @@ fn answer(
     let injected = request_no > state.faults.fail_after()
         || (fail_rate > 0.0 && data::unit(data::mix(config.seed ^ request_no)) < fail_rate);
     if injected {
+        let status =
+            StatusCode::from_u16(config.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let mut r = error_body(
-            StatusCode::SERVICE_UNAVAILABLE,
+            status,
             "serviceUnavailable",
             json!("Injected fault: the service is temporarily unavailable."),
         );
