@@ -473,13 +473,13 @@ fn connection_errors_and_timeouts_are_retried_then_named() {
 #[test]
 fn rate_limited_429s_with_retry_after_are_retried() {
     let sim = start(SimConfig {
-        fail_rate: 0.3,
+        fail_rate: 0.5,
         fail_status: 429,
         retry_after: Some(0),
         seed: 3,
         ..SimConfig::default()
     });
-    let r = range("2024-01-01", "2024-04-30");
+    let r = range("2024-01-01", "2024-12-31");
     let mut o = options(&sim, &[Scope::Receive], r);
     o.retries = 10;
     let fetched = fetch(&o).unwrap();
