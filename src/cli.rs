@@ -105,7 +105,7 @@ pub enum AcceptArg {
 /// Fetching from a Hostway-style traffic statistics API (the alternative to --input).
 #[derive(Debug, Clone, Args)]
 pub struct FetchArgs {
-    /// API base URL, e.g. https://api.example.net/v1 (no credentials in it).
+    /// API base URL, e.g. `https://api.example.net/v1` (no credentials in it).
     #[arg(long, value_name = "URL", help_heading = "Fetch")]
     pub base_url: Option<String>,
     /// Account id.

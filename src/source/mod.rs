@@ -1,4 +1,4 @@
-//! Where traffic comes from: saved files ([`file`]) or the Hostway HTTP API ([`hostway`],
+//! Where traffic comes from: saved files ([`file`](mod@file)) or the Hostway HTTP API ([`hostway`],
 //! orchestrated by [`crate::fetch`], with its [`cache`]). [`load`] is the one entry point
 //! commands use, whatever the source.
 
