@@ -490,3 +490,50 @@ fn rate_limited_429s_with_retry_after_are_retried() {
     assert!(sim.counters.status(429) > 0);
     assert_eq!(fetched.summary.retries, sim.counters.status(429));
 }
+
+#[test]
+fn verbose_binary_logs_requests_but_never_the_credential() {
+    let token = "Bearer verbose-token-c0ffee";
+    let sim = start(SimConfig {
+        auth: Some(Secret::new(token)),
+        limit: 200,
+        ..SimConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.json");
+    let cache = dir.path().join("cache");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_trafficgraph"))
+        .args(["fetch", "--base-url", &sim.base_url()])
+        .args(["--account", ACCOUNT, "--server", SERVER, "--ip", IP])
+        .args(["--start", "2024-01-01", "--end", "2024-01-31", "--verbose"])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .arg("-o")
+        .arg(&out)
+        .env("TRAFFICGRAPH_AUTH", token)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let requests = stderr
+        .lines()
+        .filter(|l| l.starts_with("GET http://127.0.0.1:"))
+        .count();
+    assert_eq!(requests as u64, sim.counters.total(), "{stderr}");
+    assert!(
+        stderr.contains(" -> 403 ("),
+        "the halving is visible: {stderr}"
+    );
+    assert!(stderr.contains(" -> 200 ("), "{stderr}");
+    let mut files = files_under(&cache);
+    files.push(out);
+    for file in files {
+        assert!(!std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("verbose-token"));
+    }
+    assert!(
+        !stderr.contains("verbose-token")
+            && !String::from_utf8_lossy(&run.stdout).contains("verbose-token")
+    );
+}
