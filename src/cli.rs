@@ -3,12 +3,21 @@
 
 use std::path::PathBuf;
 
-use chrono::FixedOffset;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::{FixedOffset, NaiveDate};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::export::ExportFormat;
+use crate::fetch::FetchOptions;
+use crate::model::{Method, Period, Scope};
+use crate::range::{parse_date, DateRange};
 use crate::render::{PngCompression, RenderOptions, Theme};
+use crate::sim::SimConfig;
 use crate::source::file::InputSpec;
+use crate::source::hostway::{Accept, Secret};
+use crate::source::Source;
 use crate::stats::{PercentileOf, StatsOptions};
 use crate::units::{DisplayUnit, ValueUnit};
 
@@ -29,6 +38,12 @@ pub enum CliCommand {
     Render(RenderArgs),
     /// Write the data as CSV or JSON, one row per timestamp.
     Export(ExportArgs),
+    /// Fetch traffic statistics from a Hostway-style API and write them as CSV or JSON.
+    Fetch(FetchCmdArgs),
+    /// Serve a Hostway-compatible API with synthetic traffic on loopback (for testing).
+    Sim(SimArgs),
+    /// Start the simulator, fetch 90 days from it, write traffic.csv and graph.png.
+    Demo(DemoArgs),
 }
 
 /// Where the data comes from.
@@ -36,19 +51,287 @@ pub enum CliCommand {
 pub struct InputArgs {
     /// Data file: a Hostway JSON or CSV body, or our own CSV/JSON export. Repeat for more;
     /// prefix with the scope for a raw Hostway body: `receive=rx.json`.
+    /// Or fetch from an API instead: see --base-url.
     #[arg(
         long = "input",
         short = 'i',
         value_name = "[SCOPE=]FILE",
-        required = true
+        required_unless_present = "base_url",
+        conflicts_with = "base_url"
     )]
     pub inputs: Vec<InputSpec>,
+}
+
+/// `--scope`: one scope, or `both` (receive and transmit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    Receive,
+    Transmit,
+    Total,
+    Both,
+}
+
+impl ScopeArg {
+    pub fn scopes(self) -> Vec<Scope> {
+        match self {
+            ScopeArg::Receive => vec![Scope::Receive],
+            ScopeArg::Transmit => vec![Scope::Transmit],
+            ScopeArg::Total => vec![Scope::Total],
+            ScopeArg::Both => vec![Scope::Receive, Scope::Transmit],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodArg {
+    Hourly,
+    Daily,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    Avg,
+    Sum,
+    Min,
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AcceptArg {
+    Json,
+    Csv,
+}
+
+/// Fetching from a Hostway-style traffic statistics API (the alternative to --input).
+#[derive(Debug, Clone, Args)]
+pub struct FetchArgs {
+    /// API base URL, e.g. `https://api.example.net/v1` (no credentials in it).
+    #[arg(long, value_name = "URL", help_heading = "Fetch")]
+    pub base_url: Option<String>,
+    /// Account id.
+    #[arg(long, requires = "base_url", help_heading = "Fetch")]
+    pub account: Option<String>,
+    /// Dedicated server id.
+    #[arg(long, requires = "base_url", help_heading = "Fetch")]
+    pub server: Option<String>,
+    /// IP address; repeat to fetch several side by side (summed unless --per-ip).
+    #[arg(
+        long = "ip",
+        value_name = "IP",
+        requires = "base_url",
+        help_heading = "Fetch"
+    )]
+    pub ips: Vec<String>,
+    /// receive, transmit, total, or both (receive and transmit).
+    #[arg(long, value_enum, default_value = "both", help_heading = "Fetch")]
+    pub scope: ScopeArg,
+    #[arg(long, value_enum, default_value = "hourly", help_heading = "Fetch")]
+    pub period: PeriodArg,
+    #[arg(long, value_enum, default_value = "avg", help_heading = "Fetch")]
+    pub method: MethodArg,
+    /// First day, YYYY-MM-DD (UTC, included).
+    #[arg(long, value_parser = parse_date, requires = "base_url", help_heading = "Fetch")]
+    pub start: Option<NaiveDate>,
+    /// Last day, YYYY-MM-DD (UTC, included).
+    #[arg(long, value_parser = parse_date, requires = "base_url", help_heading = "Fetch")]
+    pub end: Option<NaiveDate>,
+    /// The whole Authorization header value, e.g. "Bearer TOKEN".
+    #[arg(
+        long,
+        env = "TRAFFICGRAPH_AUTH",
+        hide_env_values = true,
+        value_name = "VALUE",
+        help_heading = "Fetch"
+    )]
+    pub auth: Option<Secret>,
+    /// User for HTTP Basic authentication; the password comes from TRAFFICGRAPH_PASSWORD.
+    #[arg(long, help_heading = "Fetch")]
+    pub user: Option<String>,
+    /// Body format to ask for.
+    #[arg(long, value_enum, default_value = "json", help_heading = "Fetch")]
+    pub accept: AcceptArg,
+    /// Keep one series per IP instead of summing them per timestamp.
+    #[arg(long, help_heading = "Fetch")]
+    pub per_ip: bool,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, help_heading = "Fetch")]
+    pub concurrency: usize,
+    /// Retries of a request after timeouts, connection errors, 429 and 5xx.
+    #[arg(long, default_value_t = 4, help_heading = "Fetch")]
+    pub retries: usize,
+    /// Seconds to wait for one answer.
+    #[arg(
+        long,
+        default_value_t = 30.0,
+        value_name = "SECONDS",
+        help_heading = "Fetch"
+    )]
+    pub timeout: f64,
+    /// Most data sets asked for in one request (the server may refuse fewer).
+    #[arg(long, default_value_t = crate::range::DEFAULT_LIMIT, help_heading = "Fetch")]
+    pub limit: u32,
+    /// Cache directory (default: the platform cache directory + trafficgraph).
+    #[arg(long, value_name = "DIR", help_heading = "Fetch")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor write the cache.
+    #[arg(long, conflicts_with = "cache_dir", help_heading = "Fetch")]
+    pub no_cache: bool,
+    /// No progress bar or notes on stderr.
+    #[arg(long, short = 'q', help_heading = "Fetch")]
+    pub quiet: bool,
+    /// Log every request (method, URL, status, ms) to stderr.
+    #[arg(long, short = 'v', conflicts_with = "quiet", help_heading = "Fetch")]
+    pub verbose: bool,
+}
+
+impl FetchArgs {
+    /// Checks the fetch flags and builds the options (reads TRAFFICGRAPH_PASSWORD for
+    /// --user).
+    pub fn into_options(self) -> Result<FetchOptions, String> {
+        let base_url = self.base_url.ok_or("give --base-url (or --input files)")?;
+        let account = self.account.ok_or("give --account")?;
+        let server = self.server.ok_or("give --server")?;
+        if self.ips.is_empty() {
+            return Err("give at least one --ip".into());
+        }
+        let start = self.start.ok_or("give --start YYYY-MM-DD")?;
+        let end = self.end.ok_or("give --end YYYY-MM-DD")?;
+        let range = DateRange::new(start, end)
+            .ok_or_else(|| format!("--end {end} is before --start {start}"))?;
+        crate::source::hostway::parse_base_url(&base_url)?;
+        let auth = match self.user {
+            Some(user) => {
+                let password = std::env::var("TRAFFICGRAPH_PASSWORD")
+                    .map_err(|_| "--user needs the password in TRAFFICGRAPH_PASSWORD")?;
+                Some(Secret::basic(&user, &Secret::new(password)))
+            }
+            None => self.auth,
+        };
+        if !(1..=64).contains(&self.concurrency) {
+            return Err(format!(
+                "--concurrency {} out of range (1 to 64)",
+                self.concurrency
+            ));
+        }
+        if !(self.timeout > 0.0 && self.timeout <= 3600.0) {
+            return Err(format!(
+                "--timeout {} out of range (0 to 3600 seconds)",
+                self.timeout
+            ));
+        }
+        if self.limit == 0 {
+            return Err("--limit must be at least 1".into());
+        }
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir
+                .or_else(crate::source::cache::Cache::default_dir)
+        };
+        let mut opts = FetchOptions::new(base_url, account, server, self.ips, range);
+        opts.scopes = self.scope.scopes();
+        opts.period = match self.period {
+            PeriodArg::Hourly => Period::Hourly,
+            PeriodArg::Daily => Period::Daily,
+        };
+        opts.method = match self.method {
+            MethodArg::Avg => Method::Avg,
+            MethodArg::Sum => Method::Sum,
+            MethodArg::Min => Method::Min,
+            MethodArg::Max => Method::Max,
+        };
+        opts.accept = match self.accept {
+            AcceptArg::Json => Accept::Json,
+            AcceptArg::Csv => Accept::Csv,
+        };
+        opts.auth = auth;
+        opts.per_ip = self.per_ip;
+        opts.concurrency = self.concurrency;
+        opts.retries = self.retries;
+        opts.timeout = Duration::from_secs_f64(self.timeout);
+        opts.limit = self.limit;
+        opts.cache_dir = cache_dir;
+        opts.quiet = self.quiet;
+        opts.verbose = self.verbose;
+        Ok(opts)
+    }
+}
+
+/// The source of `render` and `export`: `--input` files or the fetch flags.
+fn source(input: InputArgs, fetch: FetchArgs) -> Result<Source, String> {
+    if fetch.base_url.is_some() {
+        Ok(Source::Http(Box::new(fetch.into_options()?)))
+    } else {
+        Ok(Source::Files(input.inputs))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct FetchCmdArgs {
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+    /// Output file (.csv or .json), or `-` for stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// csv or json (default: from the file name, else csv).
+    #[arg(long, value_parser = parse_from_str::<ExportFormat>)]
+    pub format: Option<ExportFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Loopback address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Delay before every answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fraction of requests answered with --fail-status, 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Status of injected faults (503, or 429 for rate limiting).
+    #[arg(long, default_value_t = 503)]
+    pub fail_status: u16,
+    /// Seed of the fault injection.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Most data sets per response.
+    #[arg(long, default_value_t = crate::range::DEFAULT_LIMIT)]
+    pub limit: u32,
+    /// Require this exact Authorization value (401 otherwise).
+    #[arg(long, env = "TRAFFICGRAPH_SIM_AUTH", hide_env_values = true)]
+    pub auth: Option<Secret>,
+    /// Creation date of servers without their own: requests starting earlier get 400.
+    #[arg(long, value_parser = parse_date, default_value = "2010-01-01")]
+    pub created: NaiveDate,
+    /// Creation date of one server: SERVER=YYYY-MM-DD. Repeat for more.
+    #[arg(long = "server-created", value_name = "SERVER=DATE", value_parser = parse_server_created)]
+    pub server_created: Vec<(String, NaiveDate)>,
+    /// Retry-After seconds sent with injected faults.
+    #[arg(long)]
+    pub retry_after: Option<u64>,
+}
+
+fn parse_server_created(s: &str) -> Result<(String, NaiveDate), String> {
+    let (server, date) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}': expected SERVER=YYYY-MM-DD"))?;
+    Ok((server.to_string(), parse_date(date)?))
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory for traffic.csv and graph.png.
+    #[arg(long, default_value = "trafficgraph-demo", value_name = "DIR")]
+    pub out_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
     /// Output PNG file.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
@@ -110,6 +393,8 @@ pub struct GraphArgs {
 pub struct ExportArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
     /// Output file, or `-` for stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
@@ -155,11 +440,26 @@ pub fn parse_timezone(s: &str) -> Result<FixedOffset, String> {
 pub enum Command {
     Render(RenderJob),
     Export(ExportJob),
+    Fetch(FetchJob),
+    Sim(SimConfig),
+    Demo(DemoJob),
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchJob {
+    pub fetch: FetchOptions,
+    pub output: PathBuf,
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct DemoJob {
+    pub out_dir: PathBuf,
 }
 
 #[derive(Debug, Clone)]
 pub struct RenderJob {
-    pub inputs: Vec<InputSpec>,
+    pub source: Source,
     pub output: PathBuf,
     pub render: RenderOptions,
     pub stats: Option<StatsFormat>,
@@ -167,7 +467,7 @@ pub struct RenderJob {
 
 #[derive(Debug, Clone)]
 pub struct ExportJob {
-    pub inputs: Vec<InputSpec>,
+    pub source: Source,
     pub output: PathBuf,
     pub format: ExportFormat,
 }
@@ -222,7 +522,7 @@ impl Cli {
                     return Err("--stats json prints to stdout; give -o a file name".into());
                 }
                 Command::Render(RenderJob {
-                    inputs: a.input.inputs,
+                    source: source(a.input, a.fetch)?,
                     output: a.output,
                     render: a.graph.into_options()?,
                     stats: a.stats,
@@ -233,11 +533,46 @@ impl Cli {
                     .format
                     .unwrap_or_else(|| ExportFormat::from_path(&a.output.to_string_lossy()));
                 Command::Export(ExportJob {
-                    inputs: a.input.inputs,
+                    source: source(a.input, a.fetch)?,
                     output: a.output,
                     format,
                 })
             }
+            CliCommand::Fetch(a) => {
+                let format = a
+                    .format
+                    .unwrap_or_else(|| ExportFormat::from_path(&a.output.to_string_lossy()));
+                Command::Fetch(FetchJob {
+                    fetch: a.fetch.into_options()?,
+                    output: a.output,
+                    format,
+                })
+            }
+            CliCommand::Sim(a) => {
+                if !(0.0..=1.0).contains(&a.fail_rate) {
+                    return Err(format!("--fail-rate {} out of range (0 to 1)", a.fail_rate));
+                }
+                if !a.listen.ip().is_loopback() {
+                    return Err(format!(
+                        "--listen {}: the simulator only listens on loopback (127.0.0.1)",
+                        a.listen
+                    ));
+                }
+                Command::Sim(SimConfig {
+                    listen: a.listen,
+                    limit: a.limit,
+                    latency: Duration::from_millis(a.latency_ms),
+                    fail_rate: a.fail_rate,
+                    fail_status: a.fail_status,
+                    fail_after: None,
+                    retry_after: a.retry_after,
+                    seed: a.seed,
+                    auth: a.auth,
+                    default_created: a.created,
+                    created: a.server_created,
+                })
+            }
+            CliCommand::Demo(a) => Command::Demo(DemoJob { out_dir: a.out_dir }),
         })
     }
 }

@@ -13,11 +13,14 @@
 
 pub mod cli;
 pub mod export;
+pub mod fetch;
 pub mod model;
 pub mod output;
 pub mod provider;
+pub mod range;
 pub mod render;
 pub mod report;
+pub mod sim;
 pub mod source;
 pub mod stats;
 pub mod units;
@@ -35,6 +38,10 @@ pub enum Error {
     Render(#[from] render::RenderError),
     #[error(transparent)]
     Output(#[from] output::OutputError),
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
+    #[error(transparent)]
+    Sim(#[from] sim::SimError),
     #[error("{0}")]
     Usage(String),
 }
@@ -46,13 +53,31 @@ pub struct Outcome {
     pub written: Vec<std::path::PathBuf>,
     /// Figures computed, when the command computes any.
     pub stats: Option<stats::Stats>,
+    /// What a fetch did and which part of the range does not exist, when one ran.
+    pub fetch: Option<FetchReport>,
+}
+
+/// The result of a fetch, apart from the traffic itself.
+#[derive(Debug, Clone, Default)]
+pub struct FetchReport {
+    pub summary: fetch::FetchSummary,
+    pub unavailable: Vec<fetch::Unavailable>,
+}
+
+impl From<source::SourceError> for Error {
+    fn from(e: source::SourceError) -> Error {
+        match e {
+            source::SourceError::Input(e) => Error::Input(e),
+            source::SourceError::Fetch(e) => Error::Fetch(e),
+        }
+    }
 }
 
 /// Runs one validated command.
 pub fn run(command: Command) -> Result<Outcome, Error> {
     match command {
         Command::Render(job) => {
-            let traffic = source::file::read_inputs(&job.inputs)?;
+            let traffic = source::load(&job.source)?;
             let stats = stats::compute(&traffic, &job.render.stats);
             let png = render::render_png(&traffic, &stats, &job.render)?;
             output::write_output(&job.output, &png)?;
@@ -62,18 +87,58 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
             Ok(Outcome {
                 written: vec![job.output],
                 stats: Some(stats),
+                fetch: None,
             })
         }
         Command::Export(job) => {
-            let traffic = source::file::read_inputs(&job.inputs)?;
+            let traffic = source::load(&job.source)?;
             let bytes = job.format.exporter().export(&traffic);
             output::write_output(&job.output, &bytes)?;
             Ok(Outcome {
                 written: vec![job.output],
-                stats: None,
+                ..Outcome::default()
             })
         }
+        Command::Fetch(job) => {
+            let fetched = fetch::fetch(&job.fetch)?;
+            let bytes = job.format.exporter().export(&fetched.traffic);
+            output::write_output(&job.output, &bytes)?;
+            Ok(Outcome {
+                written: vec![job.output],
+                stats: None,
+                fetch: Some(FetchReport {
+                    summary: fetched.summary,
+                    unavailable: fetched.unavailable,
+                }),
+            })
+        }
+        Command::Sim(config) => {
+            run_sim(config)?;
+            Ok(Outcome::default())
+        }
+        Command::Demo(job) => sim::demo::run(&job),
     }
+}
+
+/// Serves the simulator until Ctrl-C.
+fn run_sim(config: sim::SimConfig) -> Result<(), Error> {
+    let handle = sim::spawn(config)?;
+    eprintln!(
+        "trafficgraph: simulator listening on {} (Ctrl-C to stop)",
+        handle.base_url()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(fetch::FetchError::Runtime)?;
+    let _ = runtime.block_on(tokio::signal::ctrl_c());
+    eprintln!(
+        "trafficgraph: simulator answered {} requests {:?}",
+        handle.counters.total(),
+        handle.counters.statuses()
+    );
+    handle.shutdown();
+    Ok(())
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {

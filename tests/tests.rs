@@ -4,6 +4,8 @@
 //! - `export`: CSV/JSON export through the CLI, round trips, stdout;
 //! - `errors`: every malformed input gets one clear line naming file and place, a non-zero
 //!   exit, and no output file;
+//! - `fetch`: the Hostway client against the simulator on loopback (limits, min date, auth,
+//!   faults, resume from cache, CSV bodies, per-IP);
 //! - `properties`: proptest invariants (export/import identity, order-free statistics);
 //! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures;
 //! - `provider`: SoftLayer/CloudWatch image clients against the loopback provider simulator,
@@ -13,6 +15,7 @@ mod util;
 
 mod errors;
 mod export;
+mod fetch;
 mod fixtures_gen;
 mod properties;
 mod provider;

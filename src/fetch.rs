@@ -1,0 +1,607 @@
+//! Fetching a date range from the Hostway API: the range is cut into chunks the server
+//! accepts ([`crate::range::split`]), the chunks are fetched by a few workers at once and
+//! merged back in order.
+//!
+//! Why it is shaped this way:
+//! - The server's count of data sets is authoritative, so a chunk it refuses as over the
+//!   limit is halved and retried (a single day still refused is an error).
+//! - A start before the server's creation date is answered with the minimum date; the
+//!   fetch continues from there and reports the part of the range that does not exist.
+//!   The minimum is shared between workers, so later chunks are clamped without asking.
+//! - Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and
+//!   jitter (`backon`), waiting at least what `Retry-After` says; other failures stop at
+//!   once with a message that says what to check.
+//! - Every answer is cached as it arrives ([`crate::source::cache`]). On a failure the
+//!   workers finish what they are doing but start nothing new, so everything fetched is
+//!   on disk and a re-run only asks for what is missing.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use chrono::{NaiveDate, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::model::{Method, Origin, Period, Point, Scope, Series, Target, Traffic};
+use crate::range::{self, DateRange};
+use crate::source::cache::{Cache, CacheKey};
+use crate::source::hostway::{
+    parse_base_url, Accept, Answer, Endpoint, HostwayClient, RequestError, Secret,
+};
+
+/// Longest wait a `Retry-After` may impose on one retry.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// A validated fetch request.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Base URL of the API (http or https, no credentials, no query).
+    pub base_url: String,
+    pub account: String,
+    pub server: String,
+    /// One or more IP addresses, fetched side by side.
+    pub ips: Vec<String>,
+    /// Scopes to fetch (e.g. receive and transmit).
+    pub scopes: Vec<Scope>,
+    pub period: Period,
+    pub method: Method,
+    /// Inclusive range of UTC days.
+    pub range: DateRange,
+    pub accept: Accept,
+    /// The whole `Authorization` header value.
+    pub auth: Option<Secret>,
+    /// Keep one series per IP (label = IP) instead of summing them per timestamp.
+    pub per_ip: bool,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Retries after the first attempt of a request.
+    pub retries: usize,
+    /// First and largest backoff delay between retries (jitter is added).
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Data sets the client asks for at most in one request.
+    pub limit: u32,
+    /// Cache directory; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// No progress bar, no notes on stderr.
+    pub quiet: bool,
+    /// Log every request (method, URL, status, ms) to stderr.
+    pub verbose: bool,
+}
+
+impl FetchOptions {
+    /// Options with the defaults: receive and transmit, hourly averages, JSON, concurrency
+    /// 4, 4 retries, 30 s timeout, limit 500, no cache, quiet.
+    pub fn new(
+        base_url: impl Into<String>,
+        account: impl Into<String>,
+        server: impl Into<String>,
+        ips: Vec<String>,
+        range: DateRange,
+    ) -> FetchOptions {
+        FetchOptions {
+            base_url: base_url.into(),
+            account: account.into(),
+            server: server.into(),
+            ips,
+            scopes: vec![Scope::Receive, Scope::Transmit],
+            period: Period::Hourly,
+            method: Method::Avg,
+            range,
+            accept: Accept::Json,
+            auth: None,
+            per_ip: false,
+            concurrency: 4,
+            retries: 4,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+            limit: range::DEFAULT_LIMIT,
+            cache_dir: None,
+            quiet: true,
+            verbose: false,
+        }
+    }
+}
+
+/// One chunk of a fetch: which IP, scope and days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkId {
+    pub ip: String,
+    pub scope: Scope,
+    pub range: DateRange,
+}
+
+impl fmt::Display for ChunkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "chunk ip {} {} {}", self.ip, self.scope, self.range)
+    }
+}
+
+fn attempts_note(attempts: usize) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    }
+}
+
+/// Why a fetch failed. One line each, naming the chunk; never the credential.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{0}")]
+    Options(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("{chunk}: {source}{}", attempts_note(*attempts))]
+    Request {
+        chunk: ChunkId,
+        attempts: usize,
+        #[source]
+        source: Box<RequestError>,
+    },
+    #[error(
+        "{chunk}: the server refuses even one day as over its limit of data sets; try --period daily"
+    )]
+    OverLimitDay { chunk: ChunkId },
+    #[error("{chunk}: the server gave minimum start date {min}, which does not move the start")]
+    MinDateLoop { chunk: ChunkId, min: NaiveDate },
+}
+
+/// Part of the requested range that does not exist on the server (before its creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unavailable {
+    pub ip: String,
+    /// The requested days that do not exist.
+    pub range: DateRange,
+    /// The server's first day.
+    pub min_date: NaiveDate,
+}
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ip {}: no data before {} (the server's minimum date); {} does not exist",
+            self.ip, self.min_date, self.range
+        )
+    }
+}
+
+/// What a fetch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FetchSummary {
+    /// Chunks planned from the range (before any split).
+    pub planned: usize,
+    /// Chunks answered with data, from the server or the cache.
+    pub chunks: usize,
+    /// HTTP requests made, retries included.
+    pub requests: u64,
+    /// Answers taken from the cache.
+    pub cached: usize,
+    /// Chunks halved because the server said over limit.
+    pub splits: usize,
+    /// Retries after retryable failures.
+    pub retries: u64,
+}
+
+/// The traffic fetched, and what is missing from it.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub traffic: Traffic,
+    pub unavailable: Vec<Unavailable>,
+    pub summary: FetchSummary,
+}
+
+/// Progress bar and stderr lines; both silent when quiet.
+struct Reporter {
+    bar: Option<ProgressBar>,
+    verbose: bool,
+    quiet: bool,
+}
+
+impl Reporter {
+    fn new(opts: &FetchOptions, chunks: usize) -> Reporter {
+        let bar = (!opts.quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(chunks as u64), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "fetching {bar:30} {pos}/{len} chunks {elapsed_precise} {msg}",
+            )
+            .expect("valid template");
+            bar.set_style(style);
+            bar
+        });
+        Reporter {
+            bar,
+            verbose: opts.verbose && !opts.quiet,
+            quiet: opts.quiet,
+        }
+    }
+
+    fn line(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn log(&self, line: &str) {
+        if self.verbose {
+            self.line(line);
+        }
+    }
+
+    fn note(&self, line: &str) {
+        if !self.quiet {
+            self.line(&format!("trafficgraph: {line}"));
+        }
+    }
+
+    fn chunk_done(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    fn chunk_split(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc_length(1);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// State the workers share.
+struct Shared {
+    client: HostwayClient,
+    cache: Option<Cache>,
+    opts: FetchOptions,
+    today: NaiveDate,
+    jobs: Mutex<VecDeque<(usize, ChunkId)>>,
+    results: Mutex<Vec<Option<Vec<Point>>>>,
+    /// Failures with the index of their planned chunk; the earliest is reported.
+    errors: Mutex<Vec<(usize, FetchError)>>,
+    min_dates: Mutex<HashMap<String, NaiveDate>>,
+    stop: AtomicBool,
+    requests: AtomicU64,
+    retries: AtomicU64,
+    chunks: AtomicUsize,
+    cached: AtomicUsize,
+    splits: AtomicUsize,
+    reporter: Reporter,
+}
+
+fn validate(opts: &FetchOptions) -> Result<reqwest::Url, FetchError> {
+    let bad = |m: &str| Err(FetchError::Options(m.to_string()));
+    if opts.ips.is_empty() {
+        return bad("give at least one --ip");
+    }
+    if opts.scopes.is_empty() {
+        return bad("give a --scope");
+    }
+    if opts.account.is_empty() || opts.server.is_empty() {
+        return bad("give --account and --server");
+    }
+    if opts.concurrency == 0 {
+        return bad("--concurrency must be at least 1");
+    }
+    if opts.limit == 0 {
+        return bad("--limit must be at least 1");
+    }
+    parse_base_url(&opts.base_url).map_err(FetchError::Options)
+}
+
+/// Fetches on a runtime of its own; for synchronous callers.
+pub fn fetch(opts: &FetchOptions) -> Result<Fetched, FetchError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(FetchError::Runtime)?
+        .block_on(fetch_async(opts))
+}
+
+/// Fetches every IP and scope of the range, chunk by chunk, and merges the result.
+pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
+    let base = validate(opts)?;
+    let endpoint = Endpoint {
+        base,
+        account: opts.account.clone(),
+        server: opts.server.clone(),
+        period: opts.period,
+        method: opts.method,
+        accept: opts.accept,
+    };
+    let client = HostwayClient::new(endpoint, opts.auth.as_ref(), opts.timeout, opts.concurrency)
+        .map_err(FetchError::Options)?;
+    let chunks = range::split(opts.range, opts.period, opts.limit);
+    let mut jobs = VecDeque::new();
+    for ip in &opts.ips {
+        for &scope in &opts.scopes {
+            for &range in &chunks {
+                let chunk = ChunkId {
+                    ip: ip.clone(),
+                    scope,
+                    range,
+                };
+                jobs.push_back((jobs.len(), chunk));
+            }
+        }
+    }
+    let planned = jobs.len();
+    let plan: Vec<ChunkId> = jobs.iter().map(|(_, c)| c.clone()).collect();
+    let shared = Arc::new(Shared {
+        client,
+        cache: opts.cache_dir.as_ref().map(Cache::new),
+        opts: opts.clone(),
+        today: Utc::now().date_naive(),
+        jobs: Mutex::new(jobs),
+        results: Mutex::new(vec![None; planned]),
+        errors: Mutex::new(Vec::new()),
+        min_dates: Mutex::new(HashMap::new()),
+        stop: AtomicBool::new(false),
+        requests: AtomicU64::new(0),
+        retries: AtomicU64::new(0),
+        chunks: AtomicUsize::new(0),
+        cached: AtomicUsize::new(0),
+        splits: AtomicUsize::new(0),
+        reporter: Reporter::new(opts, planned),
+    });
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..opts.concurrency.min(planned) {
+        workers.spawn(worker(shared.clone()));
+    }
+    while let Some(joined) = workers.join_next().await {
+        if let Err(e) = joined {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+    }
+    shared.reporter.finish();
+
+    let mut errors = std::mem::take(&mut *shared.errors.lock().expect("lock"));
+    errors.sort_by_key(|(index, _)| *index);
+    if let Some((_, first)) = errors.into_iter().next() {
+        return Err(first);
+    }
+    let summary = FetchSummary {
+        planned,
+        chunks: shared.chunks.load(Ordering::SeqCst),
+        requests: shared.requests.load(Ordering::SeqCst),
+        cached: shared.cached.load(Ordering::SeqCst),
+        splits: shared.splits.load(Ordering::SeqCst),
+        retries: shared.retries.load(Ordering::SeqCst),
+    };
+    let results: Vec<Vec<Point>> = std::mem::take(&mut *shared.results.lock().expect("lock"))
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let traffic = assemble(opts, &plan, results);
+    let min_dates = shared.min_dates.lock().expect("lock").clone();
+    let unavailable: Vec<Unavailable> = opts
+        .ips
+        .iter()
+        .filter_map(|ip| {
+            let min = *min_dates.get(ip)?;
+            Some(Unavailable {
+                ip: ip.clone(),
+                range: opts.range.before_day(min)?,
+                min_date: min,
+            })
+        })
+        .collect();
+    for u in &unavailable {
+        shared.reporter.note(&u.to_string());
+    }
+    Ok(Fetched {
+        traffic,
+        unavailable,
+        summary,
+    })
+}
+
+async fn worker(shared: Arc<Shared>) {
+    loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some((index, chunk)) = shared.jobs.lock().expect("lock").pop_front() else {
+            return;
+        };
+        match fetch_chunk(&shared, &chunk).await {
+            Ok(points) => shared.results.lock().expect("lock")[index] = Some(points),
+            Err(e) => {
+                shared.stop.store(true, Ordering::SeqCst);
+                shared.errors.lock().expect("lock").push((index, e));
+                return;
+            }
+        }
+    }
+}
+
+/// Fetches one planned chunk, halving it while the server says over limit and starting it
+/// at the server's minimum date when it has one.
+async fn fetch_chunk(shared: &Shared, chunk: &ChunkId) -> Result<Vec<Point>, FetchError> {
+    let mut points = Vec::new();
+    let mut pending = VecDeque::from([chunk.range]);
+    while let Some(range) = pending.pop_front() {
+        let known_min = shared
+            .min_dates
+            .lock()
+            .expect("lock")
+            .get(&chunk.ip)
+            .copied();
+        let range = match known_min {
+            Some(min) => match range.from_day(min) {
+                Some(r) => r,
+                None => {
+                    shared.reporter.chunk_done();
+                    continue;
+                }
+            },
+            None => range,
+        };
+        let id = ChunkId {
+            range,
+            ..chunk.clone()
+        };
+        match answer(shared, &id).await? {
+            Answer::Data { points: p } => {
+                points.extend(p);
+                shared.chunks.fetch_add(1, Ordering::SeqCst);
+                shared.reporter.chunk_done();
+            }
+            Answer::OverLimit => {
+                let Some((a, b)) = range.halve() else {
+                    return Err(FetchError::OverLimitDay { chunk: id });
+                };
+                shared.splits.fetch_add(1, Ordering::SeqCst);
+                shared.reporter.chunk_split();
+                shared
+                    .reporter
+                    .log(&format!("{id}: over the server's limit, halving"));
+                pending.push_front(b);
+                pending.push_front(a);
+            }
+            Answer::MinDate { min } => {
+                if min <= range.start {
+                    return Err(FetchError::MinDateLoop { chunk: id, min });
+                }
+                let mut mins = shared.min_dates.lock().expect("lock");
+                let known = mins.entry(chunk.ip.clone()).or_insert(min);
+                *known = (*known).max(min);
+                drop(mins);
+                pending.push_front(range);
+            }
+        }
+    }
+    Ok(points)
+}
+
+/// The answer to one request: from the cache when the chunk is wholly in the past, else
+/// from the server with retries (and then stored).
+async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
+    let key = CacheKey::new(shared.client.endpoint(), &id.ip, id.scope, id.range);
+    if let Some(cache) = &shared.cache {
+        if id.range.end < shared.today {
+            if let Some(answer) = cache.get(&key) {
+                shared.cached.fetch_add(1, Ordering::SeqCst);
+                shared.reporter.log(&format!(
+                    "{id}: from cache {}",
+                    key.path(cache.root()).display()
+                ));
+                return Ok(answer);
+            }
+        }
+    }
+    let opts = &shared.opts;
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(opts.backoff_min)
+        .with_max_delay(opts.backoff_max.max(opts.backoff_min))
+        .with_max_times(opts.retries)
+        .with_jitter();
+    let attempts = AtomicUsize::new(0);
+    let log = |line: &str| shared.reporter.log(line);
+    let result = (|| async {
+        attempts.fetch_add(1, Ordering::SeqCst);
+        shared.requests.fetch_add(1, Ordering::SeqCst);
+        shared.client.get(&id.ip, id.scope, id.range, &log).await
+    })
+    .retry(backoff)
+    .when(RequestError::is_retryable)
+    .adjust(|e: &RequestError, delay| match (delay, e.retry_after()) {
+        (Some(d), Some(after)) => Some(d.max(after.min(MAX_RETRY_AFTER))),
+        (d, _) => d,
+    })
+    .notify(|e: &RequestError, delay| {
+        shared.retries.fetch_add(1, Ordering::SeqCst);
+        shared
+            .reporter
+            .log(&format!("{id}: {e}; retrying in {} ms", delay.as_millis()));
+    })
+    .await;
+    let answer = result.map_err(|source| FetchError::Request {
+        chunk: id.clone(),
+        attempts: attempts.load(Ordering::SeqCst),
+        source: Box::new(source),
+    })?;
+    if let Some(cache) = &shared.cache {
+        if let Err(e) = cache.put(&key, &answer) {
+            shared.reporter.note(&format!("warning: {e}"));
+        }
+    }
+    Ok(answer)
+}
+
+/// Joins the chunks of each IP and scope in order, then keeps IPs apart or sums them.
+fn assemble(opts: &FetchOptions, plan: &[ChunkId], results: Vec<Vec<Point>>) -> Traffic {
+    let mut per_ip: BTreeMap<(usize, Scope), Vec<Point>> = BTreeMap::new();
+    for (chunk, points) in plan.iter().zip(results) {
+        let ip_index = opts.ips.iter().position(|ip| *ip == chunk.ip).unwrap_or(0);
+        per_ip
+            .entry((ip_index, chunk.scope))
+            .or_default()
+            .extend(points);
+    }
+    let origin = |ip: String| Origin {
+        period: Some(opts.period),
+        method: Some(opts.method),
+        target: Some(Target {
+            account: opts.account.clone(),
+            server: opts.server.clone(),
+            ip,
+        }),
+    };
+    let mut traffic = Traffic::default();
+    if opts.per_ip || opts.ips.len() == 1 {
+        for ((ip_index, scope), points) in per_ip {
+            let ip = opts.ips[ip_index].clone();
+            let mut series = Series::new(scope, points);
+            if opts.per_ip {
+                series.label = ip.clone();
+            }
+            series.origin = origin(ip);
+            traffic.merge_series(series);
+        }
+        return traffic;
+    }
+    // Summed per timestamp, IPs in the order given; an IP missing an hour adds nothing.
+    let mut sums: BTreeMap<Scope, BTreeMap<chrono::DateTime<Utc>, Point>> = BTreeMap::new();
+    for ((_, scope), points) in per_ip {
+        let series = Series::new(scope, points);
+        let by_time = sums.entry(scope).or_default();
+        for p in series.points {
+            by_time
+                .entry(p.time)
+                .and_modify(|s| {
+                    s.value += p.value;
+                    s.count = match (s.count, p.count) {
+                        (Some(a), Some(b)) => Some(a + b),
+                        (a, b) => a.or(b),
+                    };
+                })
+                .or_insert(p);
+        }
+    }
+    for (scope, by_time) in sums {
+        let mut series = Series::new(scope, by_time.into_values().collect());
+        series.origin = origin(opts.ips.join("+"));
+        traffic.merge_series(series);
+    }
+    traffic
+}

@@ -1,0 +1,234 @@
+//! The simulator's HTTP edge: checks a request the way the API does, in the API's order
+//! (credentials, ids, parameters, creation date, limit), then answers with [`super::series`].
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::Utc;
+use serde_json::json;
+
+use super::{data, Counters, Faults, SimConfig};
+use crate::model::{Method, Period, Scope, Target};
+use crate::range::{parse_date, DateRange};
+
+#[derive(Clone)]
+pub(super) struct State {
+    pub config: Arc<SimConfig>,
+    pub counters: Arc<Counters>,
+    pub faults: Arc<Faults>,
+}
+
+pub(super) fn router(state: State) -> Router {
+    Router::new()
+        .route(
+            "/accounts/{account}/dedicatedServers/{server}/ipAddresses/{ip}/statistics/traffic",
+            get(traffic),
+        )
+        .with_state(state)
+}
+
+fn error_body(status: StatusCode, kind: &str, details: serde_json::Value) -> Response {
+    let body = json!({
+        kind: { "message": "GET data error", "code": status.as_u16(), "details": details }
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string_pretty(&body).expect("json"),
+    )
+        .into_response()
+}
+
+fn bad_param(name: &str, message: String) -> Response {
+    error_body(
+        StatusCode::BAD_REQUEST,
+        "badRequest",
+        json!({ name: message }),
+    )
+}
+
+/// A refused parameter: its name and why.
+type Rejection = (&'static str, String);
+
+fn param<T>(
+    query: &HashMap<String, String>,
+    name: &'static str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, Rejection> {
+    let raw = query
+        .get(name)
+        .ok_or_else(|| (name, format!("{name} is required")))?;
+    parse(raw).map_err(|e| (name, e))
+}
+
+fn parse_period(s: &str) -> Result<Period, String> {
+    match s {
+        "hourly" => Ok(Period::Hourly),
+        "daily" => Ok(Period::Daily),
+        _ => Err(format!("{s} is not one of hourly, daily")),
+    }
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    match s {
+        "avg" => Ok(Method::Avg),
+        "sum" => Ok(Method::Sum),
+        "min" => Ok(Method::Min),
+        "max" => Ok(Method::Max),
+        _ => Err(format!("{s} is not one of avg, sum, min, max")),
+    }
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    match s {
+        "receive" => Ok(Scope::Receive),
+        "transmit" => Ok(Scope::Transmit),
+        "total" => Ok(Scope::Total),
+        _ => Err(format!("{s} is not one of receive, transmit, total")),
+    }
+}
+
+async fn traffic(
+    AxumState(state): AxumState<State>,
+    Path((account, server, ip)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let n = state.counters.begin();
+    if !state.config.latency.is_zero() {
+        tokio::time::sleep(state.config.latency).await;
+    }
+    let response = answer(&state, n, account, server, ip, &query, &headers);
+    state.counters.answered(response.status().as_u16());
+    response
+}
+
+fn answer(
+    state: &State,
+    request_no: u64,
+    account: String,
+    server: String,
+    ip: String,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Response {
+    let config = &state.config;
+    let fail_rate = state.faults.fail_rate();
+    let injected = request_no > state.faults.fail_after()
+        || (fail_rate > 0.0 && data::unit(data::mix(config.seed ^ request_no)) < fail_rate);
+    if injected {
+        let status =
+            StatusCode::from_u16(config.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let mut r = error_body(
+            status,
+            "serviceUnavailable",
+            json!("Injected fault: the service is temporarily unavailable."),
+        );
+        if let Some(secs) = config.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        return r;
+    }
+    if let Some(expected) = &config.auth {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        if given != Some(expected.expose().as_bytes()) {
+            return error_body(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                json!("The supplied credentials are invalid or do not provide permissions for this operation."),
+            );
+        }
+    }
+    let ids = [&account, &server, &ip];
+    if ids
+        .iter()
+        .any(|s| s.contains("missing") || s.contains("404"))
+    {
+        return error_body(
+            StatusCode::NOT_FOUND,
+            "itemNotFound",
+            json!("The dedicated server or account does not exist."),
+        );
+    }
+    if ids.iter().any(|s| s.contains("forbidden")) {
+        return error_body(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            json!("The authorized user does not have permissions to access the resource."),
+        );
+    }
+    let parsed = (|| {
+        Ok::<_, Rejection>((
+            param(query, "scope", parse_scope)?,
+            param(query, "period", parse_period)?,
+            param(query, "method", parse_method)?,
+            param(query, "startDate", parse_date)?,
+            param(query, "endDate", parse_date)?,
+        ))
+    })();
+    let (scope, period, method, start, end) = match parsed {
+        Ok(p) => p,
+        Err((name, message)) => return bad_param(name, message),
+    };
+    let Some(range) = DateRange::new(start, end) else {
+        return bad_param("endDate", format!("{end} is less than startDate {start}"));
+    };
+    let sets = range.sets(period);
+    state.counters.asked(sets);
+    let created = config.created(&server);
+    if start < created {
+        return bad_param(
+            "startDate",
+            format!("{start} is less than minimum value {created}"),
+        );
+    }
+    if sets > u64::from(config.limit) {
+        return error_body(
+            StatusCode::FORBIDDEN,
+            "overLimit",
+            json!("The (startDate, endDate) range is too large. Maximum number of returned data sets exceeded."),
+        );
+    }
+    let target = Target {
+        account,
+        server,
+        ip,
+    };
+    let points = data::series(&target, scope, period, method, range, Utc::now());
+    let csv = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"));
+    let fmt_date = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    if csv {
+        let mut body = String::from("count,date,values\n");
+        for p in &points {
+            let _ = writeln!(
+                body,
+                "{},{},{}",
+                p.count.unwrap_or(0),
+                fmt_date(p.time),
+                p.value
+            );
+        }
+        return ([(header::CONTENT_TYPE, "text/csv")], body).into_response();
+    }
+    let rows: Vec<serde_json::Value> = points
+        .iter()
+        .map(|p| json!({ "count": p.count, "date": fmt_date(p.time), "values": p.value }))
+        .collect();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(&rows).expect("json"),
+    )
+        .into_response()
+}

@@ -1,0 +1,548 @@
+//! The Hostway traffic statistics HTTP client: one request per call, answered as data, as
+//! one of the two refusals the caller works around (over the limit, before the server's
+//! creation date), or as a [`RequestError`] that says what to check.
+//!
+//! Splitting, retries, caching and concurrency live in [`crate::fetch`]; this module only
+//! speaks HTTP. The credential is a [`Secret`]: it is sent as a sensitive header and never
+//! formatted, so it cannot reach logs, errors, output or cache files. URLs in messages are
+//! the request URL, which holds no credential (base URLs with user info or a query are
+//! refused when the options are validated).
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Method, Period, Point, Scope};
+use crate::range::DateRange;
+use crate::source::file::{parse_hostway_csv, parse_hostway_json, ParseError};
+
+/// A credential: the whole `Authorization` header value. Formatting it prints `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// `Basic base64(user:password)`.
+    pub fn basic(user: &str, password: &Secret) -> Secret {
+        Secret(format!(
+            "Basic {}",
+            base64(format!("{user}:{}", password.0).as_bytes())
+        ))
+    }
+
+    /// The value itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The body format asked for with `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Accept {
+    #[default]
+    Json,
+    Csv,
+}
+
+impl Accept {
+    pub fn mime(self) -> &'static str {
+        match self {
+            Accept::Json => "application/json",
+            Accept::Csv => "text/csv",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Accept::Json => "json",
+            Accept::Csv => "csv",
+        }
+    }
+}
+
+impl std::str::FromStr for Accept {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "json" | "application/json" => Ok(Accept::Json),
+            "csv" | "text/csv" => Ok(Accept::Csv),
+            other => Err(format!(
+                "unknown body format '{other}' (expected json or csv)"
+            )),
+        }
+    }
+}
+
+/// What a successful exchange said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// 200: the data sets (missing ones are simply absent).
+    Data { points: Vec<Point> },
+    /// 403 `overLimit`: the range asks for too many data sets.
+    OverLimit,
+    /// 400 `startDate ... is less than minimum value Y`: nothing exists before `min`.
+    MinDate { min: NaiveDate },
+}
+
+/// Why one request failed. Messages are one line and name the URL (which holds no secret).
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error(
+        "401 Unauthorized from {url}: check --auth / TRAFFICGRAPH_AUTH (or --user / TRAFFICGRAPH_PASSWORD)"
+    )]
+    Unauthorized { url: String },
+    #[error(
+        "403 Forbidden from {url}: the credentials may not read this server; check --account, --server and the credentials' permissions"
+    )]
+    Forbidden { url: String },
+    #[error("404 Not Found from {url}: check --account, --server and --ip")]
+    NotFound { url: String },
+    #[error("400 Bad Request from {url}: {details}")]
+    BadRequest { url: String, details: String },
+    #[error("{status} from {url}")]
+    Status {
+        url: String,
+        status: StatusCode,
+        retry_after: Option<Duration>,
+    },
+    #[error("no answer from {url} within {}s", timeout.as_secs_f64())]
+    Timeout { url: String, timeout: Duration },
+    #[error("request to {url} failed: {message}")]
+    Transport { url: String, message: String },
+    #[error("unreadable body from {url}: {source}")]
+    Body {
+        url: String,
+        #[source]
+        source: ParseError,
+    },
+}
+
+impl RequestError {
+    /// Worth another attempt: timeouts, connection errors, 429 and 5xx.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RequestError::Status { status, .. } => {
+                *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+            }
+            RequestError::Timeout { .. } | RequestError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The server's `Retry-After`, when it sent one in seconds.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            RequestError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// What every request of one fetch shares.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Base URL (http or https, no user info, no query).
+    pub base: Url,
+    pub account: String,
+    pub server: String,
+    pub period: Period,
+    pub method: Method,
+    pub accept: Accept,
+}
+
+impl Endpoint {
+    /// The request URL for one chunk of one ip and scope.
+    pub fn url(&self, ip: &str, scope: Scope, range: DateRange) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().extend([
+                "accounts",
+                &self.account,
+                "dedicatedServers",
+                &self.server,
+                "ipAddresses",
+                ip,
+                "statistics",
+                "traffic",
+            ]);
+        }
+        url.query_pairs_mut()
+            .append_pair("scope", scope.as_str())
+            .append_pair("startDate", &range.start.to_string())
+            .append_pair("endDate", &range.end.to_string())
+            .append_pair("period", self.period.as_str())
+            .append_pair("method", self.method.as_str());
+        url
+    }
+}
+
+/// Checks a base URL: http or https, and no credentials or query in it (they would end up
+/// in messages and cache paths; the credential goes in `--auth`).
+pub fn parse_base_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s.trim()).map_err(|e| format!("bad --base-url: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err("bad --base-url: expected http://HOST[:PORT][/PATH] or https://...".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("--base-url must not hold credentials; give them with --auth or --user".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("--base-url must not have a query or fragment".into());
+    }
+    Ok(url)
+}
+
+/// An HTTP client bound to one endpoint and credential.
+#[derive(Debug, Clone)]
+pub struct HostwayClient {
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    auth: Option<HeaderValue>,
+    timeout: Duration,
+}
+
+impl HostwayClient {
+    /// Builds the client (rustls with the ring provider).
+    pub fn new(
+        endpoint: Endpoint,
+        auth: Option<&Secret>,
+        timeout: Duration,
+        pool: usize,
+    ) -> Result<HostwayClient, String> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let auth = match auth {
+            Some(secret) => {
+                let mut v = HeaderValue::from_str(secret.expose())
+                    .map_err(|_| "the --auth value is not a valid HTTP header value".to_string())?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("trafficgraph/", env!("CARGO_PKG_VERSION")))
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(pool)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
+        Ok(HostwayClient {
+            http,
+            endpoint,
+            auth,
+            timeout,
+        })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Makes one request. `log` receives one line per request (method, URL, status, ms).
+    pub async fn get(
+        &self,
+        ip: &str,
+        scope: Scope,
+        range: DateRange,
+        log: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Answer, RequestError> {
+        let url = self.endpoint.url(ip, scope, range);
+        let shown = url.to_string();
+        let started = Instant::now();
+        let result = self.exchange(url, &shown).await;
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok((status, _)) => log(&format!("GET {shown} -> {} ({ms} ms)", status.as_u16())),
+            Err(e) => log(&format!("GET {shown} -> {e} ({ms} ms)")),
+        }
+        result.map(|(_, answer)| answer)
+    }
+
+    async fn exchange(&self, url: Url, shown: &str) -> Result<(StatusCode, Answer), RequestError> {
+        let mut request = self
+            .http
+            .get(url)
+            .header(ACCEPT, self.endpoint.accept.mime());
+        if let Some(auth) = &self.auth {
+            request = request.header(AUTHORIZATION, auth.clone());
+        }
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                RequestError::Timeout {
+                    url: shown.to_string(),
+                    timeout: self.timeout,
+                }
+            } else {
+                RequestError::Transport {
+                    url: shown.to_string(),
+                    message: error_chain(&e.without_url()),
+                }
+            }
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let is_csv = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("csv"));
+        let body = response.text().await.map_err(transport)?;
+        let url = shown.to_string();
+        let answer = classify(status, &body, is_csv, retry_after, url)?;
+        Ok((status, answer))
+    }
+}
+
+/// The message of an error and its causes, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_msg = s.to_string();
+        if !msg.contains(&s_msg) {
+            msg.push_str(": ");
+            msg.push_str(&s_msg);
+        }
+        source = s.source();
+    }
+    msg
+}
+
+/// Turns a status and body into an answer or an error: the pure core of the client.
+pub fn classify(
+    status: StatusCode,
+    body: &str,
+    is_csv: bool,
+    retry_after: Option<Duration>,
+    url: String,
+) -> Result<Answer, RequestError> {
+    match status.as_u16() {
+        200..=299 => {
+            let parsed = if is_csv || !body.trim_start().starts_with(['[', '{']) {
+                if body.trim().is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    parse_hostway_csv(body)
+                }
+            } else {
+                parse_hostway_json(body)
+            };
+            parsed
+                .map(|points| Answer::Data { points })
+                .map_err(|source| RequestError::Body { url, source })
+        }
+        400 => {
+            let details = error_details(body, "badRequest");
+            if let Some(min) = details
+                .as_ref()
+                .and_then(|d| d.get("startDate"))
+                .and_then(|v| v.as_str())
+                .and_then(min_date_of)
+            {
+                return Ok(Answer::MinDate { min });
+            }
+            let details = details.map_or_else(|| "incorrect parameters".into(), |d| one_line(&d));
+            Err(RequestError::BadRequest { url, details })
+        }
+        401 => Err(RequestError::Unauthorized { url }),
+        403 => {
+            let over_limit = serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .is_some_and(|v| v.get("overLimit").is_some());
+            if over_limit {
+                Ok(Answer::OverLimit)
+            } else {
+                Err(RequestError::Forbidden { url })
+            }
+        }
+        404 => Err(RequestError::NotFound { url }),
+        _ => Err(RequestError::Status {
+            url,
+            status,
+            retry_after,
+        }),
+    }
+}
+
+fn error_details(body: &str, kind: &str) -> Option<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.get(kind)?.get("details").cloned()
+}
+
+fn one_line(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.replace(['\n', '\r'], " "),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", one_line(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// `2011-01-01 is less than minimum value 2015-01-01` → 2015-01-01.
+pub fn min_date_of(details: &str) -> Option<NaiveDate> {
+    let (_, rest) = details.split_once("minimum value")?;
+    let word = rest.split_whitespace().next()?;
+    NaiveDate::parse_from_str(word.trim_end_matches(['.', ',']), "%Y-%m-%d").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url() -> String {
+        "http://127.0.0.1/x".into()
+    }
+
+    #[test]
+    fn secret_never_formats() {
+        let s = Secret::new("Bearer hunter2");
+        assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
+        assert_eq!(
+            Secret::basic("Aladdin", &Secret::new("open sesame")).expose(),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"a"), "YQ==");
+    }
+
+    #[test]
+    fn seed_refusals_are_recognised() {
+        let over = r#"{"overLimit": {"message": "GET data error", "code": 403,
+            "details": "The (startDate, endDate) range is too large. Maximum number of returned data sets exceeded."}}"#;
+        let a = classify(StatusCode::FORBIDDEN, over, false, None, url()).unwrap();
+        assert_eq!(a, Answer::OverLimit);
+        let min = r#"{"badRequest": {"message": "GET data error", "code": 400,
+            "details": {"startDate": "2011-01-01 is less than minimum value 2015-01-01"}}}"#;
+        let a = classify(StatusCode::BAD_REQUEST, min, false, None, url()).unwrap();
+        assert_eq!(
+            a,
+            Answer::MinDate {
+                min: NaiveDate::from_ymd_opt(2015, 1, 1).unwrap()
+            }
+        );
+    }
+
+    #[test]
+    fn failures_say_what_to_check() {
+        let e = classify(StatusCode::UNAUTHORIZED, "", false, None, url()).unwrap_err();
+        assert!(e.to_string().contains("check --auth"), "{e}");
+        assert!(!e.is_retryable());
+        let e = classify(StatusCode::FORBIDDEN, "{}", false, None, url()).unwrap_err();
+        assert!(matches!(e, RequestError::Forbidden { .. }));
+        let bad = r#"{"badRequest": {"details": {"scope": "x is not one of receive"}}}"#;
+        let e = classify(StatusCode::BAD_REQUEST, bad, false, None, url()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "400 Bad Request from http://127.0.0.1/x: scope: x is not one of receive"
+        );
+        let e = classify(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "",
+            false,
+            Some(Duration::from_secs(2)),
+            url(),
+        )
+        .unwrap_err();
+        assert!(e.is_retryable());
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
+        assert!(
+            classify(StatusCode::TOO_MANY_REQUESTS, "", false, None, url())
+                .unwrap_err()
+                .is_retryable()
+        );
+    }
+
+    #[test]
+    fn both_body_formats_parse() {
+        let json = r#"[{"count": 6, "date": "2015-05-05 00:00:00", "values": 1.5},]"#;
+        let csv = "count,date,values\n6,2015-05-05 00:00:00,1.5\n";
+        let a = classify(StatusCode::OK, json, false, None, url()).unwrap();
+        let b = classify(StatusCode::OK, csv, true, None, url()).unwrap();
+        assert_eq!(a, b);
+        let e = classify(StatusCode::OK, "[{", false, None, url()).unwrap_err();
+        assert!(matches!(e, RequestError::Body { .. }));
+    }
+
+    #[test]
+    fn urls_are_built_from_segments() {
+        let endpoint = Endpoint {
+            base: parse_base_url("https://api.example.net/v1/").unwrap(),
+            account: "acme".into(),
+            server: "srv 1".into(),
+            period: Period::Hourly,
+            method: Method::Avg,
+            accept: Accept::Json,
+        };
+        let range = DateRange::new(
+            NaiveDate::from_ymd_opt(2015, 5, 5).unwrap(),
+            NaiveDate::from_ymd_opt(2015, 5, 7).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            endpoint.url("10.0.0.1", Scope::Receive, range).as_str(),
+            "https://api.example.net/v1/accounts/acme/dedicatedServers/srv%201/ipAddresses/\
+             10.0.0.1/statistics/traffic?scope=receive&startDate=2015-05-05&endDate=2015-05-07\
+             &period=hourly&method=avg"
+        );
+        assert!(parse_base_url("https://u:p@example.net").is_err());
+        assert!(parse_base_url("https://example.net/?key=1").is_err());
+        assert!(parse_base_url("ftp://example.net").is_err());
+    }
+}
