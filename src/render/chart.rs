@@ -22,7 +22,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axis::{self, RateTicks, Ticked, TimeTicks};
-use super::decimate::{self, Sample};
+use super::decimate::{self, Run, Sample};
 use super::font::FAMILY;
 use super::{RenderError, RenderOptions, Theme};
 use crate::model::{Scope, Series, Traffic};
@@ -393,9 +393,10 @@ fn draw_plot<DB: DrawingBackend>(
 
     let map = |t: f64, v: f64| chart.backend_coord(&(t, v.clamp(0.0, rate_ticks.max)));
     let baseline = map(start as f64, 0.0).1;
+    let columns = chart.plotting_area().get_pixel_range().0.len();
     for p in plotted {
-        for run in decimate::runs(p.series, p.factor, &map) {
-            draw_run(area, &run, p, baseline)?;
+        for run in decimate::runs(p.series, p.factor, columns, &map) {
+            draw_run(area, &run, p, baseline, pal)?;
         }
     }
     if let Some(pct) = &stats.percentile {
@@ -417,37 +418,49 @@ fn draw_plot<DB: DrawingBackend>(
     })
 }
 
-/// One unbroken run of pixel vertices: filled down to `baseline` for an area, stroked for a
-/// line.
+/// One unbroken run: filled down to `baseline` for an area, stroked for a line.
+///
+/// A decimated area is filled to each column's mean, with the column's min-max envelope
+/// behind it in a lighter tint, so a one-hour spike in a year of data stays visible without
+/// the fill overstating the traffic.
 fn draw_run<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    run: &[Sample],
+    run: &Run,
     p: &Plotted,
     baseline: i32,
+    pal: &Palette,
 ) -> Result<(), RenderError> {
     let base = area.get_base_pixel();
-    let rel = |(x, y): (i32, i32)| (x - base.0, y - base.1);
-    match p.mark {
-        Mark::Area => {
-            let mut poly: Vec<(i32, i32)> = Vec::with_capacity(run.len() * 2 + 2);
-            let first = run.first().map_or(0, |s| s.x);
-            let last = run.last().map_or(0, |s| s.x);
-            poly.push(rel((first, baseline)));
-            poly.extend(run.iter().map(|s| rel((s.x, s.y))));
-            poly.push(rel((last, baseline)));
-            area.draw(&Polygon::new(poly, p.color.filled()))
-                .map_err(draw_err)?;
-            let edge: Vec<(i32, i32)> = run.iter().map(|s| rel((s.x, s.y))).collect();
-            area.draw(&PathElement::new(edge, p.color.stroke_width(1)))
-                .map_err(draw_err)?;
-        }
-        Mark::Line => {
-            let line: Vec<(i32, i32)> = run.iter().map(|s| rel((s.x, s.y))).collect();
-            area.draw(&PathElement::new(line, p.color.stroke_width(1)))
-                .map_err(draw_err)?;
-        }
+    let rel = |path: &[Sample]| -> Vec<(i32, i32)> {
+        path.iter().map(|s| (s.x - base.0, s.y - base.1)).collect()
+    };
+    let stroke = |path: &[Sample], color: RGBColor| {
+        area.draw(&PathElement::new(rel(path), color.stroke_width(1)))
+            .map_err(draw_err)
+    };
+    if p.mark == Mark::Line {
+        return stroke(&run.line, p.color);
     }
-    Ok(())
+    if run.decimated {
+        stroke(&run.line, tint(p.color, pal.plot, 0.5))?;
+    }
+    let (first, last) = match (run.mean.first(), run.mean.last()) {
+        (Some(a), Some(b)) => (a.x, b.x),
+        _ => return Ok(()),
+    };
+    let mut poly = Vec::with_capacity(run.mean.len() + 2);
+    poly.push((first - base.0, baseline - base.1));
+    poly.extend(rel(&run.mean));
+    poly.push((last - base.0, baseline - base.1));
+    area.draw(&Polygon::new(poly, p.color.filled()))
+        .map_err(draw_err)?;
+    stroke(&run.mean, p.color)
+}
+
+/// `a` blended toward `b` by `f` (0 = a, 1 = b).
+pub fn tint(a: RGBColor, b: RGBColor, f: f64) -> RGBColor {
+    let mix = |x: u8, y: u8| (f64::from(x) * (1.0 - f) + f64::from(y) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
 /// "95th", "99.9th", "1st", "2nd", "3rd", "11th".

@@ -345,3 +345,28 @@ fn golden_image_matches() {
     let limit = (want.pixels().len() as f64 * 0.005) as usize;
     assert!(bad <= limit, "{bad} pixels differ (limit {limit})");
 }
+
+#[test]
+fn a_one_hour_spike_in_a_year_reaches_its_height() {
+    let mut rx = all(vec![100e6; 8760]);
+    rx[4321] = Some(5e9);
+    let traffic = rx_tx(rx, all(vec![40e6; 8760]));
+    let pal = palette(Theme::Light);
+    let envelope = chart::tint(pal.receive, pal.plot, 0.5);
+    let (img, f) = render(&traffic, &opts());
+    let x = f.col(secs(4321.5));
+    let top = f.row(5e9);
+    let greenish = |x: i32, y: i32| {
+        let p = img.get_pixel(x as u32, y as u32);
+        near(p, envelope, 40) || near(p, pal.receive, 40)
+    };
+    let hit = (x - 1..=x + 1).any(|x| (top - 1..=top + 1).any(|y| greenish(x, y)));
+    assert!(hit, "spike top at ({x}, {top})");
+    assert!(
+        !(x - 1..=x + 1).any(|x| greenish(x, top - 4)),
+        "and no higher"
+    );
+    // Away from the spike the fill stays at 100 Mb/s.
+    let calm = f.col(secs(1000.5));
+    assert!(!greenish(calm, f.row(1e9)));
+}
