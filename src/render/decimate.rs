@@ -203,10 +203,22 @@ impl RunBuilder {
     }
 }
 
+/// Appends a vertex, skipping repeats and merging straight continuations (a flat stretch
+/// becomes one segment: fewer vertices, and no anti-aliasing seams at needless joins).
 fn push(path: &mut Vec<Sample>, (x, y): (i32, i32)) {
-    if path.last() != Some(&Sample { x, y }) {
-        path.push(Sample { x, y });
+    let new = Sample { x, y };
+    match path.as_slice() {
+        [.., last] if *last == new => {}
+        [.., a, b] if straight(*a, *b, new) => *path.last_mut().expect("two points") = new,
+        _ => path.push(new),
     }
+}
+
+/// Whether `b` lies on the way from `a` to `c`, in the same direction.
+fn straight(a: Sample, b: Sample, c: Sample) -> bool {
+    let (dx1, dy1) = (i64::from(b.x - a.x), i64::from(b.y - a.y));
+    let (dx2, dy2) = (i64::from(c.x - b.x), i64::from(c.y - b.y));
+    dx1 * dy2 == dy1 * dx2 && dx1 * dx2 + dy1 * dy2 > 0
 }
 
 #[cfg(test)]
@@ -248,6 +260,9 @@ mod tests {
         assert_eq!(runs.len(), 1);
         let ys: Vec<i32> = runs[0].line.iter().map(|p| p.y).collect();
         assert_eq!(ys, vec![990, 990, 980, 980]);
+        let flat = hourly(&[10.0; 20]);
+        let line = &super::runs(&flat, 1.0, 100, &mapper(&flat))[0].line;
+        assert_eq!(line.len(), 2, "a flat stretch is one segment");
         assert!(!runs[0].decimated);
     }
 

@@ -12,17 +12,19 @@
 use std::str::FromStr;
 
 use chrono::FixedOffset;
-use plotters::prelude::{BitMapBackend, IntoDrawingArea};
+use plotters::prelude::IntoDrawingArea;
 
 use crate::model::Traffic;
 use crate::stats::{Stats, StatsOptions};
 
 pub mod axis;
+pub mod backend;
 pub mod chart;
 pub mod decimate;
 pub mod font;
 pub mod png;
 pub mod sample_data;
+pub mod text;
 
 /// Light or dark; both opaque.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -146,15 +148,13 @@ pub fn render_frame(
     validate(traffic, opts)?;
     font::ensure_registered()?;
     let (w, h) = (opts.width, opts.height);
-    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    let mut pixmap = tiny_skia::Pixmap::new(w, h)
+        .ok_or_else(|| RenderError::Draw(format!("cannot allocate {w}x{h} pixels")))?;
     let frame = {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        let frame = chart::draw(&root, traffic, stats, opts)?;
-        root.present()
-            .map_err(|e| RenderError::Draw(e.to_string()))?;
-        frame
+        let root = backend::SkiaBackend::new(&mut pixmap).into_drawing_area();
+        chart::draw(&root, traffic, stats, opts)?
     };
-    Ok((w, h, rgb, frame))
+    Ok((w, h, backend::into_rgb(&pixmap), frame))
 }
 
 /// Refuses what cannot make a graph before any drawing starts.
