@@ -1,13 +1,30 @@
 //! Rendering: a [`Traffic`] and its [`Stats`] become a PNG, drawn locally with plotters.
 //!
-//! (Interface only in this commit; the chart itself lands next.)
+//! Drawing happens in memory (an RGB buffer) so nothing depends on the host's fonts or a
+//! display; the buffer is then encoded with the `png` crate to carry `tEXt` metadata.
+//!
+//! - [`chart`]: layout, series, legend (figures from [`Stats`], never from pixels)
+//! - [`axis`]: round rate steps and calendar-aligned time ticks in the display zone
+//! - [`decimate`]: samples to pixel vertices, split at gaps
+//! - [`font`]: the embedded DejaVu Sans
+//! - [`png`]: encoding and text chunks
 
 use std::str::FromStr;
 
 use chrono::FixedOffset;
+use plotters::prelude::IntoDrawingArea;
 
 use crate::model::Traffic;
 use crate::stats::{Stats, StatsOptions};
+
+pub mod axis;
+pub mod backend;
+pub mod chart;
+pub mod decimate;
+pub mod font;
+pub mod png;
+pub mod sample_data;
+pub mod text;
 
 /// Light or dark; both opaque.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,6 +122,55 @@ pub fn render_png(
     stats: &Stats,
     opts: &RenderOptions,
 ) -> Result<Vec<u8>, RenderError> {
-    let _ = (traffic, stats, opts);
-    Err(RenderError::Draw("renderer not built yet".into()))
+    let (w, h, rgb) = render_rgb(traffic, stats, opts)?;
+    let text = png::PngText {
+        source: opts.source.clone(),
+        title: opts.title.clone(),
+    };
+    png::encode_rgb(w, h, &rgb, opts.png_compression, &text)
 }
+
+/// Draws the graph into an 8-bit RGB buffer (`width * height * 3` bytes, rows top down).
+pub fn render_rgb(
+    traffic: &Traffic,
+    stats: &Stats,
+    opts: &RenderOptions,
+) -> Result<(u32, u32, Vec<u8>), RenderError> {
+    render_frame(traffic, stats, opts).map(|(w, h, rgb, _)| (w, h, rgb))
+}
+
+/// [`render_rgb`] plus where the plot landed, for callers that inspect pixels.
+pub fn render_frame(
+    traffic: &Traffic,
+    stats: &Stats,
+    opts: &RenderOptions,
+) -> Result<(u32, u32, Vec<u8>, chart::Frame), RenderError> {
+    validate(traffic, opts)?;
+    font::ensure_registered()?;
+    let (w, h) = (opts.width, opts.height);
+    let mut pixmap = tiny_skia::Pixmap::new(w, h)
+        .ok_or_else(|| RenderError::Draw(format!("cannot allocate {w}x{h} pixels")))?;
+    let frame = {
+        let root = backend::SkiaBackend::new(&mut pixmap).into_drawing_area();
+        chart::draw(&root, traffic, stats, opts)?
+    };
+    Ok((w, h, backend::into_rgb(&pixmap), frame))
+}
+
+/// Refuses what cannot make a graph before any drawing starts.
+fn validate(traffic: &Traffic, opts: &RenderOptions) -> Result<(), RenderError> {
+    let ok = |v: u32| (100..=8000).contains(&v);
+    if !ok(opts.width) || !ok(opts.height) {
+        return Err(RenderError::BadSize {
+            width: opts.width,
+            height: opts.height,
+        });
+    }
+    if traffic.is_empty() {
+        return Err(RenderError::NoData);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

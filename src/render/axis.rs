@@ -1,0 +1,361 @@
+//! Axis ticks: round SI steps for the rate axis and calendar-aligned ticks for the time axis.
+//!
+//! Both axes go through [`Ticked`], a plotters coordinate whose key points are exactly the
+//! ticks chosen here, because plotters' own date coordinates pick ticks in UTC and by count,
+//! while a report wants midnight, Mondays or the first of the month *in the display zone*.
+
+use std::ops::Range;
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Timelike};
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+
+/// A linear `f64` coordinate with fixed ticks; both axes use it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticked {
+    pub lo: f64,
+    pub hi: f64,
+    pub ticks: Vec<f64>,
+}
+
+impl Ticked {
+    pub fn new(lo: f64, hi: f64, ticks: Vec<f64>) -> Ticked {
+        let hi = if hi > lo { hi } else { lo + 1.0 };
+        Ticked { lo, hi, ticks }
+    }
+
+    /// Fractional pixel position of `v` between `limit.0` (at `lo`) and `limit.1` (at `hi`).
+    pub fn map_f(&self, v: f64, limit: (i32, i32)) -> f64 {
+        let t = (v - self.lo) / (self.hi - self.lo);
+        f64::from(limit.0) + t * f64::from(limit.1 - limit.0)
+    }
+}
+
+impl Ranged for Ticked {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.map_f(*value, limit).round() as i32
+    }
+
+    /// The ticks for bold grid lines and labels; no light lines (they would only clutter).
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+/// Plain numbers; the chart always passes its own label formatters.
+impl ValueFormatter<f64> for Ticked {
+    fn format(value: &f64) -> String {
+        format!("{value}")
+    }
+}
+
+/// Rate-axis ticks: 0, step, 2 step, ... up to `max`, the first multiple of the step above
+/// the data's maximum (strictly, so a peak never merges with the plot's top edge).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateTicks {
+    pub max: f64,
+    pub step: f64,
+    pub ticks: Vec<f64>,
+}
+
+/// Picks a 1-2-5 step so that at most `max_ticks` intervals cover `data_max`.
+pub fn rate_ticks(data_max: f64, max_ticks: usize) -> RateTicks {
+    let data_max = if data_max.is_finite() && data_max > 0.0 {
+        data_max
+    } else {
+        1.0
+    };
+    let step = nice_step(data_max / max_ticks.max(1) as f64);
+    let n = ((data_max / step).floor() + 1.0) as usize;
+    RateTicks {
+        max: n as f64 * step,
+        step,
+        ticks: (0..=n).map(|i| i as f64 * step).collect(),
+    }
+}
+
+/// The smallest of 1, 2, 5 × 10^k that is at least `raw`.
+pub fn nice_step(raw: f64) -> f64 {
+    let mag = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * mag)
+}
+
+/// Calendar unit of the time-axis ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TimeUnit {
+    Hour,
+    Day,
+    Month,
+    Year,
+}
+
+impl TimeUnit {
+    /// Steps tried, smallest first, in units.
+    fn steps(self) -> &'static [i64] {
+        match self {
+            TimeUnit::Hour => &[1, 2, 3, 4, 6, 12],
+            TimeUnit::Day => &[1, 2, 3, 7, 14],
+            TimeUnit::Month => &[1, 2, 3, 6],
+            TimeUnit::Year => &[1, 2, 5, 10, 20, 50, 100],
+        }
+    }
+
+    /// Characters of the widest label, for spacing.
+    fn label_chars(self) -> usize {
+        match self {
+            TimeUnit::Hour | TimeUnit::Day => 6,
+            TimeUnit::Month => 8,
+            TimeUnit::Year => 4,
+        }
+    }
+
+    fn next(self) -> Option<TimeUnit> {
+        match self {
+            TimeUnit::Hour => Some(TimeUnit::Day),
+            TimeUnit::Day => Some(TimeUnit::Month),
+            TimeUnit::Month => Some(TimeUnit::Year),
+            TimeUnit::Year => None,
+        }
+    }
+}
+
+/// Time-axis ticks (UTC seconds) and how to label them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeTicks {
+    pub unit: TimeUnit,
+    pub step: i64,
+    pub ticks: Vec<i64>,
+    /// Span in seconds, which decides between weekday and month day labels.
+    span: i64,
+    offset: FixedOffset,
+}
+
+/// The unit a span calls for: hours up to two days, days up to about two months, months up
+/// to two years, years beyond.
+pub fn unit_for_span(span_seconds: i64) -> TimeUnit {
+    match span_seconds {
+        s if s <= 2 * DAY => TimeUnit::Hour,
+        s if s <= 62 * DAY => TimeUnit::Day,
+        s if s <= 731 * DAY => TimeUnit::Month,
+        _ => TimeUnit::Year,
+    }
+}
+
+/// Ticks over `[start, end]` (UTC seconds) on natural boundaries of the display zone, no
+/// more than fit in `width_px` with labels of `font_px`.
+pub fn time_ticks(
+    start: i64,
+    end: i64,
+    offset: FixedOffset,
+    width_px: f64,
+    font_px: f64,
+) -> TimeTicks {
+    let span = (end - start).max(1);
+    let mut unit = unit_for_span(span);
+    loop {
+        let label_px = unit.label_chars() as f64 * font_px * 0.62 + 1.8 * font_px;
+        let max_ticks = ((width_px / label_px).floor() as usize).max(2);
+        for &step in unit.steps() {
+            let ticks = ticks_of(unit, step, start, end, offset);
+            if ticks.len() <= max_ticks {
+                return TimeTicks {
+                    unit,
+                    step,
+                    ticks,
+                    span,
+                    offset,
+                };
+            }
+        }
+        match unit.next() {
+            Some(u) => unit = u,
+            None => {
+                let step = ((span / (365 * DAY)) / max_ticks as i64).max(1) * 100;
+                let ticks = ticks_of(unit, step, start, end, offset);
+                return TimeTicks {
+                    unit,
+                    step,
+                    ticks,
+                    span,
+                    offset,
+                };
+            }
+        }
+    }
+}
+
+/// Every boundary of `step` units inside `[start, end]`.
+fn ticks_of(unit: TimeUnit, step: i64, start: i64, end: i64, offset: FixedOffset) -> Vec<i64> {
+    let off = i64::from(offset.local_minus_utc());
+    let (lo, hi) = (start + off, end + off); // local seconds
+    match unit {
+        TimeUnit::Hour => aligned(lo, hi, step * HOUR, 0),
+        // Weekly ticks fall on Mondays (1970-01-01 was a Thursday, 3 days after one).
+        TimeUnit::Day if step % 7 == 0 => aligned(lo, hi, step * DAY, -3 * DAY),
+        TimeUnit::Day => aligned(lo, hi, step * DAY, 0),
+        TimeUnit::Month | TimeUnit::Year => {
+            let months = if unit == TimeUnit::Year {
+                step * 12
+            } else {
+                step
+            };
+            month_ticks(lo, hi, months)
+        }
+    }
+    .into_iter()
+    .map(|local| local - off)
+    .collect()
+}
+
+/// Multiples of `step` (shifted by `phase`) in `[lo, hi]`.
+fn aligned(lo: i64, hi: i64, step: i64, phase: i64) -> Vec<i64> {
+    let first = (lo - phase).div_euclid(step) * step + phase;
+    let first = if first < lo { first + step } else { first };
+    (0..)
+        .map(|i| first + i * step)
+        .take_while(|t| *t <= hi)
+        .collect()
+}
+
+/// First days of months whose index (year × 12 + month) is a multiple of `months`, in
+/// `[lo, hi]` (local seconds).
+fn month_ticks(lo: i64, hi: i64, months: i64) -> Vec<i64> {
+    let Some(start) = DateTime::from_timestamp(lo, 0) else {
+        return Vec::new();
+    };
+    let mut index = i64::from(start.year()) * 12 + i64::from(start.month0());
+    index = index.div_euclid(months) * months;
+    let mut out = Vec::new();
+    loop {
+        let (y, m) = (index.div_euclid(12), index.rem_euclid(12) + 1);
+        let Some(t) = NaiveDate::from_ymd_opt(y as i32, m as u32, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc().timestamp())
+        else {
+            return out;
+        };
+        if t > hi {
+            return out;
+        }
+        if t >= lo {
+            out.push(t);
+        }
+        index += months;
+    }
+}
+
+impl TimeTicks {
+    /// The label of tick `t` (UTC seconds) in the display zone.
+    pub fn label(&self, t: i64) -> String {
+        let Some(local) = self.offset.timestamp_opt(t, 0).single() else {
+            return String::new();
+        };
+        let fmt = match self.unit {
+            TimeUnit::Hour if local.hour() == 0 && local.minute() == 0 => "%a %d",
+            TimeUnit::Hour => "%H:%M",
+            TimeUnit::Day if self.step < 7 && self.span <= 16 * DAY => "%a %d",
+            TimeUnit::Day => "%b %d",
+            TimeUnit::Month => "%b %Y",
+            TimeUnit::Year => "%Y",
+        };
+        local.format(fmt).to_string()
+    }
+}
+
+/// "UTC" or "UTC+05:30".
+pub fn zone_name(offset: FixedOffset) -> String {
+    let s = offset.local_minus_utc();
+    if s == 0 {
+        return "UTC".to_string();
+    }
+    let sign = if s < 0 { '-' } else { '+' };
+    let a = s.abs();
+    format!("UTC{sign}{:02}:{:02}", a / 3600, a % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn ts(y: i32, mo: u32, d: u32, h: u32) -> i64 {
+        Utc.with_ymd_and_hms(y, mo, d, h, 0, 0).unwrap().timestamp()
+    }
+
+    fn utc() -> FixedOffset {
+        FixedOffset::east_opt(0).unwrap()
+    }
+
+    #[test]
+    fn rate_ticks_are_round_and_cover_the_max() {
+        let t = rate_ticks(755e6, 5);
+        assert_eq!(t.step, 200e6);
+        assert_eq!(t.max, 800e6);
+        assert_eq!(t.ticks.len(), 5);
+        assert_eq!(rate_ticks(1000.0, 5).max, 1200.0);
+        assert!(rate_ticks(0.0, 4).max > 0.0);
+        assert_eq!(nice_step(0.03), 0.05);
+        assert_eq!(nice_step(3.0), 5.0);
+    }
+
+    #[test]
+    fn one_day_gets_hour_ticks_with_date_at_midnight() {
+        let tt = time_ticks(ts(2015, 5, 5, 0), ts(2015, 5, 6, 0), utc(), 740.0, 11.0);
+        assert_eq!(tt.unit, TimeUnit::Hour);
+        assert_eq!(tt.ticks[0], ts(2015, 5, 5, 0));
+        assert!(tt.ticks.iter().all(|t| t % (tt.step * HOUR) == 0));
+        assert_eq!(tt.label(tt.ticks[0]), "Tue 05");
+        assert_eq!(tt.label(tt.ticks[1]), format!("{:02}:00", tt.step));
+    }
+
+    #[test]
+    fn ticks_follow_the_display_zone() {
+        let ist = FixedOffset::east_opt(19_800).unwrap();
+        let tt = time_ticks(ts(2015, 5, 1, 0), ts(2015, 5, 31, 0), ist, 740.0, 11.0);
+        assert_eq!(tt.unit, TimeUnit::Day);
+        // Local midnight at +05:30 is 18:30 UTC.
+        assert!(tt.ticks.iter().all(|t| (t + 19_800) % DAY == 0));
+        assert_eq!(zone_name(ist), "UTC+05:30");
+        assert_eq!(
+            zone_name(FixedOffset::west_opt(8 * 3600).unwrap()),
+            "UTC-08:00"
+        );
+    }
+
+    #[test]
+    fn month_and_year_ticks_fall_on_the_first() {
+        let tt = time_ticks(ts(2015, 1, 10, 0), ts(2016, 1, 10, 0), utc(), 740.0, 11.0);
+        assert_eq!(tt.unit, TimeUnit::Month);
+        let first = DateTime::from_timestamp(tt.ticks[0], 0).unwrap();
+        assert_eq!((first.day(), first.hour()), (1, 0));
+        assert_eq!(tt.label(ts(2015, 3, 1, 0)), "Mar 2015");
+        let yy = time_ticks(ts(2010, 3, 1, 0), ts(2016, 3, 1, 0), utc(), 740.0, 11.0);
+        assert_eq!(yy.unit, TimeUnit::Year);
+        assert_eq!(yy.label(yy.ticks[0]), "2011");
+    }
+
+    #[test]
+    fn weekly_ticks_are_mondays() {
+        let tt = time_ticks(ts(2015, 3, 1, 0), ts(2015, 4, 30, 0), utc(), 600.0, 11.0);
+        assert_eq!((tt.unit, tt.step), (TimeUnit::Day, 7));
+        let d = DateTime::from_timestamp(tt.ticks[0], 0).unwrap();
+        assert_eq!(d.weekday(), chrono::Weekday::Mon);
+    }
+}

@@ -1,0 +1,283 @@
+//! A plotters [`DrawingBackend`] over a tiny-skia pixmap, so plotters stays the charting
+//! layer while lines and area edges get anti-aliasing (plotters' bitmap backend has none).
+//!
+//! - Axis-aligned lines and rectangles (background, grid, axes, swatches) are filled as
+//!   pixel-aligned rectangles without anti-aliasing: crisp, and much cheaper than AA fills.
+//! - Sloped lines, paths and polygons are anti-aliased. Plotters hands over integer pixel
+//!   coordinates meaning pixel *centres*, so every vertex gets +0.5 px: a 1 px line along a
+//!   row then covers exactly that row instead of half of two.
+//! - Text goes through our own glyph cache ([`super::text`]).
+//!
+//! The pixmap is premultiplied RGBA; the chart paints an opaque background first, so every
+//! pixel ends with alpha 255 and the premultiplied RGB *is* the colour: [`into_rgb`] drops
+//! alpha.
+
+use plotters_backend::text_anchor::{HPos, VPos};
+use plotters_backend::{
+    BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingBackend, DrawingErrorKind,
+};
+use tiny_skia::{FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
+
+use super::text;
+
+/// Never produced; the trait wants an error type.
+#[derive(Debug)]
+pub struct BackendError;
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("tiny-skia backend error")
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+type Result<T = ()> = std::result::Result<T, DrawingErrorKind<BackendError>>;
+
+/// Draws into a borrowed pixmap (so the caller keeps it after plotters drops the backend).
+pub struct SkiaBackend<'a> {
+    pixmap: &'a mut Pixmap,
+}
+
+impl<'a> SkiaBackend<'a> {
+    pub fn new(pixmap: &'a mut Pixmap) -> SkiaBackend<'a> {
+        SkiaBackend { pixmap }
+    }
+
+    /// Source-over of `color` at `coverage` (0-255) onto one pixel.
+    fn blend(&mut self, (x, y): BackendCoord, color: BackendColor, coverage: u8) {
+        let (w, h) = (self.pixmap.width() as i32, self.pixmap.height() as i32);
+        if x < 0 || y < 0 || x >= w || y >= h {
+            return;
+        }
+        let a = (color.alpha.clamp(0.0, 1.0) as f32) * f32::from(coverage) / 255.0;
+        let i = (y * w + x) as usize * 4;
+        let px = &mut self.pixmap.data_mut()[i..i + 4];
+        let (r, g, b) = color.rgb;
+        for (c, s) in px.iter_mut().zip([r, g, b, 255]) {
+            *c = (f32::from(s) * a + f32::from(*c) * (1.0 - a)).round() as u8;
+        }
+    }
+
+    fn fill_rect(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, color: BackendColor) {
+        if let Some(rect) = Rect::from_ltrb(x0, y0, x1, y1) {
+            self.pixmap
+                .fill_rect(rect, &paint(color, false), Transform::identity(), None);
+        }
+    }
+}
+
+fn paint(color: BackendColor, anti_alias: bool) -> Paint<'static> {
+    let mut p = Paint::default();
+    let (r, g, b) = color.rgb;
+    p.set_color_rgba8(r, g, b, (color.alpha.clamp(0.0, 1.0) * 255.0).round() as u8);
+    p.anti_alias = anti_alias;
+    p
+}
+
+fn centre((x, y): BackendCoord) -> (f32, f32) {
+    (x as f32 + 0.5, y as f32 + 0.5)
+}
+
+/// A path through pixel centres; `None` for fewer than two points.
+fn path_through(
+    points: impl IntoIterator<Item = BackendCoord>,
+    close: bool,
+) -> Option<tiny_skia::Path> {
+    let mut pb = PathBuilder::new();
+    for (i, p) in points.into_iter().enumerate() {
+        let (x, y) = centre(p);
+        if i == 0 {
+            pb.move_to(x, y);
+        } else {
+            pb.line_to(x, y);
+        }
+    }
+    if close {
+        pb.close();
+    }
+    pb.finish()
+}
+
+impl DrawingBackend for SkiaBackend<'_> {
+    type ErrorType = BackendError;
+
+    fn get_size(&self) -> (u32, u32) {
+        (self.pixmap.width(), self.pixmap.height())
+    }
+
+    fn ensure_prepared(&mut self) -> Result {
+        Ok(())
+    }
+
+    fn present(&mut self) -> Result {
+        Ok(())
+    }
+
+    fn draw_pixel(&mut self, point: BackendCoord, color: BackendColor) -> Result {
+        self.blend(point, color, 255);
+        Ok(())
+    }
+
+    fn draw_line<S: BackendStyle>(
+        &mut self,
+        from: BackendCoord,
+        to: BackendCoord,
+        style: &S,
+    ) -> Result {
+        let color = style.color();
+        let w = style.stroke_width().max(1) as f32;
+        if from.0 == to.0 || from.1 == to.1 {
+            // Axis-aligned: a pixel-exact rectangle, no anti-aliasing.
+            let (x0, x1) = (from.0.min(to.0) as f32, from.0.max(to.0) as f32 + 1.0);
+            let (y0, y1) = (from.1.min(to.1) as f32, from.1.max(to.1) as f32 + 1.0);
+            let grow = (w - 1.0) / 2.0;
+            if from.1 == to.1 {
+                self.fill_rect(x0, y0 - grow, x1, y1 + grow, color);
+            } else {
+                self.fill_rect(x0 - grow, y0, x1 + grow, y1, color);
+            }
+            return Ok(());
+        }
+        self.draw_path([from, to], style)
+    }
+
+    fn draw_rect<S: BackendStyle>(
+        &mut self,
+        upper_left: BackendCoord,
+        bottom_right: BackendCoord,
+        style: &S,
+        fill: bool,
+    ) -> Result {
+        let (x0, y0) = (
+            upper_left.0.min(bottom_right.0),
+            upper_left.1.min(bottom_right.1),
+        );
+        let (x1, y1) = (
+            upper_left.0.max(bottom_right.0),
+            upper_left.1.max(bottom_right.1),
+        );
+        if fill {
+            self.fill_rect(
+                x0 as f32,
+                y0 as f32,
+                x1 as f32 + 1.0,
+                y1 as f32 + 1.0,
+                style.color(),
+            );
+            return Ok(());
+        }
+        for (a, b) in [
+            ((x0, y0), (x1, y0)),
+            ((x1, y0), (x1, y1)),
+            ((x0, y1), (x1, y1)),
+            ((x0, y0), (x0, y1)),
+        ] {
+            self.draw_line(a, b, style)?;
+        }
+        Ok(())
+    }
+
+    /// One anti-aliased stroke for the whole polyline, so joins are joins, not overlaps.
+    fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        path: I,
+        style: &S,
+    ) -> Result {
+        let color = style.color();
+        if color.alpha == 0.0 {
+            return Ok(());
+        }
+        if let Some(p) = path_through(path, false) {
+            let stroke = Stroke {
+                width: match style.stroke_width() {
+                    0 | 1 => 0.0,
+                    w => w as f32,
+                },
+                line_cap: LineCap::Butt,
+                line_join: LineJoin::Round,
+                ..Stroke::default()
+            };
+            self.pixmap.stroke_path(
+                &p,
+                &paint(color, true),
+                &stroke,
+                Transform::identity(),
+                None,
+            );
+        }
+        Ok(())
+    }
+
+    fn fill_polygon<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        vert: I,
+        style: &S,
+    ) -> Result {
+        let color = style.color();
+        if color.alpha == 0.0 {
+            return Ok(());
+        }
+        if let Some(p) = path_through(vert, true) {
+            self.pixmap.fill_path(
+                &p,
+                &paint(color, true),
+                FillRule::Winding,
+                Transform::identity(),
+                None,
+            );
+        }
+        Ok(())
+    }
+
+    fn draw_text<T: BackendTextStyle>(&mut self, s: &str, style: &T, pos: BackendCoord) -> Result {
+        let color = style.color();
+        if color.alpha == 0.0 || s.is_empty() {
+            return Ok(());
+        }
+        let size = style.size() as f32;
+        let m = text::metrics(size);
+        let width = text::width(s, size);
+        let anchor = style.anchor();
+        let dx = match anchor.h_pos {
+            HPos::Left => 0.0,
+            HPos::Right => -width,
+            HPos::Center => -width / 2.0,
+        };
+        let baseline = pos.1 as f32
+            + match anchor.v_pos {
+                VPos::Top => m.ascent,
+                VPos::Center => (m.ascent + m.descent) / 2.0,
+                VPos::Bottom => m.descent,
+            };
+        text::draw(
+            s,
+            size,
+            pos.0 as f32 + dx,
+            baseline.round() as i32,
+            |x, y, c| {
+                self.blend((x, y), color, c);
+            },
+        );
+        Ok(())
+    }
+
+    fn estimate_text_size<T: BackendTextStyle>(&self, s: &str, style: &T) -> Result<(u32, u32)> {
+        let size = style.size() as f32;
+        let m = text::metrics(size);
+        Ok((
+            text::width(s, size).ceil() as u32,
+            (m.ascent - m.descent).ceil() as u32,
+        ))
+    }
+}
+
+/// The pixmap's pixels as RGB (alpha dropped; see the module docs).
+pub fn into_rgb(pixmap: &Pixmap) -> Vec<u8> {
+    let data = pixmap.data();
+    let mut rgb = Vec::with_capacity(data.len() / 4 * 3);
+    for px in data.chunks_exact(4) {
+        rgb.extend_from_slice(&px[..3]);
+    }
+    rgb
+}

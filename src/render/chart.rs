@@ -1,0 +1,616 @@
+//! The chart layout, drawn with plotters on any [`DrawingBackend`]: title row, plot with
+//! calendar-aligned grid, series, percentile line, and an rrdtool-style legend whose
+//! figures all come from [`Stats`] (computed from raw samples), never from what was drawn.
+//!
+//! ```text
+//! +--------------------------------------------------------------+
+//! |                 Title                          Times in UTC  |
+//! |  800 Mb/s |------------------------------------------------- |
+//! |           |   plot (receive area, transmit line, 95th line)  |
+//! |    0 b/s  +-------------------------------------------------- |
+//! |            Mon 04    Tue 05    Wed 06 ...                     |
+//! |  [#] Receive   Max: ..  Avg: ..  Min: ..  Last: ..  Total: .. |
+//! |  [-] 95th percentile (max of in/out): 502 Mb/s                |
+//! +--------------------------------------------------------------+
+//! ```
+//!
+//! Series are drawn as steps centred on their periods (each sample covers `[t, t + step)`),
+//! so a gap in the data is a gap in the drawing and a lone sample is one step wide.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::axis::{self, RateTicks, Ticked, TimeTicks};
+use super::decimate::{self, Run, Sample};
+use super::font::FAMILY;
+use super::{RenderError, RenderOptions, Theme};
+use crate::model::{Scope, Series, Traffic};
+use crate::stats::{self, SeriesStats, Stats};
+use crate::units;
+
+/// Colours of one theme.
+#[derive(Debug, Clone, Copy)]
+pub struct Palette {
+    pub canvas: RGBColor,
+    pub plot: RGBColor,
+    pub grid: RGBColor,
+    pub axis: RGBColor,
+    pub text: RGBColor,
+    pub dim: RGBColor,
+    pub receive: RGBColor,
+    pub transmit: RGBColor,
+    pub total: RGBColor,
+    pub percentile: RGBColor,
+    /// For per-IP series, drawn as lines; no red (the percentile's colour).
+    pub extra: [RGBColor; 8],
+}
+
+/// MRTG conventions: receive green, transmit blue, percentile red.
+pub fn palette(theme: Theme) -> Palette {
+    match theme {
+        Theme::Light => Palette {
+            canvas: RGBColor(242, 242, 242),
+            plot: RGBColor(255, 255, 255),
+            grid: RGBColor(221, 221, 221),
+            axis: RGBColor(110, 110, 110),
+            text: RGBColor(34, 34, 34),
+            dim: RGBColor(96, 96, 96),
+            receive: RGBColor(0, 204, 0),
+            transmit: RGBColor(0, 0, 255),
+            total: RGBColor(0, 150, 136),
+            percentile: RGBColor(255, 0, 0),
+            extra: [
+                RGBColor(31, 119, 180),
+                RGBColor(255, 127, 14),
+                RGBColor(44, 160, 44),
+                RGBColor(148, 103, 189),
+                RGBColor(140, 86, 75),
+                RGBColor(227, 119, 194),
+                RGBColor(127, 127, 127),
+                RGBColor(23, 190, 207),
+            ],
+        },
+        Theme::Dark => Palette {
+            canvas: RGBColor(24, 25, 28),
+            plot: RGBColor(33, 35, 39),
+            grid: RGBColor(62, 65, 72),
+            axis: RGBColor(150, 150, 150),
+            text: RGBColor(230, 230, 230),
+            dim: RGBColor(170, 170, 170),
+            receive: RGBColor(46, 190, 46),
+            transmit: RGBColor(100, 165, 255),
+            total: RGBColor(0, 190, 175),
+            percentile: RGBColor(255, 85, 85),
+            extra: [
+                RGBColor(90, 170, 230),
+                RGBColor(255, 160, 60),
+                RGBColor(110, 210, 110),
+                RGBColor(190, 150, 230),
+                RGBColor(200, 150, 130),
+                RGBColor(240, 150, 210),
+                RGBColor(180, 180, 180),
+                RGBColor(60, 215, 230),
+            ],
+        },
+    }
+}
+
+/// How one series is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Area,
+    Line,
+}
+
+/// One series as it will be drawn and listed in the legend.
+pub struct Plotted<'a> {
+    pub series: &'a Series,
+    pub title: String,
+    pub color: RGBColor,
+    pub mark: Mark,
+    /// Raw value × factor = display unit per second.
+    pub factor: f64,
+    pub stats: Option<&'a SeriesStats>,
+}
+
+/// Receive as an area and transmit as a line; a lone series (of any scope) as an area;
+/// total beside receive/transmit, and any per-IP series, as lines.
+pub fn plan<'a>(traffic: &'a Traffic, stats: &'a Stats, opts: &RenderOptions) -> Vec<Plotted<'a>> {
+    let pal = palette(opts.theme);
+    let drawn: Vec<&Series> = traffic
+        .series
+        .iter()
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    let labelled = drawn.iter().any(|s| !s.label.is_empty());
+    let has_receive = drawn.iter().any(|s| s.scope == Scope::Receive);
+    let mut out: Vec<Plotted> = drawn
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (color, mark) = if labelled {
+                (pal.extra[i % pal.extra.len()], Mark::Line)
+            } else {
+                match s.scope {
+                    Scope::Receive => (pal.receive, Mark::Area),
+                    Scope::Transmit if !has_receive => (pal.transmit, Mark::Area),
+                    Scope::Transmit => (pal.transmit, Mark::Line),
+                    Scope::Total if drawn.len() == 1 => (pal.total, Mark::Area),
+                    Scope::Total => (pal.total, Mark::Line),
+                }
+            };
+            Plotted {
+                series: s,
+                title: series_title(s),
+                color,
+                mark,
+                factor: stats::rate_factor(s, &opts.stats),
+                stats: stats
+                    .series
+                    .iter()
+                    .find(|x| x.name == s.name() && x.scope == s.scope),
+            }
+        })
+        .collect();
+    // Areas first so lines stay visible on top of them.
+    out.sort_by_key(|p| p.mark == Mark::Line);
+    out
+}
+
+fn series_title(s: &Series) -> String {
+    let scope = match s.scope {
+        Scope::Receive => "Receive",
+        Scope::Transmit => "Transmit",
+        Scope::Total => "Total",
+    };
+    if s.label.is_empty() {
+        scope.to_string()
+    } else {
+        format!("{scope} {}", s.label)
+    }
+}
+
+/// Pixel sizes derived from the font size.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    fs: f64,
+    pad: i32,
+    title_h: i32,
+    x_label_h: i32,
+    y_label_w: i32,
+    line_h: i32,
+    legend_h: i32,
+    right: i32,
+}
+
+fn px(v: f64) -> i32 {
+    v.round() as i32
+}
+
+fn font(size: f64) -> FontDesc<'static> {
+    FontDesc::new(FontFamily::Name(FAMILY), size, FontStyle::Normal)
+}
+
+fn text_style(size: f64, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
+    TextStyle {
+        font: font(size),
+        color: color.to_backend_color(),
+        pos: Pos::new(h, v),
+    }
+}
+
+fn draw_err<E: std::fmt::Display>(e: E) -> RenderError {
+    RenderError::Draw(e.to_string())
+}
+
+fn text_width<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle,
+) -> Result<i32, RenderError> {
+    let (w, _) = root.estimate_text_size(text, style).map_err(draw_err)?;
+    Ok(w as i32)
+}
+
+/// Where the plot landed: its pixel rectangle and the value ranges it spans, so callers
+/// (tests, decimation) can map data to pixels the way the chart did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// Columns `x.start..x.end` and rows `y.start..y.end` of the plotting area.
+    pub x: std::ops::Range<i32>,
+    pub y: std::ops::Range<i32>,
+    /// UTC seconds at the left and right edge.
+    pub t: (f64, f64),
+    /// Rate at the top edge (the bottom is 0).
+    pub y_max: f64,
+}
+
+impl Frame {
+    /// Column of time `t` (UTC seconds).
+    pub fn col(&self, t: f64) -> i32 {
+        let f = (t - self.t.0) / (self.t.1 - self.t.0);
+        (f64::from(self.x.start) + f * f64::from(self.x.end - 1 - self.x.start)).round() as i32
+    }
+
+    /// Row of rate `v`.
+    pub fn row(&self, v: f64) -> i32 {
+        let f = v / self.y_max;
+        (f64::from(self.y.end - 1) - f * f64::from(self.y.end - 1 - self.y.start)).round() as i32
+    }
+}
+
+/// Draws the whole graph on `root`, which must be `opts.width` × `opts.height`.
+pub fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    traffic: &Traffic,
+    stats: &Stats,
+    opts: &RenderOptions,
+) -> Result<Frame, RenderError> {
+    let pal = palette(opts.theme);
+    let plotted = plan(traffic, stats, opts);
+    let (start, end) = x_range(traffic).ok_or(RenderError::NoData)?;
+    let data_max = plotted
+        .iter()
+        .flat_map(|p| p.series.points.iter().map(move |x| x.value * p.factor))
+        .filter(|v| v.is_finite())
+        .chain(stats.percentile.as_ref().map(|p| p.value))
+        .fold(0.0, f64::max);
+
+    let fs = opts.font_size;
+    let legend_lines = plotted.len() + usize::from(stats.percentile.is_some());
+    let mut lay = Layout {
+        fs,
+        pad: px(fs * 0.8),
+        title_h: px(fs * 2.3),
+        x_label_h: px(fs * 1.9),
+        y_label_w: 0,
+        line_h: px(fs * 1.55),
+        legend_h: 0,
+        right: px(fs * 2.2),
+    };
+    lay.legend_h = legend_lines as i32 * lay.line_h + lay.pad / 2;
+    let h = opts.height as i32;
+    let plot_h = h - lay.title_h - lay.x_label_h - lay.legend_h - lay.pad / 2;
+    if plot_h < px(fs * 4.0) {
+        lay.legend_h = 0; // not enough room: the plot matters more than the legend
+    }
+    let plot_h = h - lay.title_h - lay.x_label_h - lay.legend_h - lay.pad / 2;
+    let rate_ticks = axis::rate_ticks(data_max, ((plot_h as f64 / (fs * 2.6)) as usize).max(1));
+    let suffix = opts.stats.unit.rate_suffix();
+    let label_style = text_style(fs, pal.text, HPos::Right, VPos::Center);
+    let mut y_label_w = 0;
+    for t in &rate_ticks.ticks {
+        let label = units::format_si_axis(*t, rate_ticks.step, suffix);
+        y_label_w = y_label_w.max(text_width(root, &label, &label_style)?);
+    }
+    lay.y_label_w = y_label_w + lay.pad + px(fs * 0.5);
+    let plot_w = opts.width as i32 - lay.y_label_w - lay.right - lay.pad;
+    let time_ticks = axis::time_ticks(start, end, opts.timezone, plot_w as f64, fs);
+
+    root.fill(&pal.canvas).map_err(draw_err)?;
+    draw_header(root, opts, &pal, &lay)?;
+    let (_, rest) = root.split_vertically(lay.title_h);
+    let rest_h = h - lay.title_h;
+    let (plot_area, legend_area) = rest.split_vertically(rest_h - lay.legend_h);
+    let frame = draw_plot(
+        &plot_area,
+        &plotted,
+        stats,
+        &pal,
+        &lay,
+        (start, end),
+        &rate_ticks,
+        &time_ticks,
+        suffix,
+    )?;
+    if lay.legend_h > 0 {
+        draw_legend(&legend_area, &plotted, stats, &pal, &lay, suffix)?;
+    }
+    Ok(frame)
+}
+
+/// First sample time to the end of the last sample's period (UTC seconds).
+fn x_range(traffic: &Traffic) -> Option<(i64, i64)> {
+    let (a, b) = traffic.span()?;
+    Some((a.timestamp(), b.timestamp() + traffic.step_seconds()))
+}
+
+fn draw_header<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    opts: &RenderOptions,
+    pal: &Palette,
+    lay: &Layout,
+) -> Result<(), RenderError> {
+    let w = opts.width as i32;
+    let mid_y = lay.title_h / 2 + 1;
+    let mut tz_w = 0;
+    if opts.show_timezone {
+        let text = format!("Times in {}", axis::zone_name(opts.timezone));
+        let style = text_style(lay.fs * 0.9, pal.dim, HPos::Right, VPos::Center);
+        tz_w = text_width(root, &text, &style)?;
+        root.draw_text(&text, &style, (w - lay.pad, mid_y))
+            .map_err(draw_err)?;
+    }
+    if let Some(title) = opts.title.as_deref().filter(|t| !t.is_empty()) {
+        let style = text_style(lay.fs * 1.25, pal.text, HPos::Center, VPos::Center);
+        let title_w = text_width(root, title, &style)?;
+        let room_right = w - lay.pad - tz_w - lay.pad;
+        if w / 2 + title_w / 2 <= room_right {
+            root.draw_text(title, &style, (w / 2, mid_y))
+                .map_err(draw_err)?;
+        } else {
+            let style = text_style(lay.fs * 1.25, pal.text, HPos::Left, VPos::Center);
+            root.draw_text(title, &style, (lay.pad, mid_y))
+                .map_err(draw_err)?;
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn draw_plot<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    plotted: &[Plotted],
+    stats: &Stats,
+    pal: &Palette,
+    lay: &Layout,
+    (start, end): (i64, i64),
+    rate_ticks: &RateTicks,
+    time_ticks: &TimeTicks,
+    suffix: &str,
+) -> Result<Frame, RenderError> {
+    let x = Ticked::new(
+        start as f64,
+        end as f64,
+        time_ticks.ticks.iter().map(|t| *t as f64).collect(),
+    );
+    let y = Ticked::new(0.0, rate_ticks.max, rate_ticks.ticks.clone());
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(px(lay.fs * 0.7))
+        .margin_right(lay.right)
+        .margin_left(lay.pad)
+        .x_label_area_size(lay.x_label_h)
+        .y_label_area_size(lay.y_label_w - lay.pad)
+        .build_cartesian_2d(x, y)
+        .map_err(draw_err)?;
+    chart.plotting_area().fill(&pal.plot).map_err(draw_err)?;
+    let x_fmt = |v: &f64| time_ticks.label(*v as i64);
+    let y_fmt = |v: &f64| units::format_si_axis(*v, rate_ticks.step, suffix);
+    chart
+        .configure_mesh()
+        .bold_line_style(pal.grid)
+        .axis_style(pal.axis)
+        .set_all_tick_mark_size(px(lay.fs * 0.3))
+        .x_labels(time_ticks.ticks.len() + 1)
+        .y_labels(rate_ticks.ticks.len() + 1)
+        .x_label_style(text_style(lay.fs, pal.text, HPos::Center, VPos::Top))
+        .y_label_style(text_style(lay.fs, pal.text, HPos::Right, VPos::Center))
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .draw()
+        .map_err(draw_err)?;
+
+    let map = |t: f64, v: f64| chart.backend_coord(&(t, v.clamp(0.0, rate_ticks.max)));
+    let baseline = map(start as f64, 0.0).1;
+    let columns = chart.plotting_area().get_pixel_range().0.len();
+    for p in plotted {
+        for run in decimate::runs(p.series, p.factor, columns, &map) {
+            draw_run(area, &run, p, baseline, pal)?;
+        }
+    }
+    if let Some(pct) = &stats.percentile {
+        let base = area.get_base_pixel();
+        let (x0, y0) = map(start as f64, pct.value);
+        let (x1, _) = map(end as f64, pct.value);
+        area.draw(&PathElement::new(
+            vec![(x0 - base.0, y0 - base.1), (x1 - base.0, y0 - base.1)],
+            pal.percentile.stroke_width(1),
+        ))
+        .map_err(draw_err)?;
+    }
+    let (x_px, y_px) = chart.plotting_area().get_pixel_range();
+    Ok(Frame {
+        x: x_px,
+        y: y_px,
+        t: (start as f64, end as f64),
+        y_max: rate_ticks.max,
+    })
+}
+
+/// One unbroken run: filled down to `baseline` for an area, stroked for a line.
+///
+/// A decimated area is filled to each column's mean, with the column's min-max envelope
+/// behind it in a lighter tint, so a one-hour spike in a year of data stays visible without
+/// the fill overstating the traffic.
+fn draw_run<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    run: &Run,
+    p: &Plotted,
+    baseline: i32,
+    pal: &Palette,
+) -> Result<(), RenderError> {
+    let base = area.get_base_pixel();
+    let rel = |path: &[Sample]| -> Vec<(i32, i32)> {
+        path.iter().map(|s| (s.x - base.0, s.y - base.1)).collect()
+    };
+    let stroke = |path: &[Sample], color: RGBColor| {
+        area.draw(&PathElement::new(rel(path), color.stroke_width(1)))
+            .map_err(draw_err)
+    };
+    if p.mark == Mark::Line {
+        return stroke(&run.line, p.color);
+    }
+    if run.decimated {
+        stroke(&run.line, tint(p.color, pal.plot, 0.5))?;
+    }
+    let (first, last) = match (run.mean.first(), run.mean.last()) {
+        (Some(a), Some(b)) => (a.x, b.x),
+        _ => return Ok(()),
+    };
+    let mut poly = Vec::with_capacity(run.mean.len() + 2);
+    poly.push((first - base.0, baseline - base.1));
+    poly.extend(rel(&run.mean));
+    poly.push((last - base.0, baseline - base.1));
+    area.draw(&Polygon::new(poly, p.color.filled()))
+        .map_err(draw_err)?;
+    stroke(&run.mean, p.color)
+}
+
+/// `a` blended toward `b` by `f` (0 = a, 1 = b).
+pub fn tint(a: RGBColor, b: RGBColor, f: f64) -> RGBColor {
+    let mix = |x: u8, y: u8| (f64::from(x) * (1.0 - f) + f64::from(y) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// "95th", "99.9th", "1st", "2nd", "3rd", "11th".
+pub fn ordinal(p: f64) -> String {
+    let text = format!("{p}");
+    let suffix = if p.fract() != 0.0 {
+        "th"
+    } else {
+        let n = p as i64;
+        match (n % 10, n % 100) {
+            (_, 11..=13) => "th",
+            (1, _) => "st",
+            (2, _) => "nd",
+            (3, _) => "rd",
+            _ => "th",
+        }
+    };
+    format!("{text}{suffix}")
+}
+
+fn percentile_basis(of: &str) -> &str {
+    match of {
+        "max" => "max of in/out",
+        "sum" => "sum of in+out",
+        "receive" => "in",
+        "transmit" => "out",
+        other => other,
+    }
+}
+
+/// Label and value text of one legend figure.
+type Cell = (&'static str, String);
+
+fn figures(s: Option<&SeriesStats>, suffix: &str) -> Vec<Cell> {
+    let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| units::format_si(v, suffix));
+    let b = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| units::format_si(v, "B"));
+    vec![
+        ("Max:", f(s.map(|s| s.max))),
+        ("Avg:", f(s.map(|s| s.avg))),
+        ("Min:", f(s.map(|s| s.min))),
+        ("Last:", f(s.map(|s| s.last))),
+        ("Total:", b(s.map(|s| s.total_bytes))),
+    ]
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    plotted: &[Plotted],
+    stats: &Stats,
+    pal: &Palette,
+    lay: &Layout,
+    suffix: &str,
+) -> Result<(), RenderError> {
+    let fs = lay.fs;
+    let left = text_style(fs, pal.text, HPos::Left, VPos::Center);
+    let right = text_style(fs, pal.text, HPos::Right, VPos::Center);
+    let swatch = px(fs * 1.1);
+    let gap = px(fs * 0.6);
+    let col_gap = px(fs * 1.4);
+    let rows: Vec<Vec<Cell>> = plotted.iter().map(|p| figures(p.stats, suffix)).collect();
+    let mut name_w = 0;
+    for p in plotted {
+        name_w = name_w.max(text_width(area, &p.title, &left)?);
+    }
+    // Per column: widest label and widest value.
+    let n_cols = rows.first().map_or(0, Vec::len);
+    let mut cols = vec![(0, 0); n_cols];
+    for row in &rows {
+        for (c, (label, value)) in row.iter().enumerate() {
+            cols[c].0 = cols[c].0.max(text_width(area, label, &left)?);
+            cols[c].1 = cols[c].1.max(text_width(area, value, &left)?);
+        }
+    }
+    let x0 = lay.pad + px(fs * 0.5);
+    let avail = area.dim_in_pixel().0 as i32 - x0 - lay.pad;
+    let space = px(fs * 0.35);
+    let width_of = |n: usize| -> i32 {
+        swatch
+            + gap
+            + name_w
+            + cols[..n]
+                .iter()
+                .map(|c| col_gap + c.0 + space + c.1)
+                .sum::<i32>()
+    };
+    // Narrow graphs drop trailing figures (Total, Last, Min) rather than overlap.
+    let mut shown = n_cols;
+    while shown > 2 && width_of(shown) > avail {
+        shown -= 1;
+    }
+    for (i, (p, row)) in plotted.iter().zip(&rows).enumerate() {
+        let cy = lay.line_h * i as i32 + lay.line_h / 2 + lay.pad / 4;
+        draw_swatch(area, p.mark, p.color, (x0, cy), swatch)?;
+        let mut x = x0 + swatch + gap;
+        area.draw_text(&p.title, &left, (x, cy)).map_err(draw_err)?;
+        x += name_w;
+        for (c, (label, value)) in row.iter().take(shown).enumerate() {
+            x += col_gap;
+            area.draw_text(label, &left, (x, cy)).map_err(draw_err)?;
+            x += cols[c].0 + space + cols[c].1;
+            area.draw_text(value, &right, (x, cy)).map_err(draw_err)?;
+        }
+    }
+    if let Some(pct) = &stats.percentile {
+        let cy = lay.line_h * plotted.len() as i32 + lay.line_h / 2 + lay.pad / 4;
+        draw_swatch(area, Mark::Line, pal.percentile, (x0, cy), swatch)?;
+        let text = format!(
+            "{} percentile ({}): {}",
+            ordinal(pct.p),
+            percentile_basis(&pct.of),
+            units::format_si(pct.value, suffix)
+        );
+        area.draw_text(&text, &left, (x0 + swatch + gap, cy))
+            .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+fn draw_swatch<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    mark: Mark,
+    color: RGBColor,
+    (x, cy): (i32, i32),
+    size: i32,
+) -> Result<(), RenderError> {
+    let half = size * 4 / 10;
+    match mark {
+        Mark::Area => area.draw(&Rectangle::new(
+            [(x, cy - half), (x + size - 1, cy + half)],
+            color.filled(),
+        )),
+        Mark::Line => area.draw(&Rectangle::new(
+            [(x, cy - 1), (x + size - 1, cy)],
+            color.filled(),
+        )),
+    }
+    .map_err(draw_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinals() {
+        assert_eq!(ordinal(95.0), "95th");
+        assert_eq!(ordinal(99.9), "99.9th");
+        assert_eq!(ordinal(1.0), "1st");
+        assert_eq!(ordinal(2.0), "2nd");
+        assert_eq!(ordinal(13.0), "13th");
+        assert_eq!(ordinal(33.0), "33rd");
+    }
+}

@@ -1,0 +1,303 @@
+//! From samples to pixel vertices, decimated to the plot's columns when samples outnumber
+//! them.
+//!
+//! Each sample covers its period `[t, t + step)`; a run of consecutive samples becomes a
+//! path through the middles of the periods, with flat half-period caps at both ends, so a
+//! lone sample is still one step wide. Samples further apart than the series' step start a
+//! new run: a gap in the data is a gap in the drawing.
+//!
+//! With more samples than columns, drawing every sample wastes time and plotters' area fill
+//! drops spikes narrower than a pixel. So samples are grouped by the column the chart's own
+//! mapping puts them in (the same `backend_coord` that places the grid, or neighbouring
+//! columns would disagree and the line would show gaps), and each column yields its first,
+//! minimum, maximum and last value in time order (the "M4" reduction: the polyline through
+//! them covers exactly the pixels the full polyline would) plus its mean for the area.
+//! Grouping is a single pass with one running accumulator: no allocation per sample.
+
+use crate::model::Series;
+
+/// One vertex in backend pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub x: i32,
+    pub y: i32,
+}
+
+/// One unbroken run of samples as pixel paths.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Run {
+    /// Through every sample, or per column first/min/max/last: the line and the envelope.
+    pub line: Vec<Sample>,
+    /// Per-column means when decimated (the area's top); equal to `line` otherwise.
+    pub mean: Vec<Sample>,
+    pub decimated: bool,
+}
+
+/// The chart's mapping from (UTC seconds, display rate) to backend pixels.
+pub trait Map: Fn(f64, f64) -> (i32, i32) {}
+impl<F: Fn(f64, f64) -> (i32, i32)> Map for F {}
+
+/// The runs of `series` as pixel paths, decimated when it has more samples than `columns`.
+pub fn runs(series: &Series, factor: f64, columns: usize, map: &impl Map) -> Vec<Run> {
+    let decimate = series.points.len() > columns;
+    let step = series.step_seconds();
+    let mut out = Vec::new();
+    let mut acc = RunBuilder::new(step, decimate, columns.min(series.points.len()));
+    for p in &series.points {
+        let t = p.time.timestamp();
+        let v = p.value * factor;
+        let breaks = acc.last_t.is_some_and(|lt| t - lt > step);
+        if breaks || !v.is_finite() {
+            acc.finish(map, &mut out);
+        }
+        if v.is_finite() {
+            acc.add(t, v, map);
+        }
+    }
+    acc.finish(map, &mut out);
+    out
+}
+
+/// Per-column running figures.
+#[derive(Debug, Clone, Copy)]
+struct Column {
+    x: i32,
+    first: f64,
+    last: f64,
+    min: f64,
+    max: f64,
+    /// Whether the minimum came before the maximum.
+    min_first: bool,
+    sum: f64,
+    n: u32,
+}
+
+impl Column {
+    fn new(x: i32, v: f64) -> Column {
+        Column {
+            x,
+            first: v,
+            last: v,
+            min: v,
+            max: v,
+            min_first: true,
+            sum: v,
+            n: 1,
+        }
+    }
+
+    fn add(&mut self, v: f64) {
+        if v < self.min {
+            self.min = v;
+            self.min_first = false;
+        }
+        if v > self.max {
+            self.max = v;
+            self.min_first = true;
+        }
+        self.last = v;
+        self.sum += v;
+        self.n += 1;
+    }
+
+    /// First, min and max in the order they occurred, last.
+    fn m4(&self) -> [f64; 4] {
+        if self.min_first {
+            [self.first, self.min, self.max, self.last]
+        } else {
+            [self.first, self.max, self.min, self.last]
+        }
+    }
+}
+
+/// Builds one run at a time.
+struct RunBuilder {
+    step: i64,
+    decimate: bool,
+    capacity: usize,
+    run: Run,
+    col: Option<Column>,
+    /// Time and rate of the run's latest sample.
+    last_t: Option<i64>,
+    last_v: f64,
+    first_mean: Option<f64>,
+}
+
+impl RunBuilder {
+    fn new(step: i64, decimate: bool, capacity: usize) -> RunBuilder {
+        RunBuilder {
+            step,
+            decimate,
+            capacity,
+            run: Run::default(),
+            col: None,
+            last_t: None,
+            last_v: 0.0,
+            first_mean: None,
+        }
+    }
+
+    fn add(&mut self, t: i64, v: f64, map: &impl Map) {
+        let half = self.step as f64 / 2.0;
+        if self.last_t.is_none() {
+            let cap = 4 * self.capacity + 2;
+            self.run.line.reserve(cap);
+            self.run
+                .mean
+                .reserve(if self.decimate { cap / 4 } else { 0 });
+            push(&mut self.run.line, map(t as f64, v));
+        }
+        self.last_t = Some(t);
+        self.last_v = v;
+        if !self.decimate {
+            push(&mut self.run.line, map(t as f64 + half, v));
+            return;
+        }
+        let x = map(t as f64 + half, v).0;
+        match &mut self.col {
+            Some(c) if c.x == x => c.add(v),
+            _ => {
+                self.flush(map);
+                self.col = Some(Column::new(x, v));
+            }
+        }
+    }
+
+    /// Emits the current column's vertices.
+    fn flush(&mut self, map: &impl Map) {
+        let Some(c) = self.col.take() else {
+            return;
+        };
+        let y = |v: f64| map(0.0, v).1;
+        for v in c.m4() {
+            push(&mut self.run.line, (c.x, y(v)));
+        }
+        let mean = c.sum / f64::from(c.n);
+        if self.first_mean.is_none() {
+            self.first_mean = Some(mean);
+            let start = self.run.line[0];
+            push(&mut self.run.mean, (start.x, y(mean)));
+        }
+        push(&mut self.run.mean, (c.x, y(mean)));
+    }
+
+    /// Closes the run with its trailing cap and moves it to `out`.
+    fn finish(&mut self, map: &impl Map, out: &mut Vec<Run>) {
+        let Some(lt) = self.last_t.take() else {
+            return;
+        };
+        self.flush(map);
+        let end = map((lt + self.step) as f64, self.last_v);
+        push(&mut self.run.line, end);
+        let mut run = std::mem::take(&mut self.run);
+        if self.decimate {
+            if let Some(m) = run.mean.last().copied() {
+                push(&mut run.mean, (end.0, m.y));
+            }
+        } else {
+            run.mean = run.line.clone();
+        }
+        run.decimated = self.decimate;
+        self.first_mean = None;
+        out.push(run);
+    }
+}
+
+/// Appends a vertex, skipping repeats and merging straight continuations (a flat stretch
+/// becomes one segment: fewer vertices, and no anti-aliasing seams at needless joins).
+fn push(path: &mut Vec<Sample>, (x, y): (i32, i32)) {
+    let new = Sample { x, y };
+    match path.as_slice() {
+        [.., last] if *last == new => {}
+        [.., a, b] if straight(*a, *b, new) => *path.last_mut().expect("two points") = new,
+        _ => path.push(new),
+    }
+}
+
+/// Whether `b` lies on the way from `a` to `c`, in the same direction.
+fn straight(a: Sample, b: Sample, c: Sample) -> bool {
+    let (dx1, dy1) = (i64::from(b.x - a.x), i64::from(b.y - a.y));
+    let (dx2, dy2) = (i64::from(c.x - b.x), i64::from(c.y - b.y));
+    dx1 * dy2 == dy1 * dx2 && dx1 * dx2 + dy1 * dy2 > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Point, Scope};
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn hourly(values: &[f64]) -> Series {
+        let t0 = Utc.with_ymd_and_hms(2015, 5, 5, 0, 0, 0).unwrap();
+        let points = values
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| Point {
+                time: t0 + Duration::hours(i as i64),
+                value,
+                count: None,
+            })
+            .collect();
+        Series::new(Scope::Receive, points)
+    }
+
+    /// 100 columns over the series' span; y = 1000 - value.
+    fn mapper(s: &Series) -> impl Map {
+        let t0 = s.points[0].time.timestamp() as f64;
+        let t1 = s.points.last().unwrap().time.timestamp() as f64 + 3600.0;
+        move |t: f64, v: f64| {
+            (
+                ((t - t0) / (t1 - t0) * 99.0).round() as i32,
+                1000 - v as i32,
+            )
+        }
+    }
+
+    #[test]
+    fn few_samples_pass_through_midpoints_with_caps() {
+        let s = hourly(&[10.0, 20.0]);
+        let runs = runs(&s, 1.0, 100, &mapper(&s));
+        assert_eq!(runs.len(), 1);
+        let ys: Vec<i32> = runs[0].line.iter().map(|p| p.y).collect();
+        assert_eq!(ys, vec![990, 990, 980, 980]);
+        let flat = hourly(&[10.0; 20]);
+        let line = &super::runs(&flat, 1.0, 100, &mapper(&flat))[0].line;
+        assert_eq!(line.len(), 2, "a flat stretch is one segment");
+        assert!(!runs[0].decimated);
+    }
+
+    #[test]
+    fn many_samples_keep_each_columns_extremes_and_mean() {
+        let mut values = vec![100.0; 5000];
+        values[2345] = 900.0;
+        values[4000] = 0.0;
+        let s = hourly(&values);
+        let runs = runs(&s, 1.0, 100, &mapper(&s));
+        assert_eq!(runs.len(), 1);
+        let r = &runs[0];
+        assert!(r.decimated);
+        assert!(r.line.len() <= 4 * 100 + 2, "{} vertices", r.line.len());
+        assert_eq!(
+            r.line.iter().map(|p| p.y).min(),
+            Some(100),
+            "the spike's top"
+        );
+        assert_eq!(r.line.iter().map(|p| p.y).max(), Some(1000), "the dip");
+        // The spike's column mean is diluted by ~50 samples of 100.
+        let spike_mean = r.mean.iter().map(|p| p.y).min().unwrap();
+        assert!((850..=890).contains(&spike_mean), "{spike_mean}");
+        assert!(r.line.windows(2).all(|w| w[0].x <= w[1].x), "left to right");
+    }
+
+    #[test]
+    fn gaps_split_runs_even_when_decimating() {
+        let s = {
+            let mut s = hourly(&vec![1.0; 3000]);
+            s.points.drain(1000..1100);
+            s
+        };
+        let runs = runs(&s, 1.0, 100, &mapper(&s));
+        assert_eq!(runs.len(), 2);
+        assert!(runs[0].line.last().unwrap().x < runs[1].line[0].x);
+    }
+}

@@ -1,0 +1,165 @@
+//! Text through a glyph cache of our own, on ab_glyph and the embedded font.
+//!
+//! plotters' `ab_glyph` path rasterizes every glyph of every label on every frame, drops each
+//! glyph's left bearing (uneven spacing) and rounds positions toward zero (a decimal point
+//! sits a pixel high). Here glyphs are positioned at their true fractional pen position
+//! (quantized to a quarter pixel for the cache key), keep their bearings, sit on one
+//! integer baseline, and are rasterized once per thread per (glyph, size, quarter-pixel
+//! phase).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use ab_glyph::{Font, FontRef, GlyphId, PxScale, ScaleFont};
+
+use super::font::FONT_BYTES;
+
+/// Quarter-pixel horizontal phases a glyph is rasterized at.
+const PHASES: f32 = 4.0;
+
+fn font() -> &'static FontRef<'static> {
+    static FONT: OnceLock<FontRef<'static>> = OnceLock::new();
+    FONT.get_or_init(|| FontRef::try_from_slice(FONT_BYTES).expect("embedded font parses"))
+}
+
+/// A rasterized glyph: coverage rows and where the top-left pixel sits relative to the
+/// integer pen position on the baseline.
+#[derive(Debug)]
+struct Bitmap {
+    left: i32,
+    top: i32,
+    width: usize,
+    coverage: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    glyph: u16,
+    size_bits: u32,
+    phase: u8,
+}
+
+thread_local! {
+    static CACHE: RefCell<HashMap<Key, Option<Bitmap>>> = RefCell::new(HashMap::new());
+}
+
+/// Vertical metrics of a size, in pixels (descent is negative).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    pub ascent: f32,
+    pub descent: f32,
+}
+
+pub fn metrics(size: f32) -> Metrics {
+    let f = font().as_scaled(PxScale::from(size));
+    Metrics {
+        ascent: f.ascent(),
+        descent: f.descent(),
+    }
+}
+
+/// Glyphs of `text` with their pen positions (pixels from the start, kerned).
+fn layout(text: &str, size: f32) -> impl Iterator<Item = (GlyphId, f32)> + '_ {
+    let f = font().as_scaled(PxScale::from(size));
+    let mut pen = 0.0f32;
+    let mut prev: Option<GlyphId> = None;
+    text.chars().map(move |c| {
+        let id = f.glyph_id(c);
+        if let Some(p) = prev {
+            pen += f.kern(p, id);
+        }
+        let at = pen;
+        pen += f.h_advance(id);
+        prev = Some(id);
+        (id, at)
+    })
+}
+
+/// Advance width of `text`.
+pub fn width(text: &str, size: f32) -> f32 {
+    let f = font().as_scaled(PxScale::from(size));
+    let last = text.chars().last().map(|c| f.h_advance(f.glyph_id(c)));
+    layout(text, size).last().map_or(0.0, |(_, x)| x) + last.unwrap_or(0.0)
+}
+
+/// Calls `plot(x, y, coverage)` for every inked pixel of `text` with its pen starting at
+/// `x` and its baseline on row `baseline`.
+pub fn draw(text: &str, size: f32, x: f32, baseline: i32, mut plot: impl FnMut(i32, i32, u8)) {
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        for (id, pen) in layout(text, size) {
+            let at = x + pen;
+            let whole = at.floor();
+            let phase = ((at - whole) * PHASES).round() as u8;
+            let (whole, phase) = if phase as f32 >= PHASES {
+                (whole + 1.0, 0)
+            } else {
+                (whole, phase)
+            };
+            let key = Key {
+                glyph: id.0,
+                size_bits: size.to_bits(),
+                phase,
+            };
+            let bitmap = cache
+                .entry(key)
+                .or_insert_with(|| rasterize(id, size, f32::from(phase) / PHASES));
+            if let Some(b) = bitmap {
+                let ox = whole as i32 + b.left;
+                let oy = baseline + b.top;
+                for (i, &c) in b.coverage.iter().enumerate() {
+                    if c > 0 {
+                        plot(ox + (i % b.width) as i32, oy + (i / b.width) as i32, c);
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn rasterize(id: GlyphId, size: f32, phase: f32) -> Option<Bitmap> {
+    let glyph = id.with_scale_and_position(PxScale::from(size), ab_glyph::point(phase, 0.0));
+    let outlined = font().outline_glyph(glyph)?;
+    let bounds = outlined.px_bounds();
+    let width = bounds.width() as usize;
+    let height = bounds.height() as usize;
+    let mut coverage = vec![0u8; width * height];
+    outlined.draw(|x, y, c| {
+        if let Some(px) = coverage.get_mut(y as usize * width + x as usize) {
+            *px = (c.clamp(0.0, 1.0) * 255.0).round() as u8;
+        }
+    });
+    Some(Bitmap {
+        left: bounds.min.x as i32,
+        top: bounds.min.y as i32,
+        width,
+        coverage,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ink(text: &str) -> Vec<(i32, i32, u8)> {
+        let mut out = Vec::new();
+        draw(text, 11.0, 0.0, 20, |x, y, c| out.push((x, y, c)));
+        out
+    }
+
+    #[test]
+    fn decimal_point_sits_on_the_baseline_like_the_digits() {
+        let bottom = |text: &str| ink(text).iter().filter(|p| p.2 > 128).map(|p| p.1).max();
+        assert_eq!(bottom("."), bottom("0"));
+        assert_eq!(bottom("1.5"), bottom("15"));
+    }
+
+    #[test]
+    fn widths_grow_with_text_and_cached_drawing_repeats_exactly() {
+        assert!(width("100 Mb/s", 11.0) > width("10 Mb/s", 11.0));
+        assert!(width("", 11.0) == 0.0);
+        assert_eq!(ink("Max: 755 Mb/s"), ink("Max: 755 Mb/s"));
+        assert!(ink("Max").len() > 20);
+    }
+}
