@@ -12,6 +12,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::export::ExportFormat;
 use crate::fetch::FetchOptions;
 use crate::model::{Method, Period, Scope};
+use crate::provider::cloudwatch::{CloudWatchConfig, MetricWidget, NetworkWidget};
+use crate::provider::request::ProviderRequest;
+use crate::provider::softlayer::{
+    NetworkType, PoolGraphRequest, ServerGraphRequest, SnapshotRange, SoftLayerConfig,
+};
+use crate::provider::ProviderKind;
 use crate::range::{parse_date, DateRange};
 use crate::render::{PngCompression, RenderOptions, Theme};
 use crate::sim::SimConfig;
@@ -35,7 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Draw the bandwidth graph (PNG) from saved data.
-    Render(RenderArgs),
+    Render(Box<RenderArgs>),
     /// Write the data as CSV or JSON, one row per timestamp.
     Export(ExportArgs),
     /// Fetch traffic statistics from a Hostway-style API and write them as CSV or JSON.
@@ -56,7 +62,6 @@ pub struct InputArgs {
         long = "input",
         short = 'i',
         value_name = "[SCOPE=]FILE",
-        required_unless_present = "base_url",
         conflicts_with = "base_url"
     )]
     pub inputs: Vec<InputSpec>,
@@ -130,10 +135,10 @@ pub struct FetchArgs {
     #[arg(long, value_enum, default_value = "avg", help_heading = "Fetch")]
     pub method: MethodArg,
     /// First day, YYYY-MM-DD (UTC, included).
-    #[arg(long, value_parser = parse_date, requires = "base_url", help_heading = "Fetch")]
+    #[arg(long, value_parser = parse_date, help_heading = "Fetch")]
     pub start: Option<NaiveDate>,
     /// Last day, YYYY-MM-DD (UTC, included).
-    #[arg(long, value_parser = parse_date, requires = "base_url", help_heading = "Fetch")]
+    #[arg(long, value_parser = parse_date, help_heading = "Fetch")]
     pub end: Option<NaiveDate>,
     /// The whole Authorization header value, e.g. "Bearer TOKEN".
     #[arg(
@@ -261,8 +266,212 @@ impl FetchArgs {
 fn source(input: InputArgs, fetch: FetchArgs) -> Result<Source, String> {
     if fetch.base_url.is_some() {
         Ok(Source::Http(Box::new(fetch.into_options()?)))
+    } else if input.inputs.is_empty() {
+        Err("give --input files, or --base-url and the other fetch flags".into())
+    } else if fetch.start.is_some() || fetch.end.is_some() {
+        Err("--start/--end select what to fetch: give --base-url too (files are read whole)".into())
     } else {
         Ok(Source::Files(input.inputs))
+    }
+}
+
+/// `--fallback`: when to use a provider-drawn graph instead of drawing from raw data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum FallbackMode {
+    /// Always draw locally from raw data.
+    #[default]
+    Never,
+    /// Use the provider's graph when fetching raw data fails (after retries).
+    OnError,
+    /// Use the provider's graph without fetching raw data.
+    Always,
+}
+
+/// The provider graph to fall back on.
+#[derive(Debug, Clone, Args)]
+pub struct FallbackArgs {
+    /// When to use the provider's own graph instead of drawing from raw data.
+    #[arg(long, value_enum, default_value = "never", help_heading = "Fallback")]
+    pub fallback: FallbackMode,
+    /// softlayer or cloudwatch.
+    #[arg(long, value_parser = parse_from_str::<ProviderKind>, help_heading = "Fallback")]
+    pub provider: Option<ProviderKind>,
+    /// SoftLayer API user.
+    #[arg(long, env = "SL_USERNAME", help_heading = "Fallback")]
+    pub sl_user: Option<String>,
+    /// SoftLayer API key.
+    #[arg(
+        long,
+        env = "SL_API_KEY",
+        hide_env_values = true,
+        help_heading = "Fallback"
+    )]
+    pub sl_api_key: Option<Secret>,
+    /// SoftLayer REST endpoint (default the public one; the private network has its own).
+    #[arg(long, value_name = "URL", help_heading = "Fallback")]
+    pub sl_endpoint: Option<String>,
+    /// SoftLayer hardware server id: draws that server's graph (getBandwidthGraph).
+    #[arg(long, value_name = "ID", help_heading = "Fallback")]
+    pub sl_hardware_id: Option<u64>,
+    /// SoftLayer bandwidth pool id: draws the pool's graph (getBandwidthImage).
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "sl_hardware_id",
+        help_heading = "Fallback"
+    )]
+    pub sl_allotment_id: Option<u64>,
+    /// public or private network.
+    #[arg(long, default_value = "public", value_parser = parse_from_str::<NetworkType>, help_heading = "Fallback")]
+    pub sl_network: NetworkType,
+    /// Pool graph range: day, week, 30day, previous_calendar_month, current_calendar_month,
+    /// current_billing_cycle, previous_billing_cycle, specified_day, specified_range
+    /// (the specified ones take --start and --end).
+    #[arg(
+        long,
+        default_value = "30day",
+        value_name = "RANGE",
+        help_heading = "Fallback"
+    )]
+    pub sl_range: String,
+    /// AWS region of the CloudWatch endpoint.
+    #[arg(long, env = "AWS_REGION", help_heading = "Fallback")]
+    pub aws_region: Option<String>,
+    /// CloudWatch endpoint (default monitoring.REGION.amazonaws.com).
+    #[arg(long, value_name = "URL", help_heading = "Fallback")]
+    pub cw_endpoint: Option<String>,
+    /// EC2 instance id: draws its NetworkIn and NetworkOut.
+    #[arg(long, value_name = "ID", help_heading = "Fallback")]
+    pub cw_instance_id: Option<String>,
+    /// A MetricWidget JSON file to draw instead (size is taken from --width/--height).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "cw_instance_id",
+        help_heading = "Fallback"
+    )]
+    pub metric_widget: Option<PathBuf>,
+    /// Seconds per CloudWatch data point.
+    #[arg(long, default_value_t = 300, help_heading = "Fallback")]
+    pub cw_period: u32,
+}
+
+/// A validated fallback: when, and what to ask for.
+#[derive(Debug, Clone)]
+pub struct Fallback {
+    pub mode: FallbackMode,
+    pub request: ProviderRequest,
+}
+
+impl FallbackArgs {
+    /// Builds the provider request; `None` for `--fallback never`. Reads credentials from
+    /// the flags or their environment variables, so a missing one is reported up front.
+    pub fn into_fallback(
+        self,
+        fetch: &FetchArgs,
+        graph: &RenderOptions,
+    ) -> Result<Option<Fallback>, String> {
+        if self.fallback == FallbackMode::Never {
+            return Ok(None);
+        }
+        let provider = self
+            .provider
+            .ok_or("--fallback needs --provider softlayer or cloudwatch")?;
+        let day = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        let (start, end) = match (fetch.start, fetch.end) {
+            (Some(s), Some(e)) if e >= s => (Some(s), Some(e)),
+            (Some(s), Some(e)) => return Err(format!("--end {e} is before --start {s}")),
+            (s, e) => (s, e),
+        };
+        let span = || -> Result<_, String> {
+            match (start, end) {
+                (Some(s), Some(e)) => Ok((day(s), day(e) + chrono::Duration::days(1))),
+                _ => Err("the provider graph needs --start and --end".to_string()),
+            }
+        };
+        let request = match provider {
+            ProviderKind::SoftLayer => {
+                let user = self
+                    .sl_user
+                    .ok_or("SoftLayer needs --sl-user or SL_USERNAME")?;
+                let key = self
+                    .sl_api_key
+                    .ok_or("SoftLayer needs --sl-api-key or SL_API_KEY")?;
+                let mut config = SoftLayerConfig::new(user, key);
+                if let Some(e) = self.sl_endpoint {
+                    config = config.with_endpoint(e);
+                }
+                match (self.sl_hardware_id, self.sl_allotment_id) {
+                    (Some(hardware_id), _) => {
+                        let (start, end) = span()?;
+                        ProviderRequest::SoftLayerServer {
+                            config,
+                            hardware_id,
+                            graph: ServerGraphRequest {
+                                start,
+                                end,
+                                network: self.sl_network,
+                                font_size: graph.font_size.round() as u32,
+                                width: graph.width,
+                                height: graph.height,
+                                hide_time_zone: !graph.show_timezone,
+                            },
+                        }
+                    }
+                    (None, Some(allotment_id)) => ProviderRequest::SoftLayerPool {
+                        config,
+                        allotment_id,
+                        graph: PoolGraphRequest {
+                            network: self.sl_network,
+                            range: SnapshotRange::parse(&self.sl_range, start, end)
+                                .map_err(|e| e.to_string())?,
+                            size: Some((graph.width, graph.height)),
+                        },
+                    },
+                    (None, None) => {
+                        return Err("SoftLayer needs --sl-hardware-id or --sl-allotment-id".into())
+                    }
+                }
+            }
+            ProviderKind::CloudWatch => {
+                let mut config =
+                    CloudWatchConfig::from_env(self.aws_region).map_err(|e| e.to_string())?;
+                if let Some(e) = self.cw_endpoint {
+                    config = config.with_endpoint(e);
+                }
+                let widget = match (self.metric_widget, self.cw_instance_id) {
+                    (Some(file), _) => MetricWidget::from_file(&file)
+                        .map_err(|e| e.to_string())?
+                        .with_size(graph.width, graph.height),
+                    (None, Some(instance_id)) => {
+                        let (start, end) = span()?;
+                        let offset = graph.timezone.local_minus_utc() / 60;
+                        MetricWidget::network(&NetworkWidget {
+                            instance_id,
+                            start,
+                            end,
+                            width: graph.width,
+                            height: graph.height,
+                            title: graph.title.clone(),
+                            timezone: (offset != 0).then(|| {
+                                let sign = if offset < 0 { '-' } else { '+' };
+                                format!("{sign}{:02}{:02}", offset.abs() / 60, offset.abs() % 60)
+                            }),
+                            period: self.cw_period,
+                        })
+                    }
+                    (None, None) => {
+                        return Err("CloudWatch needs --cw-instance-id or --metric-widget".into())
+                    }
+                };
+                widget.validate().map_err(|e| e.to_string())?;
+                ProviderRequest::CloudWatch { config, widget }
+            }
+        };
+        Ok(Some(Fallback {
+            mode: self.fallback,
+            request,
+        }))
     }
 }
 
@@ -337,6 +546,8 @@ pub struct RenderArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub graph: GraphArgs,
+    #[command(flatten)]
+    pub fallback: FallbackArgs,
     /// Also print the figures (max, avg, min, last, total, percentile) to stdout.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub stats: Option<StatsFormat>,
@@ -459,10 +670,12 @@ pub struct DemoJob {
 
 #[derive(Debug, Clone)]
 pub struct RenderJob {
-    pub source: Source,
+    /// `None` with `--fallback always`: nothing is fetched.
+    pub source: Option<Source>,
     pub output: PathBuf,
     pub render: RenderOptions,
     pub stats: Option<StatsFormat>,
+    pub fallback: Option<Fallback>,
 }
 
 #[derive(Debug, Clone)]
@@ -518,14 +731,35 @@ impl Cli {
     pub fn into_command(self) -> Result<Command, String> {
         Ok(match self.command {
             CliCommand::Render(a) => {
+                let a = *a;
                 if a.output.as_os_str() == "-" && a.stats.is_some() {
                     return Err("--stats json prints to stdout; give -o a file name".into());
                 }
+                let render = a.graph.into_options()?;
+                let fallback = a.fallback.into_fallback(&a.fetch, &render)?;
+                let always = matches!(&fallback, Some(f) if f.mode == FallbackMode::Always);
+                let source = if always && a.fetch.base_url.is_none() && a.input.inputs.is_empty() {
+                    None
+                } else if always {
+                    return Err(
+                        "--fallback always fetches no raw data: drop --input/--base-url".into(),
+                    );
+                } else {
+                    if matches!(&fallback, Some(f) if f.mode == FallbackMode::OnError)
+                        && a.fetch.base_url.is_none()
+                    {
+                        return Err(
+                            "--fallback on-error applies to fetching: give --base-url".into()
+                        );
+                    }
+                    Some(source(a.input, a.fetch)?)
+                };
                 Command::Render(RenderJob {
-                    source: source(a.input, a.fetch)?,
+                    source,
                     output: a.output,
-                    render: a.graph.into_options()?,
+                    render,
                     stats: a.stats,
+                    fallback,
                 })
             }
             CliCommand::Export(a) => {
@@ -570,6 +804,7 @@ impl Cli {
                     auth: a.auth,
                     default_created: a.created,
                     created: a.server_created,
+                    providers: Some(crate::provider::sim::ProviderSimConfig::default()),
                 })
             }
             CliCommand::Demo(a) => Command::Demo(DemoJob { out_dir: a.out_dir }),

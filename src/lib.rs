@@ -24,6 +24,7 @@ pub mod provider;
 pub mod range;
 pub mod render;
 pub mod report;
+pub mod secret;
 pub mod sim;
 pub mod source;
 pub mod stats;
@@ -46,6 +47,15 @@ pub enum Error {
     Fetch(#[from] fetch::FetchError),
     #[error(transparent)]
     Sim(#[from] sim::SimError),
+    #[error(transparent)]
+    Provider(Box<provider::ProviderError>),
+    #[error("raw data failed ({raw}); the {provider} fallback failed too: {source}")]
+    Fallback {
+        raw: String,
+        provider: &'static str,
+        #[source]
+        source: Box<provider::ProviderError>,
+    },
     #[error("{0}")]
     Usage(String),
 }
@@ -80,20 +90,7 @@ impl From<source::SourceError> for Error {
 /// Runs one validated command.
 pub fn run(command: Command) -> Result<Outcome, Error> {
     match command {
-        Command::Render(job) => {
-            let traffic = source::load(&job.source)?;
-            let stats = stats::compute(&traffic, &job.render.stats);
-            let png = render::render_png(&traffic, &stats, &job.render)?;
-            output::write_output(&job.output, &png)?;
-            if job.stats.is_some() {
-                print_json(&stats)?;
-            }
-            Ok(Outcome {
-                written: vec![job.output],
-                stats: Some(stats),
-                fetch: None,
-            })
-        }
+        Command::Render(job) => render(job),
         Command::Export(job) => {
             let traffic = source::load(&job.source)?;
             let bytes = job.format.exporter().export(&traffic);
@@ -124,13 +121,95 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
     }
 }
 
+/// What `render --stats json` prints: where the graph came from and, when it was drawn from
+/// raw data, every figure.
+#[derive(serde::Serialize)]
+struct StatsReport<'a> {
+    /// `local`, or `provider:softlayer` / `provider:cloudwatch`.
+    source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback_reason: Option<String>,
+    #[serde(flatten)]
+    stats: Option<&'a stats::Stats>,
+}
+
+/// `render`: draws from raw data, or takes the provider's graph when the job says so.
+fn render(job: cli::RenderJob) -> Result<Outcome, Error> {
+    use cli::FallbackMode;
+    let on_error = matches!(&job.fallback, Some(f) if f.mode == FallbackMode::OnError);
+    let reason = match &job.source {
+        None => "--fallback always".to_string(),
+        Some(src) => match source::load(src) {
+            Ok(traffic) => {
+                let stats = stats::compute(&traffic, &job.render.stats);
+                let png = render::render_png(&traffic, &stats, &job.render)?;
+                output::write_output(&job.output, &png)?;
+                if job.stats.is_some() {
+                    print_json(&StatsReport {
+                        source: "local".into(),
+                        fallback_reason: None,
+                        stats: Some(&stats),
+                    })?;
+                }
+                return Ok(Outcome {
+                    written: vec![job.output],
+                    stats: Some(stats),
+                    fetch: None,
+                });
+            }
+            Err(source::SourceError::Fetch(e)) if on_error => e.to_string(),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let fallback = job
+        .fallback
+        .ok_or_else(|| Error::Usage("nothing to draw: no source and no fallback".into()))?;
+    let provider = fallback.request.provider();
+    if job.source.is_some() {
+        eprintln!("trafficgraph: raw data failed ({reason}); using the {provider} graph instead");
+    }
+    let image = fallback
+        .request
+        .fetch_blocking()
+        .map_err(|source| match job.source {
+            Some(_) => Error::Fallback {
+                raw: reason.clone(),
+                provider,
+                source: Box::new(source),
+            },
+            None => Error::Provider(Box::new(source)),
+        })?;
+    output::write_output(&job.output, &image.png)?;
+    if job.stats.is_some() {
+        print_json(&StatsReport {
+            source: format!("provider:{provider}"),
+            fallback_reason: Some(reason),
+            stats: None,
+        })?;
+    }
+    Ok(Outcome {
+        written: vec![job.output],
+        ..Outcome::default()
+    })
+}
+
 /// Serves the simulator until Ctrl-C.
 fn run_sim(config: sim::SimConfig) -> Result<(), Error> {
+    let providers = config.providers.clone();
     let handle = sim::spawn(config)?;
     eprintln!(
         "trafficgraph: simulator listening on {} (Ctrl-C to stop)",
         handle.base_url()
     );
+    if let Some(p) = &providers {
+        eprintln!(
+            "trafficgraph: SoftLayer REST at {0}/rest/v3.1/ (user {1}), CloudWatch at {0}/ \
+             (key id {2}); keys as documented in the README",
+            handle.base_url().trim_end_matches('/'),
+            p.sl_username,
+            p.aws_access_key_id
+        );
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -413,7 +413,7 @@ fn fetch_command_writes_the_export_and_render_takes_the_same_flags() {
         .unwrap()
     {
         Command::Render(job) => match job.source {
-            Source::Http(o) => {
+            Some(Source::Http(o)) => {
                 assert_eq!(o.ips, vec![IP.to_string()]);
                 assert_eq!(o.range, r);
             }

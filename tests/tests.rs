@@ -4,6 +4,7 @@
 //! - `export`: CSV/JSON export through the CLI, round trips, stdout;
 //! - `errors`: every malformed input gets one clear line naming file and place, a non-zero
 //!   exit, and no output file;
+//! - `fallback`: `render --fallback` switching to provider graphs only when it should;
 //! - `fetch`: the Hostway client against the simulator on loopback (limits, min date, auth,
 //!   faults, resume from cache, CSV bodies, per-IP);
 //! - `properties`: proptest invariants (export/import identity, order-free statistics);
@@ -15,6 +16,7 @@ mod util;
 
 mod errors;
 mod export;
+mod fallback;
 mod fetch;
 mod fixtures_gen;
 mod properties;

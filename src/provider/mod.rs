@@ -20,6 +20,7 @@
 
 pub mod cloudwatch;
 pub mod image;
+pub mod request;
 pub mod sim;
 pub mod softlayer;
 
@@ -81,40 +82,7 @@ impl fmt::Debug for ProviderImage {
     }
 }
 
-/// A credential (API key, secret access key, session token). `Debug` prints `<redacted>`;
-/// there is deliberately no `Display`, so the value is only reachable through
-/// [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret(value.to_string())
-    }
-}
+pub use crate::secret::Secret;
 
 /// Why a provider graph could not be had. Each message is one line saying what to check;
 /// none carries a credential (URLs never hold any: they travel in headers).

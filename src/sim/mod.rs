@@ -62,6 +62,9 @@ pub struct SimConfig {
     pub default_created: NaiveDate,
     /// Creation dates per server id.
     pub created: Vec<(String, NaiveDate)>,
+    /// Also answer the SoftLayer REST calls (under `/rest/v3.1/`) and CloudWatch's
+    /// `GetMetricWidgetImage` (`POST /`), so the provider fallback runs on loopback too.
+    pub providers: Option<crate::provider::sim::ProviderSimConfig>,
 }
 
 impl Default for SimConfig {
@@ -78,6 +81,7 @@ impl Default for SimConfig {
             auth: None,
             default_created: NaiveDate::from_ymd_opt(2010, 1, 1).expect("valid date"),
             created: Vec::new(),
+            providers: None,
         }
     }
 }
@@ -254,6 +258,7 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
         return Err(SimError::FailStatus(config.fail_status));
     }
     let listen = config.listen;
+    let providers = config.providers.clone();
     let bind_err = |source| SimError::Bind {
         addr: listen,
         source,
@@ -281,7 +286,10 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
         .name("trafficgraph-sim".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let app = server::router(state);
+                let mut app = server::router(state);
+                if let Some(providers) = providers {
+                    app = app.merge(crate::provider::sim::router(providers));
+                }
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;

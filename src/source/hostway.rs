@@ -8,7 +8,6 @@
 //! the request URL, which holds no credential (base URLs with user info or a query are
 //! refused when the options are validated).
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -20,68 +19,7 @@ use crate::model::{Method, Period, Point, Scope};
 use crate::range::DateRange;
 use crate::source::file::{parse_hostway_csv, parse_hostway_json, ParseError};
 
-/// A credential: the whole `Authorization` header value. Formatting it prints `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// `Basic base64(user:password)`.
-    pub fn basic(user: &str, password: &Secret) -> Secret {
-        Secret(format!(
-            "Basic {}",
-            base64(format!("{user}:{}", password.0).as_bytes())
-        ))
-    }
-
-    /// The value itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.to_string()))
-    }
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+pub use crate::secret::Secret;
 
 /// The body format asked for with `Accept`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -448,18 +386,6 @@ mod tests {
 
     fn url() -> String {
         "http://127.0.0.1/x".into()
-    }
-
-    #[test]
-    fn secret_never_formats() {
-        let s = Secret::new("Bearer hunter2");
-        assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
-        assert_eq!(
-            Secret::basic("Aladdin", &Secret::new("open sesame")).expose(),
-            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b"a"), "YQ==");
     }
 
     #[test]
