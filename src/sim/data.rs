@@ -4,7 +4,7 @@
 //! The model mimics what a provider records: one rate sample every 10 minutes per direction
 //! (`count` = 6 an hour, 144 a day, like the seed's 143-144), shaped by a diurnal cycle (peak
 //! in the afternoon UTC), a weekly cycle (quieter weekends), noise per sample, rare spikes
-//! (a few hours ×3-×8) and rare missing hours (no row at all, like the seed's missing day).
+//! (an hour in 500, ×2-×6) and rare missing hours (no row at all, like the seed's missing day).
 //!
 //! Units: for `avg`, `min` and `max` a value is a rate in **bytes per second** over the
 //! 10-minute samples of the period; for `sum` it is **octets per period** (each sample's
@@ -68,7 +68,14 @@ fn hour_missing(seed: u64, hour: i64) -> bool {
 /// The rate (bytes per second) of one direction (0 receive, 1 transmit) at one sample.
 fn sample_rate(seed: u64, dir: u64, sample: i64) -> f64 {
     let dseed = mix(seed ^ dir.wrapping_add(1).wrapping_mul(0x9e37_79b9));
-    let base = 50_000.0 + 950_000.0 * unit(mix(dseed ^ SALT_BASE));
+    // A host's inbound level, and outbound 2-4x that: most servers serve more than they
+    // receive.
+    let inbound = 100_000.0 + 900_000.0 * unit(mix(seed ^ SALT_BASE));
+    let base = if dir == 0 {
+        inbound
+    } else {
+        inbound * (2.0 + 2.0 * unit(mix(dseed ^ SALT_BASE)))
+    };
     let t = sample * SAMPLE_SECONDS;
     let hour_of_day = t.rem_euclid(86_400) as f64 / 3600.0;
     let peak = if dir == 0 { 15.0 } else { 17.0 };
@@ -81,7 +88,8 @@ fn sample_rate(seed: u64, dir: u64, sample: i64) -> f64 {
     let s = unit(mix(dseed
         ^ SALT_SPIKE
         ^ (hour as u64).wrapping_mul(0x1000_0000_01b3)));
-    let spike = if s < 0.01 { 3.0 + 500.0 * s } else { 1.0 };
+    // About one hour in 500 (a day or two a month) bursts to 2-6 times the usual.
+    let spike = if s < 0.002 { 2.0 + 2000.0 * s } else { 1.0 };
     base * diurnal * weekly * noise * spike
 }
 
