@@ -7,6 +7,8 @@
 //! - `fallback`: `render --fallback` switching to provider graphs only when it should;
 //! - `fetch`: the Hostway client against the simulator on loopback (limits, min date, auth,
 //!   faults, resume from cache, CSV bodies, per-IP);
+//! - `hardening`: credentials never leak (every command, success and failure, --verbose),
+//!   and a fetch killed at any point resumes to the same bytes;
 //! - `properties`: proptest invariants (export/import identity, order-free statistics);
 //! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures;
 //! - `provider`: SoftLayer/CloudWatch image clients against the loopback provider simulator,
@@ -19,6 +21,7 @@ mod export;
 mod fallback;
 mod fetch;
 mod fixtures_gen;
+mod hardening;
 mod properties;
 mod provider;
 mod render;

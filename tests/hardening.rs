@@ -1,0 +1,353 @@
+//! Safety under faults: credentials never leak, and a fetch killed at any point and run
+//! again ends with the same bytes as one that was never interrupted.
+//!
+//! Everything runs the real binary against the simulator on loopback, bounded in requests
+//! and time (no timing assertions).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use trafficgraph::provider::sim::ProviderSimConfig;
+use trafficgraph::secret::Secret;
+use trafficgraph::sim::{self, SimConfig, SimHandle};
+
+use crate::util::{scratch, stderr};
+
+const HOSTWAY_TOKEN: &str = "Bearer TGLEAK-hostway-7f3a9c1e";
+const BASIC_PASSWORD: &str = "TGLEAK-password-51d2";
+const SL_KEY: &str = "TGLEAK-softlayer-key-0b8e";
+const AWS_SECRET: &str = "TGLEAK/aws+secret-9c4d";
+const AWS_TOKEN: &str = "TGLEAK-session-token-33aa";
+
+/// Every form a credential could leak in: as given, and HTTP Basic's base64 of user:password.
+fn secrets() -> Vec<String> {
+    let basic = Secret::basic("ops", &Secret::new(BASIC_PASSWORD));
+    vec![
+        HOSTWAY_TOKEN.to_string(),
+        "TGLEAK-hostway-7f3a9c1e".into(),
+        BASIC_PASSWORD.into(),
+        basic.expose().trim_start_matches("Basic ").to_string(),
+        SL_KEY.into(),
+        AWS_SECRET.into(),
+        AWS_TOKEN.into(),
+    ]
+}
+
+fn start(auth: &str) -> SimHandle {
+    sim::spawn(SimConfig {
+        auth: Some(Secret::new(auth)),
+        providers: Some(ProviderSimConfig {
+            sl_api_key: Secret::new(SL_KEY),
+            aws_secret_access_key: Secret::new(AWS_SECRET),
+            ..ProviderSimConfig::default()
+        }),
+        ..SimConfig::default()
+    })
+    .expect("simulator")
+}
+
+fn command(dir: &Path, args: &[String]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trafficgraph"));
+    c.args(args)
+        .current_dir(dir)
+        .env("SL_USERNAME", "sim-user")
+        .env("AWS_ACCESS_KEY_ID", "AKIDSIMULATOR")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_SESSION_TOKEN", AWS_TOKEN)
+        .env_remove("TRAFFICGRAPH_AUTH")
+        .env_remove("TRAFFICGRAPH_PASSWORD");
+    c
+}
+
+fn args(list: &[&str], base: &str) -> Vec<String> {
+    list.iter().map(|a| a.replace("{base}", base)).collect()
+}
+
+/// Every file below `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Fails if any secret appears in the output streams or any file under `dir`.
+fn assert_no_leak(what: &str, o: &Output, dir: &Path) -> usize {
+    let mut scanned = 0;
+    for s in secrets() {
+        assert!(
+            !contains(&o.stdout, &s),
+            "{what}: stdout holds a credential"
+        );
+        assert!(
+            !contains(&o.stderr, &s),
+            "{what}: stderr holds a credential"
+        );
+    }
+    for f in files_under(dir) {
+        let bytes = std::fs::read(&f).unwrap();
+        for s in secrets() {
+            assert!(
+                !contains(&bytes, &s),
+                "{what}: {} holds a credential",
+                f.display()
+            );
+        }
+        scanned += 1;
+    }
+    scanned
+}
+
+#[test]
+fn no_command_leaks_a_credential_on_success_or_failure() {
+    let sim = start(HOSTWAY_TOKEN);
+    let base = sim.base_url();
+    let dir = scratch();
+    let fetch = [
+        "--base-url",
+        "{base}",
+        "--account",
+        "a1",
+        "--server",
+        "s1",
+        "--ip",
+        "10.0.0.1",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-05",
+        "--cache-dir",
+        "cache",
+        "--verbose",
+    ];
+    // Failure paths must reach the server: the cache would answer without asking.
+    let uncached: Vec<&str> = fetch
+        .iter()
+        .map(|a| if *a == "--cache-dir" { "--no-cache" } else { a })
+        .filter(|a| *a != "cache")
+        .collect();
+    let softlayer = [
+        "--fallback",
+        "on-error",
+        "--provider",
+        "softlayer",
+        "--sl-endpoint",
+        "{base}/rest/v3.1/",
+        "--sl-hardware-id",
+        "7",
+    ];
+    let cloudwatch = [
+        "--fallback",
+        "always",
+        "--provider",
+        "cloudwatch",
+        "--cw-endpoint",
+        "{base}/",
+        "--cw-instance-id",
+        "i-0123456789abcdef0",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-05",
+    ];
+    type Case<'a> = (&'a str, Vec<String>, Vec<(&'a str, &'a str)>, bool);
+    let with = |a: &[&str], b: &[&str]| -> Vec<String> {
+        let mut v = args(a, &base);
+        v.extend(args(b, &base));
+        v
+    };
+    let good = ("TRAFFICGRAPH_AUTH", HOSTWAY_TOKEN);
+    let bad = ("TRAFFICGRAPH_AUTH", "Bearer TGLEAK-hostway-7f3a9c1e-wrong");
+    let cases: Vec<Case> = vec![
+        (
+            "fetch ok",
+            with(&["fetch", "-o", "out/a.csv"], &fetch),
+            vec![good],
+            true,
+        ),
+        (
+            "fetch json ok",
+            with(&["fetch", "-o", "out/a.json"], &fetch),
+            vec![good],
+            true,
+        ),
+        (
+            "fetch 401",
+            with(&["fetch", "-o", "out/b.csv"], &uncached),
+            vec![bad],
+            false,
+        ),
+        (
+            "fetch basic 401",
+            with(&["fetch", "-o", "out/c.csv", "--user", "ops"], &uncached),
+            vec![("TRAFFICGRAPH_PASSWORD", BASIC_PASSWORD)],
+            false,
+        ),
+        (
+            "render ok",
+            with(&["render", "-o", "out/a.png", "--stats", "json"], &fetch),
+            vec![good],
+            true,
+        ),
+        (
+            "export ok",
+            with(&["export", "-o", "-"], &fetch),
+            vec![good],
+            true,
+        ),
+        (
+            "fallback softlayer",
+            with(
+                &["render", "-o", "out/d.png", "--stats", "json"],
+                &[&uncached[..], &softlayer[..]].concat(),
+            ),
+            vec![bad, ("SL_API_KEY", SL_KEY)],
+            true,
+        ),
+        (
+            "fallback softlayer bad key",
+            with(
+                &["render", "-o", "out/e.png"],
+                &[&uncached[..], &softlayer[..]].concat(),
+            ),
+            vec![bad, ("SL_API_KEY", "TGLEAK-softlayer-key-0b8e-wrong")],
+            false,
+        ),
+        (
+            "cloudwatch",
+            with(
+                &["render", "-o", "out/f.png", "--stats", "json"],
+                &cloudwatch,
+            ),
+            vec![("AWS_SECRET_ACCESS_KEY", AWS_SECRET)],
+            true,
+        ),
+        (
+            "cloudwatch bad secret",
+            with(&["render", "-o", "out/g.png"], &cloudwatch),
+            vec![("AWS_SECRET_ACCESS_KEY", "TGLEAK/aws+secret-9c4d-wrong")],
+            false,
+        ),
+    ];
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    let mut scanned = 0;
+    for (what, argv, env, ok) in &cases {
+        let mut c = command(dir.path(), argv);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.success(), *ok, "{what}: {}", stderr(&o));
+        if *what == "fetch 401" {
+            // The scan reads what --verbose logs: the requests themselves.
+            assert!(
+                stderr(&o).contains("GET http://127.0.0.1:"),
+                "{}",
+                stderr(&o)
+            );
+        }
+        scanned += assert_no_leak(what, &o, dir.path());
+    }
+    assert!(
+        scanned > 20,
+        "scanned outputs, cache and PNGs: {scanned} files"
+    );
+    assert!(
+        files_under(&dir.path().join("cache")).len() >= 2,
+        "the cache was written"
+    );
+}
+
+/// Runs a fetch of 60 days hourly: receive and transmit, 3 chunks each, one at a time.
+fn fetch_cmd(dir: &Path, base: &str, out: &str) -> Command {
+    let argv = args(
+        &[
+            "fetch",
+            "--base-url",
+            "{base}",
+            "--account",
+            "a1",
+            "--server",
+            "s9",
+            "--ip",
+            "10.0.0.9",
+            "--start",
+            "2025-01-01",
+            "--end",
+            "2025-03-01",
+            "--cache-dir",
+            "cache",
+            "--concurrency",
+            "1",
+            "--quiet",
+            "-o",
+            out,
+        ],
+        base,
+    );
+    let mut c = command(dir, &argv);
+    c.env("TRAFFICGRAPH_AUTH", HOSTWAY_TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+#[test]
+fn a_fetch_killed_anywhere_resumes_to_the_same_bytes() {
+    let sim = sim::spawn(SimConfig {
+        auth: Some(Secret::new(HOSTWAY_TOKEN)),
+        latency: Duration::from_millis(60),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let base = sim.base_url();
+    let reference = scratch();
+    let status = fetch_cmd(reference.path(), &base, "out.csv")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let expected = std::fs::read(reference.path().join("out.csv")).unwrap();
+    let chunks = sim.counters.total();
+    assert_eq!(chunks, 6, "2 scopes x 3 chunks of 20 days");
+
+    let mut kills = 0;
+    for (i, delay_ms) in [5u64, 40, 90, 140, 200, 260, 330].into_iter().enumerate() {
+        let dir = scratch();
+        let mut child = fetch_cmd(dir.path(), &base, "out.csv").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let killed = child.try_wait().unwrap().is_none();
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+        kills += usize::from(killed);
+        // Nothing half-written: the output is absent or whole.
+        if let Ok(partial) = std::fs::read(dir.path().join("out.csv")) {
+            assert_eq!(partial, expected, "kill {i}: a partial output");
+        }
+        let cached = files_under(&dir.path().join("cache")).len() as u64;
+        let before = sim.counters.total();
+        let status = fetch_cmd(dir.path(), &base, "out.csv").status().unwrap();
+        assert!(status.success(), "kill {i}: re-run failed");
+        assert_eq!(
+            std::fs::read(dir.path().join("out.csv")).unwrap(),
+            expected,
+            "kill {i}"
+        );
+        // The re-run asks only for what the killed run had not cached.
+        assert_eq!(sim.counters.total() - before, chunks - cached, "kill {i}");
+    }
+    assert!(kills >= 3, "most runs were killed mid-fetch ({kills})");
+}
