@@ -189,26 +189,47 @@ pub fn nearest_rank(values: &mut [f64], p: f64) -> Option<f64> {
     Some(*v)
 }
 
-/// Rates of every series of `scope`, summed per timestamp, in time order.
+/// Rates of every series of `scope`, summed per timestamp, in time order. Series are sorted
+/// with unique timestamps ([`Series::normalize`]), so joining them is a linear merge.
 fn scope_rates(traffic: &Traffic, scope: Scope, opts: &StatsOptions) -> Vec<(i64, f64)> {
-    let mut all: Vec<(i64, f64)> = Vec::new();
+    let mut out: Vec<(i64, f64)> = Vec::new();
     for s in traffic.series.iter().filter(|s| s.scope == scope) {
         let f = rate_factor(s, opts);
-        all.extend(s.points.iter().map(|p| (p.time.timestamp(), p.value * f)));
+        let rates: Vec<(i64, f64)> = s
+            .points
+            .iter()
+            .map(|p| (p.time.timestamp(), p.value * f))
+            .collect();
+        out = if out.is_empty() {
+            rates
+        } else {
+            merge(&out, &rates, |a, b| a + b)
+        };
     }
-    combine(all, |a, b| a + b)
+    out
 }
 
-/// Sorts by time and folds values that share a timestamp with `op`.
-fn combine(mut v: Vec<(i64, f64)>, op: impl Fn(f64, f64) -> f64) -> Vec<(i64, f64)> {
-    v.sort_by_key(|x| x.0);
-    let mut out: Vec<(i64, f64)> = Vec::with_capacity(v.len());
-    for (t, x) in v {
-        match out.last_mut() {
-            Some(last) if last.0 == t => last.1 = op(last.1, x),
-            _ => out.push((t, x)),
+/// Joins two time-ordered lists, folding values that share a timestamp with `op`; a
+/// timestamp present in one list only keeps its value.
+fn merge(a: &[(i64, f64)], b: &[(i64, f64)], op: impl Fn(f64, f64) -> f64) -> Vec<(i64, f64)> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (ta, tb) = (a[i].0, b[j].0);
+        if ta == tb {
+            out.push((ta, op(a[i].1, b[j].1)));
+            i += 1;
+            j += 1;
+        } else if ta < tb {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
         }
     }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
     out
 }
 
@@ -219,8 +240,8 @@ fn percentile_stat(traffic: &Traffic, opts: &StatsOptions, p: f64) -> Option<Per
         (_, true, true) => ("total", scope_rates(traffic, Scope::Total, opts)),
         (PercentileOf::Receive, false, _) | (_, false, true) => ("receive", rx),
         (PercentileOf::Transmit, _, false) | (_, true, false) => ("transmit", tx),
-        (PercentileOf::Max, false, false) => ("max", combine([rx, tx].concat(), f64::max)),
-        (PercentileOf::Sum, false, false) => ("sum", combine([rx, tx].concat(), |a, b| a + b)),
+        (PercentileOf::Max, false, false) => ("max", merge(&rx, &tx, f64::max)),
+        (PercentileOf::Sum, false, false) => ("sum", merge(&rx, &tx, |a, b| a + b)),
     };
     let mut values: Vec<f64> = samples.into_iter().map(|x| x.1).collect();
     let n = values.len();
