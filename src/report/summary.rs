@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use crate::model::Scope;
-use crate::report::ranges::DateRange;
+use crate::range::DateRange;
 use crate::stats::Stats;
 use crate::units::format_si;
 
@@ -50,7 +50,7 @@ impl SummaryRow {
         };
         let max_of =
             |scope, f: fn(&crate::stats::SeriesStats) -> f64| get(scope).map(f).reduce(f64::max);
-        let expected_per_series = (range.days() * 86_400 / step_seconds.max(1)) as f64;
+        let expected_per_series = (range.days() as i64 * 86_400 / step_seconds.max(1)) as f64;
         let present: usize = stats.series.iter().map(|s| s.samples).sum();
         let coverage = (!stats.series.is_empty() && expected_per_series > 0.0)
             .then(|| (present as f64 / (expected_per_series * stats.series.len() as f64)).min(1.0));
