@@ -408,3 +408,88 @@ fn report_usage_errors_name_the_problem() {
         stderr(&o)
     );
 }
+
+/// A target whose raw data cannot be had, with a SoftLayer fallback: its PNG comes from
+/// the provider (the loopback provider simulator), with no CSV and no figures; the
+/// credentials come from the environment and appear in no output.
+#[test]
+fn fallback_target_gets_the_provider_graph() {
+    use trafficgraph::provider::image::text_chunks;
+    use trafficgraph::provider::sim::{spawn as provider_spawn, ProviderSimConfig};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let provider_config = ProviderSimConfig::default();
+    let api_key = provider_config.sl_api_key.expose().to_string();
+    let username = provider_config.sl_username.clone();
+    let provider = runtime
+        .block_on(provider_spawn(provider_config))
+        .expect("provider simulator");
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let config = work.path().join("r.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[defaults]\nbase_url = \"{}\"\nrange = \"specified_day\"\ndate = {START}\n\n\
+             [[target]]\nname = \"web\"\naccount = \"acme\"\nserver = \"srv-1\"\nips = [\"10.0.0.1\"]\n\n\
+             [[target]]\nname = \"old\"\naccount = \"acme\"\nserver = \"srv-missing\"\n\
+             ips = [\"10.0.0.2\"]\nfallback = {{ provider = \"softlayer\", hardware_id = 42, \
+             endpoint = \"{}\" }}\n",
+            sim.base_url(),
+            provider.softlayer_endpoint()
+        ),
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_trafficgraph"))
+        .args(["report", "--config", config.to_str().unwrap()])
+        .args(["--out-dir", out.to_str().unwrap(), "--no-cache"])
+        .env("SL_USERNAME", &username)
+        .env("SL_API_KEY", &api_key)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("target 'old': using the provider's graph: chunk ip 10.0.0.2"),
+        "{err}"
+    );
+    assert_eq!(
+        names_in(&out),
+        [
+            "index.html",
+            "old.png",
+            "summary.csv",
+            "summary.json",
+            "web.csv",
+            "web.png"
+        ]
+    );
+    let rows = summary_rows(&out);
+    let old = &rows[1];
+    assert_eq!(old["status"], "ok");
+    assert_eq!(old["source"], "provider:softlayer");
+    assert_eq!(
+        (old["csv"].as_str(), old["received_bytes"].as_str()),
+        ("", "")
+    );
+    assert_eq!(rows[0]["source"], "local");
+    let png = std::fs::read(out.join("old.png")).unwrap();
+    assert_eq!(png_size(&out.join("old.png")), (827, 273));
+    let chunks = text_chunks(&png).unwrap();
+    assert!(
+        chunks.contains(&("Source".to_string(), "provider:softlayer".to_string())),
+        "{chunks:?}"
+    );
+    for name in names_in(&out) {
+        let bytes = std::fs::read(out.join(&name)).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&api_key), "{name} holds the API key");
+    }
+    assert!(!err.contains(&api_key));
+    drop(provider);
+}
