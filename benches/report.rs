@@ -22,6 +22,18 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// A server id of letters only: the simulator answers 404 to ids containing `404`.
+fn server_id(mut i: usize) -> String {
+    let mut id = String::from("srv-");
+    loop {
+        id.push((b'a' + (i % 26) as u8) as char);
+        i /= 26;
+        if i == 0 {
+            return id;
+        }
+    }
+}
+
 fn main() {
     let numbers: Vec<usize> = std::env::args()
         .skip(1)
@@ -45,7 +57,8 @@ fn main() {
     for i in 0..targets {
         text.push_str(&format!(
             "\n[[target]]\nname = \"server-{i:04}\"\naccount = \"acme\"\n\
-             server = \"srv-{i}\"\nips = [\"10.{}.{}.1\"]\n",
+             server = \"{}\"\nips = [\"10.{}.{}.1\"]\n",
+            server_id(i),
             i / 256,
             i % 256
         ));
@@ -85,6 +98,13 @@ fn main() {
         outcome.summary.failed(),
         outcome.summary.rows.len()
     );
+    for row in outcome.summary.rows.iter().filter(|r| r.error.is_some()) {
+        println!(
+            "  {}: {}",
+            row.name,
+            row.error.as_deref().unwrap_or_default()
+        );
+    }
     println!("files written    {}", outcome.written.len());
     if let (Some(before), Some(peak)) = (rss_before, peak_rss_mib()) {
         println!("peak RSS (VmHWM) {peak:.1} MiB (before the report: {before:.1} MiB)");
