@@ -410,8 +410,9 @@ fn report_usage_errors_name_the_problem() {
 }
 
 /// A target whose raw data cannot be had, with a SoftLayer fallback: its PNG comes from
-/// the provider (the loopback provider simulator), with no CSV and no figures; the
-/// credentials come from the environment and appear in no output.
+/// the provider (the loopback provider simulator), with no CSV and no figures. Both
+/// credentials (the `auth_env` variable's Authorization value the simulator requires, and
+/// SoftLayer's API key) come from the environment and appear in no output.
 #[test]
 fn fallback_target_gets_the_provider_graph() {
     use trafficgraph::provider::image::text_chunks;
@@ -428,13 +429,19 @@ fn fallback_target_gets_the_provider_graph() {
     let provider = runtime
         .block_on(provider_spawn(provider_config))
         .expect("provider simulator");
-    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let token = "Bearer report-token-5f3a";
+    let sim = sim::spawn(SimConfig {
+        auth: Some(trafficgraph::source::hostway::Secret::new(token)),
+        ..SimConfig::default()
+    })
+    .unwrap();
     let work = scratch();
     let config = work.path().join("r.toml");
     std::fs::write(
         &config,
         format!(
-            "[defaults]\nbase_url = \"{}\"\nrange = \"specified_day\"\ndate = {START}\n\n\
+            "[defaults]\nbase_url = \"{}\"\nrange = \"specified_day\"\ndate = {START}\n\
+             auth_env = \"REPORT_TEST_AUTH\"\n\n\
              [[target]]\nname = \"web\"\naccount = \"acme\"\nserver = \"srv-1\"\nips = [\"10.0.0.1\"]\n\n\
              [[target]]\nname = \"old\"\naccount = \"acme\"\nserver = \"srv-missing\"\n\
              ips = [\"10.0.0.2\"]\nfallback = {{ provider = \"softlayer\", hardware_id = 42, \
@@ -450,6 +457,7 @@ fn fallback_target_gets_the_provider_graph() {
         .args(["--out-dir", out.to_str().unwrap(), "--no-cache"])
         .env("SL_USERNAME", &username)
         .env("SL_API_KEY", &api_key)
+        .env("REPORT_TEST_AUTH", token)
         .output()
         .unwrap();
     let err = stderr(&o);
@@ -489,7 +497,16 @@ fn fallback_target_gets_the_provider_graph() {
         let bytes = std::fs::read(out.join(&name)).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(&api_key), "{name} holds the API key");
+        assert!(
+            !text.contains("report-token-5f3a"),
+            "{name} holds the token"
+        );
     }
-    assert!(!err.contains(&api_key));
+    assert!(!err.contains(&api_key) && !err.contains("report-token-5f3a"));
+    assert_eq!(
+        sim.counters.status(401),
+        0,
+        "the Authorization value was sent"
+    );
     drop(provider);
 }
