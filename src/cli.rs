@@ -50,6 +50,8 @@ pub enum CliCommand {
     Sim(SimArgs),
     /// Start the simulator, fetch 90 days from it, write traffic.csv and graph.png.
     Demo(DemoArgs),
+    /// Graphs, CSVs, a summary and index.html for every target and pool of a config file.
+    Report(crate::report::ReportArgs),
 }
 
 /// Where the data comes from.
@@ -654,6 +656,7 @@ pub enum Command {
     Fetch(FetchJob),
     Sim(SimConfig),
     Demo(DemoJob),
+    Report(crate::report::ReportJob),
 }
 
 #[derive(Debug, Clone)]
@@ -808,6 +811,7 @@ impl Cli {
                 })
             }
             CliCommand::Demo(a) => Command::Demo(DemoJob { out_dir: a.out_dir }),
+            CliCommand::Report(a) => Command::Report(a.into_job()?),
         })
     }
 }

@@ -14,6 +14,9 @@
 //! - Every answer is cached as it arrives ([`crate::source::cache`]). On a failure the
 //!   workers finish what they are doing but start nothing new, so everything fetched is
 //!   on disk and a re-run only asks for what is missing.
+//! - `offline` answers from the cache alone (a miss is an error naming the chunk), and an
+//!   optional shared semaphore lets many fetches (a report's targets) share one limit of
+//!   requests in flight.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -75,6 +78,11 @@ pub struct FetchOptions {
     pub quiet: bool,
     /// Log every request (method, URL, status, ms) to stderr.
     pub verbose: bool,
+    /// Use only the cache: a chunk it lacks is an error naming the chunk, no request made.
+    pub offline: bool,
+    /// A limit shared with other fetches (e.g. a report's targets): one permit is held
+    /// around each HTTP request.
+    pub semaphore: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl FetchOptions {
@@ -108,6 +116,8 @@ impl FetchOptions {
             cache_dir: None,
             quiet: true,
             verbose: false,
+            offline: false,
+            semaphore: None,
         }
     }
 }
@@ -154,6 +164,8 @@ pub enum FetchError {
     OverLimitDay { chunk: ChunkId },
     #[error("{chunk}: the server gave minimum start date {min}, which does not move the start")]
     MinDateLoop { chunk: ChunkId, min: NaiveDate },
+    #[error("{chunk}: not in the cache, and --offline makes no requests")]
+    Offline { chunk: ChunkId },
 }
 
 /// Part of the requested range that does not exist on the server (before its creation).
@@ -301,6 +313,9 @@ fn validate(opts: &FetchOptions) -> Result<reqwest::Url, FetchError> {
     }
     if opts.limit == 0 {
         return bad("--limit must be at least 1");
+    }
+    if opts.offline && opts.cache_dir.is_none() {
+        return bad("--offline reads only the cache; it cannot be used with --no-cache");
     }
     parse_base_url(&opts.base_url).map_err(FetchError::Options)
 }
@@ -509,6 +524,9 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
             }
         }
     }
+    if shared.opts.offline {
+        return Err(FetchError::Offline { chunk: id.clone() });
+    }
     let opts = &shared.opts;
     let backoff = ExponentialBuilder::default()
         .with_min_delay(opts.backoff_min)
@@ -519,6 +537,10 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
     let log = |line: &str| shared.reporter.log(line);
     let result = (|| async {
         attempts.fetch_add(1, Ordering::SeqCst);
+        let _permit = match &opts.semaphore {
+            Some(limit) => limit.acquire().await.ok(),
+            None => None,
+        };
         shared.requests.fetch_add(1, Ordering::SeqCst);
         shared.client.get(&id.ip, id.scope, id.range, &log).await
     })

@@ -58,6 +58,25 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
+    /// The report was written, but some targets or pools are `failed` rows.
+    #[error("{failed} of {total} targets and pools failed; the report in {} lists why", .dir.display())]
+    ReportIncomplete {
+        dir: std::path::PathBuf,
+        failed: usize,
+        total: usize,
+    },
+}
+
+impl Error {
+    /// The process exit code: 3 when a report was written with failures, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::ReportIncomplete { .. } => 3,
+            _ => 1,
+        }
+    }
 }
 
 /// What a command did, for the caller to report.
@@ -118,6 +137,21 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
             Ok(Outcome::default())
         }
         Command::Demo(job) => sim::demo::run(&job),
+        Command::Report(job) => {
+            let report = report::run(&job)?;
+            let failed = report.summary.failed();
+            if failed > 0 {
+                return Err(Error::ReportIncomplete {
+                    dir: job.out_dir,
+                    failed,
+                    total: report.summary.rows.len(),
+                });
+            }
+            Ok(Outcome {
+                written: report.written,
+                ..Outcome::default()
+            })
+        }
     }
 }
 

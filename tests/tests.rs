@@ -12,7 +12,9 @@
 //! - `properties`: proptest invariants (export/import identity, order-free statistics);
 //! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures;
 //! - `provider`: SoftLayer/CloudWatch image clients against the loopback provider simulator,
-//!   and SigV4 against a published vector and an independent computation.
+//!   and SigV4 against a published vector and an independent computation;
+//! - `report`: `trafficgraph report` with 50 targets and 2 pools against the simulator,
+//!   figures re-computed from the CSVs, an offline re-run, index.html in headless Chromium.
 
 mod util;
 
@@ -25,3 +27,4 @@ mod hardening;
 mod properties;
 mod provider;
 mod render;
+mod report;

@@ -47,7 +47,9 @@ pub struct Defaults {
     pub range: RangeName,
     pub billing_day: Option<u32>,
     /// `specified_day`'s date or `specified_range`'s start.
+    #[serde(deserialize_with = "opt_date")]
     pub date: Option<NaiveDate>,
+    #[serde(deserialize_with = "opt_date")]
     pub end_date: Option<NaiveDate>,
     /// `UTC` or `+HHMM`: the zone of "today" and of the time axis.
     pub timezone: String,
@@ -82,6 +84,23 @@ impl Default for Defaults {
             percentile_of: "max".into(),
         }
     }
+}
+
+/// A date as TOML writes it (`date = 2026-10-01`) or as a string (`"2026-10-01"`).
+fn opt_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Toml(toml::value::Datetime),
+        Text(String),
+    }
+    let text = match Raw::deserialize(d)? {
+        Raw::Toml(t) => t.to_string(),
+        Raw::Text(s) => s,
+    };
+    crate::range::parse_date(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// One server: its IPs are fetched and summed into one graph.
@@ -258,6 +277,19 @@ targets = ["web-01", "db/../01"]
         assert_eq!(e, "target name 'web-01' appears twice");
         let e = Config::parse("[defaults]\nperiod = \"weekly\"\n").unwrap_err();
         assert!(e.starts_with("line 2: unknown variant `weekly`"), "{e}");
+        let e = Config::parse("[defaults]\ndate = 2026-02-30\n").unwrap_err();
+        assert!(e.starts_with("line 2: "), "{e}");
+    }
+
+    #[test]
+    fn dates_are_toml_dates_or_strings() {
+        let text = OK.replace(
+            "billing_day = 15",
+            "date = 2026-10-01\nend_date = \"2026-10-31\"",
+        );
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.defaults.date, "2026-10-01".parse().ok());
+        assert_eq!(c.defaults.end_date, "2026-10-31".parse().ok());
     }
 }
 

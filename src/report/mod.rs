@@ -1,6 +1,622 @@
 //! Offline reports for many servers: a config file in, a folder of graphs, CSVs, a summary
 //! and an `index.html` out.
+//!
+//! Why it is shaped this way:
+//! - Targets are processed as a stream, at most `--jobs` at once: each is fetched, drawn
+//!   and written, then only its [`SummaryRow`] is kept, so memory does not grow with the
+//!   number of targets. The one exception is a pool member, whose traffic is kept until
+//!   the pools are drawn from it (pools make no requests of their own).
+//! - Every fetch shares one semaphore, so `--concurrency` bounds the requests in flight
+//!   across all targets, whatever `--jobs` is. Drawing runs on the blocking pool, so it
+//!   uses the other cores while fetches wait on the network.
+//! - A failing target does not stop the others: it becomes a `failed` row with a one-line
+//!   reason (and the run ends with exit code 3). Everything fetched is in the cache, so a
+//!   re-run asks only for what is missing, and `--offline` asks for nothing.
+//! - A target with a `fallback` whose raw data cannot be had gets the provider's own graph
+//!   ([`fallback`]); it has no CSV and no figures.
+//!
+//! - [`config`]: the TOML file; [`ranges`]: named ranges; [`summary`]: the summary files.
 
 pub mod config;
+pub mod fallback;
 pub mod ranges;
 pub mod summary;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{FixedOffset, NaiveDate, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::export::{CsvExporter, Exporter};
+use crate::fetch::FetchOptions;
+use crate::model::{Method, Origin, Period, Point, Scope, Series, Traffic};
+use crate::output::{write_output, OutputError};
+use crate::range::{parse_date, DateRange};
+use crate::render::{RenderOptions, Theme};
+use crate::source::hostway::Secret;
+use crate::stats::{PercentileOf, StatsOptions};
+use crate::units::{DisplayUnit, ValueUnit};
+use config::{Config, ConfigError, TargetConfig};
+use summary::{file_stems, Summary, SummaryRow};
+
+/// `trafficgraph report` flags.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The report configuration (TOML; see fixtures/report.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Directory for the graphs, CSVs, summary and index.html (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+    /// Use only the cache; name every chunk it lacks instead of asking the server.
+    #[arg(long, conflicts_with = "no_cache")]
+    pub offline: bool,
+    /// Targets in progress at once (fetched, drawn and written).
+    #[arg(long, default_value_t = 8)]
+    pub jobs: usize,
+    /// "Today" for the named range, YYYY-MM-DD (default: today in the configured zone).
+    #[arg(long, value_parser = parse_date, value_name = "YYYY-MM-DD")]
+    pub now: Option<NaiveDate>,
+    /// HTTP requests in flight at once, across all targets.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Retries of a request after timeouts, connection errors, 429 and 5xx.
+    #[arg(long, default_value_t = 4)]
+    pub retries: usize,
+    /// Seconds to wait for one answer.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Cache directory (default: the platform cache directory + trafficgraph).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor write the cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// No progress bar or notes on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Log every request (method, URL, status, ms) to stderr.
+    #[arg(long, short = 'v', conflicts_with = "quiet")]
+    pub verbose: bool,
+}
+
+impl ReportArgs {
+    /// Checks the flags' ranges and builds the job.
+    pub fn into_job(self) -> Result<ReportJob, String> {
+        if !(1..=256).contains(&self.jobs) {
+            return Err(format!("--jobs {} out of range (1 to 256)", self.jobs));
+        }
+        if !(1..=64).contains(&self.concurrency) {
+            return Err(format!(
+                "--concurrency {} out of range (1 to 64)",
+                self.concurrency
+            ));
+        }
+        if !(self.timeout > 0.0 && self.timeout <= 3600.0) {
+            return Err(format!(
+                "--timeout {} out of range (0 to 3600 seconds)",
+                self.timeout
+            ));
+        }
+        let mut job = ReportJob::new(self.config, self.out_dir);
+        job.offline = self.offline;
+        job.jobs = self.jobs;
+        job.now = self.now;
+        job.concurrency = self.concurrency;
+        job.retries = self.retries;
+        job.timeout = Duration::from_secs_f64(self.timeout);
+        job.cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir
+                .or_else(crate::source::cache::Cache::default_dir)
+        };
+        job.quiet = self.quiet;
+        job.verbose = self.verbose;
+        Ok(job)
+    }
+}
+
+/// A validated `report` command.
+#[derive(Debug, Clone)]
+pub struct ReportJob {
+    pub config: PathBuf,
+    pub out_dir: PathBuf,
+    pub offline: bool,
+    /// Targets in progress at once.
+    pub jobs: usize,
+    /// "Today"; `None` is today in the configured time zone.
+    pub now: Option<NaiveDate>,
+    /// Requests in flight at once, across all targets.
+    pub concurrency: usize,
+    pub retries: usize,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    pub timeout: Duration,
+    /// `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+impl ReportJob {
+    /// A job with the CLI's defaults, no cache, quiet.
+    pub fn new(config: impl Into<PathBuf>, out_dir: impl Into<PathBuf>) -> ReportJob {
+        ReportJob {
+            config: config.into(),
+            out_dir: out_dir.into(),
+            offline: false,
+            jobs: 8,
+            now: None,
+            concurrency: 8,
+            retries: 4,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+            cache_dir: None,
+            quiet: true,
+            verbose: false,
+        }
+    }
+}
+
+/// Why no report was written at all (a failing target is a row, not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("cannot create the output directory {path}: {source}")]
+    OutDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// What a report wrote.
+#[derive(Debug, Clone)]
+pub struct ReportOutcome {
+    pub summary: Summary,
+    /// Every file written, summary files last.
+    pub written: Vec<PathBuf>,
+}
+
+/// The config's defaults, parsed once.
+#[derive(Debug, Clone)]
+struct Plan {
+    range: DateRange,
+    scopes: Vec<Scope>,
+    period: Period,
+    method: Method,
+    auth: Option<Secret>,
+    render: RenderOptions,
+}
+
+impl Plan {
+    fn new(config: &Config, now: Option<NaiveDate>, path: &Path) -> Result<Plan, ConfigError> {
+        let d = &config.defaults;
+        let err = |message: String| ConfigError {
+            path: path.display().to_string(),
+            message,
+        };
+        let zone: FixedOffset =
+            crate::cli::parse_timezone(&d.timezone).map_err(|e| err(format!("timezone: {e}")))?;
+        let today = now.unwrap_or_else(|| Utc::now().with_timezone(&zone).date_naive());
+        let params = ranges::RangeParams {
+            billing_day: d.billing_day,
+            date: d.date,
+            end: d.end_date,
+        };
+        let range = ranges::resolve(d.range, today, &params).map_err(err)?;
+        let scopes = match d.scope.as_str() {
+            "receive" => vec![Scope::Receive],
+            "transmit" => vec![Scope::Transmit],
+            "total" => vec![Scope::Total],
+            "both" => vec![Scope::Receive, Scope::Transmit],
+            other => {
+                return Err(err(format!(
+                    "unknown scope '{other}' (expected receive, transmit, total or both)"
+                )))
+            }
+        };
+        let unit: DisplayUnit = d.unit.parse().map_err(err)?;
+        let value_unit: ValueUnit = d.value_unit.parse().map_err(err)?;
+        let theme: Theme = d.theme.parse().map_err(err)?;
+        let percentile_of: PercentileOf = d.percentile_of.parse().map_err(err)?;
+        if !(0.0..=100.0).contains(&d.percentile) || d.percentile.is_nan() {
+            return Err(err(format!(
+                "percentile {} out of range (0 to 100)",
+                d.percentile
+            )));
+        }
+        if !(100..=8000).contains(&d.width) || !(100..=8000).contains(&d.height) {
+            return Err(err(format!(
+                "width/height {}x{} out of range (each 100 to 8000 pixels)",
+                d.width, d.height
+            )));
+        }
+        // The variable's value is the credential; it is read here and only ever sent.
+        let auth = std::env::var(&d.auth_env)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Secret::new);
+        Ok(Plan {
+            range,
+            scopes,
+            period: d.period,
+            method: d.method,
+            auth,
+            render: RenderOptions {
+                width: d.width,
+                height: d.height,
+                timezone: zone,
+                theme,
+                stats: StatsOptions {
+                    value_unit,
+                    unit,
+                    percentile: (d.percentile > 0.0).then_some(d.percentile),
+                    percentile_of,
+                },
+                ..RenderOptions::default()
+            },
+        })
+    }
+}
+
+/// Everything the target tasks share.
+struct Ctx {
+    config: Config,
+    stems: Vec<String>,
+    plan: Plan,
+    job: ReportJob,
+    semaphore: Arc<tokio::sync::Semaphore>,
+    /// Targets some pool sums: their traffic is kept.
+    pool_members: HashSet<usize>,
+}
+
+/// One finished target: its row, and its traffic when a pool needs it.
+struct Done {
+    index: usize,
+    row: SummaryRow,
+    traffic: Option<Traffic>,
+    written: Vec<PathBuf>,
+    /// Why the raw data could not be had, when a provider image stands in.
+    note: Option<String>,
+}
+
+/// Runs a report: every target, then every pool, then the summary files.
+pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
+    let config = Config::load(&job.config)?;
+    let plan = Plan::new(&config, job.now, &job.config)?;
+    std::fs::create_dir_all(&job.out_dir).map_err(|source| ReportError::OutDir {
+        path: job.out_dir.clone(),
+        source,
+    })?;
+    let stems = file_stems(
+        config
+            .targets
+            .iter()
+            .map(|t| t.name.as_str())
+            .chain(config.pools.iter().map(|p| p.name.as_str())),
+    );
+    let pool_members: HashSet<usize> = config
+        .pools
+        .iter()
+        .flat_map(|p| &p.targets)
+        .filter_map(|name| config.targets.iter().position(|t| &t.name == name))
+        .collect();
+    let total = config.targets.len() + config.pools.len();
+    let bar = (!job.quiet && !job.verbose && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("report {bar:30} {pos}/{len} graphs {elapsed_precise}")
+                .expect("valid template"),
+        );
+        bar
+    });
+    let note = |line: String| {
+        if job.quiet {
+            return;
+        }
+        match &bar {
+            Some(bar) => bar.suspend(|| eprintln!("trafficgraph: {line}")),
+            None => eprintln!("trafficgraph: {line}"),
+        }
+    };
+    let ctx = Arc::new(Ctx {
+        stems,
+        plan,
+        job: job.clone(),
+        semaphore: Arc::new(tokio::sync::Semaphore::new(job.concurrency.max(1))),
+        pool_members,
+        config,
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(ReportError::Runtime)?;
+    let n = ctx.config.targets.len();
+    let mut rows: Vec<Option<SummaryRow>> = vec![None; n];
+    let mut kept: HashMap<usize, Traffic> = HashMap::new();
+    let mut written = Vec::new();
+    runtime.block_on(async {
+        let mut running = tokio::task::JoinSet::new();
+        let mut next = 0;
+        loop {
+            while running.len() < job.jobs.max(1) && next < n {
+                running.spawn(target(ctx.clone(), next));
+                next += 1;
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let done = match joined {
+                Ok(done) => done,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => panic!("a report task was cancelled: {e}"),
+            };
+            let name = &ctx.config.targets[done.index].name;
+            if let Some(why) = &done.note {
+                note(format!(
+                    "target '{name}': using the provider's graph: {why}"
+                ));
+            }
+            if let Some(e) = &done.row.error {
+                note(format!("target '{name}' failed: {e}"));
+            }
+            if let Some(t) = done.traffic {
+                kept.insert(done.index, t);
+            }
+            written.extend(done.written);
+            rows[done.index] = Some(done.row);
+            if let Some(bar) = &bar {
+                bar.inc(1);
+            }
+        }
+    });
+    drop(runtime);
+
+    let pool_rows: Vec<(SummaryRow, Vec<PathBuf>)> = ctx
+        .config
+        .pools
+        .par_iter()
+        .enumerate()
+        .map(|(i, pool)| {
+            let stem = &ctx.stems[n + i];
+            let mut members = Vec::new();
+            for name in &pool.targets {
+                let index = ctx.config.targets.iter().position(|t| &t.name == name);
+                match index.and_then(|i| kept.get(&i)) {
+                    Some(t) => members.push(t),
+                    None => {
+                        let why = format!("member '{name}' has no raw data (see its row)");
+                        return (SummaryRow::failed(&pool.name, "pool", why), Vec::new());
+                    }
+                }
+            }
+            let traffic = sum_traffic(&members, ctx.plan.period, ctx.plan.method);
+            draw_and_write(&ctx, &pool.name, "pool", stem, &traffic)
+        })
+        .collect();
+    drop(kept);
+    let mut rows: Vec<SummaryRow> = rows
+        .into_iter()
+        .map(|r| r.expect("every target finished"))
+        .collect();
+    for (row, files) in pool_rows {
+        if let Some(e) = &row.error {
+            note(format!("pool '{}' failed: {e}", row.name));
+        }
+        rows.push(row);
+        written.extend(files);
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+
+    let stats = &ctx.plan.render.stats;
+    let summary = Summary {
+        range: ctx.plan.range,
+        unit: stats.unit.as_str(),
+        percentile_p: stats.percentile.unwrap_or(0.0),
+        percentile_of: ctx.config.defaults.percentile_of.clone(),
+        rows,
+    };
+    let out = &job.out_dir;
+    for (name, bytes) in [
+        ("summary.csv", summary.to_csv()),
+        ("summary.json", summary.to_json()),
+        ("index.html", summary.to_html("Traffic report")),
+    ] {
+        let path = out.join(name);
+        write_output(&path, &bytes)?;
+        written.push(path);
+    }
+    note(format!(
+        "report of {} graphs ({} failed) in {}",
+        summary.rows.len(),
+        summary.failed(),
+        out.join("index.html").display()
+    ));
+    Ok(ReportOutcome { summary, written })
+}
+
+/// Fetch options of one target.
+fn fetch_options(ctx: &Ctx, t: &TargetConfig, base_url: String) -> FetchOptions {
+    let job = &ctx.job;
+    let plan = &ctx.plan;
+    let mut o = FetchOptions::new(base_url, &t.account, &t.server, t.ips.clone(), plan.range);
+    o.scopes = plan.scopes.clone();
+    o.period = plan.period;
+    o.method = plan.method;
+    o.auth = plan.auth.clone();
+    o.concurrency = job.concurrency;
+    o.retries = job.retries;
+    o.backoff_min = job.backoff_min;
+    o.backoff_max = job.backoff_max;
+    o.timeout = job.timeout;
+    o.cache_dir = job.cache_dir.clone();
+    o.quiet = !job.verbose;
+    o.verbose = job.verbose;
+    o.offline = job.offline;
+    o.semaphore = Some(ctx.semaphore.clone());
+    o
+}
+
+/// Fetches, draws and writes one target; never fails (a failure is its row).
+async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
+    let t = &ctx.config.targets[index];
+    let stem = ctx.stems[index].clone();
+    let base = t
+        .base_url
+        .clone()
+        .or_else(|| ctx.config.defaults.base_url.clone());
+    let fetched = match base {
+        Some(base) => crate::fetch::fetch_async(&fetch_options(&ctx, t, base))
+            .await
+            .map_err(|e| e.to_string()),
+        None => Err("no base_url, only a fallback".to_string()),
+    };
+    let done = |row, traffic, written, note| Done {
+        index,
+        row,
+        traffic,
+        written,
+        note,
+    };
+    match fetched {
+        Ok(fetched) => {
+            let keep = ctx.pool_members.contains(&index);
+            let ctx2 = ctx.clone();
+            let joined = tokio::task::spawn_blocking(move || {
+                let t = &ctx2.config.targets[index];
+                let (row, written) =
+                    draw_and_write(&ctx2, &t.name, "target", &stem, &fetched.traffic);
+                let ok = row.error.is_none();
+                (row, written, (keep && ok).then_some(fetched.traffic))
+            })
+            .await;
+            match joined {
+                Ok((row, written, traffic)) => done(row, traffic, written, None),
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+        Err(fetch_error) => match &t.fallback {
+            None => done(
+                SummaryRow::failed(&t.name, "target", fetch_error),
+                None,
+                Vec::new(),
+                None,
+            ),
+            Some(fb) => {
+                let (row, written) = fallback::write(
+                    &ctx.job.out_dir,
+                    &stem,
+                    t,
+                    fb,
+                    &ctx.plan_view(),
+                    &fetch_error,
+                )
+                .await;
+                let note = row.error.is_none().then_some(fetch_error);
+                done(row, None, written, note)
+            }
+        },
+    }
+}
+
+impl Ctx {
+    fn plan_view(&self) -> fallback::PlanView<'_> {
+        fallback::PlanView {
+            range: self.plan.range,
+            period: self.plan.period,
+            render: &self.plan.render,
+        }
+    }
+}
+
+/// Computes the figures, writes `<stem>.csv` and `<stem>.png`, and returns the row.
+fn draw_and_write(
+    ctx: &Ctx,
+    name: &str,
+    kind: &'static str,
+    stem: &str,
+    traffic: &Traffic,
+) -> (SummaryRow, Vec<PathBuf>) {
+    let plan = &ctx.plan;
+    if traffic.is_empty() {
+        let why = format!("no data sets in {}", plan.range);
+        return (SummaryRow::failed(name, kind, why), Vec::new());
+    }
+    let stats = crate::stats::compute(traffic, &plan.render.stats);
+    let opts = RenderOptions {
+        title: Some(name.to_string()),
+        ..plan.render.clone()
+    };
+    let png_name = format!("{stem}.png");
+    let csv_name = format!("{stem}.csv");
+    let png_path = ctx.job.out_dir.join(&png_name);
+    let csv_path = ctx.job.out_dir.join(&csv_name);
+    let written = (|| -> Result<(), String> {
+        write_output(&csv_path, &CsvExporter.export(traffic)).map_err(|e| e.to_string())?;
+        let png = crate::render::render_png(traffic, &stats, &opts).map_err(|e| e.to_string())?;
+        write_output(&png_path, &png).map_err(|e| e.to_string())
+    })();
+    if let Err(why) = written {
+        return (SummaryRow::failed(name, kind, why), Vec::new());
+    }
+    let mut row = SummaryRow::from_stats(name, kind, &stats, plan.range, plan.period.seconds());
+    row.png = Some(png_name);
+    row.csv = Some(csv_name);
+    (row, vec![csv_path, png_path])
+}
+
+/// Sums several targets' traffic per scope and timestamp (a pool's graph). A member
+/// without a sample at a timestamp adds nothing there.
+pub fn sum_traffic(members: &[&Traffic], period: Period, method: Method) -> Traffic {
+    let mut sums: BTreeMap<Scope, BTreeMap<i64, Point>> = BTreeMap::new();
+    for traffic in members {
+        for series in &traffic.series {
+            let by_time = sums.entry(series.scope).or_default();
+            for p in &series.points {
+                by_time
+                    .entry(p.time.timestamp())
+                    .and_modify(|s| {
+                        s.value += p.value;
+                        s.count = match (s.count, p.count) {
+                            (Some(a), Some(b)) => Some(a + b),
+                            (a, b) => a.or(b),
+                        };
+                    })
+                    .or_insert(*p);
+            }
+        }
+    }
+    let series = sums
+        .into_iter()
+        .map(|(scope, by_time)| {
+            let mut s = Series::new(scope, by_time.into_values().collect());
+            s.origin = Origin {
+                period: Some(period),
+                method: Some(method),
+                target: None,
+            };
+            s
+        })
+        .collect();
+    Traffic::new(series)
+}

@@ -18,37 +18,17 @@
 //! A billing day past a month's end (31 in April) falls on that month's last day. "Today"
 //! is the date in the configured time zone (UTC unless set), or `--now`.
 
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-/// An inclusive range of calendar dates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DateRange {
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-}
+use crate::range::DateRange;
 
-impl DateRange {
-    pub fn new(start: NaiveDate, end: NaiveDate) -> Result<DateRange, String> {
-        if end < start {
-            return Err(format!("range ends ({end}) before it starts ({start})"));
-        }
-        Ok(DateRange { start, end })
-    }
-
-    /// Number of days, both ends included.
-    pub fn days(&self) -> i64 {
-        (self.end - self.start).num_days() + 1
-    }
-}
-
-impl fmt::Display for DateRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}..{}", self.start, self.end)
-    }
+/// `start..=end`, or an error saying the range ends before it starts.
+fn span(start: NaiveDate, end: NaiveDate) -> Result<DateRange, String> {
+    DateRange::new(start, end)
+        .ok_or_else(|| format!("range ends ({end}) before it starts ({start})"))
 }
 
 /// A range by name.
@@ -95,17 +75,15 @@ pub struct RangeParams {
 pub fn resolve(name: RangeName, today: NaiveDate, p: &RangeParams) -> Result<DateRange, String> {
     let yesterday = today - Days::new(1);
     match name {
-        RangeName::Day => DateRange::new(yesterday, yesterday),
-        RangeName::Week => DateRange::new(today - Days::new(7), yesterday),
-        RangeName::ThirtyDay => DateRange::new(today - Days::new(30), yesterday),
+        RangeName::Day => span(yesterday, yesterday),
+        RangeName::Week => span(today - Days::new(7), yesterday),
+        RangeName::ThirtyDay => span(today - Days::new(30), yesterday),
         RangeName::PreviousCalendarMonth => {
             let first_this = today.with_day(1).expect("day 1 exists");
             let last_prev = first_this - Days::new(1);
-            DateRange::new(last_prev.with_day(1).expect("day 1 exists"), last_prev)
+            span(last_prev.with_day(1).expect("day 1 exists"), last_prev)
         }
-        RangeName::CurrentCalendarMonth => {
-            DateRange::new(today.with_day(1).expect("day 1 exists"), today)
-        }
+        RangeName::CurrentCalendarMonth => span(today.with_day(1).expect("day 1 exists"), today),
         RangeName::CurrentBillingCycle | RangeName::PreviousBillingCycle => {
             let day = p
                 .billing_day
@@ -121,21 +99,21 @@ pub fn resolve(name: RangeName, today: NaiveDate, p: &RangeParams) -> Result<Dat
                 billing_date(y, m, day)
             };
             if name == RangeName::CurrentBillingCycle {
-                DateRange::new(current_start, today)
+                span(current_start, today)
             } else {
                 let (y, m) = previous_month(current_start.year(), current_start.month());
-                DateRange::new(billing_date(y, m, day), current_start - Days::new(1))
+                span(billing_date(y, m, day), current_start - Days::new(1))
             }
         }
         RangeName::SpecifiedDay => {
             let d = p.date.ok_or("specified_day needs a date (YYYY-MM-DD)")?;
-            DateRange::new(d, d)
+            span(d, d)
         }
         RangeName::SpecifiedRange => {
             let (Some(s), Some(e)) = (p.date, p.end) else {
                 return Err("specified_range needs start and end dates (YYYY-MM-DD)".into());
             };
-            DateRange::new(s, e)
+            span(s, e)
         }
     }
 }

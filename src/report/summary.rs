@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use crate::model::Scope;
-use crate::report::ranges::DateRange;
+use crate::range::DateRange;
 use crate::stats::Stats;
 use crate::units::format_si;
 
@@ -50,7 +50,7 @@ impl SummaryRow {
         };
         let max_of =
             |scope, f: fn(&crate::stats::SeriesStats) -> f64| get(scope).map(f).reduce(f64::max);
-        let expected_per_series = (range.days() * 86_400 / step_seconds.max(1)) as f64;
+        let expected_per_series = (range.days() as i64 * 86_400 / step_seconds.max(1)) as f64;
         let present: usize = stats.series.iter().map(|s| s.samples).sum();
         let coverage = (!stats.series.is_empty() && expected_per_series > 0.0)
             .then(|| (present as f64 / (expected_per_series * stats.series.len() as f64)).min(1.0));
@@ -175,27 +175,36 @@ impl Summary {
         v
     }
 
-    /// `index.html`: self-contained (inline style, relative links, no network).
+    /// `index.html`: self-contained (inline style, relative links, no script, no network).
     pub fn to_html(&self, title: &str) -> Vec<u8> {
         let suffix = if self.unit == "bits/s" { "b/s" } else { "B/s" };
-        let rate = |v: Option<f64>| v.map_or("–".to_string(), |x| format_si(x, suffix));
-        let bytes = |v: Option<f64>| v.map_or("–".to_string(), |x| format_si(x, "B"));
+        let dash = "<span class=\"na\">&ndash;</span>";
+        let rate = |v: Option<f64>| v.map_or(dash.to_string(), |x| format_si(x, suffix));
+        let bytes = |v: Option<f64>| v.map_or(dash.to_string(), |x| format_si(x, "B"));
+        let targets = self.rows.iter().filter(|r| r.kind == "target").count();
+        let pools = self.rows.len() - targets;
         let mut h = String::new();
         h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
         h.push_str(&format!("<title>{}</title>\n", esc(title)));
         h.push_str(STYLE);
-        h.push_str("</head>\n<body>\n");
+        h.push_str("</head>\n<body>\n<header>\n");
+        h.push_str(&format!("<h1>{}</h1>\n", esc(title)));
         h.push_str(&format!(
-            "<h1>{}</h1>\n<p>{} to {} (UTC dates) &middot; {} rows, {} failed &middot; \
-             percentile: nearest-rank p{} of {}</p>\n",
-            esc(title),
+            "<p class=\"meta\"><span>{} to {} (UTC days)</span><span>{targets} target{}, \
+             {pools} pool{}</span><span class=\"{}\">{} failed</span><span>percentile: \
+             nearest-rank p{} of {}</span><span>rates in {}</span></p>\n",
             self.range.start,
             self.range.end,
-            self.rows.len(),
+            if targets == 1 { "" } else { "s" },
+            if pools == 1 { "" } else { "s" },
+            if self.failed() > 0 { "bad" } else { "good" },
             self.failed(),
             self.percentile_p,
-            esc(&self.percentile_of)
+            esc(&self.percentile_of),
+            esc(self.unit),
         ));
+        h.push_str("</header>\n<main>\n<div class=\"table\">\n");
         h.push_str(
             "<table id=\"summary\">\n<thead><tr><th>Name</th><th>Kind</th><th>Status</th>\
              <th>Received</th><th>Transmitted</th><th>Max in</th><th>Max out</th>\
@@ -203,24 +212,30 @@ impl Summary {
              <th>Source</th><th>Data</th></tr></thead>\n<tbody>\n",
         );
         for r in &self.rows {
-            let anchor = r.png.as_deref().map(anchor_id);
-            let name = match &anchor {
+            let name = match r.png.as_deref().map(anchor_id) {
                 Some(a) => format!("<a href=\"#{a}\">{}</a>", esc(&r.name)),
                 None => esc(&r.name),
             };
-            let status = match &r.error {
-                Some(e) => format!(
-                    "<span class=\"failed\" title=\"{0}\">failed: {0}</span>",
+            let data = r.csv.as_deref().map_or(dash.to_string(), |c| {
+                format!("<a href=\"{}\">CSV</a>", esc(c))
+            });
+            let head = format!(
+                "<tr class=\"{}\"><td class=\"name\">{name}</td><td>{}</td>",
+                r.status, r.kind
+            );
+            if let Some(e) = &r.error {
+                // The reason takes the figures' cells: there are no figures.
+                h.push_str(&format!(
+                    "{head}<td><span class=\"badge failed\">failed</span></td>\
+                     <td colspan=\"9\" class=\"reason\">{}</td><td>{data}</td></tr>\n",
                     esc(e)
-                ),
-                None => "ok".into(),
-            };
+                ));
+                continue;
+            }
             h.push_str(&format!(
-                "<tr class=\"{}\"><td>{name}</td><td>{}</td><td>{status}</td><td>{}</td>\
+                "{head}<td><span class=\"badge ok\">ok</span></td>\
                  <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                r.status,
-                r.kind,
+                 <td class=\"pct\">{}</td><td>{}</td><td class=\"src\">{}</td><td>{data}</td></tr>\n",
                 bytes(r.received_bytes),
                 bytes(r.transmitted_bytes),
                 rate(r.receive_max),
@@ -229,41 +244,65 @@ impl Summary {
                 rate(r.transmit_avg),
                 rate(r.percentile),
                 r.coverage
-                    .map_or("–".into(), |c| format!("{:.1}%", c * 100.0)),
-                esc(&r.source),
-                r.csv
-                    .as_deref()
-                    .map_or(String::new(), |c| format!("<a href=\"{}\">CSV</a>", esc(c))),
+                    .map_or(dash.to_string(), |c| format!("{:.1}%", c * 100.0)),
+                if r.source.is_empty() {
+                    dash.to_string()
+                } else {
+                    esc(&r.source)
+                },
             ));
         }
-        h.push_str("</tbody>\n</table>\n<div class=\"graphs\">\n");
+        h.push_str("</tbody>\n</table>\n</div>\n<section class=\"graphs\">\n");
         for r in self.rows.iter().filter(|r| r.png.is_some()) {
             let png = r.png.as_deref().unwrap_or_default();
             h.push_str(&format!(
-                "<figure id=\"{}\"><img src=\"{}\" alt=\"{}\"><figcaption>{} ({})</figcaption></figure>\n",
+                "<figure id=\"{}\"><img src=\"{}\" alt=\"{} bandwidth graph\">\
+                 <figcaption><strong>{}</strong> <span>{} &middot; {}</span></figcaption></figure>\n",
                 anchor_id(png),
                 esc(png),
                 esc(&r.name),
                 esc(&r.name),
+                r.kind,
                 esc(&r.source)
             ));
         }
-        h.push_str("</div>\n</body>\n</html>\n");
+        h.push_str(
+            "</section>\n</main>\n<footer>Drawn by trafficgraph from the raw traffic statistics; \
+                    figures are computed from the samples, not from the pictures.</footer>\n",
+        );
+        h.push_str("</body>\n</html>\n");
         h.into_bytes()
     }
 }
 
 const STYLE: &str = "<style>\n\
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em;color:#222;background:#fff}\n\
-table{border-collapse:collapse;font-size:14px}\n\
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}\n\
-th:first-child,td:first-child,td:nth-child(2),td:nth-child(3){text-align:left}\n\
-thead{background:#f0f0f0}\n\
-tr.failed{background:#fff0f0}\n\
-.failed{color:#b00}\n\
-figure{display:inline-block;margin:1em 1em 0 0}\n\
-figcaption{font-size:13px;color:#555}\n\
-img{max-width:100%;border:1px solid #ddd}\n\
+:root{--fg:#1f2933;--muted:#616e7c;--line:#e4e7eb;--head:#f5f7fa;--ok:#0f7b45;--bad:#b42318}\n\
+*{box-sizing:border-box}\n\
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:var(--fg);background:#fafbfc}\n\
+header{background:#1f2933;color:#fff;padding:20px 32px}\n\
+h1{margin:0 0 8px;font-size:22px;font-weight:600}\n\
+.meta{margin:0;font-size:13px;color:#cbd2d9;display:flex;flex-wrap:wrap;gap:6px 20px}\n\
+.meta .bad{color:#ffb4a9;font-weight:600}.meta .good{color:#a6e3b8}\n\
+main{padding:24px 32px}\n\
+.table{overflow-x:auto;background:#fff;border:1px solid var(--line);border-radius:8px}\n\
+table{border-collapse:collapse;width:100%;font-size:13px;font-variant-numeric:tabular-nums}\n\
+th,td{padding:7px 10px;text-align:right;border-bottom:1px solid var(--line);white-space:nowrap;vertical-align:top}\n\
+th{background:var(--head);color:var(--muted);font-weight:600;font-size:12px;text-transform:uppercase;letter-spacing:.03em}\n\
+th:nth-child(-n+3),td:nth-child(-n+3),td.src,th:nth-child(12){text-align:left}\n\
+tbody tr:last-child td{border-bottom:none}\n\
+tbody tr:hover{background:#f8fafc}\n\
+tr.failed{background:#fff7f6}\n\
+td.name a{color:#1d4ed8;text-decoration:none;font-weight:600}td.name{font-weight:600}\n\
+td.pct{font-weight:600}td.src{color:var(--muted)}\n\
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}\n\
+.badge.ok{background:#e3f7ea;color:var(--ok)}.badge.failed{background:#fde8e6;color:var(--bad)}\n\
+td.reason{text-align:left;white-space:normal;font-size:12px;color:var(--bad);overflow-wrap:anywhere}\n\
+.na{color:#9aa5b1}\n\
+.graphs{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:20px;margin-top:24px}\n\
+figure{margin:0;background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px}\n\
+figure img{display:block;width:100%;height:auto}\n\
+figcaption{margin-top:8px;font-size:13px}figcaption span{color:var(--muted);margin-left:6px}\n\
+footer{padding:0 32px 24px;font-size:12px;color:var(--muted)}\n\
 </style>\n";
 
 fn anchor_id(png: &str) -> String {

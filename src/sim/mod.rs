@@ -13,6 +13,8 @@
 //! - an expected `Authorization` value configured and not matched → 401;
 //! - an account, server or ip id containing `missing` or `404` → 404; containing
 //!   `forbidden` → 403 without `overLimit`; every other id exists;
+//! - a server id containing `flaky` → its first [`FLAKY_FAILURES`] requests are answered
+//!   with the fault status, so one target of many can be made to need retries;
 //! - `Accept: text/csv` → a `count,date,values` CSV body, JSON otherwise;
 //! - data sets that have not started yet (after now) are not returned; missing hours have
 //!   no row.
@@ -150,11 +152,16 @@ impl Counters {
     }
 }
 
+/// Requests to a `flaky` server answered with the fault status before it behaves.
+pub const FLAKY_FAILURES: u64 = 2;
+
 /// Fault settings that can change while the server runs.
 #[derive(Debug)]
 struct Faults {
     fail_rate_bits: AtomicU64,
     fail_after: AtomicU64,
+    /// Requests seen per `flaky` server id.
+    flaky_seen: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Faults {
@@ -162,7 +169,19 @@ impl Faults {
         Faults {
             fail_rate_bits: AtomicU64::new(fail_rate.to_bits()),
             fail_after: AtomicU64::new(fail_after.unwrap_or(u64::MAX)),
+            flaky_seen: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// True while a `flaky` server is still within its first failing requests.
+    fn flaky(&self, server: &str) -> bool {
+        if !server.contains("flaky") {
+            return false;
+        }
+        let mut seen = self.flaky_seen.lock().expect("flaky lock");
+        let n = seen.entry(server.to_string()).or_default();
+        *n += 1;
+        *n <= FLAKY_FAILURES
     }
 
     fn fail_rate(&self) -> f64 {

@@ -121,6 +121,7 @@ fn answer(
     let config = &state.config;
     let fail_rate = state.faults.fail_rate();
     let injected = request_no > state.faults.fail_after()
+        || state.faults.flaky(&server)
         || (fail_rate > 0.0 && data::unit(data::mix(config.seed ^ request_no)) < fail_rate);
     if injected {
         let status =

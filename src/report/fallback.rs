@@ -1,0 +1,135 @@
+//! A target's provider-drawn graph, for when its raw data cannot be had.
+//!
+//! The provider's picture carries no numbers we could check, so the row gets the PNG and
+//! the source (`provider:softlayer` / `provider:cloudwatch`) but no CSV and no figures.
+//! Credentials come from the environment (`SL_USERNAME`/`SL_API_KEY`, `AWS_*`) through the
+//! provider clients, which keep them out of every message.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+
+use crate::model::Period;
+use crate::output::write_output;
+use crate::provider::cloudwatch::{self, CloudWatchConfig, MetricWidget, NetworkWidget};
+use crate::provider::softlayer::{self, NetworkType, ServerGraphRequest, SoftLayerConfig};
+use crate::provider::{ProviderError, ProviderImage};
+use crate::range::DateRange;
+use crate::render::RenderOptions;
+use crate::report::config::{FallbackConfig, TargetConfig};
+use crate::report::summary::SummaryRow;
+
+/// The parts of the report's settings a provider graph needs.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanView<'a> {
+    pub range: DateRange,
+    pub period: Period,
+    pub render: &'a RenderOptions,
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+/// Asks the provider for the target's graph over the report's range.
+pub async fn provider_image(
+    target: &TargetConfig,
+    fallback: &FallbackConfig,
+    plan: &PlanView<'_>,
+) -> Result<ProviderImage, ProviderError> {
+    let start = midnight(plan.range.start);
+    let end = midnight(plan.range.end + Days::new(1));
+    let (width, height) = (plan.render.width, plan.render.height);
+    match fallback {
+        FallbackConfig::Softlayer {
+            hardware_id,
+            endpoint,
+            private,
+        } => {
+            let mut config = SoftLayerConfig::from_env()?;
+            if let Some(e) = endpoint {
+                config = config.with_endpoint(e.clone());
+            }
+            let request = ServerGraphRequest {
+                start,
+                end,
+                network: if *private {
+                    NetworkType::Private
+                } else {
+                    NetworkType::Public
+                },
+                font_size: plan.render.font_size.round() as u32,
+                width,
+                height,
+                hide_time_zone: false,
+            };
+            softlayer::Client::new(config)?
+                .server_graph(*hardware_id, &request)
+                .await
+        }
+        FallbackConfig::Cloudwatch {
+            instance_id,
+            region,
+            endpoint,
+        } => {
+            let mut config = CloudWatchConfig::from_env(region.clone())?;
+            if let Some(e) = endpoint {
+                config = config.with_endpoint(e.clone());
+            }
+            let offset = plan.render.timezone.local_minus_utc();
+            let timezone = (offset != 0).then(|| {
+                let sign = if offset < 0 { '-' } else { '+' };
+                let m = offset.abs() / 60;
+                format!("{sign}{:02}{:02}", m / 60, m % 60)
+            });
+            let widget = MetricWidget::network(&NetworkWidget {
+                instance_id: instance_id.clone(),
+                start,
+                end,
+                width,
+                height,
+                title: Some(target.name.clone()),
+                timezone,
+                period: plan.period.seconds() as u32,
+            });
+            cloudwatch::Client::new(config)?
+                .metric_widget_image(&widget)
+                .await
+        }
+    }
+}
+
+/// Writes `<stem>.png` from the provider and returns the row; a failure names both the
+/// fetch's and the provider's reason.
+pub async fn write(
+    out_dir: &Path,
+    stem: &str,
+    target: &TargetConfig,
+    fallback: &FallbackConfig,
+    plan: &PlanView<'_>,
+    fetch_error: &str,
+) -> (SummaryRow, Vec<PathBuf>) {
+    let failed = |why: String| {
+        let row = SummaryRow::failed(
+            &target.name,
+            "target",
+            format!("{fetch_error}; fallback: {why}"),
+        );
+        (row, Vec::new())
+    };
+    let image = match provider_image(target, fallback, plan).await {
+        Ok(image) => image,
+        Err(e) => return failed(e.to_string()),
+    };
+    let name = format!("{stem}.png");
+    let path = out_dir.join(&name);
+    if let Err(e) = write_output(&path, &image.png) {
+        return failed(e.to_string());
+    }
+    let mut row = SummaryRow::failed(&target.name, "target", String::new());
+    row.status = "ok";
+    row.error = None;
+    row.source = format!("provider:{}", image.provider);
+    row.png = Some(name);
+    (row, vec![path])
+}

@@ -1,0 +1,512 @@
+//! `trafficgraph report` end to end: 50 targets and 2 pools against the Hostway simulator on
+//! 127.0.0.1:0 (in-process), one target missing (404), one flaky (its first requests fail
+//! and are retried). The figures in the summary are checked against figures computed
+//! independently from the CSVs written, the CSVs against the simulator's own function, the
+//! pools against the sum of their members' CSVs; an `--offline` re-run through the binary
+//! must make no request and give byte-identical files; `index.html` is loaded in headless
+//! Chromium.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::Utc;
+use trafficgraph::model::{Method, Period, Scope, Target, Traffic};
+use trafficgraph::range::{parse_date, DateRange};
+use trafficgraph::report::{self, ReportJob};
+use trafficgraph::sim::{self, SimConfig};
+use trafficgraph::source::file::parse_export_csv;
+use trafficgraph::stats::{self, StatsOptions};
+
+use crate::util::{chromium, chromium_dump_dom, names_in, run_in, scratch, stderr};
+
+const TARGETS: usize = 50;
+const MISSING: usize = 7;
+const FLAKY: usize = 13;
+const TWO_IPS: usize = 21;
+const ODD_NAME: usize = 30;
+const START: &str = "2026-01-05";
+const END: &str = "2026-01-08";
+
+fn target_name(i: usize) -> String {
+    if i == ODD_NAME {
+        "../db <primary>".to_string()
+    } else {
+        format!("web-{i:02}")
+    }
+}
+
+fn server(i: usize) -> String {
+    match i {
+        MISSING => "srv-missing".into(),
+        FLAKY => "srv-flaky".into(),
+        _ => format!("srv-{i}"),
+    }
+}
+
+fn ips(i: usize) -> Vec<String> {
+    let mut v = vec![format!("10.0.{i}.1")];
+    if i == TWO_IPS {
+        v.push(format!("10.0.{i}.2"));
+    }
+    v
+}
+
+/// Pool members: pool-a the targets before the missing one, pool-b ten including the flaky one.
+fn pools() -> Vec<(&'static str, Vec<usize>)> {
+    vec![
+        ("pool-a", (0..MISSING).collect()),
+        ("pool-b", (10..20).collect()),
+    ]
+}
+
+fn write_config(dir: &Path, base_url: &str) -> PathBuf {
+    let mut text = format!(
+        "[defaults]\nbase_url = \"{base_url}\"\nrange = \"specified_range\"\n\
+         date = {START}\nend_date = {END}\n"
+    );
+    for i in 0..TARGETS {
+        let ips: Vec<String> = ips(i).iter().map(|ip| format!("\"{ip}\"")).collect();
+        text.push_str(&format!(
+            "\n[[target]]\nname = \"{}\"\naccount = \"acme\"\nserver = \"{}\"\nips = [{}]\n",
+            target_name(i),
+            server(i),
+            ips.join(", ")
+        ));
+    }
+    for (name, members) in pools() {
+        let names: Vec<String> = members
+            .iter()
+            .map(|&i| format!("\"{}\"", target_name(i)))
+            .collect();
+        text.push_str(&format!(
+            "\n[[pool]]\nname = \"{name}\"\ntargets = [{}]\n",
+            names.join(", ")
+        ));
+    }
+    let path = dir.join("report.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn range() -> DateRange {
+    DateRange::new(parse_date(START).unwrap(), parse_date(END).unwrap()).unwrap()
+}
+
+/// What the simulator serves for target `i`, IPs summed per timestamp.
+fn simulated(i: usize, scope: Scope) -> BTreeMap<i64, f64> {
+    let mut sum = BTreeMap::new();
+    for ip in ips(i) {
+        let target = Target {
+            account: "acme".into(),
+            server: server(i),
+            ip,
+        };
+        for p in sim::series(
+            &target,
+            scope,
+            Period::Hourly,
+            Method::Avg,
+            range(),
+            Utc::now(),
+        ) {
+            *sum.entry(p.time.timestamp()).or_insert(0.0) += p.value;
+        }
+    }
+    sum
+}
+
+fn read_csv(path: &Path) -> Traffic {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    parse_export_csv(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn values(t: &Traffic, scope: Scope) -> BTreeMap<i64, f64> {
+    t.get(scope)
+        .expect("scope present")
+        .points
+        .iter()
+        .map(|p| (p.time.timestamp(), p.value))
+        .collect()
+}
+
+/// summary.csv as one map per row, keyed by header.
+fn summary_rows(dir: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(dir.join("summary.csv")).unwrap();
+    let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn num(row: &BTreeMap<String, String>, key: &str) -> f64 {
+    row[key]
+        .parse()
+        .unwrap_or_else(|_| panic!("{}: {key} = '{}'", row["name"], row[key]))
+}
+
+/// The summary's figures of a row equal those computed here from its CSV.
+fn check_figures(dir: &Path, row: &BTreeMap<String, String>) {
+    let traffic = read_csv(&dir.join(&row["csv"]));
+    let s = stats::compute(&traffic, &StatsOptions::default());
+    let rx = s.series(Scope::Receive).unwrap();
+    let tx = s.series(Scope::Transmit).unwrap();
+    let name = &row["name"];
+    assert_eq!(num(row, "received_bytes"), rx.total_bytes, "{name}");
+    assert_eq!(num(row, "transmitted_bytes"), tx.total_bytes, "{name}");
+    assert_eq!(num(row, "receive_max_bits_per_s"), rx.max, "{name}");
+    assert_eq!(num(row, "transmit_max_bits_per_s"), tx.max, "{name}");
+    assert_eq!(num(row, "receive_avg_bits_per_s"), rx.avg, "{name}");
+    assert_eq!(num(row, "transmit_avg_bits_per_s"), tx.avg, "{name}");
+    // The percentile by hand: nearest rank of max(rx, tx) per hour, in bits/s.
+    let (r, t) = (
+        values(&traffic, Scope::Receive),
+        values(&traffic, Scope::Transmit),
+    );
+    let mut joined: Vec<f64> = r
+        .keys()
+        .chain(t.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|k| {
+            let a = r.get(k).copied().unwrap_or(f64::NEG_INFINITY);
+            let b = t.get(k).copied().unwrap_or(f64::NEG_INFINITY);
+            a.max(b) * 8.0
+        })
+        .collect();
+    joined.sort_by(f64::total_cmp);
+    let rank = (0.95 * joined.len() as f64).ceil() as usize;
+    assert_eq!(num(row, "p95_max_bits_per_s"), joined[rank - 1], "{name}");
+    let coverage = num(row, "coverage");
+    assert!(
+        coverage > 0.9 && coverage <= 1.0,
+        "{name}: coverage {coverage}"
+    );
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (img.width(), img.height())
+}
+
+#[test]
+fn report_of_50_targets_and_2_pools_then_offline_rerun() {
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let config = write_config(work.path(), &sim.base_url());
+    let out = work.path().join("out");
+    let cache = work.path().join("cache");
+    let mut job = ReportJob::new(&config, &out);
+    job.cache_dir = Some(cache.clone());
+    job.backoff_min = Duration::from_millis(1);
+    job.backoff_max = Duration::from_millis(10);
+    job.jobs = 6;
+    job.concurrency = 4;
+    let outcome = report::run(&job).unwrap();
+
+    // The flaky server's first requests failed and were retried; nothing else failed.
+    assert_eq!(
+        sim.counters.status(503),
+        sim::FLAKY_FAILURES,
+        "{:?}",
+        sim.counters.statuses()
+    );
+    let summary = &outcome.summary;
+    assert_eq!(summary.rows.len(), TARGETS + 2);
+    let failed: Vec<_> = summary
+        .rows
+        .iter()
+        .filter(|r| r.error.is_some())
+        .map(|r| (&r.name, &r.error))
+        .collect();
+    assert_eq!(summary.failed(), 1, "{failed:?}");
+    let missing = &summary.rows[MISSING];
+    assert_eq!(
+        (missing.name.as_str(), missing.status),
+        ("web-07", "failed")
+    );
+    let why = missing.error.as_deref().unwrap();
+    assert!(why.contains("404") && !why.contains('\n'), "{why}");
+
+    // Files: a PNG and a CSV per target (but the missing one) and pool, and the summary.
+    let rows = summary_rows(&out);
+    assert_eq!(rows.len(), TARGETS + 2);
+    let mut expected: Vec<String> = vec![
+        "index.html".into(),
+        "summary.csv".into(),
+        "summary.json".into(),
+    ];
+    for row in rows.iter().filter(|r| r["status"] == "ok") {
+        expected.push(row["png"].clone());
+        expected.push(row["csv"].clone());
+    }
+    expected.sort();
+    assert_eq!(names_in(&out), expected);
+    assert_eq!(rows[ODD_NAME]["png"], "db__primary.png", "sanitised stem");
+
+    for (i, row) in rows.iter().enumerate() {
+        if row["status"] != "ok" {
+            assert_eq!(i, MISSING);
+            continue;
+        }
+        check_figures(&out, row);
+        assert_eq!(
+            png_size(&out.join(&row["png"])),
+            (827, 273),
+            "{}",
+            row["name"]
+        );
+        if i < TARGETS {
+            let traffic = read_csv(&out.join(&row["csv"]));
+            for scope in [Scope::Receive, Scope::Transmit] {
+                assert_eq!(values(&traffic, scope), simulated(i, scope), "{i} {scope}");
+            }
+        }
+    }
+    // Pools: their CSV is the per-hour sum of their members' CSVs.
+    for (p, (name, members)) in pools().into_iter().enumerate() {
+        let row = &rows[TARGETS + p];
+        assert_eq!((row["name"].as_str(), row["kind"].as_str()), (name, "pool"));
+        let pool = read_csv(&out.join(&row["csv"]));
+        for scope in [Scope::Receive, Scope::Transmit] {
+            let mut sum: BTreeMap<i64, f64> = BTreeMap::new();
+            for &m in &members {
+                for (t, v) in values(&read_csv(&out.join(&rows[m]["csv"])), scope) {
+                    *sum.entry(t).or_insert(0.0) += v;
+                }
+            }
+            assert_eq!(values(&pool, scope), sum, "{name} {scope}");
+        }
+    }
+
+    // Offline through the binary: no request, the same bytes, exit code 3 (one failed).
+    sim.counters.reset();
+    let out2 = work.path().join("out2");
+    let o = run_in(
+        work.path(),
+        &[
+            "report",
+            "--config",
+            config.to_str().unwrap(),
+            "--out-dir",
+            out2.to_str().unwrap(),
+            "--offline",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 of 52 targets and pools failed"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(sim.counters.total(), 0, "offline made requests");
+    assert_eq!(names_in(&out2), names_in(&out));
+    for name in names_in(&out) {
+        if name.ends_with(".csv") && name != "summary.csv" || name.ends_with(".png") {
+            let a = std::fs::read(out.join(&name)).unwrap();
+            let b = std::fs::read(out2.join(&name)).unwrap();
+            assert!(a == b, "{name} differs offline");
+        }
+    }
+    // summary.csv: the same but for the missing target's reason, which now names the chunk.
+    let rows2 = summary_rows(&out2);
+    for (a, b) in rows.iter().zip(&rows2) {
+        if a["name"] == "web-07" {
+            assert_eq!(b["status"], "failed");
+            assert!(
+                b["error"].contains("chunk ip 10.0.7.1") && b["error"].contains("--offline"),
+                "{}",
+                b["error"]
+            );
+        } else {
+            assert_eq!(a, b);
+        }
+    }
+
+    check_in_chromium(&out, TARGETS + 2);
+}
+
+/// Loads index.html in headless Chromium: every image decodes, one table row per target
+/// and pool.
+fn check_in_chromium(dir: &Path, rows: usize) {
+    let Some(browser) = chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("chromium is not installed (/usr/bin/chromium): .ci/run installs it; the index.html check cannot run");
+        }
+        eprintln!("report: skipping the index.html check: no chromium in /usr/bin");
+        return;
+    };
+    let check = "window.addEventListener('load', () => {\
+        const imgs = Array.from(document.images);\
+        const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length;\
+        const rows = document.querySelectorAll('#summary tbody tr').length;\
+        const p = document.createElement('p'); p.id = 'probe-result';\
+        p.textContent = `images=${imgs.length} broken=${bad} rows=${rows}`;\
+        document.body.appendChild(p); });";
+    let dom = chromium_dump_dom(&browser, &dir.join("index.html"), check);
+    let result = dom
+        .split("<p id=\"probe-result\">")
+        .nth(1)
+        .and_then(|s| s.split("</p>").next())
+        .unwrap_or_else(|| panic!("the check did not run; DOM: {}", &dom[..dom.len().min(500)]));
+    assert_eq!(
+        result,
+        format!("images={} broken=0 rows={rows}", rows - 1),
+        "one image per ok row"
+    );
+}
+
+#[test]
+fn report_usage_errors_name_the_problem() {
+    let work = scratch();
+    let config = work.path().join("r.toml");
+    std::fs::write(
+        &config,
+        "[defaults]\nbase_url = \"http://127.0.0.1:9\"\nrange = \"specified_day\"\n\n\
+         [[target]]\nname = \"a\"\naccount = \"x\"\nserver = \"y\"\nips = [\"10.0.0.1\"]\n",
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "report",
+            "--config",
+            config.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+        ];
+        v.extend_from_slice(extra);
+        run_in(work.path(), &v)
+    };
+    // A named range without its date: exit 1, one line naming the file, nothing written.
+    let o = args(&["--no-cache"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("r.toml: specified_day needs a date") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!out.exists());
+    // --offline without a cache is refused before anything runs.
+    let o = args(&["--offline", "--no-cache"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = args(&["--jobs", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--jobs 0 out of range"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A target whose raw data cannot be had, with a SoftLayer fallback: its PNG comes from
+/// the provider (the loopback provider simulator), with no CSV and no figures. Both
+/// credentials (the `auth_env` variable's Authorization value the simulator requires, and
+/// SoftLayer's API key) come from the environment and appear in no output.
+#[test]
+fn fallback_target_gets_the_provider_graph() {
+    use trafficgraph::provider::image::text_chunks;
+    use trafficgraph::provider::sim::{spawn as provider_spawn, ProviderSimConfig};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let provider_config = ProviderSimConfig::default();
+    let api_key = provider_config.sl_api_key.expose().to_string();
+    let username = provider_config.sl_username.clone();
+    let provider = runtime
+        .block_on(provider_spawn(provider_config))
+        .expect("provider simulator");
+    let token = "Bearer report-token-5f3a";
+    let sim = sim::spawn(SimConfig {
+        auth: Some(trafficgraph::source::hostway::Secret::new(token)),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let work = scratch();
+    let config = work.path().join("r.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[defaults]\nbase_url = \"{}\"\nrange = \"specified_day\"\ndate = {START}\n\
+             auth_env = \"REPORT_TEST_AUTH\"\n\n\
+             [[target]]\nname = \"web\"\naccount = \"acme\"\nserver = \"srv-1\"\nips = [\"10.0.0.1\"]\n\n\
+             [[target]]\nname = \"old\"\naccount = \"acme\"\nserver = \"srv-missing\"\n\
+             ips = [\"10.0.0.2\"]\nfallback = {{ provider = \"softlayer\", hardware_id = 42, \
+             endpoint = \"{}\" }}\n",
+            sim.base_url(),
+            provider.softlayer_endpoint()
+        ),
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_trafficgraph"))
+        .args(["report", "--config", config.to_str().unwrap()])
+        .args(["--out-dir", out.to_str().unwrap(), "--no-cache"])
+        .env("SL_USERNAME", &username)
+        .env("SL_API_KEY", &api_key)
+        .env("REPORT_TEST_AUTH", token)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("target 'old': using the provider's graph: chunk ip 10.0.0.2"),
+        "{err}"
+    );
+    assert_eq!(
+        names_in(&out),
+        [
+            "index.html",
+            "old.png",
+            "summary.csv",
+            "summary.json",
+            "web.csv",
+            "web.png"
+        ]
+    );
+    let rows = summary_rows(&out);
+    let old = &rows[1];
+    assert_eq!(old["status"], "ok");
+    assert_eq!(old["source"], "provider:softlayer");
+    assert_eq!(
+        (old["csv"].as_str(), old["received_bytes"].as_str()),
+        ("", "")
+    );
+    assert_eq!(rows[0]["source"], "local");
+    let png = std::fs::read(out.join("old.png")).unwrap();
+    assert_eq!(png_size(&out.join("old.png")), (827, 273));
+    let chunks = text_chunks(&png).unwrap();
+    assert!(
+        chunks.contains(&("Source".to_string(), "provider:softlayer".to_string())),
+        "{chunks:?}"
+    );
+    for name in names_in(&out) {
+        let bytes = std::fs::read(out.join(&name)).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&api_key), "{name} holds the API key");
+        assert!(
+            !text.contains("report-token-5f3a"),
+            "{name} holds the token"
+        );
+    }
+    assert!(!err.contains(&api_key) && !err.contains("report-token-5f3a"));
+    assert_eq!(
+        sim.counters.status(401),
+        0,
+        "the Authorization value was sent"
+    );
+    drop(provider);
+}
