@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::export::ExportFormat;
 use crate::fetch::FetchOptions;
 use crate::model::{Method, Period, Scope};
-use crate::provider::cloudwatch::{CloudWatchConfig, MetricWidget, NetworkWidget};
+use crate::provider::cloudwatch::{offset_hhmm, CloudWatchConfig, MetricWidget, NetworkWidget};
 use crate::provider::request::ProviderRequest;
 use crate::provider::softlayer::{
     NetworkType, PoolGraphRequest, ServerGraphRequest, SnapshotRange, SoftLayerConfig,
@@ -447,7 +447,6 @@ impl FallbackArgs {
                         .with_size(graph.width, graph.height),
                     (None, Some(instance_id)) => {
                         let (start, end) = span()?;
-                        let offset = graph.timezone.local_minus_utc() / 60;
                         MetricWidget::network(&NetworkWidget {
                             instance_id,
                             start,
@@ -455,10 +454,7 @@ impl FallbackArgs {
                             width: graph.width,
                             height: graph.height,
                             title: graph.title.clone(),
-                            timezone: (offset != 0).then(|| {
-                                let sign = if offset < 0 { '-' } else { '+' };
-                                format!("{sign}{:02}{:02}", offset.abs() / 60, offset.abs() % 60)
-                            }),
+                            timezone: offset_hhmm(graph.timezone),
                             period: self.cw_period,
                         })
                     }

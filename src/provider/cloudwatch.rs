@@ -185,6 +185,16 @@ pub fn sign_headers(
         .collect())
 }
 
+/// A fixed offset as CloudWatch's widget `timezone` (`+HHMM`); `None` for UTC.
+pub fn offset_hhmm(offset: chrono::FixedOffset) -> Option<String> {
+    let seconds = offset.local_minus_utc();
+    (seconds != 0).then(|| {
+        let sign = if seconds < 0 { '-' } else { '+' };
+        let minutes = seconds.abs() / 60;
+        format!("{sign}{:02}{:02}", minutes / 60, minutes % 60)
+    })
+}
+
 /// The MetricWidget JSON: what to draw.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricWidget {

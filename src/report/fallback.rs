@@ -11,8 +11,9 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use crate::model::Period;
 use crate::output::write_output;
-use crate::provider::cloudwatch::{self, CloudWatchConfig, MetricWidget, NetworkWidget};
-use crate::provider::softlayer::{self, NetworkType, ServerGraphRequest, SoftLayerConfig};
+use crate::provider::cloudwatch::{offset_hhmm, CloudWatchConfig, MetricWidget, NetworkWidget};
+use crate::provider::request::ProviderRequest;
+use crate::provider::softlayer::{NetworkType, ServerGraphRequest, SoftLayerConfig};
 use crate::provider::{ProviderError, ProviderImage};
 use crate::range::DateRange;
 use crate::render::RenderOptions;
@@ -31,16 +32,16 @@ fn midnight(d: NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
 }
 
-/// Asks the provider for the target's graph over the report's range.
-pub async fn provider_image(
+/// The provider request for the target's graph over the report's range.
+pub fn provider_request(
     target: &TargetConfig,
     fallback: &FallbackConfig,
     plan: &PlanView<'_>,
-) -> Result<ProviderImage, ProviderError> {
+) -> Result<ProviderRequest, ProviderError> {
     let start = midnight(plan.range.start);
     let end = midnight(plan.range.end + Days::new(1));
     let (width, height) = (plan.render.width, plan.render.height);
-    match fallback {
+    Ok(match fallback {
         FallbackConfig::Softlayer {
             hardware_id,
             endpoint,
@@ -50,22 +51,23 @@ pub async fn provider_image(
             if let Some(e) = endpoint {
                 config = config.with_endpoint(e.clone());
             }
-            let request = ServerGraphRequest {
-                start,
-                end,
-                network: if *private {
-                    NetworkType::Private
-                } else {
-                    NetworkType::Public
+            ProviderRequest::SoftLayerServer {
+                config,
+                hardware_id: *hardware_id,
+                graph: ServerGraphRequest {
+                    start,
+                    end,
+                    network: if *private {
+                        NetworkType::Private
+                    } else {
+                        NetworkType::Public
+                    },
+                    font_size: plan.render.font_size.round() as u32,
+                    width,
+                    height,
+                    hide_time_zone: false,
                 },
-                font_size: plan.render.font_size.round() as u32,
-                width,
-                height,
-                hide_time_zone: false,
-            };
-            softlayer::Client::new(config)?
-                .server_graph(*hardware_id, &request)
-                .await
+            }
         }
         FallbackConfig::Cloudwatch {
             instance_id,
@@ -76,12 +78,6 @@ pub async fn provider_image(
             if let Some(e) = endpoint {
                 config = config.with_endpoint(e.clone());
             }
-            let offset = plan.render.timezone.local_minus_utc();
-            let timezone = (offset != 0).then(|| {
-                let sign = if offset < 0 { '-' } else { '+' };
-                let m = offset.abs() / 60;
-                format!("{sign}{:02}{:02}", m / 60, m % 60)
-            });
             let widget = MetricWidget::network(&NetworkWidget {
                 instance_id: instance_id.clone(),
                 start,
@@ -89,14 +85,21 @@ pub async fn provider_image(
                 width,
                 height,
                 title: Some(target.name.clone()),
-                timezone,
+                timezone: offset_hhmm(plan.render.timezone),
                 period: plan.period.seconds() as u32,
             });
-            cloudwatch::Client::new(config)?
-                .metric_widget_image(&widget)
-                .await
+            ProviderRequest::CloudWatch { config, widget }
         }
-    }
+    })
+}
+
+/// Asks the provider for the target's graph over the report's range.
+pub async fn provider_image(
+    target: &TargetConfig,
+    fallback: &FallbackConfig,
+    plan: &PlanView<'_>,
+) -> Result<ProviderImage, ProviderError> {
+    provider_request(target, fallback, plan)?.fetch().await
 }
 
 /// Writes `<stem>.png` from the provider and returns the row; a failure names both the
