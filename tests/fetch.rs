@@ -197,7 +197,7 @@ fn unknown_or_forbidden_ids_fail_at_once_with_what_to_check() {
         "{text}"
     );
     assert!(
-        text.ends_with("/accounts/acme/dedicatedServers/missing-server/ipAddresses/10.0.0.1/statistics/traffic?scope=receive&startDate=2024-01-01&endDate=2024-01-05&period=hourly&method=avg: check --account, --server and --ip"),
+        text.ends_with("/accounts/acme/dedicatedServers/missing-server/ipAddresses/10.0.0.1/statistics/traffic?scope=receive&startDate=2024-01-01&endDate=2024-01-05&period=hourly&method=avg: no such account, server or IP; check their ids"),
         "{text}"
     );
     o.server = "forbidden-server".into();

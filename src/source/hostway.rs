@@ -78,10 +78,10 @@ pub enum RequestError {
     )]
     Unauthorized { url: String },
     #[error(
-        "403 Forbidden from {url}: the credentials may not read this server; check --account, --server and the credentials' permissions"
+        "403 Forbidden from {url}: the credentials may not read this server; check the account and server ids and the credentials' permissions"
     )]
     Forbidden { url: String },
-    #[error("404 Not Found from {url}: check --account, --server and --ip")]
+    #[error("404 Not Found from {url}: no such account, server or IP; check their ids")]
     NotFound { url: String },
     #[error("400 Bad Request from {url}: {details}")]
     BadRequest { url: String, details: String },
