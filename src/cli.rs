@@ -40,7 +40,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
-    /// Draw the bandwidth graph (PNG) from saved data.
+    /// Draw the bandwidth graph (PNG) from saved data or a Hostway-style API.
     Render(Box<RenderArgs>),
     /// Write the data as CSV or JSON, one row per timestamp.
     Export(ExportArgs),
