@@ -3,9 +3,12 @@
 //!
 //! - Axis-aligned lines and rectangles (background, grid, axes, swatches) are filled as
 //!   pixel-aligned rectangles without anti-aliasing: crisp, and much cheaper than AA fills.
-//! - Sloped lines, paths and polygons are anti-aliased. Plotters hands over integer pixel
+//! - Paths (series lines, area edges) are anti-aliased. Plotters hands over integer pixel
 //!   coordinates meaning pixel *centres*, so every vertex gets +0.5 px: a 1 px line along a
 //!   row then covers exactly that row instead of half of two.
+//! - Polygons are filled *without* anti-aliasing: the chart strokes every area's top edge
+//!   with an anti-aliased line of the same colour, which hides the stair-steps, and
+//!   supersampled polygon filling was the most expensive part of a frame.
 //! - Text goes through our own glyph cache ([`super::text`]).
 //!
 //! The pixmap is premultiplied RGBA; the chart paints an opaque background first, so every
@@ -16,7 +19,7 @@ use plotters_backend::text_anchor::{HPos, VPos};
 use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingBackend, DrawingErrorKind,
 };
-use tiny_skia::{FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
+use tiny_skia::{FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
 use super::text;
 
@@ -59,10 +62,32 @@ impl<'a> SkiaBackend<'a> {
         }
     }
 
-    fn fill_rect(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, color: BackendColor) {
-        if let Some(rect) = Rect::from_ltrb(x0, y0, x1, y1) {
-            self.pixmap
-                .fill_rect(rect, &paint(color, false), Transform::identity(), None);
+    /// Fills pixels `x0..x1` × `y0..y1` (clipped) without anti-aliasing. Written directly
+    /// rather than through tiny-skia: a pipeline per grid line or per decimated column
+    /// costs more than the pixels.
+    fn fill_rect(&mut self, x0: i32, y0: i32, x1: i32, y1: i32, color: BackendColor) {
+        let (w, h) = (self.pixmap.width() as i32, self.pixmap.height() as i32);
+        let (x0, x1) = (x0.clamp(0, w), x1.clamp(0, w));
+        let (y0, y1) = (y0.clamp(0, h), y1.clamp(0, h));
+        if x0 >= x1 || y0 >= y1 || color.alpha <= 0.0 {
+            return;
+        }
+        if color.alpha < 1.0 {
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    self.blend((x, y), color, 255);
+                }
+            }
+            return;
+        }
+        let (r, g, b) = color.rgb;
+        let px = [r, g, b, 255];
+        let data = self.pixmap.data_mut();
+        for y in y0..y1 {
+            let row = &mut data[((y * w + x0) * 4) as usize..((y * w + x1) * 4) as usize];
+            for chunk in row.chunks_exact_mut(4) {
+                chunk.copy_from_slice(&px);
+            }
         }
     }
 }
@@ -126,16 +151,16 @@ impl DrawingBackend for SkiaBackend<'_> {
         style: &S,
     ) -> Result {
         let color = style.color();
-        let w = style.stroke_width().max(1) as f32;
+        let w = style.stroke_width().max(1) as i32;
         if from.0 == to.0 || from.1 == to.1 {
             // Axis-aligned: a pixel-exact rectangle, no anti-aliasing.
-            let (x0, x1) = (from.0.min(to.0) as f32, from.0.max(to.0) as f32 + 1.0);
-            let (y0, y1) = (from.1.min(to.1) as f32, from.1.max(to.1) as f32 + 1.0);
-            let grow = (w - 1.0) / 2.0;
+            let (x0, x1) = (from.0.min(to.0), from.0.max(to.0) + 1);
+            let (y0, y1) = (from.1.min(to.1), from.1.max(to.1) + 1);
+            let (before, after) = ((w - 1) / 2, w / 2);
             if from.1 == to.1 {
-                self.fill_rect(x0, y0 - grow, x1, y1 + grow, color);
+                self.fill_rect(x0, y0 - before, x1, y1 + after, color);
             } else {
-                self.fill_rect(x0 - grow, y0, x1 + grow, y1, color);
+                self.fill_rect(x0 - before, y0, x1 + after, y1, color);
             }
             return Ok(());
         }
@@ -158,13 +183,7 @@ impl DrawingBackend for SkiaBackend<'_> {
             upper_left.1.max(bottom_right.1),
         );
         if fill {
-            self.fill_rect(
-                x0 as f32,
-                y0 as f32,
-                x1 as f32 + 1.0,
-                y1 as f32 + 1.0,
-                style.color(),
-            );
+            self.fill_rect(x0, y0, x1 + 1, y1 + 1, style.color());
             return Ok(());
         }
         for (a, b) in [
@@ -221,7 +240,7 @@ impl DrawingBackend for SkiaBackend<'_> {
         if let Some(p) = path_through(vert, true) {
             self.pixmap.fill_path(
                 &p,
-                &paint(color, true),
+                &paint(color, false),
                 FillRule::Winding,
                 Transform::identity(),
                 None,

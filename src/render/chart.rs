@@ -438,11 +438,19 @@ fn draw_run<DB: DrawingBackend>(
         area.draw(&PathElement::new(rel(path), color.stroke_width(1)))
             .map_err(draw_err)
     };
-    if p.mark == Mark::Line {
-        return stroke(&run.line, p.color);
-    }
-    if run.decimated {
-        stroke(&run.line, tint(p.color, pal.plot, 0.5))?;
+    let spans = |color: RGBColor| -> Result<(), RenderError> {
+        for s in &run.spans {
+            let (x, top, bottom) = (s.x - base.0, s.top - base.1, s.bottom - base.1);
+            area.draw(&Rectangle::new([(x, top), (x, bottom)], color.filled()))
+                .map_err(draw_err)?;
+        }
+        Ok(())
+    };
+    match (p.mark, run.decimated) {
+        (Mark::Line, false) => return stroke(&run.line, p.color),
+        (Mark::Line, true) => return spans(p.color),
+        (Mark::Area, true) => spans(tint(p.color, pal.plot, 0.5))?,
+        (Mark::Area, false) => {}
     }
     let (first, last) = match (run.mean.first(), run.mean.last()) {
         (Some(a), Some(b)) => (a.x, b.x),

@@ -30,7 +30,26 @@ pub struct Run {
     pub line: Vec<Sample>,
     /// Per-column means when decimated (the area's top); equal to `line` otherwise.
     pub mean: Vec<Sample>,
+    /// When decimated: per column, the rows the full polyline would cover (`x`, top,
+    /// bottom), joins to the neighbours included. Drawn as one-pixel-wide rectangles, this
+    /// is the polyline at a fraction of the cost of stroking thousands of tiny segments.
+    pub spans: Vec<Span>,
     pub decimated: bool,
+}
+
+/// Rows `top..=bottom` of column `x`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub x: i32,
+    pub top: i32,
+    pub bottom: i32,
+}
+
+impl Span {
+    fn include(&mut self, y: i32) {
+        self.top = self.top.min(y);
+        self.bottom = self.bottom.max(y);
+    }
 }
 
 /// The chart's mapping from (UTC seconds, display rate) to backend pixels.
@@ -169,9 +188,25 @@ impl RunBuilder {
             return;
         };
         let y = |v: f64| map(0.0, v).1;
+        let join = self.run.line.last().map(|p| p.y);
         for v in c.m4() {
             push(&mut self.run.line, (c.x, y(v)));
         }
+        let mut span = Span {
+            x: c.x,
+            top: y(c.max),
+            bottom: y(c.min),
+        };
+        // The segment from the previous column's last value to this column's first is
+        // split between the two columns at its middle row.
+        if let Some(prev) = join {
+            let mid = (prev + y(c.first)) / 2;
+            span.include(mid);
+            if let Some(last) = self.run.spans.last_mut() {
+                last.include(mid);
+            }
+        }
+        self.run.spans.push(span);
         let mean = c.sum / f64::from(c.n);
         if self.first_mean.is_none() {
             self.first_mean = Some(mean);
