@@ -96,6 +96,39 @@ pub fn palette(theme: Theme) -> Palette {
     }
 }
 
+impl Palette {
+    /// The fixed part of a palette-PNG palette for this theme: every colour, foregrounds
+    /// blended over the backgrounds they are drawn on (anti-aliased edges and text).
+    pub fn quantize_base(&self) -> Vec<super::quantize::Rgb> {
+        let c = |c: RGBColor| [c.0, c.1, c.2];
+        let envelope = tint(self.receive, self.plot, 0.5);
+        let mut colors = vec![
+            c(self.canvas),
+            c(self.plot),
+            c(self.grid),
+            c(self.axis),
+            c(self.text),
+            c(self.dim),
+            c(self.receive),
+            c(self.transmit),
+            c(self.total),
+            c(self.percentile),
+            c(envelope),
+        ];
+        colors.extend(self.extra.iter().map(|x| c(*x)));
+        let fgs = [
+            self.text,
+            self.transmit,
+            self.receive,
+            self.percentile,
+            self.total,
+        ]
+        .map(c);
+        let bgs = [self.canvas, self.plot, self.receive, self.grid].map(c);
+        super::quantize::base_palette(&colors, &fgs, &bgs)
+    }
+}
+
 /// How one series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mark {

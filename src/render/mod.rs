@@ -23,6 +23,7 @@ pub mod chart;
 pub mod decimate;
 pub mod font;
 pub mod png;
+pub mod quantize;
 pub mod sample_data;
 pub mod text;
 
@@ -127,7 +128,8 @@ pub fn render_png(
         source: opts.source.clone(),
         title: opts.title.clone(),
     };
-    png::encode_rgb(w, h, &rgb, opts.png_compression, &text)
+    let base = chart::palette(opts.theme).quantize_base();
+    png::encode(w, h, &rgb, &base, opts.png_compression, &text)
 }
 
 /// Draws the graph into an 8-bit RGB buffer (`width * height * 3` bytes, rows top down).

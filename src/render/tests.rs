@@ -370,3 +370,36 @@ fn a_one_hour_spike_in_a_year_reaches_its_height() {
     let calm = f.col(secs(1000.5));
     assert!(!greenish(calm, f.row(1e9)));
 }
+
+#[test]
+fn default_png_is_a_faithful_palette_and_fast_is_exact_rgb() {
+    let traffic = Traffic::new(
+        crate::render::sample_data::hourly(&crate::render::sample_data::Spec::default()).series,
+    );
+    let o = opts();
+    let stats = stats::compute(&traffic, &o.stats);
+    let (_, _, rgb) = render_rgb(&traffic, &stats, &o).unwrap();
+    let decode = |c: PngCompression| {
+        let o = RenderOptions {
+            png_compression: c,
+            ..o.clone()
+        };
+        let png = render_png(&traffic, &stats, &o).unwrap();
+        let info = ::png::Decoder::new(std::io::Cursor::new(&png))
+            .read_info()
+            .unwrap()
+            .info()
+            .color_type;
+        let pixels = image::load_from_memory(&png).unwrap().to_rgb8().into_raw();
+        (info, pixels, png.len())
+    };
+    let (kind, pixels, default_len) = decode(PngCompression::Default);
+    assert_eq!(kind, ::png::ColorType::Indexed);
+    let db = quantize::psnr(&rgb, &pixels);
+    assert!(db > 45.0, "PSNR {db:.1} dB");
+    let (kind, pixels, fast_len) = decode(PngCompression::Fast);
+    assert_eq!(kind, ::png::ColorType::Rgb);
+    assert_eq!(pixels, rgb);
+    let (_, _, best_len) = decode(PngCompression::Best);
+    assert!(best_len < default_len && default_len < fast_len);
+}
