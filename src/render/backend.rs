@@ -19,7 +19,10 @@ use plotters_backend::text_anchor::{HPos, VPos};
 use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingBackend, DrawingErrorKind,
 };
-use tiny_skia::{FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, Stroke, Transform};
+use tiny_skia::{
+    FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, PremultipliedColorU8, Stroke,
+    Transform,
+};
 
 use super::text;
 
@@ -81,13 +84,10 @@ impl<'a> SkiaBackend<'a> {
             return;
         }
         let (r, g, b) = color.rgb;
-        let px = [r, g, b, 255];
-        let data = self.pixmap.data_mut();
+        let px = PremultipliedColorU8::from_rgba(r, g, b, 255).expect("opaque is valid");
+        let pixels = self.pixmap.pixels_mut();
         for y in y0..y1 {
-            let row = &mut data[((y * w + x0) * 4) as usize..((y * w + x1) * 4) as usize];
-            for chunk in row.chunks_exact_mut(4) {
-                chunk.copy_from_slice(&px);
-            }
+            pixels[(y * w + x0) as usize..(y * w + x1) as usize].fill(px);
         }
     }
 }
@@ -294,9 +294,9 @@ impl DrawingBackend for SkiaBackend<'_> {
 /// The pixmap's pixels as RGB (alpha dropped; see the module docs).
 pub fn into_rgb(pixmap: &Pixmap) -> Vec<u8> {
     let data = pixmap.data();
-    let mut rgb = Vec::with_capacity(data.len() / 4 * 3);
-    for px in data.chunks_exact(4) {
-        rgb.extend_from_slice(&px[..3]);
+    let mut rgb = vec![0u8; data.len() / 4 * 3];
+    for (out, px) in rgb.chunks_exact_mut(3).zip(data.chunks_exact(4)) {
+        out.copy_from_slice(&px[..3]);
     }
     rgb
 }

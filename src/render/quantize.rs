@@ -7,8 +7,6 @@
 //! each pixel takes its nearest entry. Distinct colours are found run by run (consecutive
 //! equal pixels are looked up once), so the pass is cheap on chart-like images.
 
-use std::collections::HashMap;
-
 /// An RGB colour.
 pub type Rgb = [u8; 3];
 
@@ -21,25 +19,75 @@ pub struct Indexed {
     pub exact: bool,
 }
 
-/// Colour counts, visiting the hash map once per run of equal pixels.
-fn histogram(rgb: &[u8]) -> HashMap<Rgb, u32> {
-    let mut counts: HashMap<Rgb, u32> = HashMap::with_capacity(1024);
-    let mut run: Option<(Rgb, u32)> = None;
+/// Open-addressing table from packed colour to a dense id; a multiplicative hash is plenty
+/// for a few thousand colours and far cheaper than SipHash.
+struct ColorIds {
+    slots: Vec<(u32, u32)>,
+    colors: Vec<Rgb>,
+}
+
+impl ColorIds {
+    fn new() -> ColorIds {
+        ColorIds {
+            slots: vec![(0, 0); 4096],
+            colors: Vec::new(),
+        }
+    }
+
+    fn id(&mut self, c: Rgb) -> u32 {
+        let key = (u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2])) | 1 << 24;
+        let mask = self.slots.len() - 1;
+        let mut i = (key.wrapping_mul(0x9E37_79B1) >> 8) as usize & mask;
+        loop {
+            match self.slots[i] {
+                (0, _) => break,
+                (k, id) if k == key => return id,
+                _ => i = (i + 1) & mask,
+            }
+        }
+        let id = self.colors.len() as u32;
+        self.slots[i] = (key, id);
+        self.colors.push(c);
+        if self.colors.len() * 2 > self.slots.len() {
+            self.grow();
+        }
+        id
+    }
+
+    fn grow(&mut self) {
+        let old = std::mem::replace(&mut self.slots, vec![(0, 0); 0]);
+        self.slots = vec![(0, 0); old.len() * 2];
+        let mask = self.slots.len() - 1;
+        for (key, id) in old.into_iter().filter(|s| s.0 != 0) {
+            let mut i = (key.wrapping_mul(0x9E37_79B1) >> 8) as usize & mask;
+            while self.slots[i].0 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (key, id);
+        }
+    }
+}
+
+/// The frame as runs of equal pixels (colour id, length), and the colours by id.
+fn runs(rgb: &[u8]) -> (Vec<(u32, u32)>, Vec<Rgb>) {
+    let mut ids = ColorIds::new();
+    let mut runs: Vec<(u32, u32)> = Vec::with_capacity(16 * 1024);
+    let mut current: Option<(Rgb, u32)> = None;
     for px in rgb.chunks_exact(3) {
         let c = [px[0], px[1], px[2]];
-        match &mut run {
+        match &mut current {
             Some((rc, n)) if *rc == c => *n += 1,
             _ => {
-                if let Some((rc, n)) = run.replace((c, 1)) {
-                    *counts.entry(rc).or_default() += n;
+                if let Some((rc, n)) = current.replace((c, 1)) {
+                    runs.push((ids.id(rc), n));
                 }
             }
         }
     }
-    if let Some((rc, n)) = run {
-        *counts.entry(rc).or_default() += n;
+    if let Some((rc, n)) = current {
+        runs.push((ids.id(rc), n));
     }
-    counts
+    (runs, ids.colors)
 }
 
 fn distance(a: Rgb, b: Rgb) -> u32 {
@@ -87,37 +135,42 @@ pub fn base_palette(colors: &[Rgb], fgs: &[Rgb], bgs: &[Rgb]) -> Vec<Rgb> {
 /// Indexes `rgb`: exactly when it has at most 256 colours, else through `base` topped up
 /// with the most frequent colours.
 pub fn quantize(rgb: &[u8], base: &[Rgb]) -> Indexed {
-    let counts = histogram(rgb);
-    let exact = counts.len() <= 256;
+    let (runs, colors) = runs(rgb);
+    let mut counts = vec![0u32; colors.len()];
+    for &(id, n) in &runs {
+        counts[id as usize] += n;
+    }
+    // Colour ids, most frequent first (ties by colour, for determinism).
+    let mut by_count: Vec<usize> = (0..colors.len()).collect();
+    by_count.sort_unstable_by(|&a, &b| counts[b].cmp(&counts[a]).then(colors[a].cmp(&colors[b])));
+    let exact = colors.len() <= 256;
     let palette: Vec<Rgb> = if exact {
-        let mut p: Vec<(Rgb, u32)> = counts.iter().map(|(c, n)| (*c, *n)).collect();
-        p.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        p.into_iter().map(|x| x.0).collect()
+        by_count.iter().map(|&i| colors[i]).collect()
     } else {
         let mut p = base.to_vec();
-        let mut frequent: Vec<(Rgb, u32)> = counts.iter().map(|(c, n)| (*c, *n)).collect();
-        frequent.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (c, _) in frequent {
+        for &i in &by_count {
             if p.len() >= 256 {
                 break;
             }
-            if p.iter().all(|q| distance(*q, c) > 3 * 9) {
-                p.push(c);
+            if p.iter().all(|q| distance(*q, colors[i]) > 3 * 9) {
+                p.push(colors[i]);
             }
         }
         p
     };
-    let lookup: HashMap<Rgb, u8> = counts.keys().map(|&c| (c, nearest(&palette, c))).collect();
+    let index_of: Vec<u8> = if exact {
+        let mut index_of = vec![0u8; colors.len()];
+        for (k, &id) in by_count.iter().enumerate() {
+            index_of[id] = k as u8;
+        }
+        index_of
+    } else {
+        colors.iter().map(|&c| nearest(&palette, c)).collect()
+    };
     let mut indices = Vec::with_capacity(rgb.len() / 3);
-    let mut last: Option<(Rgb, u8)> = None;
-    for px in rgb.chunks_exact(3) {
-        let c = [px[0], px[1], px[2]];
-        let i = match last {
-            Some((lc, li)) if lc == c => li,
-            _ => lookup[&c],
-        };
-        last = Some((c, i));
-        indices.push(i);
+    for &(id, n) in &runs {
+        let i = index_of[id as usize];
+        indices.resize(indices.len() + n as usize, i);
     }
     Indexed {
         palette,
