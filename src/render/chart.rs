@@ -309,7 +309,7 @@ pub fn draw<DB: DrawingBackend>(
         lay.legend_h = 0; // not enough room: the plot matters more than the legend
     }
     let plot_h = h - lay.title_h - lay.x_label_h - lay.legend_h - lay.pad / 2;
-    let rate_ticks = axis::rate_ticks(data_max, ((plot_h as f64 / (fs * 2.6)) as usize).max(1));
+    let rate_ticks = axis::rate_ticks(data_max, ((plot_h as f64 / (fs * 2.2)) as usize).max(1));
     let suffix = opts.stats.unit.rate_suffix();
     let label_style = text_style(fs, pal.text, HPos::Right, VPos::Center);
     let mut y_label_w = 0;
@@ -644,6 +644,54 @@ fn draw_swatch<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn series(scope: Scope, label: &str) -> Series {
+        let t = chrono::DateTime::from_timestamp(1_430_784_000, 0).unwrap();
+        let mut s = Series::new(
+            scope,
+            vec![crate::model::Point {
+                time: t,
+                value: 1.0,
+                count: None,
+            }],
+        );
+        s.label = label.into();
+        s
+    }
+
+    fn marks(traffic: &Traffic) -> Vec<(Scope, Mark, RGBColor)> {
+        let opts = RenderOptions::default();
+        let stats = stats::compute(traffic, &opts.stats);
+        plan(traffic, &stats, &opts)
+            .iter()
+            .map(|p| (p.series.scope, p.mark, p.color))
+            .collect()
+    }
+
+    #[test]
+    fn receive_area_transmit_line_lone_series_area_per_ip_lines() {
+        let pal = palette(Theme::Light);
+        let t = Traffic::new(vec![
+            series(Scope::Transmit, ""),
+            series(Scope::Receive, ""),
+        ]);
+        assert_eq!(
+            marks(&t),
+            vec![
+                (Scope::Receive, Mark::Area, pal.receive),
+                (Scope::Transmit, Mark::Line, pal.transmit)
+            ]
+        );
+        let t = Traffic::new(vec![series(Scope::Transmit, "")]);
+        assert_eq!(marks(&t), vec![(Scope::Transmit, Mark::Area, pal.transmit)]);
+        let t = Traffic::new(vec![
+            series(Scope::Receive, "10.0.0.1"),
+            series(Scope::Receive, "10.0.0.2"),
+        ]);
+        let m = marks(&t);
+        assert!(m.iter().all(|x| x.1 == Mark::Line));
+        assert_ne!(m[0].2, m[1].2, "distinct colours");
+    }
 
     #[test]
     fn ordinals() {
