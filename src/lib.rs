@@ -55,7 +55,8 @@ pub struct Outcome {
 pub fn run(command: Command) -> Result<Outcome, Error> {
     match command {
         Command::Render(job) => {
-            let traffic = source::file::read_inputs(&job.inputs)?;
+            let mut traffic = source::file::read_inputs(&job.inputs)?;
+            render::resolve_periods(&mut traffic);
             let stats = stats::compute(&traffic, &job.render.stats);
             let png = render::render_png(&traffic, &stats, &job.render)?;
             output::write_output(&job.output, &png)?;
@@ -82,7 +83,8 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
 
 /// `trafficgraph bench`: parse once, then time whole graphs (see [`bench`]).
 fn run_bench(job: cli::BenchJob) -> Result<Outcome, Error> {
-    let traffic = source::file::read_inputs(&job.inputs)?;
+    let mut traffic = source::file::read_inputs(&job.inputs)?;
+    render::resolve_periods(&mut traffic);
     let (report, png) = bench::run(&traffic, &job.render, job.budget, job.threads)?;
     let mut written = Vec::new();
     if let Some(path) = job.output {

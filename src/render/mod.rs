@@ -117,6 +117,20 @@ pub enum RenderError {
     Encode(String),
 }
 
+/// Records each series' inferred step as its period when it is a known one (hourly,
+/// daily). `Series::step_seconds` then answers in O(1) instead of scanning every sample on
+/// each of the dozen calls that stats and drawing make: at a million points the scans were
+/// half the time of a graph. The step itself, and so every figure, is unchanged.
+pub fn resolve_periods(traffic: &mut Traffic) {
+    for s in traffic
+        .series
+        .iter_mut()
+        .filter(|s| s.origin.period.is_none())
+    {
+        s.origin.period = crate::model::Period::from_seconds(s.step_seconds());
+    }
+}
+
 /// Draws the graph and encodes it as PNG.
 pub fn render_png(
     traffic: &Traffic,
