@@ -403,3 +403,32 @@ fn default_png_is_a_faithful_palette_and_fast_is_exact_rgb() {
     let (_, _, best_len) = decode(PngCompression::Best);
     assert!(best_len < default_len && default_len < fast_len);
 }
+
+#[test]
+fn resolving_periods_keeps_every_step() {
+    let mut traffic = rx_tx(all(vec![1.0; 5]), all(vec![1.0; 5]));
+    let five_min = Series::new(
+        Scope::Total,
+        (0..3)
+            .map(|i| Point {
+                time: t0() + Duration::minutes(5 * i),
+                value: 1.0,
+                count: None,
+            })
+            .collect(),
+    );
+    traffic.series.push(five_min);
+    let before: Vec<i64> = traffic.series.iter().map(Series::step_seconds).collect();
+    resolve_periods(&mut traffic);
+    let after: Vec<i64> = traffic.series.iter().map(Series::step_seconds).collect();
+    assert_eq!(before, after);
+    assert_eq!(before, vec![3600, 3600, 300]);
+    assert_eq!(
+        traffic.series[0].origin.period,
+        Some(crate::model::Period::Hourly)
+    );
+    assert_eq!(
+        traffic.series[2].origin.period, None,
+        "no 5-minute period exists"
+    );
+}
