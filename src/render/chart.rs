@@ -318,8 +318,9 @@ pub fn draw<DB: DrawingBackend>(
         y_label_w = y_label_w.max(text_width(root, &label, &label_style)?);
     }
     lay.y_label_w = y_label_w + lay.pad + px(fs * 0.5);
-    let plot_w = opts.width as i32 - lay.y_label_w - lay.right - lay.pad;
-    let time_ticks = axis::time_ticks(start, end, opts.timezone, plot_w as f64, fs);
+    let plot_w = opts.width as i32 - lay.y_label_w - lay.right;
+    let mut time_ticks = axis::time_ticks(start, end, opts.timezone, plot_w as f64, fs);
+    drop_clipped_labels(root, &mut time_ticks, (start, end), plot_w, &lay, &pal)?;
 
     root.fill(&pal.canvas).map_err(draw_err)?;
     draw_header(root, opts, &pal, &lay)?;
@@ -341,6 +342,28 @@ pub fn draw<DB: DrawingBackend>(
         draw_legend(&legend_area, &plotted, stats, &pal, &lay, suffix)?;
     }
     Ok(frame)
+}
+
+/// Drops ticks near the right edge whose centred label would run off the image.
+fn drop_clipped_labels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    ticks: &mut TimeTicks,
+    (start, end): (i64, i64),
+    plot_w: i32,
+    lay: &Layout,
+    pal: &Palette,
+) -> Result<(), RenderError> {
+    let style = text_style(lay.fs, pal.text, HPos::Center, VPos::Top);
+    let mut keep = Vec::with_capacity(ticks.ticks.len());
+    for &t in &ticks.ticks {
+        let from_end = (end - t) as f64 / (end - start).max(1) as f64 * f64::from(plot_w);
+        let half = f64::from(text_width(root, &ticks.label(t), &style)?) / 2.0;
+        if from_end + f64::from(lay.right) >= half + 1.0 {
+            keep.push(t);
+        }
+    }
+    ticks.ticks = keep;
+    Ok(())
 }
 
 /// First sample time to the end of the last sample's period (UTC seconds).
