@@ -215,6 +215,7 @@ struct Layout {
     line_h: i32,
     legend_h: i32,
     right: i32,
+    plot_h: i32,
 }
 
 fn px(v: f64) -> i32 {
@@ -282,16 +283,28 @@ pub fn draw<DB: DrawingBackend>(
 ) -> Result<Frame, RenderError> {
     let pal = palette(opts.theme);
     let plotted = plan(traffic, stats, opts);
-    let (start, end) = x_range(traffic).ok_or(RenderError::NoData)?;
-    let data_max = plotted
-        .iter()
-        .flat_map(|p| p.series.points.iter().map(move |x| x.value * p.factor))
-        .filter(|v| v.is_finite())
-        .chain(stats.percentile.as_ref().map(|p| p.value))
-        .fold(0.0, f64::max);
+    let span = x_range(traffic).ok_or(RenderError::NoData)?;
+    let mut lay = layout(
+        opts,
+        plotted.len() + usize::from(stats.percentile.is_some()),
+    );
+    let axes = axes(root, &plotted, stats, opts, span, &mut lay, &pal)?;
 
+    root.fill(&pal.canvas).map_err(draw_err)?;
+    draw_header(root, opts, &pal, &lay)?;
+    let (_, rest) = root.split_vertically(lay.title_h);
+    let rest_h = opts.height as i32 - lay.title_h;
+    let (plot_area, legend_area) = rest.split_vertically(rest_h - lay.legend_h);
+    let frame = draw_plot(&plot_area, &plotted, stats, &pal, &lay, &axes)?;
+    if lay.legend_h > 0 {
+        draw_legend(&legend_area, &plotted, stats, &pal, &lay, axes.suffix)?;
+    }
+    Ok(frame)
+}
+
+/// Vertical sizes from the font size; the legend goes when the plot would be too short.
+fn layout(opts: &RenderOptions, legend_lines: usize) -> Layout {
     let fs = opts.font_size;
-    let legend_lines = plotted.len() + usize::from(stats.percentile.is_some());
     let mut lay = Layout {
         fs,
         pad: px(fs * 0.8),
@@ -301,47 +314,62 @@ pub fn draw<DB: DrawingBackend>(
         line_h: px(fs * 1.55),
         legend_h: 0,
         right: px(fs * 2.2),
+        plot_h: 0,
     };
     lay.legend_h = legend_lines as i32 * lay.line_h + lay.pad / 2;
-    let h = opts.height as i32;
-    let plot_h = h - lay.title_h - lay.x_label_h - lay.legend_h - lay.pad / 2;
-    if plot_h < px(fs * 4.0) {
+    let plot_h = |l: &Layout| opts.height as i32 - l.title_h - l.x_label_h - l.legend_h - l.pad / 2;
+    if plot_h(&lay) < px(fs * 4.0) {
         lay.legend_h = 0; // not enough room: the plot matters more than the legend
     }
-    let plot_h = h - lay.title_h - lay.x_label_h - lay.legend_h - lay.pad / 2;
-    let rate_ticks = axis::rate_ticks(data_max, ((plot_h as f64 / (fs * 2.2)) as usize).max(1));
+    lay.plot_h = plot_h(&lay);
+    lay
+}
+
+/// Both axes: value range and ticks. Sets `lay.y_label_w` from the widest rate label.
+fn axes<'s, DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    plotted: &[Plotted],
+    stats: &Stats,
+    opts: &'s RenderOptions,
+    span: (i64, i64),
+    lay: &mut Layout,
+    pal: &Palette,
+) -> Result<Axes<'s>, RenderError> {
+    let data_max = plotted
+        .iter()
+        .flat_map(|p| p.series.points.iter().map(move |x| x.value * p.factor))
+        .filter(|v| v.is_finite())
+        .chain(stats.percentile.as_ref().map(|p| p.value))
+        .fold(0.0, f64::max);
+    let fs = lay.fs;
+    let rate = axis::rate_ticks(data_max, ((lay.plot_h as f64 / (fs * 2.2)) as usize).max(1));
     let suffix = opts.stats.unit.rate_suffix();
     let label_style = text_style(fs, pal.text, HPos::Right, VPos::Center);
     let mut y_label_w = 0;
-    for t in &rate_ticks.ticks {
-        let label = units::format_si_axis(*t, rate_ticks.step, suffix);
+    for t in &rate.ticks {
+        let label = units::format_si_axis(*t, rate.step, suffix);
         y_label_w = y_label_w.max(text_width(root, &label, &label_style)?);
     }
     lay.y_label_w = y_label_w + lay.pad + px(fs * 0.5);
     let plot_w = opts.width as i32 - lay.y_label_w - lay.right;
-    let mut time_ticks = axis::time_ticks(start, end, opts.timezone, plot_w as f64, fs);
-    drop_clipped_labels(root, &mut time_ticks, (start, end), plot_w, &lay, &pal)?;
-
-    root.fill(&pal.canvas).map_err(draw_err)?;
-    draw_header(root, opts, &pal, &lay)?;
-    let (_, rest) = root.split_vertically(lay.title_h);
-    let rest_h = h - lay.title_h;
-    let (plot_area, legend_area) = rest.split_vertically(rest_h - lay.legend_h);
-    let frame = draw_plot(
-        &plot_area,
-        &plotted,
-        stats,
-        &pal,
-        &lay,
-        (start, end),
-        &rate_ticks,
-        &time_ticks,
+    let mut time = axis::time_ticks(span.0, span.1, opts.timezone, plot_w as f64, fs);
+    drop_clipped_labels(root, &mut time, span, plot_w, lay, pal)?;
+    Ok(Axes {
+        span,
+        rate,
+        time,
         suffix,
-    )?;
-    if lay.legend_h > 0 {
-        draw_legend(&legend_area, &plotted, stats, &pal, &lay, suffix)?;
-    }
-    Ok(frame)
+    })
+}
+
+/// What the plot spans and where its ticks go.
+struct Axes<'s> {
+    /// UTC seconds at the left and right edge.
+    span: (i64, i64),
+    rate: RateTicks,
+    time: TimeTicks,
+    /// `b/s` or `B/s`.
+    suffix: &'s str,
 }
 
 /// Drops ticks near the right edge whose centred label would run off the image.
@@ -404,24 +432,21 @@ fn draw_header<DB: DrawingBackend>(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn draw_plot<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     plotted: &[Plotted],
     stats: &Stats,
     pal: &Palette,
     lay: &Layout,
-    (start, end): (i64, i64),
-    rate_ticks: &RateTicks,
-    time_ticks: &TimeTicks,
-    suffix: &str,
+    axes: &Axes,
 ) -> Result<Frame, RenderError> {
+    let (start, end) = axes.span;
     let x = Ticked::new(
         start as f64,
         end as f64,
-        time_ticks.ticks.iter().map(|t| *t as f64).collect(),
+        axes.time.ticks.iter().map(|t| *t as f64).collect(),
     );
-    let y = Ticked::new(0.0, rate_ticks.max, rate_ticks.ticks.clone());
+    let y = Ticked::new(0.0, axes.rate.max, axes.rate.ticks.clone());
     let mut chart = ChartBuilder::on(area)
         .margin_top(px(lay.fs * 0.7))
         .margin_right(lay.right)
@@ -431,23 +456,9 @@ fn draw_plot<DB: DrawingBackend>(
         .build_cartesian_2d(x, y)
         .map_err(draw_err)?;
     chart.plotting_area().fill(&pal.plot).map_err(draw_err)?;
-    let x_fmt = |v: &f64| time_ticks.label(*v as i64);
-    let y_fmt = |v: &f64| units::format_si_axis(*v, rate_ticks.step, suffix);
-    chart
-        .configure_mesh()
-        .bold_line_style(pal.grid)
-        .axis_style(pal.axis)
-        .set_all_tick_mark_size(px(lay.fs * 0.3))
-        .x_labels(time_ticks.ticks.len() + 1)
-        .y_labels(rate_ticks.ticks.len() + 1)
-        .x_label_style(text_style(lay.fs, pal.text, HPos::Center, VPos::Top))
-        .y_label_style(text_style(lay.fs, pal.text, HPos::Right, VPos::Center))
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .draw()
-        .map_err(draw_err)?;
+    draw_grid(&mut chart, pal, lay, axes)?;
 
-    let map = |t: f64, v: f64| chart.backend_coord(&(t, v.clamp(0.0, rate_ticks.max)));
+    let map = |t: f64, v: f64| chart.backend_coord(&(t, v.clamp(0.0, axes.rate.max)));
     let baseline = map(start as f64, 0.0).1;
     let columns = chart.plotting_area().get_pixel_range().0.len();
     for p in plotted {
@@ -470,8 +481,32 @@ fn draw_plot<DB: DrawingBackend>(
         x: x_px,
         y: y_px,
         t: (start as f64, end as f64),
-        y_max: rate_ticks.max,
+        y_max: axes.rate.max,
     })
+}
+
+/// Grid lines at the ticks, axes and tick labels (plotters' mesh, our ticks and labels).
+fn draw_grid<DB: DrawingBackend>(
+    chart: &mut ChartContext<DB, Cartesian2d<Ticked, Ticked>>,
+    pal: &Palette,
+    lay: &Layout,
+    axes: &Axes,
+) -> Result<(), RenderError> {
+    let x_fmt = |v: &f64| axes.time.label(*v as i64);
+    let y_fmt = |v: &f64| units::format_si_axis(*v, axes.rate.step, axes.suffix);
+    chart
+        .configure_mesh()
+        .bold_line_style(pal.grid)
+        .axis_style(pal.axis)
+        .set_all_tick_mark_size(px(lay.fs * 0.3))
+        .x_labels(axes.time.ticks.len() + 1)
+        .y_labels(axes.rate.ticks.len() + 1)
+        .x_label_style(text_style(lay.fs, pal.text, HPos::Center, VPos::Top))
+        .y_label_style(text_style(lay.fs, pal.text, HPos::Right, VPos::Center))
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .draw()
+        .map_err(draw_err)
 }
 
 /// One unbroken run: filled down to `baseline` for an area, stroked for a line.
