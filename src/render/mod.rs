@@ -1,13 +1,17 @@
 //! Rendering: a [`Traffic`] and its [`Stats`] become a PNG, drawn locally with plotters.
 //!
-//! Drawing happens in memory (an RGB buffer) so nothing depends on the host's fonts or a
-//! display; the buffer is then encoded with the `png` crate to carry `tEXt` metadata.
+//! plotters lays the chart out; it draws through our own backend into an in-memory
+//! tiny-skia pixmap, so nothing depends on the host's fonts or a display, lines are
+//! anti-aliased, and text is cached per glyph. The pixels are then encoded with the `png`
+//! crate, which also writes the `tEXt` metadata.
 //!
 //! - [`chart`]: layout, series, legend (figures from [`Stats`], never from pixels)
 //! - [`axis`]: round rate steps and calendar-aligned time ticks in the display zone
-//! - [`decimate`]: samples to pixel vertices, split at gaps
-//! - [`font`]: the embedded DejaVu Sans
-//! - [`png`]: encoding and text chunks
+//! - [`decimate`]: samples to pixel paths, split at gaps, reduced per column when dense
+//! - [`backend`]: the plotters `DrawingBackend` over tiny-skia
+//! - [`text`], [`font`]: the embedded DejaVu Sans and its glyph cache
+//! - [`png`], [`quantize`]: encoding, palette images, text chunks
+//! - [`sample_data`]: deterministic synthetic traffic for tests, benches and docs
 
 use std::str::FromStr;
 
