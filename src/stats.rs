@@ -191,12 +191,53 @@ pub fn nearest_rank(values: &mut [f64], p: f64) -> Option<f64> {
 
 /// Rates of every series of `scope`, summed per timestamp, in time order.
 fn scope_rates(traffic: &Traffic, scope: Scope, opts: &StatsOptions) -> Vec<(i64, f64)> {
+    let mut of_scope = traffic.series.iter().filter(|s| s.scope == scope);
+    if let (Some(s), None) = (of_scope.next(), of_scope.next()) {
+        // One series, already in time order with unique timestamps: nothing to fold.
+        let f = rate_factor(s, opts);
+        let rates: Vec<(i64, f64)> = s
+            .points
+            .iter()
+            .map(|p| (p.time.timestamp(), p.value * f))
+            .collect();
+        if rates.windows(2).all(|w| w[0].0 < w[1].0) {
+            return rates;
+        }
+    }
     let mut all: Vec<(i64, f64)> = Vec::new();
     for s in traffic.series.iter().filter(|s| s.scope == scope) {
         let f = rate_factor(s, opts);
         all.extend(s.points.iter().map(|p| (p.time.timestamp(), p.value * f)));
     }
     combine(all, |a, b| a + b)
+}
+
+/// Joins two time-ordered, unique-timestamp series, folding shared timestamps with
+/// `op(a, b)`: what [`combine`] does to `[a, b].concat()`, in one merge pass.
+fn join(a: &[(i64, f64)], b: &[(i64, f64)], op: impl Fn(f64, f64) -> f64) -> Vec<(i64, f64)> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        match x.0.cmp(&y.0) {
+            std::cmp::Ordering::Less => {
+                out.push(x);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(y);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push((x.0, op(x.1, y.1)));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 /// Sorts by time and folds values that share a timestamp with `op`.
@@ -219,8 +260,8 @@ fn percentile_stat(traffic: &Traffic, opts: &StatsOptions, p: f64) -> Option<Per
         (_, true, true) => ("total", scope_rates(traffic, Scope::Total, opts)),
         (PercentileOf::Receive, false, _) | (_, false, true) => ("receive", rx),
         (PercentileOf::Transmit, _, false) | (_, true, false) => ("transmit", tx),
-        (PercentileOf::Max, false, false) => ("max", combine([rx, tx].concat(), f64::max)),
-        (PercentileOf::Sum, false, false) => ("sum", combine([rx, tx].concat(), |a, b| a + b)),
+        (PercentileOf::Max, false, false) => ("max", join(&rx, &tx, f64::max)),
+        (PercentileOf::Sum, false, false) => ("sum", join(&rx, &tx, |a, b| a + b)),
     };
     let mut values: Vec<f64> = samples.into_iter().map(|x| x.1).collect();
     let n = values.len();
@@ -252,6 +293,44 @@ mod tests {
             })
             .collect();
         Series::new(scope, pts)
+    }
+
+    #[test]
+    fn join_equals_sorting_and_folding_the_concatenation() {
+        // Two time-ordered series with gaps, shared and unshared timestamps.
+        let a: Vec<(i64, f64)> = (0..200)
+            .filter(|i| i % 7 != 3)
+            .map(|i| (i * 10, f64::from((i * 37 % 101) as i32)))
+            .collect();
+        let b: Vec<(i64, f64)> = (0..150)
+            .filter(|i| i % 5 != 1)
+            .map(|i| (i * 15 + 5 * (i % 2), f64::from((i * 53 % 97) as i32)))
+            .collect();
+        for op in [f64::max as fn(f64, f64) -> f64, |x, y| x + y] {
+            assert_eq!(
+                join(&a, &b, op),
+                combine([a.clone(), b.clone()].concat(), op)
+            );
+        }
+        assert_eq!(join(&a, &[], f64::max), a);
+    }
+
+    #[test]
+    fn per_ip_series_of_one_scope_are_summed_per_timestamp() {
+        let mut ip1 = series(Scope::Receive, &[1.0, 2.0, 3.0]);
+        ip1.label = "10.0.0.1".into();
+        let mut ip2 = series(Scope::Receive, &[10.0, 20.0]);
+        ip2.label = "10.0.0.2".into();
+        let t = Traffic::new(vec![ip1, ip2]);
+        let opts = StatsOptions {
+            value_unit: ValueUnit::BitsPerSecond,
+            ..StatsOptions::default()
+        };
+        let rates: Vec<f64> = scope_rates(&t, Scope::Receive, &opts)
+            .into_iter()
+            .map(|x| x.1)
+            .collect();
+        assert_eq!(rates, vec![11.0, 22.0, 3.0]);
     }
 
     #[test]
