@@ -46,12 +46,14 @@ pub enum CliCommand {
     Export(ExportArgs),
     /// Fetch traffic statistics from a Hostway-style API and write them as CSV or JSON.
     Fetch(FetchCmdArgs),
+    /// Graphs, CSVs, a summary and index.html for every target and pool of a config file.
+    Report(crate::report::ReportArgs),
     /// Serve a Hostway-compatible API with synthetic traffic on loopback (for testing).
     Sim(SimArgs),
     /// Start the simulator, fetch 90 days from it, write traffic.csv and graph.png.
     Demo(DemoArgs),
-    /// Graphs, CSVs, a summary and index.html for every target and pool of a config file.
-    Report(crate::report::ReportArgs),
+    /// Time in-process rendering of one input, repeatedly (graphs/s, ms per graph, memory).
+    Bench(BenchArgs),
 }
 
 /// Where the data comes from.
@@ -60,12 +62,7 @@ pub struct InputArgs {
     /// Data file: a Hostway JSON or CSV body, or our own CSV/JSON export. Repeat for more;
     /// prefix with the scope for a raw Hostway body: `receive=rx.json`.
     /// Or fetch from an API instead: see --base-url.
-    #[arg(
-        long = "input",
-        short = 'i',
-        value_name = "[SCOPE=]FILE",
-        conflicts_with = "base_url"
-    )]
+    #[arg(long = "input", short = 'i', value_name = "[SCOPE=]FILE")]
     pub inputs: Vec<InputSpec>,
 }
 
@@ -266,7 +263,9 @@ impl FetchArgs {
 
 /// The source of `render` and `export`: `--input` files or the fetch flags.
 fn source(input: InputArgs, fetch: FetchArgs) -> Result<Source, String> {
-    if fetch.base_url.is_some() {
+    if fetch.base_url.is_some() && !input.inputs.is_empty() {
+        Err("give either --input files or --base-url, not both".into())
+    } else if fetch.base_url.is_some() {
         Ok(Source::Http(Box::new(fetch.into_options()?)))
     } else if input.inputs.is_empty() {
         Err("give --input files, or --base-url and the other fetch flags".into())
@@ -612,6 +611,29 @@ pub struct ExportArgs {
     pub format: Option<ExportFormat>,
 }
 
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Run for this many seconds (default 2).
+    #[arg(long, conflicts_with = "graphs")]
+    pub seconds: Option<f64>,
+    /// Render exactly this many graphs.
+    #[arg(long)]
+    pub graphs: Option<usize>,
+    /// Render on this many threads at once.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Also print the figures as JSON on the last stdout line.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the last graph rendered to this PNG file.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
 fn parse_from_str<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
     s.parse()
 }
@@ -653,6 +675,7 @@ pub enum Command {
     Sim(SimConfig),
     Demo(DemoJob),
     Report(crate::report::ReportJob),
+    Bench(BenchJob),
 }
 
 #[derive(Debug, Clone)]
@@ -665,6 +688,16 @@ pub struct FetchJob {
 #[derive(Debug, Clone)]
 pub struct DemoJob {
     pub out_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct BenchJob {
+    pub inputs: Vec<InputSpec>,
+    pub render: RenderOptions,
+    pub budget: crate::bench::Budget,
+    pub threads: usize,
+    pub json: bool,
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -761,6 +794,7 @@ impl Cli {
                     fallback,
                 })
             }
+            CliCommand::Bench(a) => Command::Bench(a.into_job()?),
             CliCommand::Export(a) => {
                 let format = a
                     .format
@@ -812,6 +846,35 @@ impl Cli {
     }
 }
 
+impl BenchArgs {
+    fn into_job(self) -> Result<BenchJob, String> {
+        use crate::bench::Budget;
+        let budget = match (self.seconds, self.graphs) {
+            (_, Some(0)) => return Err("--graphs must be at least 1".into()),
+            (_, Some(n)) => Budget::Graphs(n),
+            (Some(s), None) if !(s > 0.0 && s.is_finite()) => {
+                return Err(format!("--seconds {s} must be a positive number"))
+            }
+            (Some(s), None) => Budget::Seconds(s),
+            (None, None) => Budget::Seconds(2.0),
+        };
+        if !(1..=256).contains(&self.threads) {
+            return Err(format!(
+                "--threads {} out of range (1 to 256)",
+                self.threads
+            ));
+        }
+        Ok(BenchJob {
+            inputs: self.input.inputs,
+            render: self.graph.into_options()?,
+            budget,
+            threads: self.threads,
+            json: self.json,
+            output: self.output,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -823,6 +886,27 @@ mod tests {
         assert_eq!(parse_timezone("-08:00").unwrap().local_minus_utc(), -28_800);
         assert!(parse_timezone("Europe/Paris").is_err());
         assert!(parse_timezone("+2500").is_err());
+    }
+
+    #[test]
+    fn bench_arguments_become_a_job() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["trafficgraph", "bench", "--input", "t.csv"], args].concat())
+                .map_err(|e| e.to_string())
+                .and_then(Cli::into_command)
+        };
+        let Ok(Command::Bench(job)) = parse(&["--graphs", "3", "--threads", "2", "--json"]) else {
+            panic!("bench job expected");
+        };
+        assert_eq!(job.budget, crate::bench::Budget::Graphs(3));
+        assert_eq!((job.threads, job.json), (2, true));
+        let Ok(Command::Bench(job)) = parse(&["--value-unit", "bits-per-second"]) else {
+            panic!("bench job expected");
+        };
+        assert_eq!(job.budget, crate::bench::Budget::Seconds(2.0));
+        assert!(parse(&["--seconds", "1", "--graphs", "2"]).is_err());
+        assert!(parse(&["--seconds", "-1"]).is_err());
+        assert!(parse(&["--threads", "0"]).is_err());
     }
 
     #[test]

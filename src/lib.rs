@@ -15,6 +15,7 @@
 // to prove correct rounding; clippy's excessive-precision lint would have them truncated.
 #![cfg_attr(test, allow(clippy::excessive_precision))]
 
+pub mod bench;
 pub mod cli;
 pub mod export;
 pub mod fetch;
@@ -110,6 +111,7 @@ impl From<source::SourceError> for Error {
 pub fn run(command: Command) -> Result<Outcome, Error> {
     match command {
         Command::Render(job) => render(job),
+        Command::Bench(job) => run_bench(job),
         Command::Export(job) => {
             let traffic = source::load(&job.source)?;
             let bytes = job.format.exporter().export(&traffic);
@@ -256,6 +258,26 @@ fn run_sim(config: sim::SimConfig) -> Result<(), Error> {
     );
     handle.shutdown();
     Ok(())
+}
+
+/// `trafficgraph bench`: parse once, then time whole graphs (see [`bench`]).
+fn run_bench(job: cli::BenchJob) -> Result<Outcome, Error> {
+    let traffic = source::file::read_inputs(&job.inputs)?;
+    let (report, png) = bench::run(&traffic, &job.render, job.budget, job.threads)?;
+    let mut written = Vec::new();
+    if let Some(path) = job.output {
+        output::write_output(&path, &png)?;
+        written.push(path);
+    }
+    println!("{}", report.summary());
+    if job.json {
+        let line = serde_json::to_string(&report).map_err(|e| Error::Usage(e.to_string()))?;
+        println!("{line}");
+    }
+    Ok(Outcome {
+        written,
+        ..Outcome::default()
+    })
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {

@@ -295,6 +295,16 @@ impl Traffic {
         Some((first, last))
     }
 
+    /// Records each series' inferred step as its period when it is a known one (hourly,
+    /// daily), so [`Series::step_seconds`] answers in O(1) instead of scanning every sample
+    /// on each of the dozen calls that statistics and drawing make (at a million points the
+    /// scans were half the time of a graph). The step, and so every figure, is unchanged.
+    pub fn resolve_periods(&mut self) {
+        for s in self.series.iter_mut().filter(|s| s.origin.period.is_none()) {
+            s.origin.period = Period::from_seconds(s.step_seconds());
+        }
+    }
+
     /// Adds a series, merging it into one of the same scope and label if present.
     pub fn merge_series(&mut self, series: Series) {
         if let Some(existing) = self

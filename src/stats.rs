@@ -276,6 +276,33 @@ mod tests {
     }
 
     #[test]
+    fn per_ip_series_of_one_scope_are_summed_per_timestamp() {
+        let mut ip1 = series(Scope::Receive, &[1.0, 2.0, 3.0]);
+        ip1.label = "10.0.0.1".into();
+        let mut ip2 = series(Scope::Receive, &[10.0, 20.0]);
+        ip2.label = "10.0.0.2".into();
+        let t = Traffic::new(vec![ip1, ip2]);
+        let opts = StatsOptions {
+            value_unit: ValueUnit::BitsPerSecond,
+            ..StatsOptions::default()
+        };
+        let rates: Vec<f64> = scope_rates(&t, Scope::Receive, &opts)
+            .into_iter()
+            .map(|x| x.1)
+            .collect();
+        assert_eq!(rates, vec![11.0, 22.0, 3.0]);
+    }
+
+    #[test]
+    fn merge_keeps_lone_timestamps_and_folds_shared_ones() {
+        let a = [(0, 1.0), (2, 5.0), (3, 1.0)];
+        let b = [(1, 7.0), (2, 2.0), (4, 9.0)];
+        let m = merge(&a, &b, f64::max);
+        assert_eq!(m, vec![(0, 1.0), (1, 7.0), (2, 5.0), (3, 1.0), (4, 9.0)]);
+        assert_eq!(merge(&a, &[], f64::max), a.to_vec());
+    }
+
+    #[test]
     fn nearest_rank_matches_definition() {
         let mut v: Vec<f64> = (1..=20).map(f64::from).collect();
         assert_eq!(nearest_rank(&mut v, 95.0), Some(19.0)); // ceil(0.95*20) = 19

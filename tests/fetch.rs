@@ -431,10 +431,11 @@ fn fetch_command_writes_the_export_and_render_takes_the_same_flags() {
         "-o",
         "-",
     ];
-    assert!(
-        Cli::try_parse_from(both).is_err(),
-        "--input and --base-url conflict"
-    );
+    let err = Cli::try_parse_from(both)
+        .unwrap()
+        .into_command()
+        .unwrap_err();
+    assert_eq!(err, "give either --input files or --base-url, not both");
 }
 
 #[test]

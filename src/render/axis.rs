@@ -62,8 +62,8 @@ impl ValueFormatter<f64> for Ticked {
     }
 }
 
-/// Rate-axis ticks: 0, step, 2 step, ... up to `max`, the first multiple of the step above
-/// the data's maximum (strictly, so a peak never merges with the plot's top edge).
+/// Rate-axis ticks: 0, step, 2 step, ... up to `max`, the first multiple of the step more
+/// than 3 % above the data's maximum, so a peak never grazes the plot's top edge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateTicks {
     pub max: f64,
@@ -79,7 +79,7 @@ pub fn rate_ticks(data_max: f64, max_ticks: usize) -> RateTicks {
         1.0
     };
     let step = nice_step(data_max / max_ticks.max(1) as f64);
-    let n = ((data_max / step).floor() + 1.0) as usize;
+    let n = ((data_max * 1.03 / step).floor() + 1.0) as usize;
     RateTicks {
         max: n as f64 * step,
         step,
@@ -310,6 +310,11 @@ mod tests {
         assert_eq!(t.max, 800e6);
         assert_eq!(t.ticks.len(), 5);
         assert_eq!(rate_ticks(1000.0, 5).max, 1200.0);
+        assert_eq!(
+            rate_ticks(119.5, 6).max,
+            140.0,
+            "headroom over a near-tick peak"
+        );
         assert!(rate_ticks(0.0, 4).max > 0.0);
         assert_eq!(nice_step(0.03), 0.05);
         assert_eq!(nice_step(3.0), 5.0);

@@ -96,6 +96,39 @@ pub fn palette(theme: Theme) -> Palette {
     }
 }
 
+impl Palette {
+    /// The fixed part of a palette-PNG palette for this theme: every colour, foregrounds
+    /// blended over the backgrounds they are drawn on (anti-aliased edges and text).
+    pub fn quantize_base(&self) -> Vec<super::quantize::Rgb> {
+        let c = |c: RGBColor| [c.0, c.1, c.2];
+        let envelope = tint(self.receive, self.plot, 0.5);
+        let mut colors = vec![
+            c(self.canvas),
+            c(self.plot),
+            c(self.grid),
+            c(self.axis),
+            c(self.text),
+            c(self.dim),
+            c(self.receive),
+            c(self.transmit),
+            c(self.total),
+            c(self.percentile),
+            c(envelope),
+        ];
+        colors.extend(self.extra.iter().map(|x| c(*x)));
+        let fgs = [
+            self.text,
+            self.transmit,
+            self.receive,
+            self.percentile,
+            self.total,
+        ]
+        .map(c);
+        let bgs = [self.canvas, self.plot, self.receive, self.grid].map(c);
+        super::quantize::base_palette(&colors, &fgs, &bgs)
+    }
+}
+
 /// How one series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mark {
@@ -182,6 +215,7 @@ struct Layout {
     line_h: i32,
     legend_h: i32,
     right: i32,
+    plot_h: i32,
 }
 
 fn px(v: f64) -> i32 {
@@ -249,16 +283,28 @@ pub fn draw<DB: DrawingBackend>(
 ) -> Result<Frame, RenderError> {
     let pal = palette(opts.theme);
     let plotted = plan(traffic, stats, opts);
-    let (start, end) = x_range(traffic).ok_or(RenderError::NoData)?;
-    let data_max = plotted
-        .iter()
-        .flat_map(|p| p.series.points.iter().map(move |x| x.value * p.factor))
-        .filter(|v| v.is_finite())
-        .chain(stats.percentile.as_ref().map(|p| p.value))
-        .fold(0.0, f64::max);
+    let span = x_range(traffic).ok_or(RenderError::NoData)?;
+    let mut lay = layout(
+        opts,
+        plotted.len() + usize::from(stats.percentile.is_some()),
+    );
+    let axes = axes(root, &plotted, stats, opts, span, &mut lay, &pal)?;
 
+    root.fill(&pal.canvas).map_err(draw_err)?;
+    draw_header(root, opts, &pal, &lay)?;
+    let (_, rest) = root.split_vertically(lay.title_h);
+    let rest_h = opts.height as i32 - lay.title_h;
+    let (plot_area, legend_area) = rest.split_vertically(rest_h - lay.legend_h);
+    let frame = draw_plot(&plot_area, &plotted, stats, &pal, &lay, &axes)?;
+    if lay.legend_h > 0 {
+        draw_legend(&legend_area, &plotted, stats, &pal, &lay, axes.suffix)?;
+    }
+    Ok(frame)
+}
+
+/// Vertical sizes from the font size; the legend goes when the plot would be too short.
+fn layout(opts: &RenderOptions, legend_lines: usize) -> Layout {
     let fs = opts.font_size;
-    let legend_lines = plotted.len() + usize::from(stats.percentile.is_some());
     let mut lay = Layout {
         fs,
         pad: px(fs * 0.8),
@@ -268,46 +314,84 @@ pub fn draw<DB: DrawingBackend>(
         line_h: px(fs * 1.55),
         legend_h: 0,
         right: px(fs * 2.2),
+        plot_h: 0,
     };
     lay.legend_h = legend_lines as i32 * lay.line_h + lay.pad / 2;
-    let h = opts.height as i32;
-    let plot_h = h - lay.title_h - lay.x_label_h - lay.legend_h - lay.pad / 2;
-    if plot_h < px(fs * 4.0) {
+    let plot_h = |l: &Layout| opts.height as i32 - l.title_h - l.x_label_h - l.legend_h - l.pad / 2;
+    if plot_h(&lay) < px(fs * 4.0) {
         lay.legend_h = 0; // not enough room: the plot matters more than the legend
     }
-    let plot_h = h - lay.title_h - lay.x_label_h - lay.legend_h - lay.pad / 2;
-    let rate_ticks = axis::rate_ticks(data_max, ((plot_h as f64 / (fs * 2.6)) as usize).max(1));
+    lay.plot_h = plot_h(&lay);
+    lay
+}
+
+/// Both axes: value range and ticks. Sets `lay.y_label_w` from the widest rate label.
+fn axes<'s, DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    plotted: &[Plotted],
+    stats: &Stats,
+    opts: &'s RenderOptions,
+    span: (i64, i64),
+    lay: &mut Layout,
+    pal: &Palette,
+) -> Result<Axes<'s>, RenderError> {
+    let data_max = plotted
+        .iter()
+        .flat_map(|p| p.series.points.iter().map(move |x| x.value * p.factor))
+        .filter(|v| v.is_finite())
+        .chain(stats.percentile.as_ref().map(|p| p.value))
+        .fold(0.0, f64::max);
+    let fs = lay.fs;
+    let rate = axis::rate_ticks(data_max, ((lay.plot_h as f64 / (fs * 2.2)) as usize).max(1));
     let suffix = opts.stats.unit.rate_suffix();
     let label_style = text_style(fs, pal.text, HPos::Right, VPos::Center);
     let mut y_label_w = 0;
-    for t in &rate_ticks.ticks {
-        let label = units::format_si_axis(*t, rate_ticks.step, suffix);
+    for t in &rate.ticks {
+        let label = units::format_si_axis(*t, rate.step, suffix);
         y_label_w = y_label_w.max(text_width(root, &label, &label_style)?);
     }
     lay.y_label_w = y_label_w + lay.pad + px(fs * 0.5);
-    let plot_w = opts.width as i32 - lay.y_label_w - lay.right - lay.pad;
-    let time_ticks = axis::time_ticks(start, end, opts.timezone, plot_w as f64, fs);
-
-    root.fill(&pal.canvas).map_err(draw_err)?;
-    draw_header(root, opts, &pal, &lay)?;
-    let (_, rest) = root.split_vertically(lay.title_h);
-    let rest_h = h - lay.title_h;
-    let (plot_area, legend_area) = rest.split_vertically(rest_h - lay.legend_h);
-    let frame = draw_plot(
-        &plot_area,
-        &plotted,
-        stats,
-        &pal,
-        &lay,
-        (start, end),
-        &rate_ticks,
-        &time_ticks,
+    let plot_w = opts.width as i32 - lay.y_label_w - lay.right;
+    let mut time = axis::time_ticks(span.0, span.1, opts.timezone, plot_w as f64, fs);
+    drop_clipped_labels(root, &mut time, span, plot_w, lay, pal)?;
+    Ok(Axes {
+        span,
+        rate,
+        time,
         suffix,
-    )?;
-    if lay.legend_h > 0 {
-        draw_legend(&legend_area, &plotted, stats, &pal, &lay, suffix)?;
+    })
+}
+
+/// What the plot spans and where its ticks go.
+struct Axes<'s> {
+    /// UTC seconds at the left and right edge.
+    span: (i64, i64),
+    rate: RateTicks,
+    time: TimeTicks,
+    /// `b/s` or `B/s`.
+    suffix: &'s str,
+}
+
+/// Drops ticks near the right edge whose centred label would run off the image.
+fn drop_clipped_labels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    ticks: &mut TimeTicks,
+    (start, end): (i64, i64),
+    plot_w: i32,
+    lay: &Layout,
+    pal: &Palette,
+) -> Result<(), RenderError> {
+    let style = text_style(lay.fs, pal.text, HPos::Center, VPos::Top);
+    let mut keep = Vec::with_capacity(ticks.ticks.len());
+    for &t in &ticks.ticks {
+        let from_end = (end - t) as f64 / (end - start).max(1) as f64 * f64::from(plot_w);
+        let half = f64::from(text_width(root, &ticks.label(t), &style)?) / 2.0;
+        if from_end + f64::from(lay.right) >= half + 1.0 {
+            keep.push(t);
+        }
     }
-    Ok(frame)
+    ticks.ticks = keep;
+    Ok(())
 }
 
 /// First sample time to the end of the last sample's period (UTC seconds).
@@ -348,24 +432,21 @@ fn draw_header<DB: DrawingBackend>(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn draw_plot<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     plotted: &[Plotted],
     stats: &Stats,
     pal: &Palette,
     lay: &Layout,
-    (start, end): (i64, i64),
-    rate_ticks: &RateTicks,
-    time_ticks: &TimeTicks,
-    suffix: &str,
+    axes: &Axes,
 ) -> Result<Frame, RenderError> {
+    let (start, end) = axes.span;
     let x = Ticked::new(
         start as f64,
         end as f64,
-        time_ticks.ticks.iter().map(|t| *t as f64).collect(),
+        axes.time.ticks.iter().map(|t| *t as f64).collect(),
     );
-    let y = Ticked::new(0.0, rate_ticks.max, rate_ticks.ticks.clone());
+    let y = Ticked::new(0.0, axes.rate.max, axes.rate.ticks.clone());
     let mut chart = ChartBuilder::on(area)
         .margin_top(px(lay.fs * 0.7))
         .margin_right(lay.right)
@@ -375,23 +456,9 @@ fn draw_plot<DB: DrawingBackend>(
         .build_cartesian_2d(x, y)
         .map_err(draw_err)?;
     chart.plotting_area().fill(&pal.plot).map_err(draw_err)?;
-    let x_fmt = |v: &f64| time_ticks.label(*v as i64);
-    let y_fmt = |v: &f64| units::format_si_axis(*v, rate_ticks.step, suffix);
-    chart
-        .configure_mesh()
-        .bold_line_style(pal.grid)
-        .axis_style(pal.axis)
-        .set_all_tick_mark_size(px(lay.fs * 0.3))
-        .x_labels(time_ticks.ticks.len() + 1)
-        .y_labels(rate_ticks.ticks.len() + 1)
-        .x_label_style(text_style(lay.fs, pal.text, HPos::Center, VPos::Top))
-        .y_label_style(text_style(lay.fs, pal.text, HPos::Right, VPos::Center))
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .draw()
-        .map_err(draw_err)?;
+    draw_grid(&mut chart, pal, lay, axes)?;
 
-    let map = |t: f64, v: f64| chart.backend_coord(&(t, v.clamp(0.0, rate_ticks.max)));
+    let map = |t: f64, v: f64| chart.backend_coord(&(t, v.clamp(0.0, axes.rate.max)));
     let baseline = map(start as f64, 0.0).1;
     let columns = chart.plotting_area().get_pixel_range().0.len();
     for p in plotted {
@@ -414,8 +481,32 @@ fn draw_plot<DB: DrawingBackend>(
         x: x_px,
         y: y_px,
         t: (start as f64, end as f64),
-        y_max: rate_ticks.max,
+        y_max: axes.rate.max,
     })
+}
+
+/// Grid lines at the ticks, axes and tick labels (plotters' mesh, our ticks and labels).
+fn draw_grid<DB: DrawingBackend>(
+    chart: &mut ChartContext<DB, Cartesian2d<Ticked, Ticked>>,
+    pal: &Palette,
+    lay: &Layout,
+    axes: &Axes,
+) -> Result<(), RenderError> {
+    let x_fmt = |v: &f64| axes.time.label(*v as i64);
+    let y_fmt = |v: &f64| units::format_si_axis(*v, axes.rate.step, axes.suffix);
+    chart
+        .configure_mesh()
+        .bold_line_style(pal.grid)
+        .axis_style(pal.axis)
+        .set_all_tick_mark_size(px(lay.fs * 0.3))
+        .x_labels(axes.time.ticks.len() + 1)
+        .y_labels(axes.rate.ticks.len() + 1)
+        .x_label_style(text_style(lay.fs, pal.text, HPos::Center, VPos::Top))
+        .y_label_style(text_style(lay.fs, pal.text, HPos::Right, VPos::Center))
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .draw()
+        .map_err(draw_err)
 }
 
 /// One unbroken run: filled down to `baseline` for an area, stroked for a line.
@@ -438,11 +529,19 @@ fn draw_run<DB: DrawingBackend>(
         area.draw(&PathElement::new(rel(path), color.stroke_width(1)))
             .map_err(draw_err)
     };
-    if p.mark == Mark::Line {
-        return stroke(&run.line, p.color);
-    }
-    if run.decimated {
-        stroke(&run.line, tint(p.color, pal.plot, 0.5))?;
+    let spans = |color: RGBColor| -> Result<(), RenderError> {
+        for s in &run.spans {
+            let (x, top, bottom) = (s.x - base.0, s.top - base.1, s.bottom - base.1);
+            area.draw(&Rectangle::new([(x, top), (x, bottom)], color.filled()))
+                .map_err(draw_err)?;
+        }
+        Ok(())
+    };
+    match (p.mark, run.decimated) {
+        (Mark::Line, false) => return stroke(&run.line, p.color),
+        (Mark::Line, true) => return spans(p.color),
+        (Mark::Area, true) => spans(tint(p.color, pal.plot, 0.5))?,
+        (Mark::Area, false) => {}
     }
     let (first, last) = match (run.mean.first(), run.mean.last()) {
         (Some(a), Some(b)) => (a.x, b.x),
@@ -603,6 +702,54 @@ fn draw_swatch<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn series(scope: Scope, label: &str) -> Series {
+        let t = chrono::DateTime::from_timestamp(1_430_784_000, 0).unwrap();
+        let mut s = Series::new(
+            scope,
+            vec![crate::model::Point {
+                time: t,
+                value: 1.0,
+                count: None,
+            }],
+        );
+        s.label = label.into();
+        s
+    }
+
+    fn marks(traffic: &Traffic) -> Vec<(Scope, Mark, RGBColor)> {
+        let opts = RenderOptions::default();
+        let stats = stats::compute(traffic, &opts.stats);
+        plan(traffic, &stats, &opts)
+            .iter()
+            .map(|p| (p.series.scope, p.mark, p.color))
+            .collect()
+    }
+
+    #[test]
+    fn receive_area_transmit_line_lone_series_area_per_ip_lines() {
+        let pal = palette(Theme::Light);
+        let t = Traffic::new(vec![
+            series(Scope::Transmit, ""),
+            series(Scope::Receive, ""),
+        ]);
+        assert_eq!(
+            marks(&t),
+            vec![
+                (Scope::Receive, Mark::Area, pal.receive),
+                (Scope::Transmit, Mark::Line, pal.transmit)
+            ]
+        );
+        let t = Traffic::new(vec![series(Scope::Transmit, "")]);
+        assert_eq!(marks(&t), vec![(Scope::Transmit, Mark::Area, pal.transmit)]);
+        let t = Traffic::new(vec![
+            series(Scope::Receive, "10.0.0.1"),
+            series(Scope::Receive, "10.0.0.2"),
+        ]);
+        let m = marks(&t);
+        assert!(m.iter().all(|x| x.1 == Mark::Line));
+        assert_ne!(m[0].2, m[1].2, "distinct colours");
+    }
 
     #[test]
     fn ordinals() {

@@ -1,7 +1,8 @@
 //! The embedded font. Graphs must render the same on a server with no fonts and no
 //! fontconfig, so DejaVu Sans (Bitstream Vera licence, see `assets/fonts/LICENSE`) is
-//! compiled into the binary and registered with plotters' `ab_glyph` text path once per
-//! process.
+//! compiled into the binary. Our backend draws text with it through [`super::text`]; it is
+//! also registered with plotters' `ab_glyph` text path once per process, so plotters'
+//! `FontDesc`s name a font that exists (and any plotters backend draws the same face).
 
 use std::sync::OnceLock;
 

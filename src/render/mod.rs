@@ -1,13 +1,17 @@
 //! Rendering: a [`Traffic`] and its [`Stats`] become a PNG, drawn locally with plotters.
 //!
-//! Drawing happens in memory (an RGB buffer) so nothing depends on the host's fonts or a
-//! display; the buffer is then encoded with the `png` crate to carry `tEXt` metadata.
+//! plotters lays the chart out; it draws through our own backend into an in-memory
+//! tiny-skia pixmap, so nothing depends on the host's fonts or a display, lines are
+//! anti-aliased, and text is cached per glyph. The pixels are then encoded with the `png`
+//! crate, which also writes the `tEXt` metadata.
 //!
 //! - [`chart`]: layout, series, legend (figures from [`Stats`], never from pixels)
 //! - [`axis`]: round rate steps and calendar-aligned time ticks in the display zone
-//! - [`decimate`]: samples to pixel vertices, split at gaps
-//! - [`font`]: the embedded DejaVu Sans
-//! - [`png`]: encoding and text chunks
+//! - [`decimate`]: samples to pixel paths, split at gaps, reduced per column when dense
+//! - [`backend`]: the plotters `DrawingBackend` over tiny-skia
+//! - [`text`], [`font`]: the embedded DejaVu Sans and its glyph cache
+//! - [`png`], [`quantize`]: encoding, palette images, text chunks
+//! - [`sample_data`]: deterministic synthetic traffic for tests, benches and docs
 
 use std::str::FromStr;
 
@@ -23,6 +27,7 @@ pub mod chart;
 pub mod decimate;
 pub mod font;
 pub mod png;
+pub mod quantize;
 pub mod sample_data;
 pub mod text;
 
@@ -127,7 +132,8 @@ pub fn render_png(
         source: opts.source.clone(),
         title: opts.title.clone(),
     };
-    png::encode_rgb(w, h, &rgb, opts.png_compression, &text)
+    let base = chart::palette(opts.theme).quantize_base();
+    png::encode(w, h, &rgb, &base, opts.png_compression, &text)
 }
 
 /// Draws the graph into an 8-bit RGB buffer (`width * height * 3` bytes, rows top down).

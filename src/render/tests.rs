@@ -370,3 +370,69 @@ fn a_one_hour_spike_in_a_year_reaches_its_height() {
     let calm = f.col(secs(1000.5));
     assert!(!greenish(calm, f.row(1e9)));
 }
+
+#[test]
+fn every_png_level_is_a_faithful_palette_and_smaller_with_effort() {
+    let traffic = Traffic::new(
+        crate::render::sample_data::hourly(&crate::render::sample_data::Spec::default()).series,
+    );
+    let o = opts();
+    let stats = stats::compute(&traffic, &o.stats);
+    let (_, _, rgb) = render_rgb(&traffic, &stats, &o).unwrap();
+    let decode = |c: PngCompression| {
+        let o = RenderOptions {
+            png_compression: c,
+            ..o.clone()
+        };
+        let png = render_png(&traffic, &stats, &o).unwrap();
+        let info = ::png::Decoder::new(std::io::Cursor::new(&png))
+            .read_info()
+            .unwrap()
+            .info()
+            .color_type;
+        let pixels = image::load_from_memory(&png).unwrap().to_rgb8().into_raw();
+        (info, pixels, png.len())
+    };
+    let mut lens = Vec::new();
+    for level in [
+        PngCompression::Fast,
+        PngCompression::Default,
+        PngCompression::Best,
+    ] {
+        let (kind, pixels, len) = decode(level);
+        assert_eq!(kind, ::png::ColorType::Indexed, "{level:?}");
+        let db = quantize::psnr(&rgb, &pixels);
+        assert!(db > 45.0, "{level:?}: PSNR {db:.1} dB");
+        lens.push(len);
+    }
+    assert!(lens[0] > lens[1] && lens[1] > lens[2], "{lens:?}");
+}
+
+#[test]
+fn resolving_periods_keeps_every_step() {
+    let mut traffic = rx_tx(all(vec![1.0; 5]), all(vec![1.0; 5]));
+    let five_min = Series::new(
+        Scope::Total,
+        (0..3)
+            .map(|i| Point {
+                time: t0() + Duration::minutes(5 * i),
+                value: 1.0,
+                count: None,
+            })
+            .collect(),
+    );
+    traffic.series.push(five_min);
+    let before: Vec<i64> = traffic.series.iter().map(Series::step_seconds).collect();
+    traffic.resolve_periods();
+    let after: Vec<i64> = traffic.series.iter().map(Series::step_seconds).collect();
+    assert_eq!(before, after);
+    assert_eq!(before, vec![3600, 3600, 300]);
+    assert_eq!(
+        traffic.series[0].origin.period,
+        Some(crate::model::Period::Hourly)
+    );
+    assert_eq!(
+        traffic.series[2].origin.period, None,
+        "no 5-minute period exists"
+    );
+}

@@ -110,6 +110,7 @@ pub fn read_inputs(specs: &[InputSpec]) -> Result<Traffic, InputError> {
             traffic.merge_series(s);
         }
     }
+    traffic.resolve_periods();
     Ok(traffic)
 }
 
