@@ -11,10 +11,6 @@
 //! The binary is a thin shell over [`run`], so integration tests drive the whole tool
 //! in-process.
 
-// Parser tests compare against the exact decimal a provider sent (e.g. 344130.30069930002)
-// to prove correct rounding; clippy's excessive-precision lint would have them truncated.
-#![cfg_attr(test, allow(clippy::excessive_precision))]
-
 pub mod bench;
 pub mod cli;
 pub mod export;
