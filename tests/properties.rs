@@ -1,9 +1,12 @@
-//! Property tests: export then import is the identity, and statistics do not depend on the
-//! order the samples arrived in.
+//! Property tests: range splitting covers any range exactly, with no overlap and no chunk
+//! over the limit; merging chunks in any order gives the same series; export then import is
+//! the identity; statistics do not depend on the order the samples arrived in.
 
+use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
 use trafficgraph::export::{CsvExporter, Exporter, JsonExporter};
-use trafficgraph::model::{Point, Scope, Series, Traffic};
+use trafficgraph::model::{Period, Point, Scope, Series, Traffic};
+use trafficgraph::range::{split, DateRange};
 use trafficgraph::source::file::{parse_export_csv, parse_export_json};
 use trafficgraph::stats::{compute, PercentileOf, StatsOptions};
 use trafficgraph::units::{DisplayUnit, ValueUnit};
@@ -57,6 +60,65 @@ fn traffic() -> impl Strategy<Value = Traffic> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn split_covers_the_range_exactly_under_the_limit(
+        start in 0u64..40_000,
+        len in 0u64..4_000,
+        daily in any::<bool>(),
+        limit in 1u32..2_000,
+    ) {
+        let first = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap() + Days::new(start);
+        let range = DateRange::new(first, first + Days::new(len)).unwrap();
+        let period = if daily { Period::Daily } else { Period::Hourly };
+        let chunks = split(range, period, limit);
+        prop_assert_eq!(chunks.first().unwrap().start, range.start);
+        prop_assert_eq!(chunks.last().unwrap().end, range.end);
+        for pair in chunks.windows(2) {
+            // Consecutive and disjoint: each starts the day after the previous ends.
+            prop_assert_eq!(pair[0].end + Days::new(1), pair[1].start);
+        }
+        let per_day = period.sets_per_day() as u64;
+        for c in &chunks {
+            prop_assert!(c.start <= c.end);
+            // At most `limit` sets, unless one day alone is over it (then day by day).
+            prop_assert!(c.sets(period) <= u64::from(limit).max(per_day));
+        }
+        let days: u64 = chunks.iter().map(|c| c.days()).sum();
+        prop_assert_eq!(days, range.days());
+    }
+
+    #[test]
+    fn merging_chunks_in_any_order_gives_the_same_series(
+        t in traffic(),
+        cuts in prop::collection::vec(0usize..120, 0..6),
+        seed in any::<u64>(),
+    ) {
+        for whole in &t.series {
+            // Cut the series into chunks that overlap by one point, as chunk edges do.
+            let n = whole.points.len();
+            let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (n + 1)).collect();
+            bounds.extend([0, n]);
+            bounds.sort_unstable();
+            let mut chunks: Vec<Series> = bounds
+                .windows(2)
+                .map(|w| {
+                    let hi = (w[1] + 1).min(n);
+                    Series::new(whole.scope, whole.points[w[0]..hi].to_vec())
+                })
+                .collect();
+            let k = chunks.len();
+            for i in (1..k).rev() {
+                chunks.swap(i, (seed.rotate_left(i as u32) % (i as u64 + 1)) as usize);
+            }
+            let mut merged = Traffic::default();
+            for c in chunks {
+                merged.merge_series(c);
+            }
+            let got: Vec<Point> = merged.series.iter().flat_map(|s| s.points.clone()).collect();
+            prop_assert_eq!(&got, &whole.points);
+        }
+    }
 
     #[test]
     fn csv_export_then_import_is_identity(t in traffic()) {
