@@ -38,6 +38,10 @@ use crate::source::hostway::{
     parse_base_url, Accept, Answer, Endpoint, HostwayClient, RequestError, Secret,
 };
 
+/// The longest range one fetch takes: a century is more than any server has kept, and a
+/// typo'd year (3026) should fail at once, not after thousands of requests.
+pub const MAX_RANGE_DAYS: u64 = 36_525;
+
 /// Longest wait a `Retry-After` may impose on one retry.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
@@ -313,6 +317,13 @@ fn validate(opts: &FetchOptions) -> Result<reqwest::Url, FetchError> {
     }
     if opts.limit == 0 {
         return bad("--limit must be at least 1");
+    }
+    if opts.range.days() > MAX_RANGE_DAYS {
+        return Err(FetchError::Options(format!(
+            "the range {} is {} days; at most {MAX_RANGE_DAYS} (100 years) in one fetch",
+            opts.range,
+            opts.range.days()
+        )));
     }
     if opts.offline && opts.cache_dir.is_none() {
         return bad("--offline reads only the cache; it cannot be used with --no-cache");

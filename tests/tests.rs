@@ -9,6 +9,8 @@
 //!   faults, resume from cache, CSV bodies, per-IP);
 //! - `hardening`: credentials never leak (every command, success and failure, --verbose),
 //!   and a fetch killed at any point resumes to the same bytes;
+//! - `hostile`: a lying, truncating, silent or flooding server ends in an error naming the
+//!   chunk, never a wrong value; unbounded ranges, sizes and configs are refused up front;
 //! - `properties`: proptest invariants (export/import identity, order-free statistics);
 //! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures;
 //! - `provider`: SoftLayer/CloudWatch image clients against the loopback provider simulator,
@@ -24,6 +26,7 @@ mod fallback;
 mod fetch;
 mod fixtures_gen;
 mod hardening;
+mod hostile;
 mod properties;
 mod provider;
 mod render;

@@ -95,6 +95,8 @@ pub enum RequestError {
     Timeout { url: String, timeout: Duration },
     #[error("request to {url} failed: {message}")]
     Transport { url: String, message: String },
+    #[error("the answer from {url} is over {limit} bytes; a response holds at most a few hundred data sets")]
+    TooLarge { url: String, limit: usize },
     #[error("unreadable body from {url}: {source}")]
     Body {
         url: String,
@@ -278,11 +280,44 @@ impl HostwayClient {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("csv"));
-        let body = response.text().await.map_err(transport)?;
+        let body = read_body(response, MAX_BODY_BYTES)
+            .await
+            .map_err(|e| match e {
+                BodyError::Transport(e) => transport(e),
+                BodyError::TooLarge => RequestError::TooLarge {
+                    url: shown.to_string(),
+                    limit: MAX_BODY_BYTES,
+                },
+            })?;
         let url = shown.to_string();
         let answer = classify(status, &body, is_csv, retry_after, url)?;
         Ok((status, answer))
     }
+}
+
+/// The most a response body may hold. 500 data sets are about 50 KB of JSON; anything near
+/// this is not a traffic answer, and reading on would only exhaust memory.
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads a body chunk by chunk, refusing it as soon as it passes `limit` bytes (a declared
+/// `Content-Length` over the limit is refused before reading anything).
+async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<String, BodyError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The message of an error and its causes, on one line.
