@@ -111,7 +111,7 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
         Command::Export(job) => {
             let traffic = source::load(&job.source)?;
             let bytes = job.format.exporter().export(&traffic);
-            output::write_output(&job.output, &bytes)?;
+            output::write_file(&job.output, &bytes)?;
             Ok(Outcome {
                 written: vec![job.output],
                 ..Outcome::default()
@@ -120,7 +120,7 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
         Command::Fetch(job) => {
             let fetched = fetch::fetch(&job.fetch)?;
             let bytes = job.format.exporter().export(&fetched.traffic);
-            output::write_output(&job.output, &bytes)?;
+            output::write_file(&job.output, &bytes)?;
             Ok(Outcome {
                 written: vec![job.output],
                 stats: None,
@@ -175,7 +175,7 @@ fn render(job: cli::RenderJob) -> Result<Outcome, Error> {
             Ok(traffic) => {
                 let stats = stats::compute(&traffic, &job.render.stats);
                 let png = render::render_png(&traffic, &stats, &job.render)?;
-                output::write_output(&job.output, &png)?;
+                output::write_file(&job.output, &png)?;
                 if job.stats.is_some() {
                     print_json(&StatsReport {
                         source: "local".into(),
@@ -211,7 +211,7 @@ fn render(job: cli::RenderJob) -> Result<Outcome, Error> {
             },
             None => Error::Provider(Box::new(source)),
         })?;
-    output::write_output(&job.output, &image.png)?;
+    output::write_file(&job.output, &image.png)?;
     if job.stats.is_some() {
         print_json(&StatsReport {
             source: format!("provider:{provider}"),
@@ -262,7 +262,7 @@ fn run_bench(job: cli::BenchJob) -> Result<Outcome, Error> {
     let (report, png) = bench::run(&traffic, &job.render, job.budget, job.threads)?;
     let mut written = Vec::new();
     if let Some(path) = job.output {
-        output::write_output(&path, &png)?;
+        output::write_file(&path, &png)?;
         written.push(path);
     }
     println!("{}", report.summary());

@@ -13,6 +13,20 @@ pub struct OutputError {
     pub source: std::io::Error,
 }
 
+/// [`write_output`] for a command's one output file: first removes temporaries of the same
+/// name that a killed earlier run left behind.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        remove_stale_temporaries(dir, Some(&name.to_string_lossy()));
+    }
+    write_output(path, bytes)
+}
+
 /// Writes `bytes` to `path` atomically (temporary file + rename), or to stdout for `-`.
 pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     if path.as_os_str() == "-" {
@@ -31,6 +45,40 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     })
 }
 
+/// Prefix and suffix of the temporary files [`write_output`] renames into place: `.NAME.`
+/// + random + `.tmp`.
+const TMP_PREFIX: &str = ".";
+const TMP_SUFFIX: &str = ".tmp";
+const TMP_RANDOM_LEN: usize = 6;
+
+fn is_our_temporary(file_name: &str, target: Option<&str>) -> bool {
+    let Some(inner) = file_name
+        .strip_prefix(TMP_PREFIX)
+        .and_then(|n| n.strip_suffix(TMP_SUFFIX))
+    else {
+        return false;
+    };
+    let Some((name, random)) = inner.rsplit_once('.') else {
+        return false;
+    };
+    random.len() == TMP_RANDOM_LEN
+        && random.chars().all(|c| c.is_ascii_alphanumeric())
+        && target.is_none_or(|t| t == name)
+}
+
+/// Removes temporary files a killed run left in `dir` (for `target` only, or all of ours).
+/// A process killed with SIGKILL cannot delete its own; the next run does.
+pub fn remove_stale_temporaries(dir: &Path, target: Option<&str>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if is_our_temporary(&e.file_name().to_string_lossy(), target) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -41,8 +89,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
+        .prefix(&format!("{TMP_PREFIX}{name}."))
+        .suffix(TMP_SUFFIX)
+        .rand_bytes(TMP_RANDOM_LEN)
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     // A temporary file is created owner-only; outputs get the usual permissions (or keep
@@ -82,6 +131,24 @@ mod tests {
         write_output(&p, b"x").unwrap();
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644);
+    }
+
+    #[test]
+    fn stale_temporaries_are_recognised_and_removed() {
+        assert!(is_our_temporary(".g.png.a1B2c3.tmp", Some("g.png")));
+        assert!(!is_our_temporary(".g.png.a1B2c3.tmp", Some("h.png")));
+        assert!(!is_our_temporary(".hidden.tmp", None));
+        assert!(!is_our_temporary("g.png", None));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".g.png.a1B2c3.tmp"), b"half").unwrap();
+        std::fs::write(dir.path().join(".keep.tmp"), b"theirs").unwrap();
+        remove_stale_temporaries(dir.path(), None);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from(".keep.tmp")]);
     }
 
     #[test]

@@ -333,11 +333,15 @@ fn a_fetch_killed_anywhere_resumes_to_the_same_bytes() {
         child.kill().ok(); // SIGKILL
         child.wait().unwrap();
         kills += usize::from(killed);
-        // Nothing half-written: the output is absent or whole.
+        // Nothing half-written: the output is absent or whole (a temporary may remain).
         if let Ok(partial) = std::fs::read(dir.path().join("out.csv")) {
             assert_eq!(partial, expected, "kill {i}: a partial output");
         }
-        let cached = files_under(&dir.path().join("cache")).len() as u64;
+        // Answers in the cache (a temporary the kill interrupted is not one).
+        let cached = files_under(&dir.path().join("cache"))
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .count() as u64;
         let before = sim.counters.total();
         let status = fetch_cmd(dir.path(), &base, "out.csv").status().unwrap();
         assert!(status.success(), "kill {i}: re-run failed");
@@ -350,4 +354,120 @@ fn a_fetch_killed_anywhere_resumes_to_the_same_bytes() {
         assert_eq!(sim.counters.total() - before, chunks - cached, "kill {i}");
     }
     assert!(kills >= 3, "most runs were killed mid-fetch ({kills})");
+}
+
+/// A report of six servers and a pool over a past month, against `base`.
+fn report_config(base: &str) -> String {
+    let mut c = format!(
+        "[defaults]\nbase_url = \"{base}\"\nrange = \"specified_range\"\n\
+         date = 2025-02-01\nend_date = 2025-02-28\n"
+    );
+    for i in 0..6 {
+        c.push_str(&format!(
+            "[[target]]\nname = \"srv-{i}\"\naccount = \"a1\"\nserver = \"s{i}\"\nips = [\"10.0.1.{i}\"]\n"
+        ));
+    }
+    c.push_str("[[pool]]\nname = \"pool\"\ntargets = [\"srv-0\", \"srv-1\", \"srv-2\"]\n");
+    c
+}
+
+fn report_cmd(dir: &Path) -> Command {
+    let argv: Vec<String> = [
+        "report",
+        "--config",
+        "report.toml",
+        "--out-dir",
+        "out",
+        "--cache-dir",
+        "cache",
+        "--now",
+        "2025-06-01",
+        "--jobs",
+        "2",
+        "--concurrency",
+        "2",
+        "--quiet",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut c = command(dir, &argv);
+    c.env("TRAFFICGRAPH_AUTH", HOSTWAY_TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+/// Every file under `dir/out`, by name, with its bytes.
+fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = files_under(&dir.join("out"))
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_report_killed_anywhere_resumes_to_the_same_files() {
+    let sim = sim::spawn(SimConfig {
+        auth: Some(Secret::new(HOSTWAY_TOKEN)),
+        latency: Duration::from_millis(40),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let config = report_config(&sim.base_url());
+    let reference = scratch();
+    std::fs::write(reference.path().join("report.toml"), &config).unwrap();
+    assert!(report_cmd(reference.path()).status().unwrap().success());
+    let expected = outputs(reference.path());
+    assert_eq!(
+        expected.len(),
+        2 * 7 + 3,
+        "7 PNG + 7 CSV + summary.csv/json + index.html"
+    );
+
+    let (mut kills, mut compared) = (0, 0);
+    for (i, delay_ms) in [20u64, 120, 250, 400, 600].into_iter().enumerate() {
+        let dir = scratch();
+        std::fs::write(dir.path().join("report.toml"), &config).unwrap();
+        let mut child = report_cmd(dir.path()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        kills += usize::from(child.try_wait().unwrap().is_none());
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+        // Whatever the killed run left is whole: no temporary or half-written files.
+        for (name, bytes) in outputs(dir.path()) {
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                continue; // a temporary the kill interrupted: never renamed, removed next run
+            }
+            let want = expected.iter().find(|(n, _)| *n == name);
+            assert_eq!(
+                want.map(|w| &w.1),
+                Some(&bytes),
+                "kill {i}: {name} is partial or stray"
+            );
+        }
+        assert!(
+            report_cmd(dir.path()).status().unwrap().success(),
+            "kill {i}: re-run"
+        );
+        let got = outputs(dir.path());
+        assert_eq!(got.len(), expected.len(), "kill {i}");
+        for ((n1, b1), (n2, b2)) in got.iter().zip(&expected) {
+            assert_eq!(n1, n2, "kill {i}");
+            assert!(
+                b1 == b2,
+                "kill {i}: {n1} differs from the uninterrupted run"
+            );
+            compared += 1;
+        }
+    }
+    assert!(kills >= 3, "most runs were killed mid-report ({kills})");
+    assert_eq!(compared, 5 * expected.len());
 }

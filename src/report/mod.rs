@@ -301,6 +301,7 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         path: job.out_dir.clone(),
         source,
     })?;
+    crate::output::remove_stale_temporaries(&job.out_dir, None);
     let stems = file_stems(
         config
             .targets

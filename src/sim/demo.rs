@@ -43,7 +43,7 @@ pub fn run(job: &DemoJob) -> Result<Outcome, Error> {
     let csv = crate::export::ExportFormat::Csv
         .exporter()
         .export(&fetched.traffic);
-    output::write_output(&csv_path, &csv)?;
+    output::write_file(&csv_path, &csv)?;
     let s = &fetched.summary;
     println!(
         "demo: simulator at 127.0.0.1 answered {requests} requests; fetched {range} hourly \
@@ -59,7 +59,7 @@ pub fn run(job: &DemoJob) -> Result<Outcome, Error> {
     };
     let figures = stats::compute(&fetched.traffic, &render_opts.stats);
     let png = render::render_png(&fetched.traffic, &figures, &render_opts)?;
-    output::write_output(&png_path, &png)?;
+    output::write_file(&png_path, &png)?;
     println!("demo: wrote {}", png_path.display());
     Ok(Outcome {
         written: vec![csv_path, png_path],
