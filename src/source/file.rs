@@ -373,7 +373,7 @@ pub fn parse_export_csv(text: &str) -> Result<Traffic, ParseError> {
              'date' and 'values' (a Hostway body)",
         ));
     }
-    let mut columns = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
     for (i, h) in headers.iter().enumerate().skip(1) {
         if is_count_column(h) {
             continue;
@@ -382,6 +382,9 @@ pub fn parse_export_csv(text: &str) -> Result<Traffic, ParseError> {
         let scope = base
             .parse::<Scope>()
             .map_err(|e| ParseError::at(1, Some(h), e))?;
+        if columns.iter().any(|c| c.scope == scope && c.label == label) {
+            return Err(twice(1, h, scope, label));
+        }
         let count_name = column_name(scope, label, true);
         columns.push(Column {
             scope,
@@ -471,6 +474,9 @@ pub fn parse_export_json(text: &str) -> Result<Traffic, ParseError> {
         let scope = base
             .parse::<Scope>()
             .map_err(|e| ParseError::at(1, Some(name), e))?;
+        if series.iter().any(|s| s.scope == scope && s.label == label) {
+            return Err(twice(1, name, scope, label));
+        }
         let count_name = column_name(scope, label, true);
         let mut pts = Vec::with_capacity(doc.rows.len());
         for (i, row) in doc.rows.iter().enumerate() {
@@ -508,6 +514,19 @@ pub fn parse_export_json(text: &str) -> Result<Traffic, ParseError> {
         ));
     }
     Ok(Traffic::new(series))
+}
+
+/// Two columns for one series (`receive,receive` or `rx,receive`): refused, as the JSON
+/// export (one key per name) would keep only one of them.
+fn twice(line: usize, field: &str, scope: Scope, label: &str) -> ParseError {
+    ParseError::at(
+        line,
+        Some(field),
+        format!(
+            "column '{}' appears twice",
+            column_name(scope, label, false)
+        ),
+    )
 }
 
 fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
@@ -666,6 +685,27 @@ mod tests {
         assert_eq!(back.series.len(), 1);
         assert_eq!(back.series[0].label, "my_count");
         assert_eq!(back.series[0].points, t.series[0].points);
+    }
+
+    #[test]
+    fn a_series_given_twice_is_refused() {
+        // Seen with fuzz target `export_csv` (hand-made input): `date,receive,receive` read as
+        // two receive series, and the JSON export, one key per name, gave both the second
+        // column's values. Aliases name the same series too.
+        for csv in [
+            "date,receive,receive\n2000-01-01T00:00:00Z,1,2\n",
+            "date,rx,receive\n2000-01-01T00:00:00Z,1,2\n",
+            "date,receive@a,in@a\n2000-01-01T00:00:00Z,1,2\n",
+        ] {
+            let e = parse_export_csv(csv).unwrap_err();
+            assert!(e.message.contains("appears twice"), "{csv}: {e}");
+        }
+        assert!(parse_export_csv("date,receive,receive@a\n2000-01-01T00:00:00Z,1,2\n").is_ok());
+        let e = parse_export_json(
+            r#"{"columns":["date","receive","rx"],"rows":[{"date":"2000-01-01","receive":1}]}"#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("appears twice"), "{e}");
     }
 
     #[test]
