@@ -47,7 +47,7 @@ fn missing(h: u64, transmit: bool) -> bool {
 
 /// Samples behind one hourly data set: six 10-minute samples, now and then one lost.
 fn count(h: u64) -> u64 {
-    if mix(h ^ 77) % 29 == 0 {
+    if mix(h ^ 77).is_multiple_of(29) {
         5
     } else {
         6
