@@ -465,12 +465,14 @@ pub fn parse_export_json(text: &str) -> Result<Traffic, ParseError> {
     let doc: ExportJson =
         serde_json::from_value(value).map_err(|e| ParseError::at(1, None, e.to_string()))?;
     let mut series: Vec<Series> = Vec::new();
-    for name in doc
-        .columns
-        .iter()
-        .filter(|c| *c != "date" && !is_count_column(c))
-    {
-        let (base, label) = split_column_name(name);
+    for name in &doc.columns {
+        // Read as the CSV reader reads its header (trimmed, ASCII lower case), so a label
+        // means the same in both formats and survives a conversion from one to the other.
+        let normalized = name.trim().to_ascii_lowercase();
+        if normalized == "date" || is_count_column(&normalized) {
+            continue;
+        }
+        let (base, label) = split_column_name(&normalized);
         let scope = base
             .parse::<Scope>()
             .map_err(|e| ParseError::at(1, Some(name), e))?;
@@ -706,6 +708,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("appears twice"), "{e}");
+    }
+
+    #[test]
+    fn json_labels_read_as_csv_labels() {
+        // Found by fuzz target `export_json` (hand-made input): `receive@A` kept its case in
+        // JSON but the CSV reader lower-cases (and trims) header names, so a JSON file
+        // converted to CSV and read back had another series name.
+        let t = parse_export_json(
+            r#"{"columns":["date"," Receive@AB:CD "],"rows":[{"date":"2000-01-01"," Receive@AB:CD ":1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (t.series[0].scope, t.series[0].label.as_str()),
+            (Scope::Receive, "ab:cd")
+        );
+        assert_eq!(t.series[0].points.len(), 1);
+        let csv = crate::export::Exporter::export(&crate::export::CsvExporter, &t);
+        let back = parse_export_csv(std::str::from_utf8(&csv).unwrap()).unwrap();
+        assert_eq!(back.series[0].label, "ab:cd");
+        assert!(
+            parse_export_json(r#"{"columns":["date","receive@a","receive@A"],"rows":[]}"#)
+                .unwrap_err()
+                .message
+                .contains("appears twice")
+        );
     }
 
     #[test]
