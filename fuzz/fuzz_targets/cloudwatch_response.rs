@@ -15,11 +15,19 @@ fuzz_target!(|data: &[u8]| {
     };
     let status = STATUSES[(first & 7) as usize % STATUSES.len()];
     let ctype = TYPES[((first >> 3) & 3) as usize];
-    match interpret("https://monitoring.us-east-1.amazonaws.com/", status, ctype, body) {
+    match interpret(
+        "https://monitoring.us-east-1.amazonaws.com/",
+        status,
+        ctype,
+        body,
+    ) {
         Ok(_) => {}
         Err(e) => {
             let msg = e.to_string();
-            assert!(!msg.contains('\n') || msg.contains("HTTP"), "multi-line error: {msg:?}");
+            assert!(
+                !msg.contains('\n') || msg.contains("HTTP"),
+                "multi-line error: {msg:?}"
+            );
         }
     }
     let text = String::from_utf8_lossy(body);

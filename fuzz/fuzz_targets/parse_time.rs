@@ -12,8 +12,9 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Some(t) = parse_time(text) {
         let written = iso(t);
-        let back = parse_time(&written)
-            .unwrap_or_else(|| panic!("{text:?} parsed to {t:?}, written {written:?}, which does not parse"));
+        let back = parse_time(&written).unwrap_or_else(|| {
+            panic!("{text:?} parsed to {t:?}, written {written:?}, which does not parse")
+        });
         assert_eq!(back, t, "{text:?} -> {written:?}");
     }
 });

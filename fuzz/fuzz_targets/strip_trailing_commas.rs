@@ -15,6 +15,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(original) = serde_json::from_str::<Value>(text) {
         let after: Value = serde_json::from_str(&stripped)
             .unwrap_or_else(|e| panic!("valid JSON no longer parses after stripping: {e}"));
-        assert_eq!(original, after, "stripping changed a valid document's meaning");
+        assert_eq!(
+            original, after,
+            "stripping changed a valid document's meaning"
+        );
     }
 });
