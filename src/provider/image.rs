@@ -16,6 +16,15 @@ use super::{ProviderError, ProviderImage};
 /// The eight bytes every PNG starts with.
 pub const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
+/// Longest side we decode or resize to: above the largest graph either provider draws
+/// (SoftLayer 4000, CloudWatch 2000 pixels).
+pub const MAX_SIDE: u32 = 4096;
+
+/// Most memory the decoder may take: a 4000x4000 PNG even at 16 bits per RGBA channel.
+/// With [`MAX_SIDE`] this bounds decoding plus resizing to a few hundred MiB, whatever
+/// dimensions a (small, highly compressed) body claims.
+pub const MAX_DECODE_BYTES: u64 = 128 * 1024 * 1024;
+
 /// Checks `bytes` is a decodable, non-empty PNG; resizes it to `want` (width, height) when
 /// given and different; re-encodes it with the `Source` chunk (and `Title` when known).
 pub fn finish(
@@ -34,8 +43,9 @@ pub fn finish(
     let mut reader = ImageReader::with_format(Cursor::new(bytes), ImageFormat::Png);
     // Bounded memory whatever dimensions the header claims.
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(16_384);
-    limits.max_image_height = Some(16_384);
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
     let decoded = reader.decode().map_err(|e| {
         not_png(format!(
@@ -48,10 +58,12 @@ pub fn finish(
     }
     let img = match want {
         Some((w, h)) if (w, h) != (decoded.width(), decoded.height()) => {
-            if w == 0 || h == 0 {
+            if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
                 return Err(ProviderError::InvalidRequest {
                     provider,
-                    reason: format!("requested size {w}x{h} has no pixels"),
+                    reason: format!(
+                        "requested size {w}x{h} is out of range (each side 1 to {MAX_SIDE})"
+                    ),
                 });
             }
             decoded.resize_exact(w, h, FilterType::Lanczos3)
@@ -168,6 +180,36 @@ mod tests {
         let back = image::load_from_memory(&img.png).unwrap();
         assert_eq!((back.width(), back.height()), (80, 30));
         assert_eq!((img.width, img.height), (80, 30));
+    }
+
+    /// A 69-byte PNG whose header claims 16384x8000 RGBA8 (500 MiB decoded) over a tiny
+    /// IDAT: what a hostile or broken answer can claim in a few bytes.
+    const CLAIMS_16384X8000: [u8; 69] = [
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x1f, 0x40, 0x08, 0x06, 0x00, 0x00, 0x00, 0x73,
+        0x0d, 0x83, 0xb6, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60,
+        0xa0, 0x0c, 0x00, 0x00, 0x00, 0x40, 0x00, 0x01, 0xb7, 0x34, 0x7c, 0xef, 0x00, 0x00, 0x00,
+        0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    ];
+
+    #[test]
+    fn huge_declared_dimensions_are_refused_before_allocating() {
+        // Found with the `png_finish` fuzz target run with -malloc_limit_mb=128: a ~500 KB
+        // zlib bomb declaring 16384x8000 passed the old 16384-pixel side limit and the
+        // default 512 MiB budget, and was decoded (a 500 MiB allocation) then resized.
+        let e = finish("softlayer", &CLAIMS_16384X8000, Some((800, 300)), None).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, ProviderError::NotPng { .. }), "{msg}");
+        assert!(msg.to_ascii_lowercase().contains("limit"), "{msg}");
+        // Nor may a caller ask for a resize past the same bound.
+        let e = finish(
+            "softlayer",
+            &sample_png(4, 4),
+            Some((MAX_SIDE + 1, 1)),
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(e, ProviderError::InvalidRequest { .. }), "{e}");
     }
 
     #[test]

@@ -384,27 +384,35 @@ impl Client {
         out: &Value,
         want: Option<(u32, u32)>,
     ) -> Result<ProviderImage, ProviderError> {
-        let bad = |what: &str| ProviderError::BadResponse {
-            provider: PROVIDER,
-            url: self.url(service, id, method),
-            what: what.to_string(),
-        };
-        let b64 = out
-            .get("graphImage")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("no graphImage in the answer"))?;
-        let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(cleaned.as_bytes())
-            .map_err(|e| bad(&format!("graphImage is not valid base64 ({e})")))?;
-        let title = out
-            .get("graphTitle")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
+        let (bytes, title) = graph_image(&self.url(service, id, method), out)?;
         image::finish(PROVIDER, &bytes, want, title)
     }
+}
+
+/// The image bytes (base64 `graphImage`, decoded) and the title of a
+/// `SoftLayer_Container_Bandwidth_GraphOutputs`. Pure; `pub` for the fuzz targets.
+#[doc(hidden)]
+pub fn graph_image(url: &str, out: &Value) -> Result<(Vec<u8>, Option<String>), ProviderError> {
+    let bad = |what: &str| ProviderError::BadResponse {
+        provider: PROVIDER,
+        url: url.to_string(),
+        what: what.to_string(),
+    };
+    let b64 = out
+        .get("graphImage")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("no graphImage in the answer"))?;
+    let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(cleaned.as_bytes())
+        .map_err(|e| bad(&format!("graphImage is not valid base64 ({e})")))?;
+    let title = out
+        .get("graphTitle")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    Ok((bytes, title))
 }
 
 fn check_size(w: u32, h: u32) -> Result<(), ProviderError> {

@@ -73,14 +73,14 @@ pub struct RangeParams {
 
 /// Resolves `name` against `today`.
 pub fn resolve(name: RangeName, today: NaiveDate, p: &RangeParams) -> Result<DateRange, String> {
-    let yesterday = today - Days::new(1);
+    let yesterday = days_before(today, 1)?;
     match name {
         RangeName::Day => span(yesterday, yesterday),
-        RangeName::Week => span(today - Days::new(7), yesterday),
-        RangeName::ThirtyDay => span(today - Days::new(30), yesterday),
+        RangeName::Week => span(days_before(today, 7)?, yesterday),
+        RangeName::ThirtyDay => span(days_before(today, 30)?, yesterday),
         RangeName::PreviousCalendarMonth => {
             let first_this = today.with_day(1).expect("day 1 exists");
-            let last_prev = first_this - Days::new(1);
+            let last_prev = days_before(first_this, 1)?;
             span(last_prev.with_day(1).expect("day 1 exists"), last_prev)
         }
         RangeName::CurrentCalendarMonth => span(today.with_day(1).expect("day 1 exists"), today),
@@ -91,18 +91,18 @@ pub fn resolve(name: RangeName, today: NaiveDate, p: &RangeParams) -> Result<Dat
             if !(1..=31).contains(&day) {
                 return Err(format!("billing_day {day} out of range (1-31)"));
             }
-            let this_month = billing_date(today.year(), today.month(), day);
+            let this_month = billing_date(today.year(), today.month(), day)?;
             let current_start = if this_month <= today {
                 this_month
             } else {
                 let (y, m) = previous_month(today.year(), today.month());
-                billing_date(y, m, day)
+                billing_date(y, m, day)?
             };
             if name == RangeName::CurrentBillingCycle {
                 span(current_start, today)
             } else {
                 let (y, m) = previous_month(current_start.year(), current_start.month());
-                span(billing_date(y, m, day), current_start - Days::new(1))
+                span(billing_date(y, m, day)?, days_before(current_start, 1)?)
             }
         }
         RangeName::SpecifiedDay => {
@@ -126,11 +126,18 @@ fn previous_month(y: i32, m: u32) -> (i32, u32) {
     }
 }
 
-/// The billing day in a month, or the month's last day when the month is shorter.
-fn billing_date(y: i32, m: u32, day: u32) -> NaiveDate {
+/// The billing day in a month, or the month's last day when the month is shorter; an
+/// error past the calendar's range (year beyond what dates can hold).
+fn billing_date(y: i32, m: u32, day: u32) -> Result<NaiveDate, String> {
     (0..4)
-        .find_map(|back| NaiveDate::from_ymd_opt(y, m, day - back))
-        .expect("every month has 28 days")
+        .find_map(|back| NaiveDate::from_ymd_opt(y, m, day.checked_sub(back)?))
+        .ok_or_else(|| format!("billing day {day} of {y}-{m:02} is out of the calendar's range"))
+}
+
+/// `n` days before `d`, or an error at the start of the calendar's range.
+fn days_before(d: NaiveDate, n: u64) -> Result<NaiveDate, String> {
+    d.checked_sub_days(Days::new(n))
+        .ok_or_else(|| format!("{n} days before {d} is out of the calendar's range"))
 }
 
 #[cfg(test)]
@@ -207,6 +214,29 @@ mod tests {
             r("previous_billing_cycle", "2026-01-05", p),
             "2025-11-10..2025-12-09"
         );
+    }
+
+    #[test]
+    fn edges_of_the_calendar_are_errors_not_panics() {
+        // Found by fuzz target `ranges`: `NaiveDate - Days` panicked at the calendar's start,
+        // and `billing_date` underflowed (`day - back`) for a month chrono cannot hold.
+        let p = RangeParams {
+            billing_day: Some(1),
+            ..RangeParams::default()
+        };
+        for name in ["day", "week", "30day", "previous_calendar_month"] {
+            assert!(
+                resolve(name.parse().unwrap(), NaiveDate::MIN, &p).is_err(),
+                "{name}"
+            );
+        }
+        assert!(resolve(RangeName::PreviousBillingCycle, NaiveDate::MIN, &p).is_err());
+        let late = RangeParams {
+            billing_day: Some(31),
+            ..p
+        };
+        assert!(resolve(RangeName::PreviousBillingCycle, NaiveDate::MIN, &late).is_err());
+        assert!(resolve(RangeName::Day, NaiveDate::MAX, &p).is_ok());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
 use crate::model::{column_name, Origin, Point, Scope, Series, Traffic};
@@ -188,8 +188,17 @@ fn detect(text: &str) -> Format {
 
 /// Parses a timestamp as providers and our exports write it: `2015-05-05 00:00:00`,
 /// `2015-05-05T00:00:00Z` (or with an offset), or a bare date `2015-05-05`. Always UTC.
+///
+/// Only what the exporter can write back is accepted, so export then import is the
+/// identity: years 0000 to 9999 (in UTC), whole seconds (a fraction is cut off, a leap
+/// second `:60` reads as `:59`, as its Unix timestamp says).
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
+    parse_time_exact(s.trim())
+        .and_then(|t| DateTime::from_timestamp(t.timestamp(), 0))
+        .filter(|t| (0..=9999).contains(&t.year()))
+}
+
+fn parse_time_exact(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
@@ -345,6 +354,12 @@ fn split_column_name(name: &str) -> (&str, &str) {
     name.split_once('@').unwrap_or((name, ""))
 }
 
+/// A count column (`receive_count`, `receive_count@label`): judged by the part before `@`
+/// only, so a label may itself contain `_count`.
+fn is_count_column(name: &str) -> bool {
+    split_column_name(name).0.ends_with("_count")
+}
+
 /// Parses our CSV export (`date,receive,transmit,receive_count,transmit_count`, or
 /// `date,total,...`, or per-IP columns `receive@10.0.0.1`). Count columns are optional, so
 /// `date,receive,transmit` files from other tools read too.
@@ -359,15 +374,18 @@ pub fn parse_export_csv(text: &str) -> Result<Traffic, ParseError> {
              'date' and 'values' (a Hostway body)",
         ));
     }
-    let mut columns = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
     for (i, h) in headers.iter().enumerate().skip(1) {
-        let (base, label) = split_column_name(h);
-        if base.ends_with("_count") {
+        if is_count_column(h) {
             continue;
         }
+        let (base, label) = split_column_name(h);
         let scope = base
             .parse::<Scope>()
             .map_err(|e| ParseError::at(1, Some(h), e))?;
+        if columns.iter().any(|c| c.scope == scope && c.label == label) {
+            return Err(twice(1, h, scope, label));
+        }
         let count_name = column_name(scope, label, true);
         columns.push(Column {
             scope,
@@ -448,15 +466,20 @@ pub fn parse_export_json(text: &str) -> Result<Traffic, ParseError> {
     let doc: ExportJson =
         serde_json::from_value(value).map_err(|e| ParseError::at(1, None, e.to_string()))?;
     let mut series: Vec<Series> = Vec::new();
-    for name in doc
-        .columns
-        .iter()
-        .filter(|c| *c != "date" && !c.contains("_count"))
-    {
-        let (base, label) = split_column_name(name);
+    for name in &doc.columns {
+        // Read as the CSV reader reads its header (trimmed, ASCII lower case), so a label
+        // means the same in both formats and survives a conversion from one to the other.
+        let normalized = name.trim().to_ascii_lowercase();
+        if normalized == "date" || is_count_column(&normalized) {
+            continue;
+        }
+        let (base, label) = split_column_name(&normalized);
         let scope = base
             .parse::<Scope>()
             .map_err(|e| ParseError::at(1, Some(name), e))?;
+        if series.iter().any(|s| s.scope == scope && s.label == label) {
+            return Err(twice(1, name, scope, label));
+        }
         let count_name = column_name(scope, label, true);
         let mut pts = Vec::with_capacity(doc.rows.len());
         for (i, row) in doc.rows.iter().enumerate() {
@@ -494,6 +517,19 @@ pub fn parse_export_json(text: &str) -> Result<Traffic, ParseError> {
         ));
     }
     Ok(Traffic::new(series))
+}
+
+/// Two columns for one series (`receive,receive` or `rx,receive`): refused, as the JSON
+/// export (one key per name) would keep only one of them.
+fn twice(line: usize, field: &str, scope: Scope, label: &str) -> ParseError {
+    ParseError::at(
+        line,
+        Some(field),
+        format!(
+            "column '{}' appears twice",
+            column_name(scope, label, false)
+        ),
+    )
 }
 
 fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
@@ -618,6 +654,86 @@ mod tests {
     fn export_csv_bad_value_names_field() {
         let e = parse_export_csv("date,receive\n2000-01-01T00:00:00Z,abc\n").unwrap_err();
         assert_eq!((e.line, e.field.as_deref()), (2, Some("receive")));
+    }
+
+    #[test]
+    fn parse_time_accepts_only_what_export_writes_back() {
+        // Found by fuzz targets `parse_time` and `hostway_json`: a year outside 0000-9999
+        // parsed, but `iso` writes it as `-0051-...`/`+10000-...`, which did not read back.
+        assert_eq!(parse_time("-051-5-5"), None);
+        assert_eq!(parse_time("10000-01-01 00:00:00"), None);
+        assert_eq!(
+            parse_time("0000-01-01T00:30:00+01:00"),
+            None,
+            "year -1 in UTC"
+        );
+        assert!(parse_time("0000-01-01T00:00:00Z").is_some());
+        assert!(parse_time("9999-12-31 23:59:59").is_some());
+        // Found by fuzz target `hostway_csv`: a leap second (or a fraction) was kept, but
+        // the export writes whole seconds, so the time changed on the way back.
+        let t = parse_time("2015-05-05 00:00:59").unwrap();
+        assert_eq!(parse_time("2015-05-05 00:00:60"), Some(t));
+        assert_eq!(parse_time("2015-05-05T00:00:59.75Z"), Some(t));
+        assert_eq!(crate::export::iso(t), "2015-05-05T00:00:59Z");
+    }
+
+    #[test]
+    fn json_export_label_may_contain_count() {
+        // Found by fuzz target `export_csv`: a label holding `_count` was taken for a count
+        // column by the JSON reader (but not the CSV one), so the series vanished.
+        let t = parse_export_csv("date,receive@my_count\n2000-01-01T00:00:00Z,1\n").unwrap();
+        assert_eq!(t.series[0].label, "my_count");
+        let json = crate::export::Exporter::export(&crate::export::JsonExporter, &t);
+        let back = parse_export_json(std::str::from_utf8(&json).unwrap()).unwrap();
+        assert_eq!(back.series.len(), 1);
+        assert_eq!(back.series[0].label, "my_count");
+        assert_eq!(back.series[0].points, t.series[0].points);
+    }
+
+    #[test]
+    fn a_series_given_twice_is_refused() {
+        // Seen with fuzz target `export_csv` (hand-made input): `date,receive,receive` read as
+        // two receive series, and the JSON export, one key per name, gave both the second
+        // column's values. Aliases name the same series too.
+        for csv in [
+            "date,receive,receive\n2000-01-01T00:00:00Z,1,2\n",
+            "date,rx,receive\n2000-01-01T00:00:00Z,1,2\n",
+            "date,receive@a,in@a\n2000-01-01T00:00:00Z,1,2\n",
+        ] {
+            let e = parse_export_csv(csv).unwrap_err();
+            assert!(e.message.contains("appears twice"), "{csv}: {e}");
+        }
+        assert!(parse_export_csv("date,receive,receive@a\n2000-01-01T00:00:00Z,1,2\n").is_ok());
+        let e = parse_export_json(
+            r#"{"columns":["date","receive","rx"],"rows":[{"date":"2000-01-01","receive":1}]}"#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("appears twice"), "{e}");
+    }
+
+    #[test]
+    fn json_labels_read_as_csv_labels() {
+        // Found by fuzz target `export_json` (hand-made input): `receive@A` kept its case in
+        // JSON but the CSV reader lower-cases (and trims) header names, so a JSON file
+        // converted to CSV and read back had another series name.
+        let t = parse_export_json(
+            r#"{"columns":["date"," Receive@AB:CD "],"rows":[{"date":"2000-01-01"," Receive@AB:CD ":1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (t.series[0].scope, t.series[0].label.as_str()),
+            (Scope::Receive, "ab:cd")
+        );
+        assert_eq!(t.series[0].points.len(), 1);
+        let csv = crate::export::Exporter::export(&crate::export::CsvExporter, &t);
+        let back = parse_export_csv(std::str::from_utf8(&csv).unwrap()).unwrap();
+        assert_eq!(back.series[0].label, "ab:cd");
+        assert!(
+            parse_export_json(r#"{"columns":["date","receive@a","receive@A"],"rows":[]}"#)
+                .unwrap_err()
+                .message
+                .contains("appears twice")
+        );
     }
 
     #[test]

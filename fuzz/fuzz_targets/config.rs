@@ -1,0 +1,15 @@
+//! `Config::parse`: any text gives a config or a one-line error; never panics.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use trafficgraph::report::config::Config;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match Config::parse(text) {
+        Ok(c) => assert!(!c.targets.is_empty()),
+        Err(e) => assert!(!e.contains('\n'), "multi-line error: {e:?}"),
+    }
+});
