@@ -172,7 +172,7 @@ fn no_command_leaks_a_credential_on_success_or_failure() {
     };
     let good = ("TRAFFICGRAPH_AUTH", HOSTWAY_TOKEN);
     let bad = ("TRAFFICGRAPH_AUTH", "Bearer TGLEAK-hostway-7f3a9c1e-wrong");
-    let cases: Vec<Case> = vec![
+    let mut cases: Vec<Case> = vec![
         (
             "fetch ok",
             with(&["fetch", "-o", "out/a.csv"], &fetch),
@@ -243,6 +243,46 @@ fn no_command_leaks_a_credential_on_success_or_failure() {
             false,
         ),
     ];
+    // A report: one target served, one refused (404) and drawn by SoftLayer instead.
+    std::fs::write(
+        dir.path().join("report.toml"),
+        format!(
+            "[defaults]\nbase_url = \"{base}\"\nrange = \"specified_range\"\n\
+             date = 2026-01-01\nend_date = 2026-01-03\n\
+             [[target]]\nname = \"ok\"\naccount = \"a1\"\nserver = \"s1\"\nips = [\"10.0.0.1\"]\n\
+             [[target]]\nname = \"gone\"\naccount = \"a1\"\nserver = \"missing-2\"\n\
+             ips = [\"10.0.0.2\"]\nfallback = {{ provider = \"softlayer\", hardware_id = 7, \
+             endpoint = \"{base}/rest/v3.1/\" }}\n"
+        ),
+    )
+    .unwrap();
+    let report = |extra: &[&str]| -> Vec<String> {
+        let mut v = args(
+            &[
+                "report",
+                "--config",
+                "report.toml",
+                "--out-dir",
+                "out/report",
+                "--verbose",
+            ],
+            &base,
+        );
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    cases.push((
+        "report",
+        report(&["--cache-dir", "cache"]),
+        vec![good, ("SL_API_KEY", SL_KEY)],
+        true,
+    ));
+    cases.push((
+        "report 401",
+        report(&["--no-cache"]),
+        vec![bad, ("SL_API_KEY", "TGLEAK-softlayer-key-0b8e-wrong")],
+        false,
+    ));
     std::fs::create_dir_all(dir.path().join("out")).unwrap();
     let mut scanned = 0;
     for (what, argv, env, ok) in &cases {
@@ -262,6 +302,10 @@ fn no_command_leaks_a_credential_on_success_or_failure() {
         }
         scanned += assert_no_leak(what, &o, dir.path());
     }
+    eprintln!(
+        "leak scan: {} runs, {scanned} files scanned, 0 leaks",
+        cases.len()
+    );
     assert!(
         scanned > 20,
         "scanned outputs, cache and PNGs: {scanned} files"
