@@ -337,8 +337,7 @@ fn axes<'s, DB: DrawingBackend>(
 ) -> Result<Axes<'s>, RenderError> {
     let data_max = plotted
         .iter()
-        .flat_map(|p| p.series.points.iter().map(move |x| x.value * p.factor))
-        .filter(|v| v.is_finite())
+        .map(series_max)
         .chain(stats.percentile.as_ref().map(|p| p.value))
         .fold(0.0, f64::max);
     let fs = lay.fs;
@@ -360,6 +359,35 @@ fn axes<'s, DB: DrawingBackend>(
         time,
         suffix,
     })
+}
+
+/// The largest finite rate of a series, at least 0: every sample scanned (the axis follows
+/// the data, not the figures it is given), in four lanes so the loop vectorizes. A
+/// non-finite rate counts as 0, which cannot raise a maximum that starts at 0.
+fn series_max(p: &Plotted) -> f64 {
+    let f = p.factor;
+    let rate = |v: f64| {
+        let r = v * f;
+        if r.is_finite() {
+            r
+        } else {
+            0.0
+        }
+    };
+    let mut m = [0.0f64; 4];
+    let chunks = p.series.points.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            let r = rate(c[k].value);
+            m[k] = if r > m[k] { r } else { m[k] };
+        }
+    }
+    for x in rest {
+        let r = rate(x.value);
+        m[0] = if r > m[0] { r } else { m[0] };
+    }
+    m.into_iter().fold(0.0, f64::max)
 }
 
 /// What the plot spans and where its ticks go.
