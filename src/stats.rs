@@ -12,7 +12,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::{Scope, Series, Stamper, Traffic};
+use crate::model::{Point, Scope, Series, Stamper, Traffic};
 use crate::units::{DisplayUnit, ValueUnit};
 
 /// Which samples the percentile line is computed from.
@@ -119,15 +119,24 @@ pub fn rate_factor(series: &Series, opts: &StatsOptions) -> f64 {
 /// Computes every figure from the raw samples.
 pub fn compute(traffic: &Traffic, opts: &StatsOptions) -> Stats {
     let span = traffic.span();
+    // Series whose figures were gathered while joining them for the percentile (one pass
+    // over their samples instead of two).
+    let mut gathered: Vec<(&Series, Acc)> = Vec::new();
+    let percentile = opts
+        .percentile
+        .and_then(|p| percentile_stat(traffic, opts, p, &mut gathered));
     let series = traffic
         .series
         .iter()
         .filter(|s| !s.points.is_empty())
-        .map(|s| series_stats(s, opts))
+        .map(|s| {
+            let acc = gathered
+                .iter()
+                .find(|(g, _)| std::ptr::eq(*g, s))
+                .map_or_else(|| Acc::over(s), |g| g.1);
+            series_stats(s, opts, acc)
+        })
         .collect();
-    let percentile = opts
-        .percentile
-        .and_then(|p| percentile_stat(traffic, opts, p));
     Stats {
         unit: opts.unit.as_str(),
         step_seconds: traffic.step_seconds(),
@@ -138,21 +147,53 @@ pub fn compute(traffic: &Traffic, opts: &StatsOptions) -> Stats {
     }
 }
 
-fn series_stats(s: &Series, opts: &StatsOptions) -> SeriesStats {
+/// Running maximum (and when it first occurred), minimum and sum of raw values.
+#[derive(Debug, Clone, Copy)]
+struct Acc {
+    max: f64,
+    max_at: Option<DateTime<Utc>>,
+    min: f64,
+    sum: f64,
+}
+
+impl Acc {
+    fn new() -> Acc {
+        Acc {
+            max: f64::NEG_INFINITY,
+            max_at: None,
+            min: f64::INFINITY,
+            sum: 0.0,
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, p: &Point) {
+        if p.value > self.max {
+            self.max = p.value;
+            self.max_at = Some(p.time);
+        }
+        self.min = self.min.min(p.value);
+        self.sum += p.value;
+    }
+
+    fn over(s: &Series) -> Acc {
+        let mut acc = Acc::new();
+        for p in &s.points {
+            acc.add(p);
+        }
+        acc
+    }
+}
+
+fn series_stats(s: &Series, opts: &StatsOptions, acc: Acc) -> SeriesStats {
     let f = rate_factor(s, opts);
     let step = s.step_seconds();
-    let mut max = f64::NEG_INFINITY;
-    let mut max_at = None;
-    let mut min = f64::INFINITY;
-    let mut sum = 0.0;
-    for p in &s.points {
-        if p.value > max {
-            max = p.value;
-            max_at = Some(p.time);
-        }
-        min = min.min(p.value);
-        sum += p.value;
-    }
+    let Acc {
+        max,
+        max_at,
+        min,
+        sum,
+    } = acc;
     let n = s.points.len();
     let expected = match (s.first_time(), s.last_time()) {
         (Some(a), Some(b)) => ((b - a).num_seconds() / step.max(1) + 1) as f64,
@@ -280,8 +321,13 @@ fn merge(a: &[(i64, f64)], b: &[(i64, f64)], op: impl Fn(f64, f64) -> f64) -> Ve
     out
 }
 
-fn percentile_stat(traffic: &Traffic, opts: &StatsOptions, p: f64) -> Option<PercentileStat> {
-    if let Some(stat) = percentile_single(traffic, opts, p) {
+fn percentile_stat<'t>(
+    traffic: &'t Traffic,
+    opts: &StatsOptions,
+    p: f64,
+    gathered: &mut Vec<(&'t Series, Acc)>,
+) -> Option<PercentileStat> {
+    if let Some(stat) = percentile_single(traffic, opts, p, gathered) {
         return stat;
     }
     let rx = scope_rates(traffic, Scope::Receive, opts);
@@ -317,12 +363,15 @@ thread_local! {
 /// [`percentile_stat`] when every scope has at most one non-empty series (the usual case):
 /// the same samples, joined straight from the points into one reused buffer instead of
 /// through per-scope `(time, rate)` vectors. `None` when some scope has several series.
-fn percentile_single(
-    traffic: &Traffic,
+///
+/// When it joins receive and transmit, it also gathers their figures into `gathered`.
+fn percentile_single<'t>(
+    traffic: &'t Traffic,
     opts: &StatsOptions,
     p: f64,
+    gathered: &mut Vec<(&'t Series, Acc)>,
 ) -> Option<Option<PercentileStat>> {
-    let one = |scope: Scope| -> Option<Option<&Series>> {
+    let one = |scope: Scope| -> Option<Option<&'t Series>> {
         let mut it = traffic
             .series
             .iter()
@@ -363,11 +412,13 @@ fn percentile_single(
                 "transmit"
             }
             (PercentileOf::Max, Some(r), Some(t)) => {
-                merge_into(r, t, opts, f64::max, out);
+                let (ar, at) = merge_into(r, t, opts, f64::max, out);
+                gathered.extend([(r, ar), (t, at)]);
                 "max"
             }
             (PercentileOf::Sum, Some(r), Some(t)) => {
-                merge_into(r, t, opts, |a, b| a + b, out);
+                let (ar, at) = merge_into(r, t, opts, |a, b| a + b, out);
+                gathered.extend([(r, ar), (t, at)]);
                 "sum"
             }
         };
@@ -379,16 +430,18 @@ fn percentile_single(
     })
 }
 
-/// [`merge`] of two series' rates, values only, appended to `out`.
+/// [`merge`] of two series' rates, values only, appended to `out`; also each series' raw
+/// figures, gathered on the way.
 fn merge_into(
     a: &Series,
     b: &Series,
     opts: &StatsOptions,
     op: impl Fn(f64, f64) -> f64,
     out: &mut Vec<f64>,
-) {
+) -> (Acc, Acc) {
     let (fa, fb) = (rate_factor(a, opts), rate_factor(b, opts));
     let (a, b) = (&a.points[..], &b.points[..]);
+    let (mut acc_a, mut acc_b) = (Acc::new(), Acc::new());
     out.reserve(a.len().max(b.len()));
     let (mut sa, mut sb) = (Stamper::default(), Stamper::default());
     let (mut i, mut j) = (0, 0);
@@ -400,6 +453,8 @@ fn merge_into(
     while i < a.len() && j < b.len() {
         if ta == tb {
             out.push(op(a[i].value * fa, b[j].value * fb));
+            acc_a.add(&a[i]);
+            acc_b.add(&b[j]);
             i += 1;
             j += 1;
             if i < a.len() {
@@ -410,26 +465,34 @@ fn merge_into(
             }
         } else if ta < tb {
             out.push(a[i].value * fa);
+            acc_a.add(&a[i]);
             i += 1;
             if i < a.len() {
                 ta = sa.stamp(&a[i].time);
             }
         } else {
             out.push(b[j].value * fb);
+            acc_b.add(&b[j]);
             j += 1;
             if j < b.len() {
                 tb = sb.stamp(&b[j].time);
             }
         }
     }
-    out.extend(a[i..].iter().map(|p| p.value * fa));
-    out.extend(b[j..].iter().map(|p| p.value * fb));
+    for p in &a[i..] {
+        out.push(p.value * fa);
+        acc_a.add(p);
+    }
+    for p in &b[j..] {
+        out.push(p.value * fb);
+        acc_b.add(p);
+    }
+    (acc_a, acc_b)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Point;
     use chrono::TimeZone;
 
     fn series(scope: Scope, values: &[f64]) -> Series {
@@ -532,7 +595,9 @@ mod tests {
                 percentile: Some(95.0),
                 ..StatsOptions::default()
             };
-            let fast = percentile_single(&t, &opts, 95.0).unwrap().unwrap();
+            let fast = percentile_single(&t, &opts, 95.0, &mut Vec::new())
+                .unwrap()
+                .unwrap();
             let rx = scope_rates(&t, Scope::Receive, &opts);
             let tx = scope_rates(&t, Scope::Transmit, &opts);
             let joined = match of {
@@ -544,6 +609,25 @@ mod tests {
             let mut v: Vec<f64> = joined.into_iter().map(|x| x.1).collect();
             assert_eq!(fast.samples, v.len(), "{of:?}");
             assert_eq!(Some(fast.value), nearest_rank(&mut v, 95.0), "{of:?}");
+        }
+    }
+
+    #[test]
+    fn figures_gathered_while_joining_equal_a_pass_of_their_own() {
+        let rx: Vec<f64> = (0..3000)
+            .map(|i| f64::from((i * 7919) % 613) * 0.1)
+            .collect();
+        let tx: Vec<f64> = (0..2500).map(|i| f64::from((i * 104_729) % 977)).collect();
+        let mut t_rx = series(Scope::Receive, &rx);
+        t_rx.points.drain(100..400);
+        let t = Traffic::new(vec![t_rx, series(Scope::Transmit, &tx)]);
+        let opts = StatsOptions {
+            value_unit: ValueUnit::BytesPerSecond,
+            ..StatsOptions::default()
+        };
+        let fused = compute(&t, &opts);
+        for (s, got) in t.series.iter().zip(&fused.series) {
+            assert_eq!(*got, series_stats(s, &opts, Acc::over(s)));
         }
     }
 
