@@ -79,6 +79,11 @@ pub struct SeriesStats {
     pub min: f64,
     pub last: f64,
     pub total_bytes: f64,
+    /// The largest finite rate (at least 0): what the rate axis is scaled to. Gathered in
+    /// the same pass as the other figures so drawing need not scan the samples again;
+    /// not printed.
+    #[serde(skip)]
+    pub peak_rate: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -133,7 +138,7 @@ pub fn compute(traffic: &Traffic, opts: &StatsOptions) -> Stats {
             let acc = gathered
                 .iter()
                 .find(|(g, _)| std::ptr::eq(*g, s))
-                .map_or_else(|| Acc::over(s), |g| g.1);
+                .map_or_else(|| Acc::over(s, rate_factor(s, opts)), |g| g.1);
             series_stats(s, opts, acc)
         })
         .collect();
@@ -154,6 +159,8 @@ struct Acc {
     max_at: Option<DateTime<Utc>>,
     min: f64,
     sum: f64,
+    /// Largest finite rate, at least 0.
+    peak: f64,
 }
 
 impl Acc {
@@ -163,23 +170,28 @@ impl Acc {
             max_at: None,
             min: f64::INFINITY,
             sum: 0.0,
+            peak: 0.0,
         }
     }
 
+    /// Adds point `p` whose rate is `rate`.
     #[inline]
-    fn add(&mut self, p: &Point) {
+    fn add(&mut self, p: &Point, rate: f64) {
         if p.value > self.max {
             self.max = p.value;
             self.max_at = Some(p.time);
         }
         self.min = self.min.min(p.value);
         self.sum += p.value;
+        if rate.is_finite() && rate > self.peak {
+            self.peak = rate;
+        }
     }
 
-    fn over(s: &Series) -> Acc {
+    fn over(s: &Series, f: f64) -> Acc {
         let mut acc = Acc::new();
         for p in &s.points {
-            acc.add(p);
+            acc.add(p, p.value * f);
         }
         acc
     }
@@ -193,6 +205,7 @@ fn series_stats(s: &Series, opts: &StatsOptions, acc: Acc) -> SeriesStats {
         max_at,
         min,
         sum,
+        peak,
     } = acc;
     let n = s.points.len();
     let expected = match (s.first_time(), s.last_time()) {
@@ -216,6 +229,7 @@ fn series_stats(s: &Series, opts: &StatsOptions, acc: Acc) -> SeriesStats {
         min: min * f,
         last: s.points.last().map_or(f64::NAN, |p| p.value * f),
         total_bytes: sum * bytes_per_raw,
+        peak_rate: peak,
     }
 }
 
@@ -452,9 +466,10 @@ fn merge_into(
     }
     while i < a.len() && j < b.len() {
         if ta == tb {
-            out.push(op(a[i].value * fa, b[j].value * fb));
-            acc_a.add(&a[i]);
-            acc_b.add(&b[j]);
+            let (ra, rb) = (a[i].value * fa, b[j].value * fb);
+            out.push(op(ra, rb));
+            acc_a.add(&a[i], ra);
+            acc_b.add(&b[j], rb);
             i += 1;
             j += 1;
             if i < a.len() {
@@ -464,15 +479,17 @@ fn merge_into(
                 tb = sb.stamp(&b[j].time);
             }
         } else if ta < tb {
-            out.push(a[i].value * fa);
-            acc_a.add(&a[i]);
+            let ra = a[i].value * fa;
+            out.push(ra);
+            acc_a.add(&a[i], ra);
             i += 1;
             if i < a.len() {
                 ta = sa.stamp(&a[i].time);
             }
         } else {
-            out.push(b[j].value * fb);
-            acc_b.add(&b[j]);
+            let rb = b[j].value * fb;
+            out.push(rb);
+            acc_b.add(&b[j], rb);
             j += 1;
             if j < b.len() {
                 tb = sb.stamp(&b[j].time);
@@ -480,12 +497,14 @@ fn merge_into(
         }
     }
     for p in &a[i..] {
-        out.push(p.value * fa);
-        acc_a.add(p);
+        let r = p.value * fa;
+        out.push(r);
+        acc_a.add(p, r);
     }
     for p in &b[j..] {
-        out.push(p.value * fb);
-        acc_b.add(p);
+        let r = p.value * fb;
+        out.push(r);
+        acc_b.add(p, r);
     }
     (acc_a, acc_b)
 }
@@ -627,7 +646,10 @@ mod tests {
         };
         let fused = compute(&t, &opts);
         for (s, got) in t.series.iter().zip(&fused.series) {
-            assert_eq!(*got, series_stats(s, &opts, Acc::over(s)));
+            assert_eq!(
+                *got,
+                series_stats(s, &opts, Acc::over(s, rate_factor(s, &opts)))
+            );
         }
     }
 

@@ -361,10 +361,15 @@ fn axes<'s, DB: DrawingBackend>(
     })
 }
 
-/// The largest finite rate of a series, at least 0: every sample scanned (the axis follows
-/// the data, not the figures it is given), in four lanes so the loop vectorizes. A
-/// non-finite rate counts as 0, which cannot raise a maximum that starts at 0.
+/// The largest finite rate of a series, at least 0: the axis follows the data, not the
+/// figures shown. It comes from the series' statistics (gathered from the same samples in
+/// the same pass as the legend's figures) when they are this series', else every sample
+/// is scanned, in four lanes so the loop vectorizes. A non-finite rate counts as 0, which
+/// cannot raise a maximum that starts at 0.
 fn series_max(p: &Plotted) -> f64 {
+    if let Some(s) = p.stats.filter(|s| s.samples == p.series.points.len()) {
+        return s.peak_rate;
+    }
     let f = p.factor;
     let rate = |v: f64| {
         let r = v * f;
@@ -777,6 +782,30 @@ mod tests {
         let m = marks(&t);
         assert!(m.iter().all(|x| x.1 == Mark::Line));
         assert_ne!(m[0].2, m[1].2, "distinct colours");
+    }
+
+    #[test]
+    fn peak_from_the_figures_equals_a_scan_of_the_samples() {
+        let t0 = chrono::DateTime::from_timestamp(1_430_784_000, 0).unwrap();
+        let pts = |k: u32| -> Vec<crate::model::Point> {
+            (0..5000)
+                .map(|i| crate::model::Point {
+                    time: t0 + chrono::Duration::hours(i64::from(i)),
+                    value: f64::from((i * k) % 7919) * 1.25,
+                    count: None,
+                })
+                .collect()
+        };
+        let mut rx = Series::new(Scope::Receive, pts(104_729));
+        rx.points.drain(10..300);
+        let traffic = Traffic::new(vec![rx, Series::new(Scope::Transmit, pts(7))]);
+        let opts = RenderOptions::default();
+        let stats = stats::compute(&traffic, &opts.stats);
+        for p in plan(&traffic, &stats, &opts) {
+            let from_stats = series_max(&p);
+            assert!(from_stats > 0.0);
+            assert_eq!(from_stats, series_max(&Plotted { stats: None, ..p }));
+        }
     }
 
     #[test]
