@@ -12,9 +12,13 @@ use trafficgraph::stats;
 
 fn main() {
     let levels = [
-        ("fast", png::Compression::Fast),
-        ("balanced", png::Compression::Balanced),
-        ("high", png::Compression::High),
+        ("fdeflate", png::DeflateCompression::FdeflateUltraFast),
+        ("zlib1", png::DeflateCompression::Level(1)),
+        ("zlib2", png::DeflateCompression::Level(2)),
+        ("zlib3", png::DeflateCompression::Level(3)),
+        ("zlib4", png::DeflateCompression::Level(4)),
+        ("zlib6", png::DeflateCompression::Level(6)),
+        ("zlib9", png::DeflateCompression::Level(9)),
     ];
     let filters = [
         ("adaptive", png::Filter::Adaptive),
@@ -41,7 +45,7 @@ fn main() {
             q.exact,
             psnr(&rgb, &q.to_rgb())
         );
-        for layout in [Layout::Rgb, Layout::Indexed] {
+        for layout in [Layout::Indexed] {
             for (ln, level) in levels {
                 for (fname, filter) in filters {
                     let text = PngText::default();

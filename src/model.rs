@@ -147,6 +147,30 @@ pub struct Point {
     pub count: Option<u64>,
 }
 
+/// Unix timestamps of points in time order, equal to `DateTime::timestamp` but computing
+/// the calendar part once per day instead of once per point (hourly data changes day every
+/// 24 points; at a million points the per-point calendar arithmetic was a measurable part
+/// of each graph).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stamper {
+    day: Option<chrono::NaiveDate>,
+    base: i64,
+}
+
+impl Stamper {
+    #[inline]
+    pub fn stamp(&mut self, t: &DateTime<Utc>) -> i64 {
+        use chrono::Timelike;
+        let n = t.naive_utc();
+        let d = n.date();
+        if self.day != Some(d) {
+            self.day = Some(d);
+            self.base = d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
+        }
+        self.base + i64::from(n.time().num_seconds_from_midnight())
+    }
+}
+
 /// Where a series came from. Every field is optional: a file on disk may say nothing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Origin {
@@ -366,6 +390,18 @@ mod tests {
         };
         let s = Series::new(Scope::Receive, vec![days(5), days(7)]);
         assert_eq!(s.step_seconds(), 86_400);
+    }
+
+    #[test]
+    fn stamper_matches_timestamp() {
+        let mut st = Stamper::default();
+        let t0 = Utc.with_ymd_and_hms(1969, 12, 30, 22, 0, 0).unwrap();
+        for i in 0..200i64 {
+            let t = t0 + chrono::Duration::seconds(i * 1234 + 7) + chrono::Duration::nanoseconds(i);
+            assert_eq!(st.stamp(&t), t.timestamp());
+        }
+        let far = Utc.with_ymd_and_hms(2015, 5, 5, 23, 59, 59).unwrap();
+        assert_eq!(st.stamp(&far), far.timestamp());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::{Scope, Series, Traffic};
+use crate::model::{Point, Scope, Series, Stamper, Traffic};
 use crate::units::{DisplayUnit, ValueUnit};
 
 /// Which samples the percentile line is computed from.
@@ -79,6 +79,11 @@ pub struct SeriesStats {
     pub min: f64,
     pub last: f64,
     pub total_bytes: f64,
+    /// The largest finite rate (at least 0): what the rate axis is scaled to. Gathered in
+    /// the same pass as the other figures so drawing need not scan the samples again;
+    /// not printed.
+    #[serde(skip)]
+    pub peak_rate: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,15 +124,24 @@ pub fn rate_factor(series: &Series, opts: &StatsOptions) -> f64 {
 /// Computes every figure from the raw samples.
 pub fn compute(traffic: &Traffic, opts: &StatsOptions) -> Stats {
     let span = traffic.span();
+    // Series whose figures were gathered while joining them for the percentile (one pass
+    // over their samples instead of two).
+    let mut gathered: Vec<(&Series, Acc)> = Vec::new();
+    let percentile = opts
+        .percentile
+        .and_then(|p| percentile_stat(traffic, opts, p, &mut gathered));
     let series = traffic
         .series
         .iter()
         .filter(|s| !s.points.is_empty())
-        .map(|s| series_stats(s, opts))
+        .map(|s| {
+            let acc = gathered
+                .iter()
+                .find(|(g, _)| std::ptr::eq(*g, s))
+                .map_or_else(|| Acc::over(s, rate_factor(s, opts)), |g| g.1);
+            series_stats(s, opts, acc)
+        })
         .collect();
-    let percentile = opts
-        .percentile
-        .and_then(|p| percentile_stat(traffic, opts, p));
     Stats {
         unit: opts.unit.as_str(),
         step_seconds: traffic.step_seconds(),
@@ -138,21 +152,61 @@ pub fn compute(traffic: &Traffic, opts: &StatsOptions) -> Stats {
     }
 }
 
-fn series_stats(s: &Series, opts: &StatsOptions) -> SeriesStats {
+/// Running maximum (and when it first occurred), minimum and sum of raw values.
+#[derive(Debug, Clone, Copy)]
+struct Acc {
+    max: f64,
+    max_at: Option<DateTime<Utc>>,
+    min: f64,
+    sum: f64,
+    /// Largest finite rate, at least 0.
+    peak: f64,
+}
+
+impl Acc {
+    fn new() -> Acc {
+        Acc {
+            max: f64::NEG_INFINITY,
+            max_at: None,
+            min: f64::INFINITY,
+            sum: 0.0,
+            peak: 0.0,
+        }
+    }
+
+    /// Adds point `p` whose rate is `rate`.
+    #[inline]
+    fn add(&mut self, p: &Point, rate: f64) {
+        if p.value > self.max {
+            self.max = p.value;
+            self.max_at = Some(p.time);
+        }
+        self.min = self.min.min(p.value);
+        self.sum += p.value;
+        if rate.is_finite() && rate > self.peak {
+            self.peak = rate;
+        }
+    }
+
+    fn over(s: &Series, f: f64) -> Acc {
+        let mut acc = Acc::new();
+        for p in &s.points {
+            acc.add(p, p.value * f);
+        }
+        acc
+    }
+}
+
+fn series_stats(s: &Series, opts: &StatsOptions, acc: Acc) -> SeriesStats {
     let f = rate_factor(s, opts);
     let step = s.step_seconds();
-    let mut max = f64::NEG_INFINITY;
-    let mut max_at = None;
-    let mut min = f64::INFINITY;
-    let mut sum = 0.0;
-    for p in &s.points {
-        if p.value > max {
-            max = p.value;
-            max_at = Some(p.time);
-        }
-        min = min.min(p.value);
-        sum += p.value;
-    }
+    let Acc {
+        max,
+        max_at,
+        min,
+        sum,
+        peak,
+    } = acc;
     let n = s.points.len();
     let expected = match (s.first_time(), s.last_time()) {
         (Some(a), Some(b)) => ((b - a).num_seconds() / step.max(1) + 1) as f64,
@@ -175,18 +229,66 @@ fn series_stats(s: &Series, opts: &StatsOptions) -> SeriesStats {
         min: min * f,
         last: s.points.last().map_or(f64::NAN, |p| p.value * f),
         total_bytes: sum * bytes_per_raw,
+        peak_rate: peak,
     }
 }
 
 /// Nearest-rank percentile of `values` (reordered in place). `None` when empty.
+///
+/// The value is the element at rank `ceil(p / 100 * n)` in `f64::total_cmp` order. Large
+/// inputs are narrowed first with one counting pass over the top 16 bits of each value's
+/// total-order key (a radix select), so only the values sharing the answer's bucket are
+/// partially sorted: the same element as selecting over everything, in a fraction of the
+/// time at a million samples.
 pub fn nearest_rank(values: &mut [f64], p: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
     let n = values.len();
     let rank = ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize;
-    let (_, v, _) = values.select_nth_unstable_by(rank - 1, f64::total_cmp);
-    Some(*v)
+    if n < RADIX_MIN {
+        let (_, v, _) = values.select_nth_unstable_by(rank - 1, f64::total_cmp);
+        return Some(*v);
+    }
+    Some(radix_select(values, rank - 1))
+}
+
+/// Below this many values a plain selection is as fast as counting.
+const RADIX_MIN: usize = 16 * 1024;
+
+/// `f64::total_cmp` order as an unsigned integer order.
+#[inline]
+fn order_key(v: f64) -> u64 {
+    let b = v.to_bits() as i64;
+    let k = b ^ ((((b >> 63) as u64) >> 1) as i64);
+    (k as u64) ^ (1 << 63)
+}
+
+/// The element at 0-based position `k` of `values` sorted by `f64::total_cmp`.
+fn radix_select(values: &mut [f64], k: usize) -> f64 {
+    let mut counts = vec![0u32; 1 << 16];
+    for &v in values.iter() {
+        counts[(order_key(v) >> 48) as usize] += 1;
+    }
+    let mut below = 0usize;
+    let mut bucket = 0usize;
+    for (b, &c) in counts.iter().enumerate() {
+        if below + c as usize > k {
+            bucket = b;
+            break;
+        }
+        below += c as usize;
+    }
+    // Move the bucket's values to the front, then select among them.
+    let mut m = 0;
+    for i in 0..values.len() {
+        if (order_key(values[i]) >> 48) as usize == bucket {
+            values.swap(m, i);
+            m += 1;
+        }
+    }
+    let (_, v, _) = values[..m].select_nth_unstable_by(k - below, f64::total_cmp);
+    *v
 }
 
 /// Rates of every series of `scope`, summed per timestamp, in time order. Series are sorted
@@ -233,7 +335,15 @@ fn merge(a: &[(i64, f64)], b: &[(i64, f64)], op: impl Fn(f64, f64) -> f64) -> Ve
     out
 }
 
-fn percentile_stat(traffic: &Traffic, opts: &StatsOptions, p: f64) -> Option<PercentileStat> {
+fn percentile_stat<'t>(
+    traffic: &'t Traffic,
+    opts: &StatsOptions,
+    p: f64,
+    gathered: &mut Vec<(&'t Series, Acc)>,
+) -> Option<PercentileStat> {
+    if let Some(stat) = percentile_single(traffic, opts, p, gathered) {
+        return stat;
+    }
     let rx = scope_rates(traffic, Scope::Receive, opts);
     let tx = scope_rates(traffic, Scope::Transmit, opts);
     let (of, samples) = match (opts.percentile_of, rx.is_empty(), tx.is_empty()) {
@@ -244,8 +354,12 @@ fn percentile_stat(traffic: &Traffic, opts: &StatsOptions, p: f64) -> Option<Per
         (PercentileOf::Sum, false, false) => ("sum", merge(&rx, &tx, |a, b| a + b)),
     };
     let mut values: Vec<f64> = samples.into_iter().map(|x| x.1).collect();
+    finish_percentile(of, &mut values, p)
+}
+
+fn finish_percentile(of: &str, values: &mut [f64], p: f64) -> Option<PercentileStat> {
     let n = values.len();
-    let value = nearest_rank(&mut values, p)?;
+    let value = nearest_rank(values, p)?;
     Some(PercentileStat {
         p,
         of: of.to_string(),
@@ -255,10 +369,149 @@ fn percentile_stat(traffic: &Traffic, opts: &StatsOptions, p: f64) -> Option<Per
     })
 }
 
+thread_local! {
+    /// The percentile's samples, reused from graph to graph.
+    static SAMPLES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`percentile_stat`] when every scope has at most one non-empty series (the usual case):
+/// the same samples, joined straight from the points into one reused buffer instead of
+/// through per-scope `(time, rate)` vectors. `None` when some scope has several series.
+///
+/// When it joins receive and transmit, it also gathers their figures into `gathered`.
+fn percentile_single<'t>(
+    traffic: &'t Traffic,
+    opts: &StatsOptions,
+    p: f64,
+    gathered: &mut Vec<(&'t Series, Acc)>,
+) -> Option<Option<PercentileStat>> {
+    let one = |scope: Scope| -> Option<Option<&'t Series>> {
+        let mut it = traffic
+            .series
+            .iter()
+            .filter(|s| s.scope == scope && !s.points.is_empty());
+        let first = it.next();
+        if it.next().is_some() {
+            None
+        } else {
+            Some(first)
+        }
+    };
+    let (rx, tx, total) = (
+        one(Scope::Receive)?,
+        one(Scope::Transmit)?,
+        one(Scope::Total)?,
+    );
+    let rates = |s: Option<&Series>, out: &mut Vec<f64>| {
+        if let Some(s) = s {
+            let f = rate_factor(s, opts);
+            out.extend(s.points.iter().map(|p| p.value * f));
+        }
+    };
+    SAMPLES.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        let out = &mut *buf;
+        out.clear();
+        let of = match (opts.percentile_of, rx, tx) {
+            (_, None, None) => {
+                rates(total, out);
+                "total"
+            }
+            (PercentileOf::Receive, Some(r), _) | (_, Some(r), None) => {
+                rates(Some(r), out);
+                "receive"
+            }
+            (PercentileOf::Transmit, _, Some(t)) | (_, None, Some(t)) => {
+                rates(Some(t), out);
+                "transmit"
+            }
+            (PercentileOf::Max, Some(r), Some(t)) => {
+                let (ar, at) = merge_into(r, t, opts, f64::max, out);
+                gathered.extend([(r, ar), (t, at)]);
+                "max"
+            }
+            (PercentileOf::Sum, Some(r), Some(t)) => {
+                let (ar, at) = merge_into(r, t, opts, |a, b| a + b, out);
+                gathered.extend([(r, ar), (t, at)]);
+                "sum"
+            }
+        };
+        let stat = finish_percentile(of, out, p);
+        if out.capacity() > 4 * out.len().max(1 << 16) {
+            *out = Vec::new(); // do not keep a huge buffer for small graphs
+        }
+        Some(stat)
+    })
+}
+
+/// [`merge`] of two series' rates, values only, appended to `out`; also each series' raw
+/// figures, gathered on the way.
+fn merge_into(
+    a: &Series,
+    b: &Series,
+    opts: &StatsOptions,
+    op: impl Fn(f64, f64) -> f64,
+    out: &mut Vec<f64>,
+) -> (Acc, Acc) {
+    let (fa, fb) = (rate_factor(a, opts), rate_factor(b, opts));
+    let (a, b) = (&a.points[..], &b.points[..]);
+    let (mut acc_a, mut acc_b) = (Acc::new(), Acc::new());
+    out.reserve(a.len().max(b.len()));
+    let (mut sa, mut sb) = (Stamper::default(), Stamper::default());
+    let (mut i, mut j) = (0, 0);
+    let (mut ta, mut tb) = (0, 0);
+    if let (Some(x), Some(y)) = (a.first(), b.first()) {
+        ta = sa.stamp(&x.time);
+        tb = sb.stamp(&y.time);
+    }
+    while i < a.len() && j < b.len() {
+        if ta == tb {
+            let (ra, rb) = (a[i].value * fa, b[j].value * fb);
+            out.push(op(ra, rb));
+            acc_a.add(&a[i], ra);
+            acc_b.add(&b[j], rb);
+            i += 1;
+            j += 1;
+            if i < a.len() {
+                ta = sa.stamp(&a[i].time);
+            }
+            if j < b.len() {
+                tb = sb.stamp(&b[j].time);
+            }
+        } else if ta < tb {
+            let ra = a[i].value * fa;
+            out.push(ra);
+            acc_a.add(&a[i], ra);
+            i += 1;
+            if i < a.len() {
+                ta = sa.stamp(&a[i].time);
+            }
+        } else {
+            let rb = b[j].value * fb;
+            out.push(rb);
+            acc_b.add(&b[j], rb);
+            j += 1;
+            if j < b.len() {
+                tb = sb.stamp(&b[j].time);
+            }
+        }
+    }
+    for p in &a[i..] {
+        let r = p.value * fa;
+        out.push(r);
+        acc_a.add(p, r);
+    }
+    for p in &b[j..] {
+        let r = p.value * fb;
+        out.push(r);
+        acc_b.add(p, r);
+    }
+    (acc_a, acc_b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Point;
     use chrono::TimeZone;
 
     fn series(scope: Scope, values: &[f64]) -> Series {
@@ -310,6 +563,94 @@ mod tests {
         assert_eq!(nearest_rank(&mut v, 95.0), Some(95.0));
         assert_eq!(nearest_rank(&mut [5.0], 1.0), Some(5.0));
         assert_eq!(nearest_rank(&mut [], 95.0), None);
+    }
+
+    #[test]
+    fn radix_select_matches_full_selection() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for n in [RADIX_MIN, 50_000, 100_003] {
+            let v: Vec<f64> = (0..n)
+                .map(|i| match i % 97 {
+                    0 => -((next() % 1000) as f64),
+                    1 => 0.0,
+                    2 => -0.0,
+                    _ => (next() % 900_000_000) as f64 * 1.5,
+                })
+                .collect();
+            for p in [0.1, 50.0, 95.0, 99.9, 100.0] {
+                let mut a = v.clone();
+                let mut b = v.clone();
+                let rank = ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize;
+                let (_, want, _) = b.select_nth_unstable_by(rank - 1, f64::total_cmp);
+                let got = nearest_rank(&mut a, p).unwrap();
+                assert_eq!(got.to_bits(), want.to_bits(), "n {n} p {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn single_series_fast_path_matches_the_general_join() {
+        let mut rx: Vec<f64> = (0..3000).map(|i| f64::from((i * 7919) % 613)).collect();
+        rx[17] = 5000.0;
+        let tx: Vec<f64> = (0..2500).map(|i| f64::from((i * 104_729) % 977)).collect();
+        let mut t_rx = series(Scope::Receive, &rx);
+        t_rx.points.drain(100..400); // a gap on one side only
+        let t = Traffic::new(vec![t_rx, series(Scope::Transmit, &tx)]);
+        for of in [
+            PercentileOf::Max,
+            PercentileOf::Sum,
+            PercentileOf::Receive,
+            PercentileOf::Transmit,
+        ] {
+            let opts = StatsOptions {
+                value_unit: ValueUnit::BytesPerSecond,
+                percentile_of: of,
+                percentile: Some(95.0),
+                ..StatsOptions::default()
+            };
+            let fast = percentile_single(&t, &opts, 95.0, &mut Vec::new())
+                .unwrap()
+                .unwrap();
+            let rx = scope_rates(&t, Scope::Receive, &opts);
+            let tx = scope_rates(&t, Scope::Transmit, &opts);
+            let joined = match of {
+                PercentileOf::Max => merge(&rx, &tx, f64::max),
+                PercentileOf::Sum => merge(&rx, &tx, |a, b| a + b),
+                PercentileOf::Receive => rx,
+                PercentileOf::Transmit => tx,
+            };
+            let mut v: Vec<f64> = joined.into_iter().map(|x| x.1).collect();
+            assert_eq!(fast.samples, v.len(), "{of:?}");
+            assert_eq!(Some(fast.value), nearest_rank(&mut v, 95.0), "{of:?}");
+        }
+    }
+
+    #[test]
+    fn figures_gathered_while_joining_equal_a_pass_of_their_own() {
+        let rx: Vec<f64> = (0..3000)
+            .map(|i| f64::from((i * 7919) % 613) * 0.1)
+            .collect();
+        let tx: Vec<f64> = (0..2500).map(|i| f64::from((i * 104_729) % 977)).collect();
+        let mut t_rx = series(Scope::Receive, &rx);
+        t_rx.points.drain(100..400);
+        let t = Traffic::new(vec![t_rx, series(Scope::Transmit, &tx)]);
+        let opts = StatsOptions {
+            value_unit: ValueUnit::BytesPerSecond,
+            ..StatsOptions::default()
+        };
+        let fused = compute(&t, &opts);
+        for (s, got) in t.series.iter().zip(&fused.series) {
+            assert_eq!(
+                *got,
+                series_stats(s, &opts, Acc::over(s, rate_factor(s, &opts)))
+            );
+        }
     }
 
     #[test]

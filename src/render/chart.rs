@@ -337,8 +337,7 @@ fn axes<'s, DB: DrawingBackend>(
 ) -> Result<Axes<'s>, RenderError> {
     let data_max = plotted
         .iter()
-        .flat_map(|p| p.series.points.iter().map(move |x| x.value * p.factor))
-        .filter(|v| v.is_finite())
+        .map(series_max)
         .chain(stats.percentile.as_ref().map(|p| p.value))
         .fold(0.0, f64::max);
     let fs = lay.fs;
@@ -360,6 +359,40 @@ fn axes<'s, DB: DrawingBackend>(
         time,
         suffix,
     })
+}
+
+/// The largest finite rate of a series, at least 0: the axis follows the data, not the
+/// figures shown. It comes from the series' statistics (gathered from the same samples in
+/// the same pass as the legend's figures) when they are this series', else every sample
+/// is scanned, in four lanes so the loop vectorizes. A non-finite rate counts as 0, which
+/// cannot raise a maximum that starts at 0.
+fn series_max(p: &Plotted) -> f64 {
+    if let Some(s) = p.stats.filter(|s| s.samples == p.series.points.len()) {
+        return s.peak_rate;
+    }
+    let f = p.factor;
+    let rate = |v: f64| {
+        let r = v * f;
+        if r.is_finite() {
+            r
+        } else {
+            0.0
+        }
+    };
+    let mut m = [0.0f64; 4];
+    let chunks = p.series.points.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            let r = rate(c[k].value);
+            m[k] = if r > m[k] { r } else { m[k] };
+        }
+    }
+    for x in rest {
+        let r = rate(x.value);
+        m[0] = if r > m[0] { r } else { m[0] };
+    }
+    m.into_iter().fold(0.0, f64::max)
 }
 
 /// What the plot spans and where its ticks go.
@@ -749,6 +782,30 @@ mod tests {
         let m = marks(&t);
         assert!(m.iter().all(|x| x.1 == Mark::Line));
         assert_ne!(m[0].2, m[1].2, "distinct colours");
+    }
+
+    #[test]
+    fn peak_from_the_figures_equals_a_scan_of_the_samples() {
+        let t0 = chrono::DateTime::from_timestamp(1_430_784_000, 0).unwrap();
+        let pts = |k: u32| -> Vec<crate::model::Point> {
+            (0..5000)
+                .map(|i| crate::model::Point {
+                    time: t0 + chrono::Duration::hours(i64::from(i)),
+                    value: f64::from((i * k) % 7919) * 1.25,
+                    count: None,
+                })
+                .collect()
+        };
+        let mut rx = Series::new(Scope::Receive, pts(104_729));
+        rx.points.drain(10..300);
+        let traffic = Traffic::new(vec![rx, Series::new(Scope::Transmit, pts(7))]);
+        let opts = RenderOptions::default();
+        let stats = stats::compute(&traffic, &opts.stats);
+        for p in plan(&traffic, &stats, &opts) {
+            let from_stats = series_max(&p);
+            assert!(from_stats > 0.0);
+            assert_eq!(from_stats, series_max(&Plotted { stats: None, ..p }));
+        }
     }
 
     #[test]

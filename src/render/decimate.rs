@@ -14,7 +14,7 @@
 //! them covers exactly the pixels the full polyline would) plus its mean for the area.
 //! Grouping is a single pass with one running accumulator: no allocation per sample.
 
-use crate::model::Series;
+use crate::model::{Series, Stamper};
 
 /// One vertex in backend pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +62,9 @@ pub fn runs(series: &Series, factor: f64, columns: usize, map: &impl Map) -> Vec
     let step = series.step_seconds();
     let mut out = Vec::new();
     let mut acc = RunBuilder::new(step, decimate, columns.min(series.points.len()));
+    let mut stamper = Stamper::default();
     for p in &series.points {
-        let t = p.time.timestamp();
+        let t = stamper.stamp(&p.time);
         let v = p.value * factor;
         let breaks = acc.last_t.is_some_and(|lt| t - lt > step);
         if breaks || !v.is_finite() {

@@ -18,35 +18,38 @@ pub fn software() -> String {
 
 /// Encoder settings per effort level, chosen by measurement (`cargo run --release
 /// --example png_compare`: the 827x273 graph at 500 and 8 760 points, 2-core machine,
-/// medians of 15; encode time includes quantizing):
+/// medians of 15; encode time includes quantizing, ~0.6 ms):
 ///
-/// | layout  | deflate             | filter   | bytes  | encode   |            |
-/// |---------|---------------------|----------|--------|----------|------------|
-/// | RGB     | fdeflate            | adaptive | ~72 KB | ~0.6 ms  |            |
-/// | RGB     | zlib-rs level 6     | adaptive | ~36 KB | ~2.5 ms  |            |
-/// | palette | fdeflate            | adaptive | ~31 KB | ~1.0 ms  | `fast`     |
-/// | palette | zlib-rs level 6     | none     | ~19 KB | ~2.1 ms  | `default`  |
-/// | palette | zlib-rs high        | none     | ~18 KB | ~13 ms   | `best`     |
+/// | layout  | deflate             | filter   | bytes (500 / 8 760) | encode      |           |
+/// |---------|---------------------|----------|---------------------|-------------|-----------|
+/// | palette | fdeflate            | adaptive | ~31 / ~31 KB        | ~0.95 ms    | `fast`    |
+/// | palette | zlib-rs level 1     | none     | ~29 / ~32 KB        | ~0.95 ms    |           |
+/// | palette | zlib-rs level 2     | none     | ~22 / ~24 KB        | ~1.1-1.4 ms | `default` |
+/// | palette | zlib-rs level 4     | none     | ~21 / ~21 KB        | ~1.6 ms     |           |
+/// | palette | zlib-rs level 6     | none     | ~19 / ~19 KB        | ~6 ms       |           |
+/// | palette | zlib-rs level 9     | none     | ~18 / ~19 KB        | ~25-30 ms   | `best`    |
 ///
-/// The palette wins at every speed: it is exact when the frame has at most 256 colours and
-/// otherwise ~58 dB PSNR (invisible). RGB + fdeflate saves 0.4 ms for 2.3x the bytes, so
-/// it is not offered. Palette + fdeflate *without* a filter stores the data uncompressed
+/// Level 2 costs about what fdeflate does and stays well under rrdtool's ~32 KB for the
+/// same graph; levels 5 and up switch zlib to lazy matching and cost 4x for 10% fewer
+/// bytes. The palette wins at every speed: it is exact when the frame has at most 256
+/// colours and otherwise ~58 dB PSNR (invisible); RGB + fdeflate is 2.3x the bytes, so it
+/// is not offered. Palette + fdeflate *without* a filter stores the data uncompressed
 /// (~227 KB), hence adaptive there; with zlib, no filter compresses palette data best.
-pub fn settings(c: PngCompression) -> (Layout, png::Compression, png::Filter) {
+pub fn settings(c: PngCompression) -> (Layout, png::DeflateCompression, png::Filter) {
     match c {
         PngCompression::Fast => (
             Layout::Indexed,
-            png::Compression::Fast,
+            png::DeflateCompression::FdeflateUltraFast,
             png::Filter::Adaptive,
         ),
         PngCompression::Default => (
             Layout::Indexed,
-            png::Compression::Balanced,
+            png::DeflateCompression::Level(2),
             png::Filter::NoFilter,
         ),
         PngCompression::Best => (
             Layout::Indexed,
-            png::Compression::High,
+            png::DeflateCompression::Level(9),
             png::Filter::NoFilter,
         ),
     }
@@ -82,7 +85,7 @@ pub fn encode_with(
     rgb: &[u8],
     layout: Layout,
     base: &[Rgb],
-    level: png::Compression,
+    level: png::DeflateCompression,
     filter: png::Filter,
     text: &PngText,
 ) -> Result<Vec<u8>, RenderError> {
@@ -98,7 +101,7 @@ pub fn encode_with(
         }
         None => enc.set_color(png::ColorType::Rgb),
     }
-    enc.set_compression(level);
+    enc.set_deflate_compression(level);
     enc.set_filter(filter);
     add_text(&mut enc, text).map_err(err)?;
     let mut writer = enc.write_header().map_err(err)?;

@@ -99,6 +99,7 @@ fn distance(a: Rgb, b: Rgb) -> u32 {
     d(0, 3) + d(1, 4) + d(2, 2)
 }
 
+#[cfg(test)]
 fn nearest(palette: &[Rgb], c: Rgb) -> u8 {
     let mut best = (u32::MAX, 0usize);
     for (i, p) in palette.iter().enumerate() {
@@ -108,6 +109,27 @@ fn nearest(palette: &[Rgb], c: Rgb) -> u8 {
         }
     }
     best.1 as u8
+}
+
+/// [`nearest`] for every colour in `colors`: the same entries (the first of the closest),
+/// with the palette split into channel planes so the distances to all entries are
+/// computed in one vectorized loop and the minimum found after.
+fn nearest_all(palette: &[Rgb], colors: &[Rgb]) -> Vec<u8> {
+    let plane = |k: usize| -> Vec<i32> { palette.iter().map(|p| i32::from(p[k])).collect() };
+    let (r, g, b) = (plane(0), plane(1), plane(2));
+    let mut d = vec![0u32; palette.len()];
+    colors
+        .iter()
+        .map(|c| {
+            let (cr, cg, cb) = (i32::from(c[0]), i32::from(c[1]), i32::from(c[2]));
+            for (((d, r), g), b) in d.iter_mut().zip(&r).zip(&g).zip(&b) {
+                let (x, y, z) = (r - cr, g - cg, b - cb);
+                *d = (3 * x * x) as u32 + (4 * y * y) as u32 + (2 * z * z) as u32;
+            }
+            let min = d.iter().copied().min().unwrap_or(0);
+            d.iter().position(|&x| x == min).unwrap_or(0) as u8
+        })
+        .collect()
 }
 
 /// `fg` over `bg` at `k` eighths.
@@ -165,7 +187,7 @@ pub fn quantize(rgb: &[u8], base: &[Rgb]) -> Indexed {
         }
         index_of
     } else {
-        colors.iter().map(|&c| nearest(&palette, c)).collect()
+        nearest_all(&palette, &colors)
     };
     let mut indices = Vec::with_capacity(rgb.len() / 3);
     for &(id, n) in &runs {
@@ -213,6 +235,34 @@ mod tests {
         assert!(q.exact);
         assert_eq!(q.palette.len(), 7);
         assert_eq!(q.to_rgb(), rgb);
+    }
+
+    #[test]
+    fn vectorized_nearest_matches_the_scan() {
+        let palette: Vec<Rgb> = (0..256u32)
+            .map(|i| {
+                [
+                    (i * 37 % 256) as u8,
+                    (i * 91 % 256) as u8,
+                    (i * 13 % 256) as u8,
+                ]
+            })
+            .collect();
+        let colors: Vec<Rgb> = (0..5000u32)
+            .map(|i| {
+                [
+                    (i * 7 % 256) as u8,
+                    (i * 3 % 256) as u8,
+                    (i * 11 % 256) as u8,
+                ]
+            })
+            .collect();
+        let want: Vec<u8> = colors.iter().map(|&c| nearest(&palette, c)).collect();
+        assert_eq!(nearest_all(&palette, &colors), want);
+        assert_eq!(nearest_all(&palette[..7], &colors), {
+            let w: Vec<u8> = colors.iter().map(|&c| nearest(&palette[..7], c)).collect();
+            w
+        });
     }
 
     #[test]

@@ -115,36 +115,104 @@ pub fn read_inputs(specs: &[InputSpec]) -> Result<Traffic, InputError> {
 }
 
 /// Reads one input file.
+///
+/// Our CSV export (the bulky format: a year of hourly data per graph, or millions of
+/// rows) is parsed as it is read, so the file's text is never held in memory beside the
+/// parsed points; the other formats are read whole. The format is told from the file's
+/// first line either way.
 pub fn read_input(spec: &InputSpec) -> Result<Traffic, InputError> {
+    use std::io::Read;
     let path = &spec.path;
-    let text = std::fs::read_to_string(path).map_err(|source| InputError::Io {
+    let io = |source| InputError::Io {
         path: path.clone(),
         source,
-    })?;
+    };
     let parse = |source| InputError::Parse {
         path: path.clone(),
         source,
     };
-    let traffic = match detect(&text) {
-        Format::HostwayJson | Format::HostwayCsv => {
-            let scope = spec
-                .scope
-                .or_else(|| scope_from_file_name(path))
-                .ok_or_else(|| InputError::UnknownScope { path: path.clone() })?;
-            let points = if detect(&text) == Format::HostwayJson {
-                parse_hostway_json(&text).map_err(parse)?
-            } else {
-                parse_hostway_csv(&text).map_err(parse)?
-            };
-            Traffic::new(vec![Series::new(scope, points)])
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let head = read_head(&mut file).map_err(io)?;
+    let streamed = match std::str::from_utf8(&head) {
+        Ok(h) if detect(h) == Format::ExportCsv => {
+            let start = h.len() - h.trim_start_matches('\u{feff}').len();
+            let reader = std::io::Cursor::new(&head[start..]).chain(&mut file);
+            Some(match export_csv_from(reader) {
+                Ok(t) => t,
+                Err(CsvFail::Parse(e)) => return Err(parse(e)),
+                Err(CsvFail::Io(e)) => return Err(io(e)),
+            })
         }
-        Format::ExportJson => parse_export_json(&text).map_err(parse)?,
-        Format::ExportCsv => parse_export_csv(&text).map_err(parse)?,
+        _ => None,
+    };
+    let traffic = match streamed {
+        Some(t) => t,
+        None => {
+            let mut bytes = head;
+            file.read_to_end(&mut bytes).map_err(io)?;
+            let text = String::from_utf8(bytes).map_err(|_| io(invalid_utf8()))?;
+            match detect(&text) {
+                Format::HostwayJson | Format::HostwayCsv => {
+                    let scope = spec
+                        .scope
+                        .or_else(|| scope_from_file_name(path))
+                        .ok_or_else(|| InputError::UnknownScope { path: path.clone() })?;
+                    let points = if detect(&text) == Format::HostwayJson {
+                        parse_hostway_json(&text).map_err(parse)?
+                    } else {
+                        parse_hostway_csv(&text).map_err(parse)?
+                    };
+                    Traffic::new(vec![Series::new(scope, points)])
+                }
+                Format::ExportJson => parse_export_json(&text).map_err(parse)?,
+                Format::ExportCsv => parse_export_csv(&text).map_err(parse)?,
+            }
+        }
     };
     if traffic.is_empty() {
         return Err(InputError::Empty { path: path.clone() });
     }
     Ok(traffic)
+}
+
+/// The error `read_to_string` gives for text that is not UTF-8.
+fn invalid_utf8() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "stream did not contain valid UTF-8",
+    )
+}
+
+/// The start of a file, up to and including the first line break after any leading byte
+/// order marks and white space (or the whole file): all [`detect`] looks at.
+fn read_head(file: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = match file.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(head);
+        }
+        head.extend_from_slice(&chunk[..n]);
+        let text = match std::str::from_utf8(&head) {
+            Ok(t) => t,
+            // Not UTF-8: reading the whole file reports it.
+            Err(e) if e.error_len().is_some() => return Ok(head),
+            // A character split at the end of the chunk.
+            Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+        };
+        if text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .contains('\n')
+        {
+            return Ok(head);
+        }
+    }
 }
 
 fn scope_from_file_name(path: &Path) -> Option<Scope> {
@@ -364,15 +432,49 @@ fn is_count_column(name: &str) -> bool {
 /// `date,total,...`, or per-IP columns `receive@10.0.0.1`). Count columns are optional, so
 /// `date,receive,transmit` files from other tools read too.
 pub fn parse_export_csv(text: &str) -> Result<Traffic, ParseError> {
-    let mut rdr = csv_reader(text);
+    export_csv_from(text.trim_start_matches('\u{feff}').as_bytes()).map_err(|e| match e {
+        CsvFail::Parse(e) => e,
+        CsvFail::Io(e) => ParseError::at(0, None, e.to_string()),
+    })
+}
+
+/// Why reading CSV failed: the content, or the reading itself (including text that is not
+/// UTF-8, reported as reading the whole file would).
+enum CsvFail {
+    Parse(ParseError),
+    Io(std::io::Error),
+}
+
+impl From<ParseError> for CsvFail {
+    fn from(e: ParseError) -> CsvFail {
+        CsvFail::Parse(e)
+    }
+}
+
+impl From<csv::Error> for CsvFail {
+    fn from(e: csv::Error) -> CsvFail {
+        match e.kind() {
+            csv::ErrorKind::Utf8 { .. } => CsvFail::Io(invalid_utf8()),
+            csv::ErrorKind::Io(_) => match e.into_kind() {
+                csv::ErrorKind::Io(e) => CsvFail::Io(e),
+                _ => unreachable!("checked above"),
+            },
+            _ => CsvFail::Parse(csv_error(e)),
+        }
+    }
+}
+
+/// [`parse_export_csv`] over any reader (byte order marks already skipped).
+fn export_csv_from<R: std::io::Read>(reader: R) -> Result<Traffic, CsvFail> {
+    let mut rdr = csv_builder().from_reader(reader);
     let headers = read_headers(&mut rdr)?;
     if headers.first().map(String::as_str) != Some("date") {
-        return Err(ParseError::at(
+        return Err(CsvFail::Parse(ParseError::at(
             1,
             None,
             "not a traffic CSV: the header must start with 'date' (our export) or name \
              'date' and 'values' (a Hostway body)",
-        ));
+        )));
     }
     let mut columns: Vec<Column> = Vec::new();
     for (i, h) in headers.iter().enumerate().skip(1) {
@@ -382,9 +484,9 @@ pub fn parse_export_csv(text: &str) -> Result<Traffic, ParseError> {
         let (base, label) = split_column_name(h);
         let scope = base
             .parse::<Scope>()
-            .map_err(|e| ParseError::at(1, Some(h), e))?;
+            .map_err(|e| CsvFail::Parse(ParseError::at(1, Some(h), e)))?;
         if columns.iter().any(|c| c.scope == scope && c.label == label) {
-            return Err(twice(1, h, scope, label));
+            return Err(CsvFail::Parse(twice(1, h, scope, label)));
         }
         let count_name = column_name(scope, label, true);
         columns.push(Column {
@@ -395,15 +497,15 @@ pub fn parse_export_csv(text: &str) -> Result<Traffic, ParseError> {
         });
     }
     if columns.is_empty() {
-        return Err(ParseError::at(
+        return Err(CsvFail::Parse(ParseError::at(
             1,
             None,
             "no receive, transmit or total column",
-        ));
+        )));
     }
     let mut points: Vec<Vec<Point>> = columns.iter().map(|_| Vec::new()).collect();
     for rec in rdr.records() {
-        let rec = rec.map_err(csv_error)?;
+        let rec = rec?;
         let line = rec.position().map_or(0, |p| p.line() as usize);
         let date = rec.get(0).unwrap_or("").trim();
         let time =
@@ -423,7 +525,8 @@ pub fn parse_export_csv(text: &str) -> Result<Traffic, ParseError> {
     let series = columns
         .into_iter()
         .zip(points)
-        .map(|(c, pts)| {
+        .map(|(c, mut pts)| {
+            pts.shrink_to_fit(); // growth slack would stay allocated for the whole run
             let mut s = Series::new(c.scope, pts);
             s.label = c.label;
             s
@@ -532,15 +635,17 @@ fn twice(line: usize, field: &str, scope: Scope, label: &str) -> ParseError {
     )
 }
 
-fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
-    csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .comment(Some(b'#'))
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes())
+fn csv_builder() -> csv::ReaderBuilder {
+    let mut b = csv::ReaderBuilder::new();
+    b.trim(csv::Trim::All).flexible(false).comment(Some(b'#'));
+    b
 }
 
-fn read_headers(rdr: &mut csv::Reader<&[u8]>) -> Result<Vec<String>, ParseError> {
+fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
+    csv_builder().from_reader(text.trim_start_matches('\u{feff}').as_bytes())
+}
+
+fn read_headers<R: std::io::Read>(rdr: &mut csv::Reader<R>) -> Result<Vec<String>, ParseError> {
     let headers = rdr.headers().map_err(csv_error)?;
     if headers.is_empty() || headers.iter().all(str::is_empty) {
         return Err(ParseError::at(1, None, "empty file: no header line"));
@@ -648,6 +753,46 @@ mod tests {
         .unwrap();
         assert_eq!(t.get(Scope::Receive).unwrap().points.len(), 1);
         assert_eq!(t.get(Scope::Transmit).unwrap().points.len(), 2);
+    }
+
+    #[test]
+    fn files_read_as_they_stream_equal_the_text_parsed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut body = String::from("\u{feff}\n  date,receive,transmit,receive_count\n");
+        for i in 0..3000 {
+            body.push_str(&format!(
+                "2000-01-{:02}T{:02}:00:00Z,{}.5,{},{}\n",
+                1 + i / 24 % 28,
+                i % 24,
+                i * 7 % 1000,
+                i,
+                i % 5
+            ));
+        }
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, &body).unwrap();
+        let spec = InputSpec {
+            path: path.clone(),
+            scope: None,
+        };
+        assert_eq!(read_input(&spec).unwrap(), parse_export_csv(&body).unwrap());
+        let mut bad = body.clone().into_bytes();
+        bad.extend_from_slice(b"2000-02-01T00:00:00Z,1,\xff,1\n");
+        std::fs::write(&path, &bad).unwrap();
+        match read_input(&spec) {
+            Err(InputError::Io { source, .. }) => {
+                assert_eq!(source.kind(), std::io::ErrorKind::InvalidData)
+            }
+            other => panic!("{other:?}"),
+        }
+        let json = "[{\"date\": \"2015-05-05 00:00:00\", \"values\": 1.5}]";
+        std::fs::write(dir.path().join("receive.json"), json).unwrap();
+        let t = read_input(&InputSpec {
+            path: dir.path().join("receive.json"),
+            scope: None,
+        })
+        .unwrap();
+        assert_eq!(t.get(Scope::Receive).unwrap().points.len(), 1);
     }
 
     #[test]
