@@ -211,18 +211,7 @@ impl FetchArgs {
             }
             None => self.auth,
         };
-        if !(1..=64).contains(&self.concurrency) {
-            return Err(format!(
-                "--concurrency {} out of range (1 to 64)",
-                self.concurrency
-            ));
-        }
-        if !(self.timeout > 0.0 && self.timeout <= 3600.0) {
-            return Err(format!(
-                "--timeout {} out of range (0 to 3600 seconds)",
-                self.timeout
-            ));
-        }
+        let timeout = check_request_limits(self.concurrency, self.timeout)?;
         if self.limit == 0 {
             return Err("--limit must be at least 1".into());
         }
@@ -252,13 +241,29 @@ impl FetchArgs {
         opts.per_ip = self.per_ip;
         opts.concurrency = self.concurrency;
         opts.retries = self.retries;
-        opts.timeout = Duration::from_secs_f64(self.timeout);
+        opts.timeout = timeout;
         opts.limit = self.limit;
         opts.cache_dir = cache_dir;
         opts.quiet = self.quiet;
         opts.verbose = self.verbose;
         Ok(opts)
     }
+}
+
+/// Checks `--concurrency` (1 to 64) and `--timeout` (seconds, up to an hour), shared by the
+/// fetching commands; returns the timeout.
+pub fn check_request_limits(concurrency: usize, timeout: f64) -> Result<Duration, String> {
+    if !(1..=64).contains(&concurrency) {
+        return Err(format!(
+            "--concurrency {concurrency} out of range (1 to 64)"
+        ));
+    }
+    if !(timeout > 0.0 && timeout <= 3600.0) {
+        return Err(format!(
+            "--timeout {timeout} out of range (0 to 3600 seconds)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(timeout))
 }
 
 /// The source of `render` and `export`: `--input` files or the fetch flags.

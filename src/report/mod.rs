@@ -91,25 +91,14 @@ impl ReportArgs {
         if !(1..=256).contains(&self.jobs) {
             return Err(format!("--jobs {} out of range (1 to 256)", self.jobs));
         }
-        if !(1..=64).contains(&self.concurrency) {
-            return Err(format!(
-                "--concurrency {} out of range (1 to 64)",
-                self.concurrency
-            ));
-        }
-        if !(self.timeout > 0.0 && self.timeout <= 3600.0) {
-            return Err(format!(
-                "--timeout {} out of range (0 to 3600 seconds)",
-                self.timeout
-            ));
-        }
+        let timeout = crate::cli::check_request_limits(self.concurrency, self.timeout)?;
         let mut job = ReportJob::new(self.config, self.out_dir);
         job.offline = self.offline;
         job.jobs = self.jobs;
         job.now = self.now;
         job.concurrency = self.concurrency;
         job.retries = self.retries;
-        job.timeout = Duration::from_secs_f64(self.timeout);
+        job.timeout = timeout;
         job.cache_dir = if self.no_cache {
             None
         } else {
