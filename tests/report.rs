@@ -481,6 +481,13 @@ fn fallback_target_gets_the_provider_graph() {
     let old = &rows[1];
     assert_eq!(old["status"], "ok");
     assert_eq!(old["source"], "provider:softlayer");
+    // Why the provider's graph stands there: the raw data's failure, kept on the row.
+    assert!(old["error"].as_str().contains("404"), "{old:?}");
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        index.contains("title=\"raw data failed: "),
+        "the index says why"
+    );
     assert_eq!(
         (old["csv"].as_str(), old["received_bytes"].as_str()),
         ("", "")

@@ -131,7 +131,9 @@ pub async fn write(
     }
     let mut row = SummaryRow::failed(&target.name, "target", String::new());
     row.status = "ok";
-    row.error = None;
+    // Kept on the row (summary's `error` column, a tooltip in index.html): the graph is the
+    // provider's because raw data failed, and the reader should know why.
+    row.error = Some(fetch_error.to_string());
     row.source = format!("provider:{}", image.provider);
     row.png = Some(name);
     (row, vec![path])

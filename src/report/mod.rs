@@ -362,7 +362,7 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
                     "target '{name}': using the provider's graph: {why}"
                 ));
             }
-            if let Some(e) = &done.row.error {
+            if let (Some(e), "failed") = (&done.row.error, done.row.status) {
                 note(format!("target '{name}' failed: {e}"));
             }
             if let Some(t) = done.traffic {
@@ -522,7 +522,7 @@ async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
                     &fetch_error,
                 )
                 .await;
-                let note = row.error.is_none().then_some(fetch_error);
+                let note = (row.status == "ok").then_some(fetch_error);
                 done(row, None, written, note)
             }
         },

@@ -31,6 +31,7 @@ pub struct SummaryRow {
     pub coverage: Option<f64>,
     pub png: Option<String>,
     pub csv: Option<String>,
+    /// Why the row failed; on an `ok` row drawn by the provider, why raw data failed.
     pub error: Option<String>,
 }
 
@@ -223,7 +224,7 @@ impl Summary {
                 "<tr class=\"{}\"><td class=\"name\">{name}</td><td>{}</td>",
                 r.status, r.kind
             );
-            if let Some(e) = &r.error {
+            if let (Some(e), true) = (&r.error, r.status != "ok") {
                 // The reason takes the figures' cells: there are no figures.
                 h.push_str(&format!(
                     "{head}<td><span class=\"badge failed\">failed</span></td>\
@@ -248,7 +249,15 @@ impl Summary {
                 if r.source.is_empty() {
                     dash.to_string()
                 } else {
-                    esc(&r.source)
+                    match &r.error {
+                        // A provider's graph: say why raw data could not be had.
+                        Some(note) => format!(
+                            "<span title=\"raw data failed: {0}\">{1} &#9888;</span>",
+                            esc(note),
+                            esc(&r.source)
+                        ),
+                        None => esc(&r.source),
+                    }
                 },
             ));
         }
