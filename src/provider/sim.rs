@@ -310,25 +310,34 @@ async fn softlayer(
     }
 }
 
-fn softlayer_graph(cfg: &ProviderSimConfig, w: u32, h: u32, title: &str) -> Response {
-    cfg.counters.images.fetch_add(1, Ordering::SeqCst);
-    let (w, h) = cfg.image_size.unwrap_or((w, h));
-    let image = match cfg.softlayer {
-        SimMode::CorruptBase64 => "@@ this is *not* base64 @@".to_string(),
-        SimMode::HtmlPayload => b64(HTML_PAGE.as_bytes()),
-        SimMode::HtmlPage => {
-            return (
+/// The base64 image a provider puts in its answer in `mode`, or the whole broken answer
+/// that replaces it (an HTML page, an empty body).
+fn image_payload(mode: SimMode, w: u32, h: u32) -> Result<String, Box<Response>> {
+    match mode {
+        SimMode::CorruptBase64 => Ok("@@ this is *not* base64 @@".to_string()),
+        SimMode::HtmlPayload => Ok(b64(HTML_PAGE.as_bytes())),
+        SimMode::HtmlPage => Err(Box::new(
+            (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "text/html")],
                 HTML_PAGE,
             )
-                .into_response()
-        }
-        SimMode::EmptyBody => return StatusCode::OK.into_response(),
-        SimMode::ErrorInOk => {
-            return sl_error(StatusCode::OK, "SoftLayer_Exception", "Internal Error")
-        }
-        SimMode::Normal | SimMode::Deprecated => b64(&draw_png(w, h)),
+                .into_response(),
+        )),
+        SimMode::EmptyBody => Err(Box::new(StatusCode::OK.into_response())),
+        _ => Ok(b64(&draw_png(w, h))),
+    }
+}
+
+fn softlayer_graph(cfg: &ProviderSimConfig, w: u32, h: u32, title: &str) -> Response {
+    cfg.counters.images.fetch_add(1, Ordering::SeqCst);
+    let (w, h) = cfg.image_size.unwrap_or((w, h));
+    if cfg.softlayer == SimMode::ErrorInOk {
+        return sl_error(StatusCode::OK, "SoftLayer_Exception", "Internal Error");
+    }
+    let image = match image_payload(cfg.softlayer, w, h) {
+        Ok(image) => image,
+        Err(response) => return *response,
     };
     json_response(
         StatusCode::OK,
@@ -526,19 +535,9 @@ async fn cloudwatch_call(
     }
     counters.images.fetch_add(1, Ordering::SeqCst);
     let (width, height) = cfg.image_size.unwrap_or(w.size());
-    let image = match cfg.cloudwatch {
-        SimMode::CorruptBase64 => "@@ this is *not* base64 @@".to_string(),
-        SimMode::HtmlPayload => b64(HTML_PAGE.as_bytes()),
-        SimMode::HtmlPage => {
-            return (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "text/html")],
-                HTML_PAGE,
-            )
-                .into_response()
-        }
-        SimMode::EmptyBody => return StatusCode::OK.into_response(),
-        _ => b64(&draw_png(width, height)),
+    let image = match image_payload(cfg.cloudwatch, width, height) {
+        Ok(image) => image,
+        Err(response) => return *response,
     };
     let body = format!(
         "<GetMetricWidgetImageResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">\n\
