@@ -3,9 +3,11 @@
 //!
 //! - Axis-aligned lines and rectangles (background, grid, axes, swatches) are filled as
 //!   pixel-aligned rectangles without anti-aliasing: crisp, and much cheaper than AA fills.
-//! - Paths (series lines, area edges) are anti-aliased. Plotters hands over integer pixel
-//!   coordinates meaning pixel *centres*, so every vertex gets +0.5 px: a 1 px line along a
-//!   row then covers exactly that row instead of half of two.
+//! - Paths (series lines, area edges) are anti-aliased. 1 px lines, all the chart draws,
+//!   go through [`SkiaBackend::hairline`] (Xiaolin Wu's algorithm straight into the
+//!   pixmap); wider ones through tiny-skia's stroker. Plotters hands over integer pixel
+//!   coordinates meaning pixel *centres*, so tiny-skia paths get +0.5 px per vertex: a
+//!   1 px line along a row then covers exactly that row instead of half of two.
 //! - Polygons are filled *without* anti-aliasing: the chart strokes every area's top edge
 //!   with an anti-aliased line of the same colour, which hides the stair-steps, and
 //!   supersampled polygon filling was the most expensive part of a frame.
@@ -50,18 +52,70 @@ impl<'a> SkiaBackend<'a> {
         SkiaBackend { pixmap }
     }
 
-    /// Source-over of `color` at `coverage` (0-255) onto one pixel.
+    /// Source-over of `color` at `coverage` (0-255) onto one pixel, in integer arithmetic
+    /// rounded to nearest (every pixel is opaque, see the module docs).
+    #[inline]
     fn blend(&mut self, (x, y): BackendCoord, color: BackendColor, coverage: u8) {
         let (w, h) = (self.pixmap.width() as i32, self.pixmap.height() as i32);
         if x < 0 || y < 0 || x >= w || y >= h {
             return;
         }
-        let a = (color.alpha.clamp(0.0, 1.0) as f32) * f32::from(coverage) / 255.0;
+        let a = alpha(color, coverage);
+        if a == 0 {
+            return;
+        }
         let i = (y * w + x) as usize * 4;
         let px = &mut self.pixmap.data_mut()[i..i + 4];
         let (r, g, b) = color.rgb;
         for (c, s) in px.iter_mut().zip([r, g, b, 255]) {
-            *c = (f32::from(s) * a + f32::from(*c) * (1.0 - a)).round() as u8;
+            *c = div255(u32::from(s) * a + u32::from(*c) * (255 - a));
+        }
+    }
+
+    /// An anti-aliased 1 px polyline through pixel centres (Xiaolin Wu's algorithm: each
+    /// step along the major axis covers the two pixels the line passes between, in
+    /// proportion to its distance from each). Coverage is rounded to sixteenths: the eye
+    /// cannot tell, and a chart then has a few dozen edge colours instead of hundreds, so
+    /// its palette PNG stays exact. Each vertex is drawn once (a join is not darkened by
+    /// two half-covered passes). tiny-skia's hairline does the same geometry through its
+    /// raster pipeline per pixel pair, which made the series lines the costliest part of a
+    /// 500-point graph.
+    fn hairline(&mut self, points: &[BackendCoord], color: BackendColor) {
+        let Some(&first) = points.first() else {
+            return;
+        };
+        self.blend(first, color, 255);
+        for seg in points.windows(2) {
+            let ((x0, y0), (x1, y1)) = (seg[0], seg[1]);
+            let (dx, dy) = (x1 - x0, y1 - y0);
+            let steps = dx.abs().max(dy.abs());
+            if steps == 0 {
+                continue;
+            }
+            let x_major = dx.abs() >= dy.abs();
+            // Along the major axis one pixel per step, skipping the start (drawn as the
+            // previous segment's end); across it the exact position in 1/16 pixels.
+            for k in 1..=steps {
+                let (major, minor_num) = if x_major {
+                    (x0 + k * dx.signum(), y0 * steps * 16 + k * dy * 16)
+                } else {
+                    (y0 + k * dy.signum(), x0 * steps * 16 + k * dx * 16)
+                };
+                // minor = minor_num / (16 * steps), rounded to sixteenths of a pixel.
+                let sixteenths = (2 * minor_num + steps).div_euclid(2 * steps);
+                let (cell, frac) = (sixteenths.div_euclid(16), sixteenths.rem_euclid(16));
+                let near = (255 * (16 - frac) / 16) as u8;
+                let far = (255 * frac / 16) as u8;
+                let (a, b) = if x_major {
+                    ((major, cell), (major, cell + 1))
+                } else {
+                    ((cell, major), (cell + 1, major))
+                };
+                self.blend(a, color, near);
+                if far > 0 {
+                    self.blend(b, color, far);
+                }
+            }
         }
     }
 
@@ -90,6 +144,24 @@ impl<'a> SkiaBackend<'a> {
             pixels[(y * w + x0) as usize..(y * w + x1) as usize].fill(px);
         }
     }
+}
+
+/// `color`'s alpha times `coverage`, 0-255.
+#[inline]
+fn alpha(color: BackendColor, coverage: u8) -> u32 {
+    if color.alpha >= 1.0 {
+        u32::from(coverage)
+    } else {
+        let a = (color.alpha.max(0.0) * 255.0).round() as u32;
+        u32::from(div255(a * u32::from(coverage)))
+    }
+}
+
+/// `x / 255` rounded to nearest, for `x <= 255 * 255`.
+#[inline]
+fn div255(x: u32) -> u8 {
+    let x = x + 128;
+    ((x + (x >> 8)) >> 8) as u8
 }
 
 fn paint(color: BackendColor, anti_alias: bool) -> Paint<'static> {
@@ -207,17 +279,14 @@ impl DrawingBackend for SkiaBackend<'_> {
         if color.alpha == 0.0 {
             return Ok(());
         }
+        if style.stroke_width() <= 1 {
+            let points: Vec<BackendCoord> = path.into_iter().collect();
+            self.hairline(&points, color);
+            return Ok(());
+        }
         if let Some(p) = path_through(path, false) {
             let stroke = Stroke {
-                // 1 px: tiny-skia's anti-aliased hairline. It draws segment by segment,
-                // so a join pixel gets two half-covered passes (75 %); the chart merges
-                // collinear vertices, which leaves such seams only on slopes, where they
-                // do not show. The real stroker (any width above 1) has no seams but
-                // doubled the cost of a 500-point graph.
-                width: match style.stroke_width() {
-                    0 | 1 => 0.0,
-                    w => w as f32,
-                },
+                width: style.stroke_width() as f32,
                 line_cap: LineCap::Butt,
                 line_join: LineJoin::Round,
                 ..Stroke::default()
@@ -351,6 +420,67 @@ mod tests {
             .filter(|p| p[0] > 20 && p[0] < 235)
             .count();
         assert!(partial > 10, "{partial} partly covered pixels");
+    }
+
+    /// Ink (255 - red channel) of a black line on white.
+    fn ink(rgb: &[u8], x: usize, y: usize) -> u32 {
+        255 - u32::from(px(rgb, x, y)[0])
+    }
+
+    #[test]
+    fn hairline_covers_one_pixel_per_step_in_sixteenths() {
+        // Shallow (x-major), steep (y-major) and leftward/upward segments.
+        for (from, to) in [((1, 2), (18, 9)), ((3, 1), (9, 18)), ((18, 17), (2, 4))] {
+            let rgb = draw(|a| {
+                a.draw(&PathElement::new(vec![from, to], BLACK)).unwrap();
+            });
+            let x_major = (to.0 - from.0).abs() >= (to.1 - from.1).abs();
+            let (lo, hi) = if x_major {
+                (from.0.min(to.0), from.0.max(to.0))
+            } else {
+                (from.1.min(to.1), from.1.max(to.1))
+            };
+            for m in lo..=hi {
+                // Across the major axis the two pixels share one pixel's worth of ink.
+                let total: u32 = (0..20)
+                    .map(|n| {
+                        let (x, y) = if x_major { (m, n) } else { (n, m) };
+                        ink(&rgb, x as usize, y as usize)
+                    })
+                    .sum();
+                assert!(
+                    (254..=256).contains(&total),
+                    "{from:?}->{to:?} at {m}: {total}"
+                );
+            }
+            assert_eq!(
+                ink(&rgb, from.0 as usize, from.1 as usize),
+                255,
+                "start exact"
+            );
+            assert_eq!(ink(&rgb, to.0 as usize, to.1 as usize), 255, "end exact");
+            // Sixteenths: few distinct shades.
+            let mut shades: Vec<u8> = rgb.chunks_exact(3).map(|p| p[0]).collect();
+            shades.sort_unstable();
+            shades.dedup();
+            assert!(shades.len() <= 17, "{} shades", shades.len());
+        }
+    }
+
+    #[test]
+    fn hairline_draws_a_joint_once() {
+        // A 50% grey V: the shared vertex must not get two passes (it would be darker).
+        let grey = RGBColor(0, 0, 0).mix(0.5);
+        let rgb = draw(|a| {
+            a.draw(&PathElement::new(vec![(2, 2), (10, 10), (18, 2)], grey))
+                .unwrap();
+        });
+        assert_eq!(px(&rgb, 10, 10), px(&rgb, 2, 2));
+        assert_eq!(
+            px(&rgb, 10, 10),
+            [127, 127, 127],
+            "alpha 128 of black over white"
+        );
     }
 
     #[test]

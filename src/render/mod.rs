@@ -127,13 +127,20 @@ pub fn render_png(
     stats: &Stats,
     opts: &RenderOptions,
 ) -> Result<Vec<u8>, RenderError> {
-    let (w, h, rgb) = render_rgb(traffic, stats, opts)?;
+    let (pixmap, _) = draw(traffic, stats, opts)?;
     let text = png::PngText {
         source: opts.source.clone(),
         title: opts.title.clone(),
     };
     let base = chart::palette(opts.theme).quantize_base();
-    png::encode(w, h, &rgb, &base, opts.png_compression, &text)
+    png::encode(
+        pixmap.width(),
+        pixmap.height(),
+        quantize::Pixels::Rgba(pixmap.data()),
+        &base,
+        opts.png_compression,
+        &text,
+    )
 }
 
 /// Draws the graph into an 8-bit RGB buffer (`width * height * 3` bytes, rows top down).
@@ -151,6 +158,21 @@ pub fn render_frame(
     stats: &Stats,
     opts: &RenderOptions,
 ) -> Result<(u32, u32, Vec<u8>, chart::Frame), RenderError> {
+    let (pixmap, frame) = draw(traffic, stats, opts)?;
+    Ok((
+        pixmap.width(),
+        pixmap.height(),
+        backend::into_rgb(&pixmap),
+        frame,
+    ))
+}
+
+/// Draws the graph into a pixmap (premultiplied RGBA, every pixel opaque).
+fn draw(
+    traffic: &Traffic,
+    stats: &Stats,
+    opts: &RenderOptions,
+) -> Result<(tiny_skia::Pixmap, chart::Frame), RenderError> {
     validate(traffic, opts)?;
     font::ensure_registered()?;
     let (w, h) = (opts.width, opts.height);
@@ -160,7 +182,7 @@ pub fn render_frame(
         let root = backend::SkiaBackend::new(&mut pixmap).into_drawing_area();
         chart::draw(&root, traffic, stats, opts)?
     };
-    Ok((w, h, backend::into_rgb(&pixmap), frame))
+    Ok((pixmap, frame))
 }
 
 /// Refuses what cannot make a graph before any drawing starts.

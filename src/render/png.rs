@@ -1,7 +1,7 @@
 //! PNG encoding with the `png` crate (not `image`), because the file carries `tEXt` chunks
 //! saying what made it (`Software`), where the data came from (`Source`) and the `Title`.
 
-use super::quantize::{quantize, Rgb};
+use super::quantize::{quantize, Pixels, Rgb};
 use super::{PngCompression, RenderError};
 
 /// Text chunks written into every graph.
@@ -17,56 +17,43 @@ pub fn software() -> String {
 }
 
 /// Encoder settings per effort level, chosen by measurement (`cargo run --release
-/// --example png_compare`: the 827x273 graph at 500 and 8 760 points, 2-core machine,
-/// medians of 15; encode time includes quantizing, ~0.6 ms):
+/// --example png_compare`: the 827x273 graph at 500 and 8 760 points; see its output in
+/// `docs/bench-table.md`). Palette data with no row filter compresses best with zlib; the
+/// zlib-rs levels differ mostly in speed:
 ///
-/// | layout  | deflate             | filter   | bytes (500 / 8 760) | encode      |           |
-/// |---------|---------------------|----------|---------------------|-------------|-----------|
-/// | palette | fdeflate            | adaptive | ~31 / ~31 KB        | ~0.95 ms    | `fast`    |
-/// | palette | zlib-rs level 1     | none     | ~29 / ~32 KB        | ~0.95 ms    |           |
-/// | palette | zlib-rs level 2     | none     | ~22 / ~24 KB        | ~1.1-1.4 ms | `default` |
-/// | palette | zlib-rs level 4     | none     | ~21 / ~21 KB        | ~1.6 ms     |           |
-/// | palette | zlib-rs level 6     | none     | ~19 / ~19 KB        | ~6 ms       |           |
-/// | palette | zlib-rs level 9     | none     | ~18 / ~19 KB        | ~25-30 ms   | `best`    |
+/// | effort    | deflate         | filter | bytes (500 / 8 760) | deflate time   |
+/// |-----------|-----------------|--------|---------------------|----------------|
+/// | `fast`    | zlib-rs level 1 | none   | ~28 / ~32 KB        | ~0.22 ms       |
+/// | `default` | zlib-rs level 2 | none   | ~22 / ~23 KB        | ~0.38-0.45 ms  |
+/// |           | zlib-rs level 4 | none   | ~20 / ~20 KB        | ~0.65-0.75 ms  |
+/// | `best`    | zlib-rs level 9 | none   | ~18 / ~19 KB        | ~25-30 ms      |
 ///
-/// Level 2 costs about what fdeflate does and stays well under rrdtool's ~32 KB for the
-/// same graph; levels 5 and up switch zlib to lazy matching and cost 4x for 10% fewer
-/// bytes. The palette wins at every speed: it is exact when the frame has at most 256
-/// colours and otherwise ~58 dB PSNR (invisible); RGB + fdeflate is 2.3x the bytes, so it
-/// is not offered. Palette + fdeflate *without* a filter stores the data uncompressed
-/// (~227 KB), hence adaptive there; with zlib, no filter compresses palette data best.
-pub fn settings(c: PngCompression) -> (Layout, png::DeflateCompression, png::Filter) {
+/// Level 1 is zlib-ng's "quick" deflate (static Huffman codes); level 2 is the first with
+/// dynamic codes, a quarter smaller for ~0.2 ms more, and stays well under rrdtool's
+/// ~32 KB for the same graph. Levels 5 and up switch to lazy matching and cost 4x for
+/// 10% fewer bytes. The RLE strategy and the Sub/Up filters were larger at the same
+/// speed. The palette wins at every speed: it is exact when the frame has at most 256
+/// colours and otherwise ~58 dB PSNR (invisible); RGB is 2-3x the bytes.
+pub fn settings(c: PngCompression) -> (Layout, i32, RowFilter) {
     match c {
-        PngCompression::Fast => (
-            Layout::Indexed,
-            png::DeflateCompression::FdeflateUltraFast,
-            png::Filter::Adaptive,
-        ),
-        PngCompression::Default => (
-            Layout::Indexed,
-            png::DeflateCompression::Level(2),
-            png::Filter::NoFilter,
-        ),
-        PngCompression::Best => (
-            Layout::Indexed,
-            png::DeflateCompression::Level(9),
-            png::Filter::NoFilter,
-        ),
+        PngCompression::Fast => (Layout::Indexed, 1, RowFilter::None),
+        PngCompression::Default => (Layout::Indexed, 2, RowFilter::None),
+        PngCompression::Best => (Layout::Indexed, 9, RowFilter::None),
     }
 }
 
-/// Encodes an 8-bit RGB buffer (`width * height * 3` bytes) at effort `compression`;
-/// `base` is the fixed part of the palette (see [`super::quantize::base_palette`]).
+/// Encodes opaque `pixels` at effort `compression`; `base` is the fixed part of the
+/// palette (see [`super::quantize::base_palette`]).
 pub fn encode(
     width: u32,
     height: u32,
-    rgb: &[u8],
+    pixels: Pixels,
     base: &[Rgb],
     compression: PngCompression,
     text: &PngText,
 ) -> Result<Vec<u8>, RenderError> {
     let (layout, level, filter) = settings(compression);
-    encode_with(width, height, rgb, layout, base, level, filter, text)
+    encode_with(width, height, pixels, layout, base, level, filter, text)
 }
 
 /// How the pixels are stored.
@@ -77,21 +64,83 @@ pub enum Layout {
     Indexed,
 }
 
-/// Encodes `rgb` as `layout` with explicit deflate level and filter (for comparisons).
+/// The PNG row filter applied to every row (adaptive filtering is not offered: on palette
+/// data no filter is both the fastest and the smallest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFilter {
+    None,
+    Sub,
+    Up,
+}
+
+/// Rows of `bpp`-byte pixels, each prefixed with its filter byte, as PNG's IDAT stream
+/// wants them before deflate.
+fn filter_rows(data: &[u8], row_len: usize, bpp: usize, filter: RowFilter) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / row_len.max(1) + 1);
+    let mut prev: Option<&[u8]> = None;
+    for row in data.chunks_exact(row_len) {
+        match (filter, prev) {
+            (RowFilter::None, _) | (RowFilter::Up, None) => {
+                out.push(if filter == RowFilter::Up { 2 } else { 0 });
+                out.extend_from_slice(row);
+            }
+            (RowFilter::Sub, _) => {
+                out.push(1);
+                out.extend_from_slice(&row[..bpp]);
+                out.extend(row[bpp..].iter().zip(row).map(|(a, b)| a.wrapping_sub(*b)));
+            }
+            (RowFilter::Up, Some(p)) => {
+                out.push(2);
+                out.extend(row.iter().zip(p).map(|(a, b)| a.wrapping_sub(*b)));
+            }
+        }
+        prev = Some(row);
+    }
+    out
+}
+
+/// zlib stream of `data` at `level` (zlib-rs, one call: the whole frame is in memory).
+fn deflate(data: &[u8], level: i32) -> Result<Vec<u8>, RenderError> {
+    let mut out = vec![0u8; zlib_rs::compress_bound(data.len())];
+    let config = zlib_rs::DeflateConfig::new(level);
+    let (written, rc) = zlib_rs::compress_slice(&mut out, data, config);
+    if rc != zlib_rs::ReturnCode::Ok {
+        return Err(RenderError::Encode(format!("deflate failed: {rc:?}")));
+    }
+    let n = written.len();
+    out.truncate(n);
+    Ok(out)
+}
+
+/// Encodes `pixels` as `layout` with an explicit deflate level and row filter (for
+/// comparisons). The `png` crate writes the header, palette and text chunks; the image
+/// data is filtered and deflated here in one call, which is where the time goes, so the
+/// level (and zlib-rs's one-shot path) is under our control.
 #[allow(clippy::too_many_arguments)]
 pub fn encode_with(
     width: u32,
     height: u32,
-    rgb: &[u8],
+    pixels: Pixels,
     layout: Layout,
     base: &[Rgb],
-    level: png::DeflateCompression,
-    filter: png::Filter,
+    level: i32,
+    filter: RowFilter,
     text: &PngText,
 ) -> Result<Vec<u8>, RenderError> {
     let err = |e: png::EncodingError| RenderError::Encode(e.to_string());
-    let indexed = (layout == Layout::Indexed).then(|| quantize(rgb, base));
-    let mut out = Vec::with_capacity(rgb.len() / 8);
+    if pixels.len() != width as usize * height as usize {
+        return Err(RenderError::Encode(format!(
+            "{} pixels for a {width}x{height} image",
+            pixels.len()
+        )));
+    }
+    let indexed = (layout == Layout::Indexed).then(|| quantize(pixels, base));
+    let rows = match &indexed {
+        Some(q) => filter_rows(&q.indices, width as usize, 1, filter),
+        None => filter_rows(&pixels.to_rgb(), width as usize * 3, 3, filter),
+    };
+    let idat = deflate(&rows, level)?;
+    let mut out = Vec::with_capacity(idat.len() + 1024);
     let mut enc = png::Encoder::new(&mut out, width, height);
     enc.set_depth(png::BitDepth::Eight);
     match &indexed {
@@ -101,12 +150,9 @@ pub fn encode_with(
         }
         None => enc.set_color(png::ColorType::Rgb),
     }
-    enc.set_deflate_compression(level);
-    enc.set_filter(filter);
     add_text(&mut enc, text).map_err(err)?;
     let mut writer = enc.write_header().map_err(err)?;
-    let data = indexed.as_ref().map_or(rgb, |q| &q.indices[..]);
-    writer.write_image_data(data).map_err(err)?;
+    writer.write_chunk(png::chunk::IDAT, &idat).map_err(err)?;
     writer.finish().map_err(err)?;
     Ok(out)
 }
@@ -152,7 +198,7 @@ mod tests {
             PngCompression::Default,
             PngCompression::Best,
         ] {
-            let bytes = encode(4, 3, &rgb, &[], c, &text).unwrap();
+            let bytes = encode(4, 3, Pixels::Rgb(&rgb), &[], c, &text).unwrap();
             let dec = png::Decoder::new(std::io::Cursor::new(&bytes));
             let mut reader = dec.read_info().unwrap();
             let mut buf = vec![0; reader.output_buffer_size().unwrap()];

@@ -19,11 +19,50 @@ pub struct Indexed {
     pub exact: bool,
 }
 
-/// Open-addressing table from packed colour to a dense id; a multiplicative hash is plenty
-/// for a few thousand colours and far cheaper than SipHash.
+/// Opaque 8-bit pixels, rows top down: RGB, or RGBA whose alpha is ignored (the chart
+/// paints an opaque background first, so a premultiplied pixmap's RGB is the colour).
+#[derive(Debug, Clone, Copy)]
+pub enum Pixels<'a> {
+    Rgb(&'a [u8]),
+    Rgba(&'a [u8]),
+}
+
+impl Pixels<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Pixels::Rgb(b) => b.len() / 3,
+            Pixels::Rgba(b) => b.len() / 4,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The pixels as RGB bytes.
+    pub fn to_rgb(&self) -> Vec<u8> {
+        match self {
+            Pixels::Rgb(b) => b.to_vec(),
+            Pixels::Rgba(b) => b.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
+        }
+    }
+}
+
+/// A colour packed as `0x00RRGGBB`.
+fn pack(r: u8, g: u8, b: u8) -> u32 {
+    u32::from(r) << 16 | u32::from(g) << 8 | u32::from(b)
+}
+
+fn unpack(key: u32) -> Rgb {
+    [(key >> 16) as u8, (key >> 8) as u8, key as u8]
+}
+
+/// Open-addressing table from packed colour to a dense id (in order of first sight); a
+/// multiplicative hash is plenty for a few thousand colours and far cheaper than SipHash.
 struct ColorIds {
+    /// `(key | 1 << 24, id)`; a zero key is an empty slot.
     slots: Vec<(u32, u32)>,
-    colors: Vec<Rgb>,
+    colors: Vec<u32>,
 }
 
 impl ColorIds {
@@ -34,10 +73,15 @@ impl ColorIds {
         }
     }
 
-    fn id(&mut self, c: Rgb) -> u32 {
-        let key = (u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2])) | 1 << 24;
+    #[inline]
+    fn slot(&self, key: u32) -> usize {
+        (key.wrapping_mul(0x9E37_79B1) >> 8) as usize & (self.slots.len() - 1)
+    }
+
+    fn id(&mut self, color: u32) -> u32 {
+        let key = color | 1 << 24;
         let mask = self.slots.len() - 1;
-        let mut i = (key.wrapping_mul(0x9E37_79B1) >> 8) as usize & mask;
+        let mut i = self.slot(key);
         loop {
             match self.slots[i] {
                 (0, _) => break,
@@ -47,7 +91,7 @@ impl ColorIds {
         }
         let id = self.colors.len() as u32;
         self.slots[i] = (key, id);
-        self.colors.push(c);
+        self.colors.push(color);
         if self.colors.len() * 2 > self.slots.len() {
             self.grow();
         }
@@ -55,11 +99,11 @@ impl ColorIds {
     }
 
     fn grow(&mut self) {
-        let old = std::mem::replace(&mut self.slots, vec![(0, 0); 0]);
+        let old = std::mem::take(&mut self.slots);
         self.slots = vec![(0, 0); old.len() * 2];
         let mask = self.slots.len() - 1;
         for (key, id) in old.into_iter().filter(|s| s.0 != 0) {
-            let mut i = (key.wrapping_mul(0x9E37_79B1) >> 8) as usize & mask;
+            let mut i = self.slot(key);
             while self.slots[i].0 != 0 {
                 i = (i + 1) & mask;
             }
@@ -68,28 +112,60 @@ impl ColorIds {
     }
 }
 
-/// The frame as runs of equal pixels (colour id, length), and the colours by id.
-fn runs(rgb: &[u8]) -> (Vec<(u32, u32)>, Vec<Rgb>) {
-    let mut ids = ColorIds::new();
-    let mut runs: Vec<(u32, u32)> = Vec::with_capacity(16 * 1024);
-    let mut current: Option<(Rgb, u32)> = None;
-    for px in rgb.chunks_exact(3) {
-        let c = [px[0], px[1], px[2]];
-        match &mut current {
-            Some((rc, n)) if *rc == c => *n += 1,
-            _ => {
-                if let Some((rc, n)) = current.replace((c, 1)) {
-                    runs.push((ids.id(rc), n));
-                }
+/// The frame as runs of equal pixels (colour id, length), and the packed colours by id.
+/// Only a change of colour costs a table lookup; a chart is mostly long runs.
+fn runs(pixels: Pixels) -> (Vec<(u32, u32)>, Vec<u32>) {
+    fn scan<const N: usize>(bytes: &[u8]) -> (Vec<(u32, u32)>, Vec<u32>) {
+        let mut ids = ColorIds::new();
+        let mut runs: Vec<(u32, u32)> = Vec::with_capacity(32 * 1024);
+        let mut px = bytes.chunks_exact(N).map(|p| pack(p[0], p[1], p[2]));
+        let Some(first) = px.next() else {
+            return (runs, ids.colors);
+        };
+        let (mut color, mut id, mut n) = (first, ids.id(first), 1u32);
+        for c in px {
+            if c == color {
+                n += 1;
+            } else {
+                runs.push((id, n));
+                (color, id, n) = (c, ids.id(c), 1);
             }
         }
+        runs.push((id, n));
+        (runs, ids.colors)
     }
-    if let Some((rc, n)) = current {
-        runs.push((ids.id(rc), n));
+    /// RGBA: whole pixels compared as words, and four at a time inside a run.
+    fn scan_rgba(bytes: &[u8]) -> (Vec<(u32, u32)>, Vec<u32>) {
+        let mut ids = ColorIds::new();
+        let mut runs: Vec<(u32, u32)> = Vec::with_capacity(32 * 1024);
+        let n = bytes.len() / 4;
+        let word = |i: usize| u32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap());
+        let quad = |i: usize| u128::from_le_bytes(bytes[4 * i..4 * i + 16].try_into().unwrap());
+        let mut i = 0;
+        while i < n {
+            let w = word(i);
+            let [r, g, b, _] = w.to_le_bytes();
+            let id = ids.id(pack(r, g, b));
+            let start = i;
+            i += 1;
+            let splat = u128::from(w) * 0x0000_0001_0000_0001_0000_0001_0000_0001;
+            while i + 4 <= n && quad(i) == splat {
+                i += 4;
+            }
+            while i < n && word(i) == w {
+                i += 1;
+            }
+            runs.push((id, (i - start) as u32));
+        }
+        (runs, ids.colors)
     }
-    (runs, ids.colors)
+    match pixels {
+        Pixels::Rgb(b) => scan::<3>(b),
+        Pixels::Rgba(b) => scan_rgba(b),
+    }
 }
 
+#[cfg(test)]
 fn distance(a: Rgb, b: Rgb) -> u32 {
     // Weighted for the eye: green counts most, blue least.
     let d = |i: usize, w: i32| {
@@ -111,23 +187,87 @@ fn nearest(palette: &[Rgb], c: Rgb) -> u8 {
     best.1 as u8
 }
 
-/// [`nearest`] for every colour in `colors`: the same entries (the first of the closest),
-/// with the palette split into channel planes so the distances to all entries are
-/// computed in one vectorized loop and the minimum found after.
-fn nearest_all(palette: &[Rgb], colors: &[Rgb]) -> Vec<u8> {
-    let plane = |k: usize| -> Vec<i32> { palette.iter().map(|p| i32::from(p[k])).collect() };
-    let (r, g, b) = (plane(0), plane(1), plane(2));
-    let mut d = vec![0u32; palette.len()];
+/// Palette entries split into channel planes, padded to whole lanes of 8 with entries
+/// too far away to ever be the nearest, so the distances from one colour to every entry
+/// are one loop that vectorizes. In `f32`: exact (the largest distance, 9 x 255², is far
+/// below 2²⁴), and it vectorizes on plain SSE2, where 32-bit integer multiplies do not.
+struct Planes {
+    r: Vec<f32>,
+    g: Vec<f32>,
+    b: Vec<f32>,
+    len: usize,
+    d: Vec<f32>,
+}
+
+impl Planes {
+    fn new(palette: &[Rgb]) -> Planes {
+        let mut p = Planes {
+            r: Vec::with_capacity(256),
+            g: Vec::with_capacity(256),
+            b: Vec::with_capacity(256),
+            len: 0,
+            d: Vec::with_capacity(256),
+        };
+        for &c in palette {
+            p.push(c);
+        }
+        p
+    }
+
+    fn push(&mut self, c: Rgb) {
+        let lanes = (self.len + 1).div_ceil(8) * 8;
+        for v in [&mut self.r, &mut self.g, &mut self.b] {
+            v.resize(lanes, 1e4);
+        }
+        self.d.resize(lanes, 0.0);
+        self.r[self.len] = f32::from(c[0]);
+        self.g[self.len] = f32::from(c[1]);
+        self.b[self.len] = f32::from(c[2]);
+        self.len += 1;
+    }
+
+    /// The first nearest entry to `c` and its distance (3·dr² + 4·dg² + 2·db²).
+    fn nearest(&mut self, c: Rgb) -> (usize, u32) {
+        if self.len == 0 {
+            return (0, u32::MAX);
+        }
+        let [cr, cg, cb] = c.map(f32::from);
+        let planes = self.r.iter().zip(&self.g).zip(&self.b);
+        for (d, ((r, g), b)) in self.d.iter_mut().zip(planes) {
+            let (x, y, z) = (r - cr, g - cg, b - cb);
+            *d = 3.0 * x * x + 4.0 * y * y + 2.0 * z * z;
+        }
+        // Lane-wise minimum (vectorizes, where `f32::min` folds one by one), then the
+        // first entry at that distance.
+        let mut m = [f32::INFINITY; 8];
+        for lane in self.d.chunks_exact(8) {
+            for (m, &x) in m.iter_mut().zip(lane) {
+                *m = if x < *m { x } else { *m };
+            }
+        }
+        let min = m.iter().copied().fold(f32::INFINITY, f32::min);
+        let i = self.d.iter().position(|&x| x == min).unwrap_or(0);
+        (i, min as u32)
+    }
+}
+
+/// [`nearest`] for every colour in `colors`: the same entries (the first of the closest).
+/// A colour that is itself an entry (most of a chart's pixels) is found by hashing.
+fn nearest_all(palette: &[Rgb], colors: &[u32]) -> Vec<u8> {
+    let mut entries = ColorIds::new();
+    for p in palette {
+        entries.id(pack(p[0], p[1], p[2]));
+    }
+    let mut planes = Planes::new(palette);
     colors
         .iter()
-        .map(|c| {
-            let (cr, cg, cb) = (i32::from(c[0]), i32::from(c[1]), i32::from(c[2]));
-            for (((d, r), g), b) in d.iter_mut().zip(&r).zip(&g).zip(&b) {
-                let (x, y, z) = (r - cr, g - cg, b - cb);
-                *d = (3 * x * x) as u32 + (4 * y * y) as u32 + (2 * z * z) as u32;
+        .map(|&key| {
+            let id = entries.id(key) as usize;
+            if id < palette.len() {
+                // The first entry of that colour is the first at distance 0.
+                return id as u8;
             }
-            let min = d.iter().copied().min().unwrap_or(0);
-            d.iter().position(|&x| x == min).unwrap_or(0) as u8
+            planes.nearest(unpack(key)).0 as u8
         })
         .collect()
 }
@@ -154,10 +294,10 @@ pub fn base_palette(colors: &[Rgb], fgs: &[Rgb], bgs: &[Rgb]) -> Vec<Rgb> {
     out
 }
 
-/// Indexes `rgb`: exactly when it has at most 256 colours, else through `base` topped up
-/// with the most frequent colours.
-pub fn quantize(rgb: &[u8], base: &[Rgb]) -> Indexed {
-    let (runs, colors) = runs(rgb);
+/// Indexes `pixels`: exactly when they have at most 256 colours, else through `base`
+/// topped up with the most frequent colours.
+pub fn quantize(pixels: Pixels, base: &[Rgb]) -> Indexed {
+    let (runs, colors) = runs(pixels);
     let mut counts = vec![0u32; colors.len()];
     for &(id, n) in &runs {
         counts[id as usize] += n;
@@ -167,15 +307,19 @@ pub fn quantize(rgb: &[u8], base: &[Rgb]) -> Indexed {
     by_count.sort_unstable_by(|&a, &b| counts[b].cmp(&counts[a]).then(colors[a].cmp(&colors[b])));
     let exact = colors.len() <= 256;
     let palette: Vec<Rgb> = if exact {
-        by_count.iter().map(|&i| colors[i]).collect()
+        by_count.iter().map(|&i| unpack(colors[i])).collect()
     } else {
+        // Top up with frequent colours that no entry is close to.
         let mut p = base.to_vec();
+        let mut planes = Planes::new(&p);
         for &i in &by_count {
             if p.len() >= 256 {
                 break;
             }
-            if p.iter().all(|q| distance(*q, colors[i]) > 3 * 9) {
-                p.push(colors[i]);
+            let c = unpack(colors[i]);
+            if planes.nearest(c).1 > 3 * 9 {
+                p.push(c);
+                planes.push(c);
             }
         }
         p
@@ -189,10 +333,12 @@ pub fn quantize(rgb: &[u8], base: &[Rgb]) -> Indexed {
     } else {
         nearest_all(&palette, &colors)
     };
-    let mut indices = Vec::with_capacity(rgb.len() / 3);
+    let mut indices = vec![0u8; pixels.len()];
+    let mut at = 0;
     for &(id, n) in &runs {
-        let i = index_of[id as usize];
-        indices.resize(indices.len() + n as usize, i);
+        let end = at + n as usize;
+        indices[at..end].fill(index_of[id as usize]);
+        at = end;
     }
     Indexed {
         palette,
@@ -231,7 +377,7 @@ mod tests {
         let rgb: Vec<u8> = (0..300u32)
             .flat_map(|i| [(i % 7) as u8 * 30, 10, 200])
             .collect();
-        let q = quantize(&rgb, &[]);
+        let q = quantize(Pixels::Rgb(&rgb), &[]);
         assert!(q.exact);
         assert_eq!(q.palette.len(), 7);
         assert_eq!(q.to_rgb(), rgb);
@@ -258,8 +404,9 @@ mod tests {
             })
             .collect();
         let want: Vec<u8> = colors.iter().map(|&c| nearest(&palette, c)).collect();
-        assert_eq!(nearest_all(&palette, &colors), want);
-        assert_eq!(nearest_all(&palette[..7], &colors), {
+        let packed: Vec<u32> = colors.iter().map(|c| pack(c[0], c[1], c[2])).collect();
+        assert_eq!(nearest_all(&palette, &packed), want);
+        assert_eq!(nearest_all(&palette[..7], &packed), {
             let w: Vec<u8> = colors.iter().map(|&c| nearest(&palette[..7], c)).collect();
             w
         });
@@ -276,7 +423,7 @@ mod tests {
             &[[255, 0, 0]],
             &[[0, 0, 255]],
         );
-        let q = quantize(&rgb, &base);
+        let q = quantize(Pixels::Rgb(&rgb), &base);
         assert!(!q.exact);
         assert!(q.palette.len() <= 256);
         // Every pixel took its nearest palette entry.

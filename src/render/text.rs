@@ -108,14 +108,24 @@ pub fn draw(text: &str, size: f32, x: f32, baseline: i32, mut plot: impl FnMut(i
             if let Some(b) = bitmap {
                 let ox = whole as i32 + b.left;
                 let oy = baseline + b.top;
-                for (i, &c) in b.coverage.iter().enumerate() {
-                    if c > 0 {
-                        plot(ox + (i % b.width) as i32, oy + (i / b.width) as i32, c);
+                for (y, row) in (oy..).zip(b.coverage.chunks_exact(b.width.max(1))) {
+                    for (x, &c) in (ox..).zip(row) {
+                        if c > 0 {
+                            plot(x, y, c);
+                        }
                     }
                 }
             }
         }
     });
+}
+
+/// Glyph coverage in 32 levels (0, 8, …, 255): finer than the eye resolves at text sizes,
+/// and it keeps the number of distinct text colours small, so the frame's palette PNG is
+/// usually exact (see [`super::quantize`]).
+fn coverage_level(c: f32) -> u8 {
+    let level = (c.clamp(0.0, 1.0) * 32.0).round() as u32;
+    (level * 255 / 32) as u8
 }
 
 fn rasterize(id: GlyphId, size: f32, phase: f32) -> Option<Bitmap> {
@@ -127,7 +137,7 @@ fn rasterize(id: GlyphId, size: f32, phase: f32) -> Option<Bitmap> {
     let mut coverage = vec![0u8; width * height];
     outlined.draw(|x, y, c| {
         if let Some(px) = coverage.get_mut(y as usize * width + x as usize) {
-            *px = (c.clamp(0.0, 1.0) * 255.0).round() as u8;
+            *px = coverage_level(c);
         }
     });
     Some(Bitmap {
