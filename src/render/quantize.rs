@@ -2,10 +2,11 @@
 //!
 //! A chart has few colours: its theme, anti-aliased blends of series and text over the
 //! backgrounds, and greys. When the frame has 256 colours or fewer the palette is exact
-//! (lossless). Otherwise the palette is the theme's colours, their blends in eighths over
-//! the backgrounds and a grey ramp, topped up with the frame's most frequent other colours;
-//! each pixel takes its nearest entry. Distinct colours are found run by run (consecutive
-//! equal pixels are looked up once), so the pass is cheap on chart-like images.
+//! (lossless); the renderer quantizes edge and text coverage to sixteenths so that this is
+//! the usual case. Otherwise the palette keeps the theme's colours and blends that occur
+//! and the most frequent others, and the rare rest take their nearest entry. Distinct
+//! colours are found run by run (consecutive equal pixels are looked up once), so the pass
+//! is cheap on chart-like images.
 
 /// An RGB colour.
 pub type Rgb = [u8; 3];
@@ -294,8 +295,10 @@ pub fn base_palette(colors: &[Rgb], fgs: &[Rgb], bgs: &[Rgb]) -> Vec<Rgb> {
     out
 }
 
-/// Indexes `pixels`: exactly when they have at most 256 colours, else through `base`
-/// topped up with the most frequent colours.
+/// Indexes `pixels`: exactly when they have at most 256 colours. Otherwise the palette is
+/// the entries of `base` that occur in the frame (the theme's colours and blends: edges and
+/// text stay true), then the frame's most frequent other colours up to 256; the remaining
+/// (rare) colours take their nearest entry.
 pub fn quantize(pixels: Pixels, base: &[Rgb]) -> Indexed {
     let (runs, colors) = runs(pixels);
     let mut counts = vec![0u32; colors.len()];
@@ -309,17 +312,23 @@ pub fn quantize(pixels: Pixels, base: &[Rgb]) -> Indexed {
     let palette: Vec<Rgb> = if exact {
         by_count.iter().map(|&i| unpack(colors[i])).collect()
     } else {
-        // Top up with frequent colours that no entry is close to.
-        let mut p = base.to_vec();
-        let mut planes = Planes::new(&p);
-        for &i in &by_count {
-            if p.len() >= 256 {
+        let mut in_frame = ColorIds::new();
+        for &c in &colors {
+            in_frame.id(c);
+        }
+        let mut chosen = ColorIds::new();
+        let base_present = base
+            .iter()
+            .map(|c| pack(c[0], c[1], c[2]))
+            .filter(|&c| (in_frame.id(c) as usize) < colors.len());
+        let frequent = by_count.iter().map(|&i| colors[i]);
+        let mut p = Vec::with_capacity(256);
+        for c in base_present.chain(frequent) {
+            if p.len() == 256 {
                 break;
             }
-            let c = unpack(colors[i]);
-            if planes.nearest(c).1 > 3 * 9 {
-                p.push(c);
-                planes.push(c);
+            if chosen.id(c) as usize == p.len() {
+                p.push(unpack(c));
             }
         }
         p

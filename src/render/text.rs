@@ -120,12 +120,12 @@ pub fn draw(text: &str, size: f32, x: f32, baseline: i32, mut plot: impl FnMut(i
     });
 }
 
-/// Glyph coverage in 32 levels (0, 8, …, 255): finer than the eye resolves at text sizes,
-/// and it keeps the number of distinct text colours small, so the frame's palette PNG is
-/// usually exact (see [`super::quantize`]).
+/// Glyph coverage in sixteenths (0, 15, …, 255), as the chart's lines: finer than the eye
+/// resolves at text sizes, and it keeps the number of distinct colours small, so the
+/// frame's palette PNG is exact (see [`super::quantize`]).
 fn coverage_level(c: f32) -> u8 {
-    let level = (c.clamp(0.0, 1.0) * 32.0).round() as u32;
-    (level * 255 / 32) as u8
+    let level = (c.clamp(0.0, 1.0) * 16.0).round() as u32;
+    (level * 255 / 16) as u8
 }
 
 fn rasterize(id: GlyphId, size: f32, phase: f32) -> Option<Bitmap> {
