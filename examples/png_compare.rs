@@ -29,7 +29,7 @@ fn main() {
         let st = stats::compute(&traffic, &opts.stats);
         let (w, h, rgb) = render_rgb(&traffic, &st, &opts).unwrap();
         let base = palette(opts.theme).quantize_base();
-        let q = quantize(Pixels::Rgb(&rgb), &base);
+        let q = quantize(Pixels::Rgb(&rgb), w as usize, &base);
         println!(
             "{points} points: palette {} colours, exact {}, PSNR {:.1} dB",
             q.palette.len(),

@@ -134,7 +134,7 @@ pub fn encode_with(
             pixels.len()
         )));
     }
-    let indexed = (layout == Layout::Indexed).then(|| quantize(pixels, base));
+    let indexed = (layout == Layout::Indexed).then(|| quantize(pixels, width as usize, base));
     let rows = match &indexed {
         Some(q) => filter_rows(&q.indices, width as usize, 1, filter),
         None => filter_rows(&pixels.to_rgb(), width as usize * 3, 3, filter),
