@@ -14,7 +14,7 @@
 //! them covers exactly the pixels the full polyline would) plus its mean for the area.
 //! Grouping is a single pass with one running accumulator: no allocation per sample.
 
-use crate::model::{Series, Stamper};
+use crate::model::Series;
 
 /// One vertex in backend pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,14 +58,29 @@ impl<F: Fn(f64, f64) -> (i32, i32)> Map for F {}
 
 /// The runs of `series` as pixel paths, decimated when it has more samples than `columns`.
 pub fn runs(series: &Series, factor: f64, columns: usize, map: &impl Map) -> Vec<Run> {
-    let decimate = series.points.len() > columns;
+    let decimate = series.len() > columns;
     let step = series.step_seconds();
+    if decimate {
+        if let Some(out) = grid_runs(series, factor, step, columns, map) {
+            return out;
+        }
+    }
+    general_runs(series, factor, step, decimate, columns, map)
+}
+
+/// [`runs`] sample by sample: any spacing, gaps and non-finite rates.
+fn general_runs(
+    series: &Series,
+    factor: f64,
+    step: i64,
+    decimate: bool,
+    columns: usize,
+    map: &impl Map,
+) -> Vec<Run> {
     let mut out = Vec::new();
-    let mut acc = RunBuilder::new(step, decimate, columns.min(series.points.len()));
-    let mut stamper = Stamper::default();
-    for p in &series.points {
-        let t = stamper.stamp(&p.time);
-        let v = p.value * factor;
+    let mut acc = RunBuilder::new(step, decimate, columns.min(series.len()));
+    for (&t, &value) in series.times().iter().zip(series.values()) {
+        let v = value * factor;
         let breaks = acc.last_t.is_some_and(|lt| t - lt > step);
         if breaks || !v.is_finite() {
             acc.finish(map, &mut out);
@@ -76,6 +91,124 @@ pub fn runs(series: &Series, factor: f64, columns: usize, map: &impl Map) -> Vec
     }
     acc.finish(map, &mut out);
     out
+}
+
+/// [`runs`] of a decimated series on a grid no coarser than its step (so one run): each
+/// column's samples are an index range found from the column's end time, reduced as one
+/// contiguous slice without looking at timestamps. `None` when a rate is not finite (or
+/// too large to sum): then runs break, and [`general_runs`] handles that.
+///
+/// Produces exactly what [`general_runs`] does: the minimum, maximum and their order do
+/// not depend on how the slice is scanned; the mean's sum is taken in lanes only when no
+/// addition can round (see [`reduce`]), else one value after another.
+fn grid_runs(
+    series: &Series,
+    factor: f64,
+    step: i64,
+    columns: usize,
+    map: &impl Map,
+) -> Option<Vec<Run>> {
+    let g = series.grid_step()?;
+    if g > step {
+        return None;
+    }
+    let (t0, values) = (series.times()[0], series.values());
+    let n = values.len();
+    let half = step as f64 / 2.0;
+    let mut acc = RunBuilder::new(step, true, columns.min(n));
+    let mut i = 0;
+    while i < n {
+        let t = t0 + i as i64 * g;
+        let first = values[i] * factor;
+        if !first.is_finite() {
+            return None;
+        }
+        let x = map(t as f64 + half, first).0;
+        let until = column_end(t, x, half, map);
+        // The first sample at or after `until`.
+        let j = if until == i64::MAX {
+            n
+        } else {
+            let k = (until - t0 + g - 1).div_euclid(g);
+            usize::try_from(k).map_or(n, |k| k.clamp(i + 1, n))
+        };
+        let col = reduce(&values[i..j], factor, x)?;
+        acc.add_column(t, t0 + (j - 1) as i64 * g, col, map);
+        i = j;
+    }
+    let mut out = Vec::with_capacity(1);
+    acc.finish(map, &mut out);
+    Some(out)
+}
+
+/// 2^52: integers up to it, and sums of them up to it, are exact in an `f64`.
+const TWO52: f64 = 4_503_599_627_370_496.0;
+const LANES: usize = 4;
+
+/// One column of rates `value * factor` (non-empty), as [`Column::add`] one by one would
+/// leave it. `None` when a rate is not finite or the rates' magnitudes overflow.
+///
+/// The sum is taken in lanes, and is exact (so equal to the one-by-one sum) when every
+/// rate is an integer and their magnitudes add up to at most 2^52: no partial sum then
+/// rounds. Otherwise it is taken again in order.
+fn reduce(values: &[f64], factor: f64, x: i32) -> Option<Column> {
+    let mut min = [f64::INFINITY; LANES];
+    let mut max = [f64::NEG_INFINITY; LANES];
+    let mut sum = [0.0f64; LANES];
+    let mut abs = [0.0f64; LANES];
+    let mut integral = [true; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    let mut lane = |k: usize, v: f64| {
+        let r = v * factor;
+        min[k] = if r < min[k] { r } else { min[k] };
+        max[k] = if r > max[k] { r } else { max[k] };
+        sum[k] += r;
+        let a = r.abs();
+        abs[k] += a;
+        integral[k] &= (a + TWO52) - TWO52 == a;
+    };
+    for c in chunks {
+        for k in 0..LANES {
+            lane(k, c[k]);
+        }
+    }
+    for (k, &v) in rest.iter().enumerate() {
+        lane(k, v);
+    }
+    let abs: f64 = abs.iter().sum();
+    if !abs.is_finite() {
+        return None; // a rate is infinite or NaN, or they overflow
+    }
+    let min = min
+        .iter()
+        .fold(f64::INFINITY, |m, &v| if v < m { v } else { m });
+    let max = max
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    let sum = if integral.iter().all(|&b| b) && abs <= TWO52 {
+        sum.iter().sum()
+    } else {
+        values.iter().fold(0.0, |s, &v| s + v * factor)
+    };
+    // Column::add moves the minimum (maximum) at its first occurrence; the minimum came
+    // first unless the maximum's first occurrence is earlier.
+    let min_first = values
+        .iter()
+        .map(|&v| v * factor)
+        .find(|&r| r == min || r == max)
+        .is_none_or(|r| r == min);
+    Some(Column {
+        x,
+        first: values[0] * factor,
+        last: values[values.len() - 1] * factor,
+        min,
+        max,
+        min_first,
+        sum,
+        n: u32::try_from(values.len()).ok()?,
+        until: 0,
+    })
 }
 
 /// Per-column running figures.
@@ -213,6 +346,21 @@ impl RunBuilder {
         }
     }
 
+    /// A whole column whose samples ran from time `t` to `last_t`, as [`RunBuilder::add`]
+    /// of each would have built it.
+    fn add_column(&mut self, t: i64, last_t: i64, col: Column, map: &impl Map) {
+        if self.last_t.is_none() {
+            let cap = 4 * self.capacity + 2;
+            self.run.line.reserve(cap);
+            self.run.mean.reserve(cap / 4);
+            push(&mut self.run.line, map(t as f64, col.first));
+        }
+        self.flush(map);
+        self.last_t = Some(last_t);
+        self.last_v = col.last;
+        self.col = Some(col);
+    }
+
     /// Emits the current column's vertices.
     fn flush(&mut self, map: &impl Map) {
         let Some(c) = self.col.take() else {
@@ -309,8 +457,8 @@ mod tests {
 
     /// 100 columns over the series' span; y = 1000 - value.
     fn mapper(s: &Series) -> impl Map {
-        let t0 = s.points[0].time.timestamp() as f64;
-        let t1 = s.points.last().unwrap().time.timestamp() as f64 + 3600.0;
+        let t0 = s.times()[0] as f64;
+        let t1 = *s.times().last().unwrap() as f64 + 3600.0;
         move |t: f64, v: f64| {
             (
                 ((t - t0) / (t1 - t0) * 99.0).round() as i32,
@@ -363,8 +511,7 @@ mod tests {
         let r = &runs(&s, 1.0, 100, &map)[0];
         for span in &r.spans {
             let in_col: Vec<f64> = s
-                .points
-                .iter()
+                .points()
                 .filter(|p| map(p.time.timestamp() as f64 + 1800.0, 0.0).0 == span.x)
                 .map(|p| p.value)
                 .collect();
@@ -385,7 +532,7 @@ mod tests {
     fn gaps_split_runs_even_when_decimating() {
         let s = {
             let mut s = hourly(&vec![1.0; 3000]);
-            s.points.drain(1000..1100);
+            s.remove_range(1000..1100);
             s
         };
         let runs = runs(&s, 1.0, 100, &mapper(&s));

@@ -751,8 +751,8 @@ mod tests {
             "date,receive,transmit\n2000-01-01T00:00:00Z,1,2\n2000-01-01T01:00:00Z,,4\n",
         )
         .unwrap();
-        assert_eq!(t.get(Scope::Receive).unwrap().points.len(), 1);
-        assert_eq!(t.get(Scope::Transmit).unwrap().points.len(), 2);
+        assert_eq!(t.get(Scope::Receive).unwrap().len(), 1);
+        assert_eq!(t.get(Scope::Transmit).unwrap().len(), 2);
     }
 
     #[test]
@@ -792,7 +792,7 @@ mod tests {
             scope: None,
         })
         .unwrap();
-        assert_eq!(t.get(Scope::Receive).unwrap().points.len(), 1);
+        assert_eq!(t.get(Scope::Receive).unwrap().len(), 1);
     }
 
     #[test]
@@ -832,7 +832,7 @@ mod tests {
         let back = parse_export_json(std::str::from_utf8(&json).unwrap()).unwrap();
         assert_eq!(back.series.len(), 1);
         assert_eq!(back.series[0].label, "my_count");
-        assert_eq!(back.series[0].points, t.series[0].points);
+        assert_eq!(back.series[0].to_points(), t.series[0].to_points());
     }
 
     #[test]
@@ -869,7 +869,7 @@ mod tests {
             (t.series[0].scope, t.series[0].label.as_str()),
             (Scope::Receive, "ab:cd")
         );
-        assert_eq!(t.series[0].points.len(), 1);
+        assert_eq!(t.series[0].len(), 1);
         let csv = crate::export::Exporter::export(&crate::export::CsvExporter, &t);
         let back = parse_export_csv(std::str::from_utf8(&csv).unwrap()).unwrap();
         assert_eq!(back.series[0].label, "ab:cd");
