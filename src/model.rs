@@ -192,7 +192,7 @@ pub struct Origin {
 ///
 /// Whether the timestamps form a perfect grid (every spacing equal) is recognised whenever
 /// the series changes ([`Series::grid_step`]), so hot paths can map indices to times.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Series {
     pub scope: Scope,
     /// Distinguishes series of the same scope (e.g. the IP with `--per-ip`); empty otherwise.
@@ -204,6 +204,36 @@ pub struct Series {
     counts: Vec<Option<u64>>,
     /// `Some(step)` when there are at least two samples and every spacing is `step > 0`.
     grid: Option<i64>,
+    /// The sum of the values' magnitudes while every value is an integer, else NaN. At most
+    /// 2^52 means no sum of values can round ([`Series::exact_sums`]).
+    integral_abs: f64,
+}
+
+/// 2^52: integers up to it, and sums of them up to it, are exact in an `f64`; and
+/// `(a + 2^52) - 2^52 == a` tells whether `0 <= a < 2^52` is an integer.
+const TWO52: f64 = 4_503_599_627_370_496.0;
+
+/// [`Series::integral_abs`] of one more value.
+#[inline]
+fn add_integral(acc: f64, v: f64) -> f64 {
+    let a = v.abs();
+    if (a + TWO52) - TWO52 == a {
+        acc + a
+    } else {
+        f64::NAN
+    }
+}
+
+/// Equal samples, scope, label and origin (what the columns imply is not compared).
+impl PartialEq for Series {
+    fn eq(&self, other: &Series) -> bool {
+        self.scope == other.scope
+            && self.label == other.label
+            && self.origin == other.origin
+            && self.times == other.times
+            && self.values == other.values
+            && self.counts == other.counts
+    }
 }
 
 /// The by-value view of a series (the serialised shape, unchanged from when a series was
@@ -283,6 +313,7 @@ impl Series {
             values: Vec::new(),
             counts: Vec::new(),
             grid: None,
+            integral_abs: 0.0,
         }
     }
 
@@ -340,6 +371,7 @@ impl Series {
             (n, Some(&last)) if n > 1 && self.grid == Some(time - last) => self.grid,
             _ => None,
         };
+        self.integral_abs = add_integral(self.integral_abs, value);
         if count.is_some() || !self.counts.is_empty() {
             self.counts.resize(self.times.len(), None);
             self.counts.push(count);
@@ -411,6 +443,16 @@ impl Series {
         self.grid
     }
 
+    /// Whether every value is an integer and their magnitudes add up to at most 2^52. Then
+    /// every partial sum of any of the values (and of the values times a power of two) is
+    /// exact, so sums may be taken in any order, in vector lanes, and still equal the sum
+    /// taken one value after another. Traffic counters are integers, so this holds for
+    /// real data.
+    #[inline]
+    pub fn exact_sums(&self) -> bool {
+        self.integral_abs <= TWO52
+    }
+
     /// Removes the samples at positions `range`.
     pub fn remove_range(&mut self, range: std::ops::Range<usize>) {
         self.times.drain(range.clone());
@@ -422,6 +464,7 @@ impl Series {
             }
         }
         self.grid = detect_grid(&self.times);
+        self.integral_abs = self.values.iter().fold(0.0, |a, &v| add_integral(a, v));
     }
 
     /// Sorts by time and merges duplicate timestamps (the later point wins: chunk edges
@@ -447,6 +490,7 @@ impl Series {
             self.counts = Vec::new();
         }
         self.grid = detect_grid(&self.times);
+        self.integral_abs = self.values.iter().fold(0.0, |a, &v| add_integral(a, v));
     }
 
     /// The name shown in legends and column headers: `receive`, or `receive@10.0.0.1`.

@@ -181,18 +181,14 @@ impl Acc {
 /// - The peak rate is the maximum times the (positive) factor: multiplying by a positive
 ///   number keeps the order. Anything unusual (a factor that is not positive, an
 ///   overflowing rate) takes the peak one rate after another.
-/// - The sum is the one figure whose value depends on the order of additions. The lanes
-///   add in another order than one by one, so besides the lanes' sum they check that every
-///   value is an integer and the values' magnitudes add up to at most 2^52: then every
-///   partial sum is an exactly representable integer, no addition rounds, and any order
-///   gives the same sum. Traffic counters are integers, so this holds for real data; when
-///   it does not, the sum is taken again one value after another.
+/// - The sum is the one figure whose value depends on the order of additions. The lanes'
+///   sum is used only when the series' values are integers whose magnitudes add up to at
+///   most 2^52 ([`Series::exact_sums`]): then no addition rounds and any order gives the
+///   same sum. Otherwise the sum is taken again one value after another.
 #[derive(Clone, Copy)]
 struct Lanes {
     min: [f64; LANES],
     sum: [f64; LANES],
-    abs: [f64; LANES],
-    integral: [bool; LANES],
     /// The largest block maximum so far, and where that block starts.
     best: f64,
     best_at: usize,
@@ -202,17 +198,11 @@ struct Lanes {
 
 const LANES: usize = 4;
 
-/// 2^52: integers below it (and sums of them up to it) are exact in an `f64`, and
-/// `(x + 2^52) - 2^52 == x` tells whether `0 <= x < 2^52` is an integer.
-const TWO52: f64 = 4_503_599_627_370_496.0;
-
 impl Lanes {
     fn new() -> Lanes {
         Lanes {
             min: [f64::INFINITY; LANES],
             sum: [0.0; LANES],
-            abs: [0.0; LANES],
-            integral: [true; LANES],
             best: f64::NEG_INFINITY,
             best_at: usize::MAX,
             any: false,
@@ -223,15 +213,11 @@ impl Lanes {
     #[inline]
     fn feed_block(&mut self, values: &[f64], base: usize) {
         let mut max = [f64::NEG_INFINITY; LANES];
-        let (mut min, mut sum, mut abs, mut integral) =
-            (self.min, self.sum, self.abs, self.integral);
+        let (mut min, mut sum) = (self.min, self.sum);
         let mut add = |k: usize, v: f64| {
             max[k] = if v > max[k] { v } else { max[k] };
             min[k] = if v < min[k] { v } else { min[k] };
             sum[k] += v;
-            let a = v.abs();
-            abs[k] += a;
-            integral[k] &= (a + TWO52) - TWO52 == a;
         };
         let chunks = values.chunks_exact(LANES);
         let rest = chunks.remainder();
@@ -243,7 +229,7 @@ impl Lanes {
         for (k, &v) in rest.iter().enumerate() {
             add(k, v);
         }
-        (self.min, self.sum, self.abs, self.integral) = (min, sum, abs, integral);
+        (self.min, self.sum) = (min, sum);
         let m = max
             .iter()
             .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
@@ -279,8 +265,7 @@ impl Lanes {
             (block[i], Some(time_of(s.times()[self.best_at + i])))
         };
         let min = self.min.iter().fold(f64::INFINITY, |m, &v| m.min(v));
-        let abs: f64 = self.abs.iter().sum();
-        let sum = if self.integral.iter().all(|&x| x) && abs <= TWO52 {
+        let sum = if s.exact_sums() {
             self.sum.iter().sum()
         } else {
             values.iter().fold(0.0, |acc, &v| acc + v)

@@ -113,6 +113,7 @@ fn grid_runs(
         return None;
     }
     let (t0, values) = (series.times()[0], series.values());
+    let exact = series.exact_sums();
     let n = values.len();
     let half = step as f64 / 2.0;
     let mut acc = RunBuilder::new(step, true, columns.min(n));
@@ -132,7 +133,7 @@ fn grid_runs(
             let k = (until - t0 + g - 1).div_euclid(g);
             usize::try_from(k).map_or(n, |k| k.clamp(i + 1, n))
         };
-        let col = reduce(&values[i..j], factor, x)?;
+        let col = reduce(&values[i..j], factor, exact, x)?;
         acc.add_column(t, t0 + (j - 1) as i64 * g, col, map);
         i = j;
     }
@@ -141,43 +142,44 @@ fn grid_runs(
     Some(out)
 }
 
-/// 2^52: integers up to it, and sums of them up to it, are exact in an `f64`.
-const TWO52: f64 = 4_503_599_627_370_496.0;
 const LANES: usize = 4;
 
-/// One column of rates `value * factor` (non-empty), as [`Column::add`] one by one would
-/// leave it. `None` when a rate is not finite or the rates' magnitudes overflow.
+/// One column of rates `value * factor` (`values` non-empty), as [`Column::add`] one by
+/// one would leave it. `None` when a rate is not finite or their sum overflows.
 ///
-/// The sum is taken in lanes, and is exact (so equal to the one-by-one sum) when every
-/// rate is an integer and their magnitudes add up to at most 2^52: no partial sum then
-/// rounds. Otherwise it is taken again in order.
-fn reduce(values: &[f64], factor: f64, x: i32) -> Option<Column> {
+/// The minimum and maximum (and which came first) do not depend on the order of the
+/// scan. The sum does; it is taken in lanes only when the series' sums are exact
+/// ([`Series::exact_sums`]) and the factor a power of two (so each rate is the value
+/// scaled exactly, and the sum of rates the sum of values scaled), else one by one. With
+/// such a factor the lanes reduce the raw values and scale the results, which are then
+/// the same as reducing the rates (scaling by a positive number keeps the order).
+fn reduce(values: &[f64], factor: f64, exact: bool, x: i32) -> Option<Column> {
+    let pow2 = factor.is_normal()
+        && factor > 0.0
+        && factor.to_bits() & ((1 << 52) - 1) == 0
+        && (2f64.powi(-900)..=2f64.powi(900)).contains(&factor);
+    let f = if pow2 { 1.0 } else { factor };
     let mut min = [f64::INFINITY; LANES];
     let mut max = [f64::NEG_INFINITY; LANES];
     let mut sum = [0.0f64; LANES];
-    let mut abs = [0.0f64; LANES];
-    let mut integral = [true; LANES];
     let chunks = values.chunks_exact(LANES);
     let rest = chunks.remainder();
     let mut lane = |k: usize, v: f64| {
-        let r = v * factor;
+        let r = v * f;
         min[k] = if r < min[k] { r } else { min[k] };
         max[k] = if r > max[k] { r } else { max[k] };
         sum[k] += r;
-        let a = r.abs();
-        abs[k] += a;
-        integral[k] &= (a + TWO52) - TWO52 == a;
     };
     for c in chunks {
-        for k in 0..LANES {
-            lane(k, c[k]);
+        for (k, &v) in c.iter().enumerate() {
+            lane(k, v);
         }
     }
     for (k, &v) in rest.iter().enumerate() {
         lane(k, v);
     }
-    let abs: f64 = abs.iter().sum();
-    if !abs.is_finite() {
+    let lanes: f64 = sum.iter().sum();
+    if !lanes.is_finite() {
         return None; // a rate is infinite or NaN, or they overflow
     }
     let min = min
@@ -186,18 +188,26 @@ fn reduce(values: &[f64], factor: f64, x: i32) -> Option<Column> {
     let max = max
         .iter()
         .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-    let sum = if integral.iter().all(|&b| b) && abs <= TWO52 {
-        sum.iter().sum()
-    } else {
-        values.iter().fold(0.0, |s, &v| s + v * factor)
-    };
     // Column::add moves the minimum (maximum) at its first occurrence; the minimum came
     // first unless the maximum's first occurrence is earlier.
-    let min_first = values
-        .iter()
-        .map(|&v| v * factor)
-        .find(|&r| r == min || r == max)
-        .is_none_or(|r| r == min);
+    let min_first = first_of(values, f, min, max).is_none_or(|r| r == min);
+    let (min, max, sum) = if pow2 {
+        let scaled = (min * factor, max * factor, lanes * factor);
+        if !(scaled.0.is_finite() && scaled.1.is_finite() && scaled.2.is_finite()) {
+            return None;
+        }
+        let sum = if exact {
+            scaled.2
+        } else {
+            values.iter().fold(0.0, |s, &v| s + v * factor)
+        };
+        (scaled.0, scaled.1, sum)
+    } else {
+        (min, max, values.iter().fold(0.0, |s, &v| s + v * factor))
+    };
+    if !sum.is_finite() {
+        return None;
+    }
     Some(Column {
         x,
         first: values[0] * factor,
@@ -209,6 +219,20 @@ fn reduce(values: &[f64], factor: f64, x: i32) -> Option<Column> {
         n: u32::try_from(values.len()).ok()?,
         until: 0,
     })
+}
+
+/// The first rate `value * f` equal to `min` or `max`, eight values at a time.
+fn first_of(values: &[f64], f: f64, min: f64, max: f64) -> Option<f64> {
+    let hit = |v: f64| {
+        let r = v * f;
+        r == min || r == max
+    };
+    for c in values.chunks(8) {
+        if c.iter().fold(false, |h, &v| h | hit(v)) {
+            return c.iter().map(|&v| v * f).find(|&r| r == min || r == max);
+        }
+    }
+    None
 }
 
 /// Per-column running figures.
