@@ -721,6 +721,73 @@ mod tests {
         assert_eq!(st.stamp(&far), far.timestamp());
     }
 
+    fn hours(hs: &[i64]) -> Series {
+        let t0 = 1_430_784_000;
+        let mut s = Series::empty(Scope::Receive);
+        for &h in hs {
+            s.push_parts(t0 + h * 3600, h as f64, None);
+        }
+        s
+    }
+
+    #[test]
+    fn grid_is_recognised_when_built_and_pushed() {
+        let grid = hours(&[0, 1, 2, 3, 4]);
+        assert_eq!(grid.grid_step(), Some(3600));
+        assert_eq!(detect_grid(grid.times()), Some(3600));
+        let gap = hours(&[0, 1, 2, 4, 5]);
+        assert_eq!(gap.grid_step(), None);
+        assert_eq!(detect_grid(gap.times()), None);
+        let irregular = hours(&[0, 2, 3, 5, 6]);
+        assert_eq!(irregular.grid_step(), None);
+        assert_eq!(detect_grid(irregular.times()), None);
+        // Same ends and count as a grid, uneven inside.
+        assert_eq!(detect_grid(&[0, 1, 3, 3, 4]), None);
+        assert_eq!(hours(&[7]).grid_step(), None);
+        assert_eq!(hours(&[]).grid_step(), None);
+        assert_eq!(hours(&[0, 2, 4]).grid_step(), Some(7200));
+        // Out of order while pushing; normalize finds the grid.
+        let mut s = hours(&[2, 0, 1, 3]);
+        assert_eq!(s.grid_step(), None);
+        s.normalize();
+        assert_eq!(s.grid_step(), Some(3600));
+        let mut s = hours(&[0, 1, 2, 3, 4, 5]);
+        s.remove_range(2..3);
+        assert_eq!(s.grid_step(), None);
+        s.remove_range(0..2);
+        assert_eq!(s.grid_step(), Some(3600));
+    }
+
+    #[test]
+    fn columns_round_trip_points_and_counts() {
+        let mut s = Series::new(Scope::Receive, vec![pt(1, 1.5), pt(0, 2.0)]);
+        assert!(s.counts().is_empty(), "no count, no column");
+        assert_eq!(s.values(), &[2.0, 1.5]);
+        let mut p = pt(2, 3.0);
+        p.count = Some(7);
+        s.push(p);
+        assert_eq!(s.counts(), &[None, None, Some(7)]);
+        assert_eq!(s.point(2), p);
+        assert_eq!(s.to_points()[0], pt(0, 2.0));
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains("\"points\":[{\"time\""), "{json}");
+        let back: Series = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn exact_sums_only_for_integers_that_cannot_round() {
+        assert!(Series::new(Scope::Receive, vec![pt(0, 3.0), pt(1, -4.0)]).exact_sums());
+        assert!(!Series::new(Scope::Receive, vec![pt(0, 3.0), pt(1, 0.5)]).exact_sums());
+        let big = 2f64.powi(51);
+        assert!(Series::new(Scope::Receive, vec![pt(0, big), pt(1, big)]).exact_sums());
+        assert!(
+            !Series::new(Scope::Receive, vec![pt(0, big), pt(1, big), pt(2, 1.0)]).exact_sums()
+        );
+        assert!(!Series::new(Scope::Receive, vec![pt(0, f64::INFINITY)]).exact_sums());
+        assert!(!Series::new(Scope::Receive, vec![pt(0, f64::NAN)]).exact_sums());
+    }
+
     #[test]
     fn scope_parses_aliases() {
         assert_eq!("in".parse::<Scope>().unwrap(), Scope::Receive);

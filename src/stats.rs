@@ -675,8 +675,11 @@ fn grid_join(
     sample.sort_unstable_by(f64::total_cmp);
     let q = rank * SAMPLE / n;
     let bracket = Bracket {
-        lo: sample[q.saturating_sub(SPREAD)],
-        hi: sample[(q + SPREAD).min(SAMPLE - 1)],
+        // Near either end the bracket stays open on that side.
+        lo: q
+            .checked_sub(SPREAD)
+            .map_or(f64::NEG_INFINITY, |i| sample[i]),
+        hi: sample.get(q + SPREAD).copied().unwrap_or(f64::INFINITY),
         below: 0,
         above: 0,
         cap: (n / SAMPLE) * (4 * SPREAD + 2) + 4096,
@@ -908,6 +911,143 @@ mod tests {
                 *got,
                 series_stats(s, &opts, Acc::over(s, rate_factor(s, &opts)))
             );
+        }
+    }
+
+    /// The percentile by definition: sort everything, take the nearest rank.
+    fn sorted_rank(mut v: Vec<f64>, p: f64) -> f64 {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        v[((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize - 1]
+    }
+
+    #[test]
+    fn grid_join_percentile_equals_the_sorted_definition() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let n = BRACKET_MIN + 5_000;
+        for case in 0..8 {
+            let mut value = |i: usize| -> f64 {
+                match case {
+                    0 => (next() % 1_000_000_000) as f64,
+                    1 => (next() % 5) as f64, // ties everywhere
+                    2 => (next() % 2_000_000) as f64 - 1_000_000.0, // negatives
+                    3 => 7.0,                 // all equal
+                    4 => (next() % 1_000_000) as f64 / 3.0,
+                    5 => ((i % 24) * 1000) as f64 + (next() % 10) as f64, // periodic
+                    6 => -((next() % 1000) as f64) - 0.5,
+                    _ => (next() % 1_000_000) as f64 * 1e-3,
+                }
+            };
+            let rx: Vec<f64> = (0..n).map(&mut value).collect();
+            let tx: Vec<f64> = (0..n - 3_000).map(&mut value).collect();
+            // Aligned, transmit starting later, and a gap in one series (the general join).
+            for (offset, gap) in [(0usize, false), (1_500, false), (0, true)] {
+                let mut t_rx = series(Scope::Receive, &rx);
+                let mut t_tx = series(Scope::Transmit, &tx);
+                if offset > 0 {
+                    t_tx = Series::from_columns(
+                        Scope::Transmit,
+                        t_tx.times()
+                            .iter()
+                            .map(|t| t + offset as i64 * 3600)
+                            .collect(),
+                        t_tx.values().to_vec(),
+                        Vec::new(),
+                    );
+                }
+                if gap {
+                    t_rx.remove_range(100..400);
+                }
+                let t = Traffic::new(vec![t_rx, t_tx]);
+                for (of, p) in [
+                    (PercentileOf::Max, 95.0),
+                    (PercentileOf::Max, 0.01),
+                    (PercentileOf::Sum, 50.0),
+                    (PercentileOf::Max, 100.0),
+                ] {
+                    let opts = StatsOptions {
+                        value_unit: ValueUnit::BytesPerSecond,
+                        percentile_of: of,
+                        percentile: Some(p),
+                        ..StatsOptions::default()
+                    };
+                    let rx = scope_rates(&t, Scope::Receive, &opts);
+                    let tx = scope_rates(&t, Scope::Transmit, &opts);
+                    let joined = match of {
+                        PercentileOf::Sum => merge(&rx, &tx, |a, b| a + b),
+                        _ => merge(&rx, &tx, f64::max),
+                    };
+                    let want: Vec<f64> = joined.into_iter().map(|x| x.1).collect();
+                    let stats = compute(&t, &opts);
+                    let got = stats.percentile.unwrap();
+                    let label = format!("case {case} offset {offset} gap {gap} {of:?} p {p}");
+                    assert_eq!(got.samples, want.len(), "{label}");
+                    assert_eq!(
+                        got.value.to_bits(),
+                        sorted_rank(want, p).to_bits(),
+                        "{label}"
+                    );
+                    for (s, fig) in t.series.iter().zip(&stats.series) {
+                        let own = series_stats(s, &opts, slow_acc(s, rate_factor(s, &opts)));
+                        assert_eq!(*fig, own, "{label}");
+                    }
+                    let (a, b) = (&t.series[0], &t.series[1]);
+                    // Heavy ties put more values in the bracket than it keeps: then the
+                    // general join answers, as checked above.
+                    let engaged = grid_join(a, b, &opts, p, f64::max, &mut Vec::new()).is_some();
+                    if !gap && !matches!(case, 1 | 3) && of == PercentileOf::Max {
+                        assert!(engaged, "{label}: the grid join should apply");
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Acc`] one sample after another, as the figures are defined.
+    fn slow_acc(s: &Series, f: f64) -> Acc {
+        let mut acc = Acc {
+            max: f64::NEG_INFINITY,
+            max_at: None,
+            min: f64::INFINITY,
+            sum: 0.0,
+            peak: 0.0,
+        };
+        for p in s.points() {
+            if p.value > acc.max {
+                acc.max = p.value;
+                acc.max_at = Some(p.time);
+            }
+            acc.min = acc.min.min(p.value);
+            acc.sum += p.value;
+            let r = p.value * f;
+            if r.is_finite() && r > acc.peak {
+                acc.peak = r;
+            }
+        }
+        acc
+    }
+
+    #[test]
+    fn lane_figures_equal_one_by_one() {
+        for values in [
+            vec![3.0, 9.0, 1.0, 9.0, -2.0, 9.0, 0.5],
+            (0..1000)
+                .map(|i| f64::from((i * 7919) % 613) * 0.1)
+                .collect(),
+            (0..1000).map(|i| f64::from((i * 7919) % 613)).collect(),
+            vec![-5.0; 700],
+            vec![1e308, 1e308, -1e308],
+        ] {
+            let s = series(Scope::Receive, &values);
+            for f in [1.0, 8.0, 1.0 / 3600.0, 10.0] {
+                assert_eq!(Acc::over(&s, f), slow_acc(&s, f), "{values:?} {f}");
+            }
         }
     }
 

@@ -552,6 +552,69 @@ mod tests {
         assert_eq!(r.spans.len(), 100);
     }
 
+    /// A xorshift generator: property-style cases without a dependency.
+    fn rng(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    #[test]
+    fn grid_fast_path_equals_the_general_path() {
+        for seed in 1..=40u64 {
+            let mut next = rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let n = 200 + (next() % 20_000) as usize;
+            let kind = seed % 5;
+            let values: Vec<f64> = (0..n)
+                .map(|_| match kind {
+                    0 => (next() % 1_000_000) as f64,       // integers
+                    1 => (next() % 7) as f64,               // many ties
+                    2 => (next() % 1_000_000) as f64 / 7.0, // fractions
+                    3 => (next() % 2_000) as f64 - 1_000.0, // negatives
+                    _ => 42.0,                              // all equal
+                })
+                .collect();
+            let s = hourly(&values);
+            assert_eq!(s.grid_step(), Some(3600));
+            let columns = 20 + (next() % 700) as usize;
+            let t0 = s.times()[0] as f64;
+            let t1 = *s.times().last().unwrap() as f64 + 3600.0;
+            let width = columns as f64 + (next() % 50) as f64;
+            let map = move |t: f64, v: f64| {
+                (
+                    ((t - t0) / (t1 - t0) * width).round() as i32,
+                    (1000.0 - v * 0.01).round() as i32,
+                )
+            };
+            for factor in [1.0, 8.0, 0.125, 8.0 / 3600.0, 3.0] {
+                let fast = grid_runs(&s, factor, 3600, columns, &map).expect("on the grid");
+                let general = general_runs(&s, factor, 3600, true, columns, &map);
+                assert_eq!(fast, general, "seed {seed} n {n} factor {factor}");
+            }
+        }
+    }
+
+    #[test]
+    fn grid_fast_path_declines_what_it_cannot_do() {
+        let mut values = vec![5.0; 3000];
+        values[1234] = f64::INFINITY;
+        let s = hourly(&values);
+        assert!(grid_runs(&s, 1.0, 3600, 100, &mapper(&s)).is_none());
+        // runs() then falls back and breaks the run where the rate is not finite.
+        assert_eq!(runs(&s, 1.0, 100, &mapper(&s)).len(), 2);
+        let s = hourly(&[1.0; 3000]);
+        assert!(
+            grid_runs(&s, 1.0, 1800, 100, &mapper(&s)).is_none(),
+            "coarser than the step"
+        );
+        let mut gap = hourly(&[1.0; 3000]);
+        gap.remove_range(10..20);
+        assert!(grid_runs(&gap, 1.0, 3600, 100, &mapper(&gap)).is_none());
+    }
+
     #[test]
     fn gaps_split_runs_even_when_decimating() {
         let s = {
