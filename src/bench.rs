@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::model::Traffic;
+use crate::model::{Series, Traffic};
 use crate::render::{self, RenderError, RenderOptions};
 use crate::stats;
 
@@ -98,7 +98,7 @@ pub fn run(
         ms_median: quantile(&times, 0.5),
         ms_p95: quantile(&times, 0.95),
         png_bytes: png.len(),
-        points: traffic.series.iter().map(|s| s.points.len()).sum(),
+        points: traffic.series.iter().map(Series::len).sum(),
         peak_rss_kb: peak_rss_kb(),
     };
     Ok((report, png))

@@ -70,10 +70,8 @@ impl<'a> Table<'a> {
         let series: Vec<&Series> = traffic.series.iter().collect();
         let mut by_time: BTreeMap<i64, Vec<Option<usize>>> = BTreeMap::new();
         for (col, s) in series.iter().enumerate() {
-            for (i, p) in s.points.iter().enumerate() {
-                by_time
-                    .entry(p.time.timestamp())
-                    .or_insert_with(|| vec![None; series.len()])[col] = Some(i);
+            for (i, &t) in s.times().iter().enumerate() {
+                by_time.entry(t).or_insert_with(|| vec![None; series.len()])[col] = Some(i);
             }
         }
         fill_grid(&mut by_time, traffic.step_seconds(), series.len());
@@ -130,10 +128,10 @@ impl Exporter for CsvExporter {
             record.clear();
             record.push(iso(*time));
             for (s, cell) in table.series.iter().zip(cells) {
-                record.push(cell.map_or(String::new(), |i| s.points[i].value.to_string()));
+                record.push(cell.map_or(String::new(), |i| s.values()[i].to_string()));
             }
             for (s, cell) in table.series.iter().zip(cells) {
-                let count = cell.and_then(|i| s.points[i].count);
+                let count = cell.and_then(|i| s.count(i));
                 record.push(count.map_or(String::new(), |c| c.to_string()));
             }
             w.write_record(&record).expect("write to memory");
@@ -176,11 +174,11 @@ impl Exporter for JsonExporter {
                 let mut row = serde_json::Map::new();
                 row.insert("date".into(), iso(*time).into());
                 for (s, cell) in table.series.iter().zip(cells) {
-                    let v = cell.map_or(serde_json::Value::Null, |i| s.points[i].value.into());
+                    let v = cell.map_or(serde_json::Value::Null, |i| s.values()[i].into());
                     row.insert(s.name(), v);
                 }
                 for (s, cell) in table.series.iter().zip(cells) {
-                    let c = cell.and_then(|i| s.points[i].count);
+                    let c = cell.and_then(|i| s.count(i));
                     row.insert(
                         s.count_name(),
                         c.map_or(serde_json::Value::Null, Into::into),
@@ -273,7 +271,7 @@ mod tests {
     fn csv_round_trip_is_byte_exact() {
         let first = CsvExporter.export(&traffic());
         let back = parse_export_csv(std::str::from_utf8(&first).unwrap()).unwrap();
-        assert_eq!(back.series[0].points, traffic().series[0].points);
+        assert_eq!(back.series[0].to_points(), traffic().series[0].to_points());
         assert_eq!(CsvExporter.export(&back), first);
     }
 
@@ -281,8 +279,8 @@ mod tests {
     fn json_round_trip_is_exact() {
         let first = JsonExporter.export(&traffic());
         let back = parse_export_json(std::str::from_utf8(&first).unwrap()).unwrap();
-        assert_eq!(back.series[0].points, traffic().series[0].points);
-        assert_eq!(back.series[1].points, traffic().series[1].points);
+        assert_eq!(back.series[0].to_points(), traffic().series[0].to_points());
+        assert_eq!(back.series[1].to_points(), traffic().series[1].to_points());
         assert_eq!(JsonExporter.export(&back), first);
     }
 }

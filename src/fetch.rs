@@ -618,7 +618,7 @@ fn assemble(opts: &FetchOptions, plan: &[ChunkId], results: Vec<Vec<Point>>) -> 
     for ((_, scope), points) in per_ip {
         let series = Series::new(scope, points);
         let by_time = sums.entry(scope).or_default();
-        for p in series.points {
+        for p in series.points() {
             by_time
                 .entry(p.time)
                 .and_modify(|s| {

@@ -183,43 +183,314 @@ pub struct Origin {
 }
 
 /// A time series of one scope, sorted by time with unique timestamps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Stored as columns: unix seconds, raw values and (only when some sample has one) counts,
+/// so the passes every graph makes (figures, percentile, decimation) stream contiguous
+/// `&[f64]` instead of 40-byte points. [`Point`] stays the by-value type for building,
+/// exporting and comparing. Timestamps are whole seconds (the parsers refuse fractions; a
+/// sub-second part given here is dropped).
+///
+/// Whether the timestamps form a perfect grid (every spacing equal) is recognised whenever
+/// the series changes ([`Series::grid_step`]), so hot paths can map indices to times.
+#[derive(Debug, Clone)]
 pub struct Series {
     pub scope: Scope,
     /// Distinguishes series of the same scope (e.g. the IP with `--per-ip`); empty otherwise.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub label: String,
-    #[serde(default)]
     pub origin: Origin,
-    pub points: Vec<Point>,
+    times: Vec<i64>,
+    values: Vec<f64>,
+    /// Empty when no sample has a count, else one entry per sample.
+    counts: Vec<Option<u64>>,
+    /// `Some(step)` when there are at least two samples and every spacing is `step > 0`.
+    grid: Option<i64>,
+    /// The sum of the values' magnitudes while every value is an integer, else NaN. At most
+    /// 2^52 means no sum of values can round ([`Series::exact_sums`]).
+    integral_abs: f64,
+}
+
+/// 2^52: integers up to it, and sums of them up to it, are exact in an `f64`; and
+/// `(a + 2^52) - 2^52 == a` tells whether `0 <= a < 2^52` is an integer.
+const TWO52: f64 = 4_503_599_627_370_496.0;
+
+/// [`Series::integral_abs`] of one more value.
+#[inline]
+fn add_integral(acc: f64, v: f64) -> f64 {
+    let a = v.abs();
+    if (a + TWO52) - TWO52 == a {
+        acc + a
+    } else {
+        f64::NAN
+    }
+}
+
+/// Equal samples, scope, label and origin (what the columns imply is not compared).
+impl PartialEq for Series {
+    fn eq(&self, other: &Series) -> bool {
+        self.scope == other.scope
+            && self.label == other.label
+            && self.origin == other.origin
+            && self.times == other.times
+            && self.values == other.values
+            && self.counts == other.counts
+    }
+}
+
+/// The by-value view of a series (the serialised shape, unchanged from when a series was
+/// a `Vec<Point>`).
+#[derive(Serialize, Deserialize)]
+struct SeriesRepr {
+    scope: Scope,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    label: String,
+    #[serde(default)]
+    origin: Origin,
+    points: Vec<Point>,
+}
+
+impl Serialize for Series {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Points<'a>(&'a Series);
+        impl Serialize for Points<'_> {
+            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+                ser.collect_seq(self.0.points())
+            }
+        }
+        let n = if self.label.is_empty() { 3 } else { 4 };
+        let mut st = ser.serialize_struct("Series", n)?;
+        st.serialize_field("scope", &self.scope)?;
+        if self.label.is_empty() {
+            st.skip_field("label")?;
+        } else {
+            st.serialize_field("label", &self.label)?;
+        }
+        st.serialize_field("origin", &self.origin)?;
+        st.serialize_field("points", &Points(self))?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Series {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let r = SeriesRepr::deserialize(de)?;
+        let mut s = Series::new(r.scope, r.points);
+        s.label = r.label;
+        s.origin = r.origin;
+        Ok(s)
+    }
+}
+
+/// Unix seconds of a time (a sub-second part is dropped).
+#[inline]
+fn secs(t: &DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// The time of unix seconds `t`.
+#[inline]
+pub fn time_of(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(t, 0).expect("timestamp in chrono's range")
 }
 
 impl Series {
+    /// A series of `points` in any order ([`Series::normalize`]d).
     pub fn new(scope: Scope, points: Vec<Point>) -> Series {
-        let mut s = Series {
+        let mut s = Series::empty(scope);
+        s.reserve(points.len());
+        s.extend(points);
+        s.normalize();
+        s
+    }
+
+    /// A series without samples.
+    pub fn empty(scope: Scope) -> Series {
+        Series {
             scope,
             label: String::new(),
             origin: Origin::default(),
-            points,
+            times: Vec::new(),
+            values: Vec::new(),
+            counts: Vec::new(),
+            grid: None,
+            integral_abs: 0.0,
+        }
+    }
+
+    /// A series from its columns in any order ([`Series::normalize`]d). `counts` is empty
+    /// (no sample has a count) or as long as `times`, as is `values`.
+    pub fn from_columns(
+        scope: Scope,
+        times: Vec<i64>,
+        values: Vec<f64>,
+        counts: Vec<Option<u64>>,
+    ) -> Series {
+        assert_eq!(times.len(), values.len(), "one value per timestamp");
+        assert!(
+            counts.is_empty() || counts.len() == times.len(),
+            "no counts or one per timestamp"
+        );
+        let mut s = Series::empty(scope);
+        s.times = times;
+        s.values = values;
+        s.counts = if counts.iter().any(Option::is_some) {
+            counts
+        } else {
+            Vec::new()
         };
         s.normalize();
         s
     }
 
+    pub fn reserve(&mut self, additional: usize) {
+        self.times.reserve(additional);
+        self.values.reserve(additional);
+        if !self.counts.is_empty() {
+            self.counts.reserve(additional);
+        }
+    }
+
+    /// Frees growth slack (a parsed series stays allocated for the whole run).
+    pub fn shrink_to_fit(&mut self) {
+        self.times.shrink_to_fit();
+        self.values.shrink_to_fit();
+        self.counts.shrink_to_fit();
+    }
+
+    /// Appends a sample. Appending out of time order (or a repeated timestamp) is allowed;
+    /// [`Series::normalize`] then restores the invariant.
+    pub fn push(&mut self, p: Point) {
+        self.push_parts(secs(&p.time), p.value, p.count);
+    }
+
+    /// [`Series::push`] from unix seconds.
+    #[inline]
+    pub fn push_parts(&mut self, time: i64, value: f64, count: Option<u64>) {
+        self.grid = match (self.times.len(), self.times.last()) {
+            (1, Some(&last)) if time > last => Some(time - last),
+            (n, Some(&last)) if n > 1 && self.grid == Some(time - last) => self.grid,
+            _ => None,
+        };
+        self.integral_abs = add_integral(self.integral_abs, value);
+        if count.is_some() || !self.counts.is_empty() {
+            self.counts.resize(self.times.len(), None);
+            self.counts.push(count);
+        }
+        self.times.push(time);
+        self.values.push(value);
+    }
+
+    /// Number of samples.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// Unix seconds of every sample, ascending.
+    #[inline]
+    pub fn times(&self) -> &[i64] {
+        &self.times
+    }
+
+    /// Raw values, in time order.
+    #[inline]
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// Counts, one per sample; empty when no sample has one.
+    #[inline]
+    pub fn counts(&self) -> &[Option<u64>] {
+        &self.counts
+    }
+
+    /// The count of sample `i`.
+    #[inline]
+    pub fn count(&self, i: usize) -> Option<u64> {
+        self.counts.get(i).copied().flatten()
+    }
+
+    /// Sample `i` by value.
+    pub fn point(&self, i: usize) -> Point {
+        Point {
+            time: time_of(self.times[i]),
+            value: self.values[i],
+            count: self.count(i),
+        }
+    }
+
+    /// Every sample by value, in time order.
+    pub fn points(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = Point> + ExactSizeIterator + Clone + '_ {
+        (0..self.len()).map(move |i| self.point(i))
+    }
+
+    /// Every sample by value.
+    pub fn to_points(&self) -> Vec<Point> {
+        self.points().collect()
+    }
+
+    /// `Some(step)` when the series has at least two samples spaced exactly `step` seconds
+    /// apart throughout: sample `i` is at `times()[0] + i * step`.
+    #[inline]
+    pub fn grid_step(&self) -> Option<i64> {
+        self.grid
+    }
+
+    /// Whether every value is an integer and their magnitudes add up to at most 2^52. Then
+    /// every partial sum of any of the values (and of the values times a power of two) is
+    /// exact, so sums may be taken in any order, in vector lanes, and still equal the sum
+    /// taken one value after another. Traffic counters are integers, so this holds for
+    /// real data.
+    #[inline]
+    pub fn exact_sums(&self) -> bool {
+        self.integral_abs <= TWO52
+    }
+
+    /// Removes the samples at positions `range`.
+    pub fn remove_range(&mut self, range: std::ops::Range<usize>) {
+        self.times.drain(range.clone());
+        self.values.drain(range.clone());
+        if !self.counts.is_empty() {
+            self.counts.drain(range);
+            if self.counts.iter().all(Option::is_none) {
+                self.counts = Vec::new();
+            }
+        }
+        self.grid = detect_grid(&self.times);
+        self.integral_abs = self.values.iter().fold(0.0, |a, &v| add_integral(a, v));
+    }
+
     /// Sorts by time and merges duplicate timestamps (the later point wins: chunk edges
     /// repeat the same data set).
     pub fn normalize(&mut self) {
-        if !self.points.windows(2).all(|w| w[0].time < w[1].time) {
-            self.points.sort_by_key(|p| p.time);
-            let mut out: Vec<Point> = Vec::with_capacity(self.points.len());
-            for p in self.points.drain(..) {
-                match out.last_mut() {
-                    Some(last) if last.time == p.time => *last = p,
-                    _ => out.push(p),
+        if !self.times.windows(2).all(|w| w[0] < w[1]) {
+            let mut order: Vec<usize> = (0..self.len()).collect();
+            order.sort_by_key(|&i| self.times[i]); // stable: later duplicates stay later
+            let mut keep: Vec<usize> = Vec::with_capacity(order.len());
+            for i in order {
+                match keep.last_mut() {
+                    Some(last) if self.times[*last] == self.times[i] => *last = i,
+                    _ => keep.push(i),
                 }
             }
-            self.points = out;
+            self.times = keep.iter().map(|&i| self.times[i]).collect();
+            self.values = keep.iter().map(|&i| self.values[i]).collect();
+            if !self.counts.is_empty() {
+                self.counts = keep.iter().map(|&i| self.counts[i]).collect();
+            }
         }
+        if self.counts.iter().all(Option::is_none) {
+            self.counts = Vec::new();
+        }
+        self.grid = detect_grid(&self.times);
+        self.integral_abs = self.values.iter().fold(0.0, |a, &v| add_integral(a, v));
     }
 
     /// The name shown in legends and column headers: `receive`, or `receive@10.0.0.1`.
@@ -238,16 +509,58 @@ impl Series {
         if let Some(p) = self.origin.period {
             return p.seconds();
         }
-        infer_step(&self.points)
+        if let Some(g) = self.grid {
+            return snap_step(g);
+        }
+        infer_step(&self.times)
     }
 
     pub fn first_time(&self) -> Option<DateTime<Utc>> {
-        self.points.first().map(|p| p.time)
+        self.times.first().map(|&t| time_of(t))
     }
 
     pub fn last_time(&self) -> Option<DateTime<Utc>> {
-        self.points.last().map(|p| p.time)
+        self.times.last().map(|&t| time_of(t))
     }
+
+    /// Appends `other`'s samples and [`Series::normalize`]s (on a shared timestamp,
+    /// `other`'s sample wins).
+    pub fn append(&mut self, other: &Series) {
+        self.reserve(other.len());
+        for i in 0..other.len() {
+            self.push_parts(other.times[i], other.values[i], other.count(i));
+        }
+        self.normalize();
+    }
+}
+
+impl Extend<Point> for Series {
+    fn extend<I: IntoIterator<Item = Point>>(&mut self, iter: I) {
+        for p in iter {
+            self.push(p);
+        }
+    }
+}
+
+/// `Some(step)` when `times` has at least two entries, all `step > 0` apart.
+pub fn detect_grid(times: &[i64]) -> Option<i64> {
+    let (&first, &second) = (times.first()?, times.get(1)?);
+    let step = second - first;
+    if step <= 0 {
+        return None;
+    }
+    // Exact without overflow worries: every spacing equal means the ends agree, and the
+    // windows check below confirms each one (one cheap vectorizable pass).
+    let last = *times.last()?;
+    if (last - first).checked_rem(step) != Some(0)
+        || (last - first) / step != times.len() as i64 - 1
+    {
+        return None;
+    }
+    times
+        .windows(2)
+        .all(|w| w[1].wrapping_sub(w[0]) == step)
+        .then_some(step)
 }
 
 /// Export column name of a scope and label: `receive`, `receive_count@10.0.0.1`.
@@ -264,14 +577,19 @@ pub fn column_name(scope: Scope, label: &str, count: bool) -> String {
 /// snapped down to a day or an hour when it is a whole number of them (providers only
 /// consolidate by hour or day, so 48 hours between the only two samples means a missing
 /// day, not a two-day period). 3600 when there is nothing to infer from.
-pub fn infer_step(points: &[Point]) -> i64 {
-    let smallest = points
+pub fn infer_step(times: &[i64]) -> i64 {
+    let smallest = times
         .windows(2)
-        .map(|w| (w[1].time - w[0].time).num_seconds())
+        .map(|w| w[1] - w[0])
         .filter(|&d| d > 0)
         .min()
         .unwrap_or(3600);
-    match smallest {
+    snap_step(smallest)
+}
+
+/// A spacing of `d` seconds as a step: a whole number of days is a day, of hours an hour.
+fn snap_step(d: i64) -> i64 {
+    match d {
         d if d % 86_400 == 0 => 86_400,
         d if d % 3600 == 0 => 3600,
         d => d,
@@ -299,14 +617,14 @@ impl Traffic {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.series.iter().all(|s| s.points.is_empty())
+        self.series.iter().all(Series::is_empty)
     }
 
     /// Step of the finest series, in seconds.
     pub fn step_seconds(&self) -> i64 {
         self.series
             .iter()
-            .filter(|s| !s.points.is_empty())
+            .filter(|s| !s.is_empty())
             .map(Series::step_seconds)
             .min()
             .unwrap_or(3600)
@@ -336,9 +654,7 @@ impl Traffic {
             .iter_mut()
             .find(|s| s.scope == series.scope && s.label == series.label)
         {
-            existing.points.extend(series.points);
-            existing.points.sort_by_key(|p| p.time);
-            existing.normalize();
+            existing.append(&series);
             if existing.origin.period.is_none() {
                 existing.origin.period = series.origin.period;
             }
@@ -369,7 +685,8 @@ mod tests {
     #[test]
     fn normalize_sorts_and_later_duplicate_wins() {
         let s = Series::new(Scope::Receive, vec![pt(2, 2.0), pt(0, 0.0), pt(2, 3.0)]);
-        let values: Vec<f64> = s.points.iter().map(|p| p.value).collect();
+        assert_eq!(s.values(), &[0.0, 3.0]);
+        let values: Vec<f64> = s.points().map(|p| p.value).collect();
         assert_eq!(values, vec![0.0, 3.0]);
     }
 
@@ -402,6 +719,73 @@ mod tests {
         }
         let far = Utc.with_ymd_and_hms(2015, 5, 5, 23, 59, 59).unwrap();
         assert_eq!(st.stamp(&far), far.timestamp());
+    }
+
+    fn hours(hs: &[i64]) -> Series {
+        let t0 = 1_430_784_000;
+        let mut s = Series::empty(Scope::Receive);
+        for &h in hs {
+            s.push_parts(t0 + h * 3600, h as f64, None);
+        }
+        s
+    }
+
+    #[test]
+    fn grid_is_recognised_when_built_and_pushed() {
+        let grid = hours(&[0, 1, 2, 3, 4]);
+        assert_eq!(grid.grid_step(), Some(3600));
+        assert_eq!(detect_grid(grid.times()), Some(3600));
+        let gap = hours(&[0, 1, 2, 4, 5]);
+        assert_eq!(gap.grid_step(), None);
+        assert_eq!(detect_grid(gap.times()), None);
+        let irregular = hours(&[0, 2, 3, 5, 6]);
+        assert_eq!(irregular.grid_step(), None);
+        assert_eq!(detect_grid(irregular.times()), None);
+        // Same ends and count as a grid, uneven inside.
+        assert_eq!(detect_grid(&[0, 1, 3, 3, 4]), None);
+        assert_eq!(hours(&[7]).grid_step(), None);
+        assert_eq!(hours(&[]).grid_step(), None);
+        assert_eq!(hours(&[0, 2, 4]).grid_step(), Some(7200));
+        // Out of order while pushing; normalize finds the grid.
+        let mut s = hours(&[2, 0, 1, 3]);
+        assert_eq!(s.grid_step(), None);
+        s.normalize();
+        assert_eq!(s.grid_step(), Some(3600));
+        let mut s = hours(&[0, 1, 2, 3, 4, 5]);
+        s.remove_range(2..3);
+        assert_eq!(s.grid_step(), None);
+        s.remove_range(0..2);
+        assert_eq!(s.grid_step(), Some(3600));
+    }
+
+    #[test]
+    fn columns_round_trip_points_and_counts() {
+        let mut s = Series::new(Scope::Receive, vec![pt(1, 1.5), pt(0, 2.0)]);
+        assert!(s.counts().is_empty(), "no count, no column");
+        assert_eq!(s.values(), &[2.0, 1.5]);
+        let mut p = pt(2, 3.0);
+        p.count = Some(7);
+        s.push(p);
+        assert_eq!(s.counts(), &[None, None, Some(7)]);
+        assert_eq!(s.point(2), p);
+        assert_eq!(s.to_points()[0], pt(0, 2.0));
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains("\"points\":[{\"time\""), "{json}");
+        let back: Series = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn exact_sums_only_for_integers_that_cannot_round() {
+        assert!(Series::new(Scope::Receive, vec![pt(0, 3.0), pt(1, -4.0)]).exact_sums());
+        assert!(!Series::new(Scope::Receive, vec![pt(0, 3.0), pt(1, 0.5)]).exact_sums());
+        let big = 2f64.powi(51);
+        assert!(Series::new(Scope::Receive, vec![pt(0, big), pt(1, big)]).exact_sums());
+        assert!(
+            !Series::new(Scope::Receive, vec![pt(0, big), pt(1, big), pt(2, 1.0)]).exact_sums()
+        );
+        assert!(!Series::new(Scope::Receive, vec![pt(0, f64::INFINITY)]).exact_sums());
+        assert!(!Series::new(Scope::Receive, vec![pt(0, f64::NAN)]).exact_sums());
     }
 
     #[test]

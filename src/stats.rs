@@ -12,7 +12,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::{Point, Scope, Series, Stamper, Traffic};
+use crate::model::{time_of, Scope, Series, Traffic};
 use crate::units::{DisplayUnit, ValueUnit};
 
 /// Which samples the percentile line is computed from.
@@ -133,7 +133,7 @@ pub fn compute(traffic: &Traffic, opts: &StatsOptions) -> Stats {
     let series = traffic
         .series
         .iter()
-        .filter(|s| !s.points.is_empty())
+        .filter(|s| !s.is_empty())
         .map(|s| {
             let acc = gathered
                 .iter()
@@ -152,8 +152,8 @@ pub fn compute(traffic: &Traffic, opts: &StatsOptions) -> Stats {
     }
 }
 
-/// Running maximum (and when it first occurred), minimum and sum of raw values.
-#[derive(Debug, Clone, Copy)]
+/// Maximum (and when it first occurred), minimum and sum of raw values.
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Acc {
     max: f64,
     max_at: Option<DateTime<Utc>>,
@@ -164,36 +164,136 @@ struct Acc {
 }
 
 impl Acc {
-    fn new() -> Acc {
-        Acc {
-            max: f64::NEG_INFINITY,
-            max_at: None,
-            min: f64::INFINITY,
-            sum: 0.0,
-            peak: 0.0,
-        }
-    }
-
-    /// Adds point `p` whose rate is `rate`.
-    #[inline]
-    fn add(&mut self, p: &Point, rate: f64) {
-        if p.value > self.max {
-            self.max = p.value;
-            self.max_at = Some(p.time);
-        }
-        self.min = self.min.min(p.value);
-        self.sum += p.value;
-        if rate.is_finite() && rate > self.peak {
-            self.peak = rate;
-        }
-    }
-
+    /// The figures of `s` whose rates are its values times `f`.
     fn over(s: &Series, f: f64) -> Acc {
-        let mut acc = Acc::new();
-        for p in &s.points {
-            acc.add(p, p.value * f);
+        let mut lanes = Lanes::new();
+        lanes.feed(s.values(), 0);
+        lanes.finish(s, f)
+    }
+}
+
+/// Lanes of the statistics pass: [`Acc`]'s figures gathered in `LANES` independent
+/// accumulators so the loop vectorizes, merged at the end to exactly what a sample by
+/// sample pass gives.
+///
+/// - The maximum's first occurrence: the pass notes the first block of [`BLOCK`] values
+///   whose maximum is the largest, and that block alone is searched at the end.
+/// - The peak rate is the maximum times the (positive) factor: multiplying by a positive
+///   number keeps the order. Anything unusual (a factor that is not positive, an
+///   overflowing rate) takes the peak one rate after another.
+/// - The sum is the one figure whose value depends on the order of additions. The lanes'
+///   sum is used only when the series' values are integers whose magnitudes add up to at
+///   most 2^52 ([`Series::exact_sums`]): then no addition rounds and any order gives the
+///   same sum. Otherwise the sum is taken again one value after another.
+#[derive(Clone, Copy)]
+struct Lanes {
+    min: [f64; LANES],
+    sum: [f64; LANES],
+    /// The largest block maximum so far, and where that block starts.
+    best: f64,
+    best_at: usize,
+    /// Whether any value was fed.
+    any: bool,
+}
+
+const LANES: usize = 4;
+
+impl Lanes {
+    fn new() -> Lanes {
+        Lanes {
+            min: [f64::INFINITY; LANES],
+            sum: [0.0; LANES],
+            best: f64::NEG_INFINITY,
+            best_at: usize::MAX,
+            any: false,
         }
-        acc
+    }
+
+    /// One block of values (at most [`BLOCK`]), starting at index `base`.
+    #[inline]
+    fn feed_block(&mut self, values: &[f64], base: usize) {
+        let mut max = [f64::NEG_INFINITY; LANES];
+        let (mut min, mut sum) = (self.min, self.sum);
+        let mut add = |k: usize, v: f64| {
+            max[k] = if v > max[k] { v } else { max[k] };
+            min[k] = if v < min[k] { v } else { min[k] };
+            sum[k] += v;
+        };
+        let chunks = values.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for (k, &v) in c.iter().enumerate() {
+                add(k, v);
+            }
+        }
+        for (k, &v) in rest.iter().enumerate() {
+            add(k, v);
+        }
+        (self.min, self.sum) = (min, sum);
+        let m = max
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        if m > self.best {
+            self.best = m;
+            self.best_at = base;
+        }
+        self.any |= !values.is_empty();
+    }
+
+    /// `values`, indices `base..`, fed in order of index.
+    #[inline]
+    fn feed(&mut self, values: &[f64], base: usize) {
+        for (b, c) in values.chunks(BLOCK).enumerate() {
+            self.feed_block(c, base + b * BLOCK);
+        }
+    }
+
+    /// The figures of `s`, every one of whose values was fed in order of index, with the
+    /// rates `value * f`.
+    fn finish(&self, s: &Series, f: f64) -> Acc {
+        let values = s.values();
+        let (max, max_at) = if self.best_at == usize::MAX {
+            (f64::NEG_INFINITY, None)
+        } else {
+            // The first value equal to the maximum, in the first block holding it (the
+            // same value a strict `>` scan keeps, sign of zero included).
+            let block = &values[self.best_at..(self.best_at + BLOCK).min(values.len())];
+            let i = block
+                .iter()
+                .position(|&v| v == self.best)
+                .expect("the block holds its maximum");
+            (block[i], Some(time_of(s.times()[self.best_at + i])))
+        };
+        let min = self.min.iter().fold(f64::INFINITY, |m, &v| m.min(v));
+        let sum = if s.exact_sums() {
+            self.sum.iter().sum()
+        } else {
+            values.iter().fold(0.0, |acc, &v| acc + v)
+        };
+        let top = max * f;
+        let peak = if f > 0.0 && top.is_finite() {
+            if top > 0.0 {
+                top
+            } else {
+                0.0
+            }
+        } else {
+            values.iter().fold(0.0, |m, &v| {
+                let r = v * f;
+                if r.is_finite() && r > m {
+                    r
+                } else {
+                    m
+                }
+            })
+        };
+        Acc {
+            max,
+            max_at,
+            min: if self.any { min } else { f64::INFINITY },
+            sum,
+            peak,
+        }
     }
 }
 
@@ -207,7 +307,7 @@ fn series_stats(s: &Series, opts: &StatsOptions, acc: Acc) -> SeriesStats {
         sum,
         peak,
     } = acc;
-    let n = s.points.len();
+    let n = s.len();
     let expected = match (s.first_time(), s.last_time()) {
         (Some(a), Some(b)) => ((b - a).num_seconds() / step.max(1) + 1) as f64,
         _ => 0.0,
@@ -227,7 +327,7 @@ fn series_stats(s: &Series, opts: &StatsOptions, acc: Acc) -> SeriesStats {
         max_at,
         avg: if n > 0 { sum / n as f64 * f } else { f64::NAN },
         min: min * f,
-        last: s.points.last().map_or(f64::NAN, |p| p.value * f),
+        last: s.values().last().map_or(f64::NAN, |v| v * f),
         total_bytes: sum * bytes_per_raw,
         peak_rate: peak,
     }
@@ -298,9 +398,10 @@ fn scope_rates(traffic: &Traffic, scope: Scope, opts: &StatsOptions) -> Vec<(i64
     for s in traffic.series.iter().filter(|s| s.scope == scope) {
         let f = rate_factor(s, opts);
         let rates: Vec<(i64, f64)> = s
-            .points
+            .times()
             .iter()
-            .map(|p| (p.time.timestamp(), p.value * f))
+            .zip(s.values())
+            .map(|(&t, &v)| (t, v * f))
             .collect();
         out = if out.is_empty() {
             rates
@@ -389,7 +490,7 @@ fn percentile_single<'t>(
         let mut it = traffic
             .series
             .iter()
-            .filter(|s| s.scope == scope && !s.points.is_empty());
+            .filter(|s| s.scope == scope && !s.is_empty());
         let first = it.next();
         if it.next().is_some() {
             None
@@ -405,38 +506,33 @@ fn percentile_single<'t>(
     let rates = |s: Option<&Series>, out: &mut Vec<f64>| {
         if let Some(s) = s {
             let f = rate_factor(s, opts);
-            out.extend(s.points.iter().map(|p| p.value * f));
+            out.extend(s.values().iter().map(|v| v * f));
         }
     };
     SAMPLES.with(|buf| {
         let mut buf = buf.borrow_mut();
         let out = &mut *buf;
         out.clear();
-        let of = match (opts.percentile_of, rx, tx) {
+        let stat = match (opts.percentile_of, rx, tx) {
             (_, None, None) => {
                 rates(total, out);
-                "total"
+                finish_percentile("total", out, p)
             }
             (PercentileOf::Receive, Some(r), _) | (_, Some(r), None) => {
                 rates(Some(r), out);
-                "receive"
+                finish_percentile("receive", out, p)
             }
             (PercentileOf::Transmit, _, Some(t)) | (_, None, Some(t)) => {
                 rates(Some(t), out);
-                "transmit"
+                finish_percentile("transmit", out, p)
             }
             (PercentileOf::Max, Some(r), Some(t)) => {
-                let (ar, at) = merge_into(r, t, opts, f64::max, out);
-                gathered.extend([(r, ar), (t, at)]);
-                "max"
+                join_percentile(r, t, opts, p, "max", f64::max, out, gathered)
             }
             (PercentileOf::Sum, Some(r), Some(t)) => {
-                let (ar, at) = merge_into(r, t, opts, |a, b| a + b, out);
-                gathered.extend([(r, ar), (t, at)]);
-                "sum"
+                join_percentile(r, t, opts, p, "sum", |a, b| a + b, out, gathered)
             }
         };
-        let stat = finish_percentile(of, out, p);
         if out.capacity() > 4 * out.len().max(1 << 16) {
             *out = Vec::new(); // do not keep a huge buffer for small graphs
         }
@@ -444,69 +540,234 @@ fn percentile_single<'t>(
     })
 }
 
-/// [`merge`] of two series' rates, values only, appended to `out`; also each series' raw
-/// figures, gathered on the way.
+/// The percentile of `a` and `b` joined per timestamp with `op`: on the same grid in one
+/// pass that also gathers both series' figures into `gathered` ([`grid_join`]), else
+/// through [`merge_into`].
+#[allow(clippy::too_many_arguments)]
+fn join_percentile<'t>(
+    a: &'t Series,
+    b: &'t Series,
+    opts: &StatsOptions,
+    p: f64,
+    of: &str,
+    op: impl Fn(f64, f64) -> f64 + Copy,
+    out: &mut Vec<f64>,
+    gathered: &mut Vec<(&'t Series, Acc)>,
+) -> Option<PercentileStat> {
+    if let Some((value, n, acc_a, acc_b)) = grid_join(a, b, opts, p, op, out) {
+        gathered.extend([(a, acc_a), (b, acc_b)]);
+        return Some(PercentileStat {
+            p,
+            of: of.to_string(),
+            method: "nearest-rank",
+            samples: n,
+            value,
+        });
+    }
+    out.clear();
+    merge_into(a, b, opts, op, out);
+    finish_percentile(of, out, p)
+}
+
+/// [`merge`] of two series' rates, values only, appended to `out`.
 fn merge_into(
     a: &Series,
     b: &Series,
     opts: &StatsOptions,
     op: impl Fn(f64, f64) -> f64,
     out: &mut Vec<f64>,
-) -> (Acc, Acc) {
+) {
     let (fa, fb) = (rate_factor(a, opts), rate_factor(b, opts));
-    let (a, b) = (&a.points[..], &b.points[..]);
-    let (mut acc_a, mut acc_b) = (Acc::new(), Acc::new());
-    out.reserve(a.len().max(b.len()));
-    let (mut sa, mut sb) = (Stamper::default(), Stamper::default());
+    let (ta, va, tb, vb) = (a.times(), a.values(), b.times(), b.values());
+    out.reserve(ta.len().max(tb.len()));
     let (mut i, mut j) = (0, 0);
-    let (mut ta, mut tb) = (0, 0);
-    if let (Some(x), Some(y)) = (a.first(), b.first()) {
-        ta = sa.stamp(&x.time);
-        tb = sb.stamp(&y.time);
-    }
-    while i < a.len() && j < b.len() {
-        if ta == tb {
-            let (ra, rb) = (a[i].value * fa, b[j].value * fb);
-            out.push(op(ra, rb));
-            acc_a.add(&a[i], ra);
-            acc_b.add(&b[j], rb);
+    while i < ta.len() && j < tb.len() {
+        if ta[i] == tb[j] {
+            out.push(op(va[i] * fa, vb[j] * fb));
             i += 1;
             j += 1;
-            if i < a.len() {
-                ta = sa.stamp(&a[i].time);
-            }
-            if j < b.len() {
-                tb = sb.stamp(&b[j].time);
-            }
-        } else if ta < tb {
-            let ra = a[i].value * fa;
-            out.push(ra);
-            acc_a.add(&a[i], ra);
+        } else if ta[i] < tb[j] {
+            out.push(va[i] * fa);
             i += 1;
-            if i < a.len() {
-                ta = sa.stamp(&a[i].time);
-            }
         } else {
-            let rb = b[j].value * fb;
-            out.push(rb);
-            acc_b.add(&b[j], rb);
+            out.push(vb[j] * fb);
             j += 1;
-            if j < b.len() {
-                tb = sb.stamp(&b[j].time);
+        }
+    }
+    out.extend(va[i..].iter().map(|v| v * fa));
+    out.extend(vb[j..].iter().map(|v| v * fb));
+}
+
+/// Values sampled to bracket the percentile before the joining pass.
+const SAMPLE: usize = 8192;
+/// Sample ranks on each side of the estimated one that the bracket spans (about three
+/// standard deviations of a sample quantile's rank at 8192 samples).
+const SPREAD: usize = 64;
+/// Below this many joined values, materializing them and selecting is as fast.
+const BRACKET_MIN: usize = 64 * 1024;
+
+/// Receive and transmit on one grid (same step, timestamps aligned to it, overlapping):
+/// the join per timestamp is elementwise over index ranges, with the samples of one side
+/// only standing alone. One streaming pass gathers both series' figures and the
+/// percentile without storing the joined values:
+///
+/// A sample of the joined values gives two pivots that very likely bracket the wanted
+/// rank; the pass counts the values below the lower pivot and above the upper one and
+/// keeps only those in between (a percent or two) in `buf`, among which the element of the
+/// wanted rank is selected. When the bracket misses (or a value is NaN), `None`: the
+/// caller computes everything the general way. The result is exactly the nearest-rank
+/// element of [`nearest_rank`] over the joined values.
+///
+/// Returns the percentile, the number of joined values and the figures of `a` and `b`.
+fn grid_join(
+    a: &Series,
+    b: &Series,
+    opts: &StatsOptions,
+    p: f64,
+    op: impl Fn(f64, f64) -> f64 + Copy,
+    buf: &mut Vec<f64>,
+) -> Option<(f64, usize, Acc, Acc)> {
+    let g = a.grid_step()?;
+    if b.grid_step() != Some(g) {
+        return None;
+    }
+    let (na, nb) = (a.len(), b.len());
+    let (t0a, t0b) = (a.times()[0], b.times()[0]);
+    if (t0b - t0a) % g != 0 {
+        return None;
+    }
+    // a[i] and b[i - d] share a timestamp.
+    let d = isize::try_from((t0b - t0a) / g).ok()?;
+    let lo = d.max(0) as usize;
+    let hi = (nb as isize + d).min(na as isize);
+    if hi <= lo as isize {
+        return None;
+    }
+    let hi = hi as usize;
+    let (blo, bhi) = ((lo as isize - d) as usize, (hi as isize - d) as usize);
+    let n = na + nb - (hi - lo);
+    if n < BRACKET_MIN {
+        return None;
+    }
+    let (fa, fb) = (rate_factor(a, opts), rate_factor(b, opts));
+    let (va, vb) = (a.values(), b.values());
+    // The joined values as segments: lone a, lone b, then the shared stretch.
+    let lone: [(&[f64], f64); 4] = [
+        (&va[..lo], fa),
+        (&va[hi..], fa),
+        (&vb[..blo], fb),
+        (&vb[bhi..], fb),
+    ];
+    let (sa, sb) = (&va[lo..hi], &vb[blo..bhi]);
+    let joined_at = |mut j: usize| -> f64 {
+        for (seg, f) in lone {
+            if j < seg.len() {
+                return seg[j] * f;
+            }
+            j -= seg.len();
+        }
+        op(sa[j] * fa, sb[j] * fb)
+    };
+    let rank = ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize - 1;
+    let mut sample: Vec<f64> = (0..SAMPLE)
+        .map(|s| joined_at(s * n / SAMPLE + n / (2 * SAMPLE)))
+        .collect();
+    sample.sort_unstable_by(f64::total_cmp);
+    let q = rank * SAMPLE / n;
+    let bracket = Bracket {
+        // Near either end the bracket stays open on that side.
+        lo: q
+            .checked_sub(SPREAD)
+            .map_or(f64::NEG_INFINITY, |i| sample[i]),
+        hi: sample.get(q + SPREAD).copied().unwrap_or(f64::INFINITY),
+        below: 0,
+        above: 0,
+        cap: (n / SAMPLE) * (4 * SPREAD + 2) + 4096,
+        overflow: false,
+    };
+    buf.clear();
+    buf.reserve(bracket.cap);
+    let mut br = bracket;
+    // Each series is fed in index order, so its lanes find the first occurrence of a maximum.
+    let (mut la, mut lb) = (Lanes::new(), Lanes::new());
+    la.feed(lone[0].0, 0);
+    lb.feed(lone[2].0, 0);
+    for (seg, f) in lone {
+        br.feed_rates(seg, f, buf);
+    }
+    let mut block = [0.0f64; BLOCK];
+    let mut i = 0;
+    while i < sa.len() {
+        let m = BLOCK.min(sa.len() - i);
+        let (ca, cb) = (&sa[i..i + m], &sb[i..i + m]);
+        la.feed_block(ca, lo + i);
+        lb.feed_block(cb, blo + i);
+        for ((o, &x), &y) in block.iter_mut().zip(ca).zip(cb) {
+            *o = op(x * fa, y * fb);
+        }
+        br.feed(&block[..m], buf);
+        i += m;
+    }
+    la.feed(lone[1].0, hi);
+    lb.feed(lone[3].0, bhi);
+    if br.overflow || br.below + br.above + buf.len() != n {
+        return None;
+    }
+    if rank < br.below || rank >= br.below + buf.len() {
+        return None;
+    }
+    let (_, v, _) = buf.select_nth_unstable_by(rank - br.below, f64::total_cmp);
+    Some((*v, n, la.finish(a, fa), lb.finish(b, fb)))
+}
+
+/// Joined values per block of the pass: small enough to stay in L1 between being
+/// computed and being bracketed.
+const BLOCK: usize = 256;
+
+/// The counting side of [`grid_join`].
+struct Bracket {
+    lo: f64,
+    hi: f64,
+    below: usize,
+    above: usize,
+    /// The most values kept before the bracket counts as missed.
+    cap: usize,
+    overflow: bool,
+}
+
+impl Bracket {
+    /// Counts `values` below `lo` and above `hi` and keeps those in between in `buf`.
+    #[inline]
+    fn feed(&mut self, values: &[f64], buf: &mut Vec<f64>) {
+        let (lo, hi) = (self.lo, self.hi);
+        for c in values.chunks(16) {
+            let (mut below, mut above) = (0usize, 0usize);
+            for &m in c {
+                below += usize::from(m < lo);
+                above += usize::from(m > hi);
+            }
+            self.below += below;
+            self.above += above;
+            if below + above < c.len() && !self.overflow {
+                if buf.len() + c.len() > self.cap {
+                    self.overflow = true;
+                } else {
+                    buf.extend(c.iter().copied().filter(|&m| m >= lo && m <= hi));
+                }
             }
         }
     }
-    for p in &a[i..] {
-        let r = p.value * fa;
-        out.push(r);
-        acc_a.add(p, r);
+
+    /// [`Bracket::feed`] of the rates `value * f`.
+    fn feed_rates(&mut self, values: &[f64], f: f64, buf: &mut Vec<f64>) {
+        let mut block = [0.0f64; BLOCK];
+        for c in values.chunks(BLOCK) {
+            for (o, &v) in block.iter_mut().zip(c) {
+                *o = v * f;
+            }
+            self.feed(&block[..c.len()], buf);
+        }
     }
-    for p in &b[j..] {
-        let r = p.value * fb;
-        out.push(r);
-        acc_b.add(p, r);
-    }
-    (acc_a, acc_b)
 }
 
 #[cfg(test)]
@@ -519,7 +780,7 @@ mod tests {
         let pts = values
             .iter()
             .enumerate()
-            .map(|(i, &v)| Point {
+            .map(|(i, &v)| crate::model::Point {
                 time: t0 + chrono::Duration::hours(i as i64),
                 value: v,
                 count: None,
@@ -600,7 +861,7 @@ mod tests {
         rx[17] = 5000.0;
         let tx: Vec<f64> = (0..2500).map(|i| f64::from((i * 104_729) % 977)).collect();
         let mut t_rx = series(Scope::Receive, &rx);
-        t_rx.points.drain(100..400); // a gap on one side only
+        t_rx.remove_range(100..400); // a gap on one side only
         let t = Traffic::new(vec![t_rx, series(Scope::Transmit, &tx)]);
         for of in [
             PercentileOf::Max,
@@ -638,7 +899,7 @@ mod tests {
             .collect();
         let tx: Vec<f64> = (0..2500).map(|i| f64::from((i * 104_729) % 977)).collect();
         let mut t_rx = series(Scope::Receive, &rx);
-        t_rx.points.drain(100..400);
+        t_rx.remove_range(100..400);
         let t = Traffic::new(vec![t_rx, series(Scope::Transmit, &tx)]);
         let opts = StatsOptions {
             value_unit: ValueUnit::BytesPerSecond,
@@ -650,6 +911,143 @@ mod tests {
                 *got,
                 series_stats(s, &opts, Acc::over(s, rate_factor(s, &opts)))
             );
+        }
+    }
+
+    /// The percentile by definition: sort everything, take the nearest rank.
+    fn sorted_rank(mut v: Vec<f64>, p: f64) -> f64 {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        v[((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize - 1]
+    }
+
+    #[test]
+    fn grid_join_percentile_equals_the_sorted_definition() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let n = BRACKET_MIN + 5_000;
+        for case in 0..8 {
+            let mut value = |i: usize| -> f64 {
+                match case {
+                    0 => (next() % 1_000_000_000) as f64,
+                    1 => (next() % 5) as f64, // ties everywhere
+                    2 => (next() % 2_000_000) as f64 - 1_000_000.0, // negatives
+                    3 => 7.0,                 // all equal
+                    4 => (next() % 1_000_000) as f64 / 3.0,
+                    5 => ((i % 24) * 1000) as f64 + (next() % 10) as f64, // periodic
+                    6 => -((next() % 1000) as f64) - 0.5,
+                    _ => (next() % 1_000_000) as f64 * 1e-3,
+                }
+            };
+            let rx: Vec<f64> = (0..n).map(&mut value).collect();
+            let tx: Vec<f64> = (0..n - 3_000).map(&mut value).collect();
+            // Aligned, transmit starting later, and a gap in one series (the general join).
+            for (offset, gap) in [(0usize, false), (1_500, false), (0, true)] {
+                let mut t_rx = series(Scope::Receive, &rx);
+                let mut t_tx = series(Scope::Transmit, &tx);
+                if offset > 0 {
+                    t_tx = Series::from_columns(
+                        Scope::Transmit,
+                        t_tx.times()
+                            .iter()
+                            .map(|t| t + offset as i64 * 3600)
+                            .collect(),
+                        t_tx.values().to_vec(),
+                        Vec::new(),
+                    );
+                }
+                if gap {
+                    t_rx.remove_range(100..400);
+                }
+                let t = Traffic::new(vec![t_rx, t_tx]);
+                for (of, p) in [
+                    (PercentileOf::Max, 95.0),
+                    (PercentileOf::Max, 0.01),
+                    (PercentileOf::Sum, 50.0),
+                    (PercentileOf::Max, 100.0),
+                ] {
+                    let opts = StatsOptions {
+                        value_unit: ValueUnit::BytesPerSecond,
+                        percentile_of: of,
+                        percentile: Some(p),
+                        ..StatsOptions::default()
+                    };
+                    let rx = scope_rates(&t, Scope::Receive, &opts);
+                    let tx = scope_rates(&t, Scope::Transmit, &opts);
+                    let joined = match of {
+                        PercentileOf::Sum => merge(&rx, &tx, |a, b| a + b),
+                        _ => merge(&rx, &tx, f64::max),
+                    };
+                    let want: Vec<f64> = joined.into_iter().map(|x| x.1).collect();
+                    let stats = compute(&t, &opts);
+                    let got = stats.percentile.unwrap();
+                    let label = format!("case {case} offset {offset} gap {gap} {of:?} p {p}");
+                    assert_eq!(got.samples, want.len(), "{label}");
+                    assert_eq!(
+                        got.value.to_bits(),
+                        sorted_rank(want, p).to_bits(),
+                        "{label}"
+                    );
+                    for (s, fig) in t.series.iter().zip(&stats.series) {
+                        let own = series_stats(s, &opts, slow_acc(s, rate_factor(s, &opts)));
+                        assert_eq!(*fig, own, "{label}");
+                    }
+                    let (a, b) = (&t.series[0], &t.series[1]);
+                    // Heavy ties put more values in the bracket than it keeps: then the
+                    // general join answers, as checked above.
+                    let engaged = grid_join(a, b, &opts, p, f64::max, &mut Vec::new()).is_some();
+                    if !gap && !matches!(case, 1 | 3) && of == PercentileOf::Max {
+                        assert!(engaged, "{label}: the grid join should apply");
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Acc`] one sample after another, as the figures are defined.
+    fn slow_acc(s: &Series, f: f64) -> Acc {
+        let mut acc = Acc {
+            max: f64::NEG_INFINITY,
+            max_at: None,
+            min: f64::INFINITY,
+            sum: 0.0,
+            peak: 0.0,
+        };
+        for p in s.points() {
+            if p.value > acc.max {
+                acc.max = p.value;
+                acc.max_at = Some(p.time);
+            }
+            acc.min = acc.min.min(p.value);
+            acc.sum += p.value;
+            let r = p.value * f;
+            if r.is_finite() && r > acc.peak {
+                acc.peak = r;
+            }
+        }
+        acc
+    }
+
+    #[test]
+    fn lane_figures_equal_one_by_one() {
+        for values in [
+            vec![3.0, 9.0, 1.0, 9.0, -2.0, 9.0, 0.5],
+            (0..1000)
+                .map(|i| f64::from((i * 7919) % 613) * 0.1)
+                .collect(),
+            (0..1000).map(|i| f64::from((i * 7919) % 613)).collect(),
+            vec![-5.0; 700],
+            vec![1e308, 1e308, -1e308],
+        ] {
+            let s = series(Scope::Receive, &values);
+            for f in [1.0, 8.0, 1.0 / 3600.0, 10.0] {
+                assert_eq!(Acc::over(&s, f), slow_acc(&s, f), "{values:?} {f}");
+            }
         }
     }
 

@@ -45,17 +45,8 @@ fn series(scope: Scope) -> impl Strategy<Value = Series> {
 
 fn traffic() -> impl Strategy<Value = Traffic> {
     (series(Scope::Receive), series(Scope::Transmit))
-        .prop_filter("some data", |(a, b)| {
-            !a.points.is_empty() || !b.points.is_empty()
-        })
-        .prop_map(|(a, b)| {
-            Traffic::new(
-                [a, b]
-                    .into_iter()
-                    .filter(|s| !s.points.is_empty())
-                    .collect(),
-            )
-        })
+        .prop_filter("some data", |(a, b)| !a.is_empty() || !b.is_empty())
+        .prop_map(|(a, b)| Traffic::new([a, b].into_iter().filter(|s| !s.is_empty()).collect()))
 }
 
 proptest! {
@@ -96,7 +87,8 @@ proptest! {
     ) {
         for whole in &t.series {
             // Cut the series into chunks that overlap by one point, as chunk edges do.
-            let n = whole.points.len();
+            let n = whole.len();
+            let points = whole.to_points();
             let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (n + 1)).collect();
             bounds.extend([0, n]);
             bounds.sort_unstable();
@@ -104,7 +96,7 @@ proptest! {
                 .windows(2)
                 .map(|w| {
                     let hi = (w[1] + 1).min(n);
-                    Series::new(whole.scope, whole.points[w[0]..hi].to_vec())
+                    Series::new(whole.scope, points[w[0]..hi].to_vec())
                 })
                 .collect();
             let k = chunks.len();
@@ -115,8 +107,8 @@ proptest! {
             for c in chunks {
                 merged.merge_series(c);
             }
-            let got: Vec<Point> = merged.series.iter().flat_map(|s| s.points.clone()).collect();
-            prop_assert_eq!(&got, &whole.points);
+            let got: Vec<Point> = merged.series.iter().flat_map(Series::to_points).collect();
+            prop_assert_eq!(&got, &points);
         }
     }
 
@@ -126,7 +118,7 @@ proptest! {
         let back = parse_export_csv(std::str::from_utf8(&bytes).unwrap()).unwrap();
         prop_assert_eq!(back.series.len(), t.series.len());
         for (a, b) in back.series.iter().zip(&t.series) {
-            prop_assert_eq!(&a.points, &b.points);
+            prop_assert_eq!(a.to_points(), b.to_points());
         }
         prop_assert_eq!(CsvExporter.export(&back), bytes);
     }
@@ -136,7 +128,7 @@ proptest! {
         let bytes = JsonExporter.export(&t);
         let back = parse_export_json(std::str::from_utf8(&bytes).unwrap()).unwrap();
         for (a, b) in back.series.iter().zip(&t.series) {
-            prop_assert_eq!(&a.points, &b.points);
+            prop_assert_eq!(a.to_points(), b.to_points());
         }
     }
 
@@ -151,12 +143,16 @@ proptest! {
         let mut shuffled = t.clone();
         for s in &mut shuffled.series {
             // A deterministic shuffle; Series::normalize restores time order.
-            let n = s.points.len();
+            let mut points = s.to_points();
+            let n = points.len();
             for i in (1..n).rev() {
                 let j = (seed.wrapping_mul(i as u64 + 1).rotate_left(17) % (i as u64 + 1)) as usize;
-                s.points.swap(i, j);
+                points.swap(i, j);
             }
-            s.normalize();
+            let mut out = Series::empty(s.scope);
+            out.extend(points);
+            out.normalize();
+            *s = out;
         }
         let a = compute(&t, &opts);
         let b = compute(&shuffled, &opts);

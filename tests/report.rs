@@ -124,8 +124,7 @@ fn read_csv(path: &Path) -> Traffic {
 fn values(t: &Traffic, scope: Scope) -> BTreeMap<i64, f64> {
     t.get(scope)
         .expect("scope present")
-        .points
-        .iter()
+        .points()
         .map(|p| (p.time.timestamp(), p.value))
         .collect()
 }

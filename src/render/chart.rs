@@ -151,11 +151,7 @@ pub struct Plotted<'a> {
 /// total beside receive/transmit, and any per-IP series, as lines.
 pub fn plan<'a>(traffic: &'a Traffic, stats: &'a Stats, opts: &RenderOptions) -> Vec<Plotted<'a>> {
     let pal = palette(opts.theme);
-    let drawn: Vec<&Series> = traffic
-        .series
-        .iter()
-        .filter(|s| !s.points.is_empty())
-        .collect();
+    let drawn: Vec<&Series> = traffic.series.iter().filter(|s| !s.is_empty()).collect();
     let labelled = drawn.iter().any(|s| !s.label.is_empty());
     let has_receive = drawn.iter().any(|s| s.scope == Scope::Receive);
     let mut out: Vec<Plotted> = drawn
@@ -367,7 +363,7 @@ fn axes<'s, DB: DrawingBackend>(
 /// is scanned, in four lanes so the loop vectorizes. A non-finite rate counts as 0, which
 /// cannot raise a maximum that starts at 0.
 fn series_max(p: &Plotted) -> f64 {
-    if let Some(s) = p.stats.filter(|s| s.samples == p.series.points.len()) {
+    if let Some(s) = p.stats.filter(|s| s.samples == p.series.len()) {
         return s.peak_rate;
     }
     let f = p.factor;
@@ -380,16 +376,16 @@ fn series_max(p: &Plotted) -> f64 {
         }
     };
     let mut m = [0.0f64; 4];
-    let chunks = p.series.points.chunks_exact(4);
+    let chunks = p.series.values().chunks_exact(4);
     let rest = chunks.remainder();
     for c in chunks {
         for k in 0..4 {
-            let r = rate(c[k].value);
+            let r = rate(c[k]);
             m[k] = if r > m[k] { r } else { m[k] };
         }
     }
     for x in rest {
-        let r = rate(x.value);
+        let r = rate(*x);
         m[0] = if r > m[0] { r } else { m[0] };
     }
     m.into_iter().fold(0.0, f64::max)
@@ -797,7 +793,7 @@ mod tests {
                 .collect()
         };
         let mut rx = Series::new(Scope::Receive, pts(104_729));
-        rx.points.drain(10..300);
+        rx.remove_range(10..300);
         let traffic = Traffic::new(vec![rx, Series::new(Scope::Transmit, pts(7))]);
         let opts = RenderOptions::default();
         let stats = stats::compute(&traffic, &opts.stats);

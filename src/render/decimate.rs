@@ -14,7 +14,7 @@
 //! them covers exactly the pixels the full polyline would) plus its mean for the area.
 //! Grouping is a single pass with one running accumulator: no allocation per sample.
 
-use crate::model::{Series, Stamper};
+use crate::model::Series;
 
 /// One vertex in backend pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,14 +58,29 @@ impl<F: Fn(f64, f64) -> (i32, i32)> Map for F {}
 
 /// The runs of `series` as pixel paths, decimated when it has more samples than `columns`.
 pub fn runs(series: &Series, factor: f64, columns: usize, map: &impl Map) -> Vec<Run> {
-    let decimate = series.points.len() > columns;
+    let decimate = series.len() > columns;
     let step = series.step_seconds();
+    if decimate {
+        if let Some(out) = grid_runs(series, factor, step, columns, map) {
+            return out;
+        }
+    }
+    general_runs(series, factor, step, decimate, columns, map)
+}
+
+/// [`runs`] sample by sample: any spacing, gaps and non-finite rates.
+fn general_runs(
+    series: &Series,
+    factor: f64,
+    step: i64,
+    decimate: bool,
+    columns: usize,
+    map: &impl Map,
+) -> Vec<Run> {
     let mut out = Vec::new();
-    let mut acc = RunBuilder::new(step, decimate, columns.min(series.points.len()));
-    let mut stamper = Stamper::default();
-    for p in &series.points {
-        let t = stamper.stamp(&p.time);
-        let v = p.value * factor;
+    let mut acc = RunBuilder::new(step, decimate, columns.min(series.len()));
+    for (&t, &value) in series.times().iter().zip(series.values()) {
+        let v = value * factor;
         let breaks = acc.last_t.is_some_and(|lt| t - lt > step);
         if breaks || !v.is_finite() {
             acc.finish(map, &mut out);
@@ -76,6 +91,148 @@ pub fn runs(series: &Series, factor: f64, columns: usize, map: &impl Map) -> Vec
     }
     acc.finish(map, &mut out);
     out
+}
+
+/// [`runs`] of a decimated series on a grid no coarser than its step (so one run): each
+/// column's samples are an index range found from the column's end time, reduced as one
+/// contiguous slice without looking at timestamps. `None` when a rate is not finite (or
+/// too large to sum): then runs break, and [`general_runs`] handles that.
+///
+/// Produces exactly what [`general_runs`] does: the minimum, maximum and their order do
+/// not depend on how the slice is scanned; the mean's sum is taken in lanes only when no
+/// addition can round (see [`reduce`]), else one value after another.
+fn grid_runs(
+    series: &Series,
+    factor: f64,
+    step: i64,
+    columns: usize,
+    map: &impl Map,
+) -> Option<Vec<Run>> {
+    let g = series.grid_step()?;
+    if g > step {
+        return None;
+    }
+    let (t0, values) = (series.times()[0], series.values());
+    let exact = series.exact_sums();
+    let n = values.len();
+    let half = step as f64 / 2.0;
+    let mut acc = RunBuilder::new(step, true, columns.min(n));
+    let mut i = 0;
+    while i < n {
+        let t = t0 + i as i64 * g;
+        let first = values[i] * factor;
+        if !first.is_finite() {
+            return None;
+        }
+        let x = map(t as f64 + half, first).0;
+        let until = column_end(t, x, half, map);
+        // The first sample at or after `until`.
+        let j = if until == i64::MAX {
+            n
+        } else {
+            let k = (until - t0 + g - 1).div_euclid(g);
+            usize::try_from(k).map_or(n, |k| k.clamp(i + 1, n))
+        };
+        let col = reduce(&values[i..j], factor, exact, x)?;
+        acc.add_column(t, t0 + (j - 1) as i64 * g, col, map);
+        i = j;
+    }
+    let mut out = Vec::with_capacity(1);
+    acc.finish(map, &mut out);
+    Some(out)
+}
+
+const LANES: usize = 4;
+
+/// One column of rates `value * factor` (`values` non-empty), as [`Column::add`] one by
+/// one would leave it. `None` when a rate is not finite or their sum overflows.
+///
+/// The minimum and maximum (and which came first) do not depend on the order of the
+/// scan. The sum does; it is taken in lanes only when the series' sums are exact
+/// ([`Series::exact_sums`]) and the factor a power of two (so each rate is the value
+/// scaled exactly, and the sum of rates the sum of values scaled), else one by one. With
+/// such a factor the lanes reduce the raw values and scale the results, which are then
+/// the same as reducing the rates (scaling by a positive number keeps the order).
+fn reduce(values: &[f64], factor: f64, exact: bool, x: i32) -> Option<Column> {
+    let pow2 = factor.is_normal()
+        && factor > 0.0
+        && factor.to_bits() & ((1 << 52) - 1) == 0
+        && (2f64.powi(-900)..=2f64.powi(900)).contains(&factor);
+    let f = if pow2 { 1.0 } else { factor };
+    let mut min = [f64::INFINITY; LANES];
+    let mut max = [f64::NEG_INFINITY; LANES];
+    let mut sum = [0.0f64; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    let mut lane = |k: usize, v: f64| {
+        let r = v * f;
+        min[k] = if r < min[k] { r } else { min[k] };
+        max[k] = if r > max[k] { r } else { max[k] };
+        sum[k] += r;
+    };
+    for c in chunks {
+        for (k, &v) in c.iter().enumerate() {
+            lane(k, v);
+        }
+    }
+    for (k, &v) in rest.iter().enumerate() {
+        lane(k, v);
+    }
+    let lanes: f64 = sum.iter().sum();
+    if !lanes.is_finite() {
+        return None; // a rate is infinite or NaN, or they overflow
+    }
+    let min = min
+        .iter()
+        .fold(f64::INFINITY, |m, &v| if v < m { v } else { m });
+    let max = max
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    // Column::add moves the minimum (maximum) at its first occurrence; the minimum came
+    // first unless the maximum's first occurrence is earlier.
+    let min_first = first_of(values, f, min, max).is_none_or(|r| r == min);
+    let (min, max, sum) = if pow2 {
+        let scaled = (min * factor, max * factor, lanes * factor);
+        if !(scaled.0.is_finite() && scaled.1.is_finite() && scaled.2.is_finite()) {
+            return None;
+        }
+        let sum = if exact {
+            scaled.2
+        } else {
+            values.iter().fold(0.0, |s, &v| s + v * factor)
+        };
+        (scaled.0, scaled.1, sum)
+    } else {
+        (min, max, values.iter().fold(0.0, |s, &v| s + v * factor))
+    };
+    if !sum.is_finite() {
+        return None;
+    }
+    Some(Column {
+        x,
+        first: values[0] * factor,
+        last: values[values.len() - 1] * factor,
+        min,
+        max,
+        min_first,
+        sum,
+        n: u32::try_from(values.len()).ok()?,
+        until: 0,
+    })
+}
+
+/// The first rate `value * f` equal to `min` or `max`, eight values at a time.
+fn first_of(values: &[f64], f: f64, min: f64, max: f64) -> Option<f64> {
+    let hit = |v: f64| {
+        let r = v * f;
+        r == min || r == max
+    };
+    for c in values.chunks(8) {
+        if c.iter().fold(false, |h, &v| h | hit(v)) {
+            return c.iter().map(|&v| v * f).find(|&r| r == min || r == max);
+        }
+    }
+    None
 }
 
 /// Per-column running figures.
@@ -213,6 +370,21 @@ impl RunBuilder {
         }
     }
 
+    /// A whole column whose samples ran from time `t` to `last_t`, as [`RunBuilder::add`]
+    /// of each would have built it.
+    fn add_column(&mut self, t: i64, last_t: i64, col: Column, map: &impl Map) {
+        if self.last_t.is_none() {
+            let cap = 4 * self.capacity + 2;
+            self.run.line.reserve(cap);
+            self.run.mean.reserve(cap / 4);
+            push(&mut self.run.line, map(t as f64, col.first));
+        }
+        self.flush(map);
+        self.last_t = Some(last_t);
+        self.last_v = col.last;
+        self.col = Some(col);
+    }
+
     /// Emits the current column's vertices.
     fn flush(&mut self, map: &impl Map) {
         let Some(c) = self.col.take() else {
@@ -309,8 +481,8 @@ mod tests {
 
     /// 100 columns over the series' span; y = 1000 - value.
     fn mapper(s: &Series) -> impl Map {
-        let t0 = s.points[0].time.timestamp() as f64;
-        let t1 = s.points.last().unwrap().time.timestamp() as f64 + 3600.0;
+        let t0 = s.times()[0] as f64;
+        let t1 = *s.times().last().unwrap() as f64 + 3600.0;
         move |t: f64, v: f64| {
             (
                 ((t - t0) / (t1 - t0) * 99.0).round() as i32,
@@ -363,8 +535,7 @@ mod tests {
         let r = &runs(&s, 1.0, 100, &map)[0];
         for span in &r.spans {
             let in_col: Vec<f64> = s
-                .points
-                .iter()
+                .points()
                 .filter(|p| map(p.time.timestamp() as f64 + 1800.0, 0.0).0 == span.x)
                 .map(|p| p.value)
                 .collect();
@@ -381,11 +552,74 @@ mod tests {
         assert_eq!(r.spans.len(), 100);
     }
 
+    /// A xorshift generator: property-style cases without a dependency.
+    fn rng(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    #[test]
+    fn grid_fast_path_equals_the_general_path() {
+        for seed in 1..=40u64 {
+            let mut next = rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let n = 200 + (next() % 20_000) as usize;
+            let kind = seed % 5;
+            let values: Vec<f64> = (0..n)
+                .map(|_| match kind {
+                    0 => (next() % 1_000_000) as f64,       // integers
+                    1 => (next() % 7) as f64,               // many ties
+                    2 => (next() % 1_000_000) as f64 / 7.0, // fractions
+                    3 => (next() % 2_000) as f64 - 1_000.0, // negatives
+                    _ => 42.0,                              // all equal
+                })
+                .collect();
+            let s = hourly(&values);
+            assert_eq!(s.grid_step(), Some(3600));
+            let columns = 20 + (next() % 700) as usize;
+            let t0 = s.times()[0] as f64;
+            let t1 = *s.times().last().unwrap() as f64 + 3600.0;
+            let width = columns as f64 + (next() % 50) as f64;
+            let map = move |t: f64, v: f64| {
+                (
+                    ((t - t0) / (t1 - t0) * width).round() as i32,
+                    (1000.0 - v * 0.01).round() as i32,
+                )
+            };
+            for factor in [1.0, 8.0, 0.125, 8.0 / 3600.0, 3.0] {
+                let fast = grid_runs(&s, factor, 3600, columns, &map).expect("on the grid");
+                let general = general_runs(&s, factor, 3600, true, columns, &map);
+                assert_eq!(fast, general, "seed {seed} n {n} factor {factor}");
+            }
+        }
+    }
+
+    #[test]
+    fn grid_fast_path_declines_what_it_cannot_do() {
+        let mut values = vec![5.0; 3000];
+        values[1234] = f64::INFINITY;
+        let s = hourly(&values);
+        assert!(grid_runs(&s, 1.0, 3600, 100, &mapper(&s)).is_none());
+        // runs() then falls back and breaks the run where the rate is not finite.
+        assert_eq!(runs(&s, 1.0, 100, &mapper(&s)).len(), 2);
+        let s = hourly(&[1.0; 3000]);
+        assert!(
+            grid_runs(&s, 1.0, 1800, 100, &mapper(&s)).is_none(),
+            "coarser than the step"
+        );
+        let mut gap = hourly(&[1.0; 3000]);
+        gap.remove_range(10..20);
+        assert!(grid_runs(&gap, 1.0, 3600, 100, &mapper(&gap)).is_none());
+    }
+
     #[test]
     fn gaps_split_runs_even_when_decimating() {
         let s = {
             let mut s = hourly(&vec![1.0; 3000]);
-            s.points.drain(1000..1100);
+            s.remove_range(1000..1100);
             s
         };
         let runs = runs(&s, 1.0, 100, &mapper(&s));

@@ -582,7 +582,7 @@ pub fn sum_traffic(members: &[&Traffic], period: Period, method: Method) -> Traf
     for traffic in members {
         for series in &traffic.series {
             let by_time = sums.entry(series.scope).or_default();
-            for p in &series.points {
+            for p in series.points() {
                 by_time
                     .entry(p.time.timestamp())
                     .and_modify(|s| {
@@ -592,7 +592,7 @@ pub fn sum_traffic(members: &[&Traffic], period: Period, method: Method) -> Traf
                             (a, b) => a.or(b),
                         };
                     })
-                    .or_insert(*p);
+                    .or_insert(p);
             }
         }
     }

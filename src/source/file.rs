@@ -503,14 +503,23 @@ fn export_csv_from<R: std::io::Read>(reader: R) -> Result<Traffic, CsvFail> {
             "no receive, transmit or total column",
         )));
     }
-    let mut points: Vec<Vec<Point>> = columns.iter().map(|_| Vec::new()).collect();
+    // Straight into each series' columns: no per-point structs, no second copy.
+    let mut series: Vec<Series> = columns
+        .iter()
+        .map(|c| {
+            let mut s = Series::empty(c.scope);
+            s.label = c.label.clone();
+            s
+        })
+        .collect();
     for rec in rdr.records() {
         let rec = rec?;
         let line = rec.position().map_or(0, |p| p.line() as usize);
         let date = rec.get(0).unwrap_or("").trim();
-        let time =
-            parse_time(date).ok_or_else(|| ParseError::at(line, Some("date"), bad_date(date)))?;
-        for (c, out) in columns.iter().zip(points.iter_mut()) {
+        let time = parse_time(date)
+            .ok_or_else(|| ParseError::at(line, Some("date"), bad_date(date)))?
+            .timestamp();
+        for (c, out) in columns.iter().zip(series.iter_mut()) {
             let name = &headers[c.value];
             let Some(value) = parse_value(rec.get(c.value).unwrap_or(""), line, name)? else {
                 continue;
@@ -519,19 +528,13 @@ fn export_csv_from<R: std::io::Read>(reader: R) -> Result<Traffic, CsvFail> {
                 Some(s) if !s.is_empty() => Some(parse_count(s, line, &headers[c.count.unwrap()])?),
                 _ => None,
             };
-            out.push(Point { time, value, count });
+            out.push_parts(time, value, count);
         }
     }
-    let series = columns
-        .into_iter()
-        .zip(points)
-        .map(|(c, mut pts)| {
-            pts.shrink_to_fit(); // growth slack would stay allocated for the whole run
-            let mut s = Series::new(c.scope, pts);
-            s.label = c.label;
-            s
-        })
-        .collect();
+    for s in &mut series {
+        s.normalize();
+        s.shrink_to_fit(); // growth slack would stay allocated for the whole run
+    }
     Ok(Traffic::new(series))
 }
 
@@ -751,8 +754,8 @@ mod tests {
             "date,receive,transmit\n2000-01-01T00:00:00Z,1,2\n2000-01-01T01:00:00Z,,4\n",
         )
         .unwrap();
-        assert_eq!(t.get(Scope::Receive).unwrap().points.len(), 1);
-        assert_eq!(t.get(Scope::Transmit).unwrap().points.len(), 2);
+        assert_eq!(t.get(Scope::Receive).unwrap().len(), 1);
+        assert_eq!(t.get(Scope::Transmit).unwrap().len(), 2);
     }
 
     #[test]
@@ -792,7 +795,7 @@ mod tests {
             scope: None,
         })
         .unwrap();
-        assert_eq!(t.get(Scope::Receive).unwrap().points.len(), 1);
+        assert_eq!(t.get(Scope::Receive).unwrap().len(), 1);
     }
 
     #[test]
@@ -832,7 +835,7 @@ mod tests {
         let back = parse_export_json(std::str::from_utf8(&json).unwrap()).unwrap();
         assert_eq!(back.series.len(), 1);
         assert_eq!(back.series[0].label, "my_count");
-        assert_eq!(back.series[0].points, t.series[0].points);
+        assert_eq!(back.series[0].to_points(), t.series[0].to_points());
     }
 
     #[test]
@@ -869,7 +872,7 @@ mod tests {
             (t.series[0].scope, t.series[0].label.as_str()),
             (Scope::Receive, "ab:cd")
         );
-        assert_eq!(t.series[0].points.len(), 1);
+        assert_eq!(t.series[0].len(), 1);
         let csv = crate::export::Exporter::export(&crate::export::CsvExporter, &t);
         let back = parse_export_csv(std::str::from_utf8(&csv).unwrap()).unwrap();
         assert_eq!(back.series[0].label, "ab:cd");

@@ -34,12 +34,12 @@ fn same(a: &Traffic, b: &Traffic, format: &str, text: &str) {
             "{format}: series name changed\n{text}"
         );
         assert_eq!(
-            x.points.len(),
-            y.points.len(),
+            x.len(),
+            y.len(),
             "{format}: point count of {} changed\n{text}",
             x.name()
         );
-        for (p, q) in x.points.iter().zip(&y.points) {
+        for (p, q) in x.points().zip(y.points()) {
             assert_eq!(p.time, q.time, "{format}: time changed\n{text}");
             assert_eq!(
                 p.value.to_bits() == q.value.to_bits() || p.value == q.value,
