@@ -117,7 +117,9 @@ fn grid_runs(
     let n = values.len();
     let half = step as f64 / 2.0;
     let mut acc = RunBuilder::new(step, true, columns.min(n));
+    let col_of = |k: usize| map((t0 + k as i64 * g) as f64 + half, 0.0).0;
     let mut i = 0;
+    let mut width = 1;
     while i < n {
         let t = t0 + i as i64 * g;
         let first = values[i] * factor;
@@ -125,14 +127,8 @@ fn grid_runs(
             return None;
         }
         let x = map(t as f64 + half, first).0;
-        let until = column_end(t, x, half, map);
-        // The first sample at or after `until`.
-        let j = if until == i64::MAX {
-            n
-        } else {
-            let k = (until - t0 + g - 1).div_euclid(g);
-            usize::try_from(k).map_or(n, |k| k.clamp(i + 1, n))
-        };
+        let j = next_column(i, n, width, |k| col_of(k) > x);
+        width = j - i;
         let col = reduce(&values[i..j], factor, exact, x)?;
         acc.add_column(t, t0 + (j - 1) as i64 * g, col, map);
         i = j;
@@ -290,30 +286,71 @@ impl Column {
     }
 }
 
-/// The first time after `t` whose sample the chart maps past column `x`.
-///
-/// Found with the chart's own mapping (doubling, then bisection: a few dozen calls per
-/// column), so each sample then costs one integer comparison instead of a mapping.
-fn column_end(t: i64, x: i32, half: f64, map: &impl Map) -> i64 {
-    let col = |t: i64| map(t as f64 + half, 0.0).0;
-    let mut step = 1i64;
-    while col(t + step) <= x {
-        step = step.saturating_mul(2);
-        if step > 1 << 40 {
-            return i64::MAX;
+/// The first index in `i + 1..=n` where `past` holds (`n` when none; `past` is monotone
+/// and false at `i`): galloping from `guess` ahead (the previous column's width, so
+/// usually two calls of the chart's mapping), then bisection.
+fn next_column(i: usize, n: usize, guess: usize, past: impl Fn(usize) -> bool) -> usize {
+    let past = |k: usize| k >= n || past(k);
+    let start = (i + guess.max(1)).min(n);
+    // Invariant once found: !past(lo) (or lo == i), past(hi).
+    let (mut lo, mut hi);
+    if past(start) {
+        hi = start;
+        let mut step = 1;
+        loop {
+            let probe = hi.saturating_sub(step);
+            if probe <= i {
+                lo = i;
+                break;
+            }
+            if past(probe) {
+                hi = probe;
+                step *= 2;
+            } else {
+                lo = probe;
+                break;
+            }
+        }
+    } else {
+        lo = start;
+        let mut step = 1;
+        loop {
+            let probe = (lo + step).min(n);
+            if past(probe) {
+                hi = probe;
+                break;
+            }
+            lo = probe;
+            step *= 2;
         }
     }
-    // col(t + lo) <= x < col(t + hi)
-    let (mut lo, mut hi) = (step / 2, step);
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if col(t + mid) <= x {
-            lo = mid;
-        } else {
+        if past(mid) {
             hi = mid;
+        } else {
+            lo = mid;
         }
     }
-    t + hi
+    hi
+}
+
+/// The first time after `t` whose sample the chart maps past column `x` (`i64::MAX` when
+/// none within 2^40 s), searched from `guess` seconds ahead (the previous column's width).
+///
+/// Found with the chart's own mapping ([`next_column`]: usually two calls per column), so
+/// each sample then costs one integer comparison instead of a mapping.
+fn column_end(t: i64, x: i32, half: f64, guess: i64, map: &impl Map) -> i64 {
+    const NONE: usize = 1 << 40;
+    let guess = usize::try_from(guess).unwrap_or(1);
+    let k = next_column(0, NONE, guess, |k| {
+        map((t + k as i64) as f64 + half, 0.0).0 > x
+    });
+    if k >= NONE {
+        i64::MAX
+    } else {
+        t + k as i64
+    }
 }
 
 /// Builds one run at a time.
@@ -327,6 +364,9 @@ struct RunBuilder {
     last_t: Option<i64>,
     last_v: f64,
     first_mean: Option<f64>,
+    /// Seconds from the latest column's first sample to the next column: where the next
+    /// column's end is looked for first.
+    width: i64,
 }
 
 impl RunBuilder {
@@ -340,6 +380,7 @@ impl RunBuilder {
             last_t: None,
             last_v: 0.0,
             first_mean: None,
+            width: 1,
         }
     }
 
@@ -364,7 +405,10 @@ impl RunBuilder {
             _ => {
                 self.flush(map);
                 let x = map(t as f64 + half, v).0;
-                let until = column_end(t, x, half, map);
+                let until = column_end(t, x, half, self.width, map);
+                if until != i64::MAX {
+                    self.width = until - t;
+                }
                 self.col = Some(Column::new(x, v, until));
             }
         }
@@ -559,6 +603,22 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             x
+        }
+    }
+
+    #[test]
+    fn next_column_finds_the_first_index_past_the_column() {
+        // Every boundary position, from every guess, equals the linear scan's answer.
+        for n in 1..40usize {
+            for i in 0..n {
+                for edge in i + 1..=n + 1 {
+                    let want = (i + 1..=n).find(|&k| k >= edge).unwrap_or(n);
+                    for guess in [0, 1, 2, 3, 7, 50] {
+                        let got = next_column(i, n, guess, |k| k >= edge);
+                        assert_eq!(got, want, "n {n} i {i} edge {edge} guess {guess}");
+                    }
+                }
+            }
         }
     }
 
