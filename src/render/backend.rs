@@ -73,11 +73,7 @@ impl<'a> SkiaBackend<'a> {
             return;
         }
         let i = (y * w + x) as usize * 4;
-        let px = &mut self.pixmap.data_mut()[i..i + 4];
-        let (r, g, b) = color.rgb;
-        for (c, s) in px.iter_mut().zip([r, g, b, 255]) {
-            *c = div255(u32::from(s) * a + u32::from(*c) * (255 - a));
-        }
+        over(&mut self.pixmap.data_mut()[i..i + 4], color.rgb, a);
     }
 
     /// An anti-aliased 1 px polyline through pixel centres (Xiaolin Wu's algorithm: each
@@ -137,12 +133,12 @@ impl<'a> SkiaBackend<'a> {
                 }
             }
         }
-        let touched = std::mem::take(&mut self.touched);
-        for &i in &touched {
-            let c = std::mem::take(&mut self.coverage[i as usize]);
-            self.blend((i as i32 % w, i as i32 / w), color, c);
+        let data = self.pixmap.data_mut();
+        for &i in self.touched.iter() {
+            let a = alpha(color, std::mem::take(&mut self.coverage[i as usize]));
+            let i = 4 * i as usize;
+            over(&mut data[i..i + 4], color.rgb, a);
         }
-        self.touched = touched;
     }
 
     /// Fills pixels `x0..x1` × `y0..y1` (clipped) without anti-aliasing. Written directly
@@ -180,6 +176,14 @@ fn alpha(color: BackendColor, coverage: u8) -> u32 {
     } else {
         let a = (color.alpha.max(0.0) * 255.0).round() as u32;
         u32::from(div255(a * u32::from(coverage)))
+    }
+}
+
+/// Source-over of opaque `rgb` at alpha `a` (0-255) onto one RGBA pixel.
+#[inline]
+fn over(px: &mut [u8], (r, g, b): (u8, u8, u8), a: u32) {
+    for (c, s) in px.iter_mut().zip([r, g, b, 255]) {
+        *c = div255(u32::from(s) * a + u32::from(*c) * (255 - a));
     }
 }
 

@@ -395,7 +395,7 @@ fn exact_rgba(bytes: &[u8], width: usize) -> Option<Indexed> {
                 continue;
             }
             for ((d, a), b) in diff.iter_mut().zip(cur).zip(above) {
-                *d = u8::from(a != b);
+                *d = u8::from(u32::from_ne_bytes(*a) != u32::from_ne_bytes(*b));
             }
         }
         let (blocks, _) = diff.as_chunks::<16>();
@@ -403,7 +403,16 @@ fn exact_rgba(bytes: &[u8], width: usize) -> Option<Indexed> {
             if u128::from_ne_bytes(*block) == 0 {
                 continue;
             }
-            for x in (16 * k..16 * k + 16).filter(|&x| x < width && diff[x] != 0) {
+            let mut bits = block
+                .iter()
+                .enumerate()
+                .fold(0u32, |m, (j, &d)| m | u32::from(d) << j);
+            while bits != 0 {
+                let x = 16 * k + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if x >= width {
+                    break;
+                }
                 out[x] = if x > 0 && cur[x] == cur[x - 1] {
                     out[x - 1]
                 } else {
