@@ -1,5 +1,11 @@
 //! Whole-graph rendering speed: synthetic hourly traffic (diurnal and weekly cycles, noise,
-//! spikes) drawn and encoded at the default 827x273. `cargo bench --bench render`
+//! spikes) at 500, 8 760, 100 000 and 1 000 000 points, drawn and encoded at the default
+//! 827x273. `cargo bench --bench render`
+//!
+//! - `graph`: the whole job from the parsed series, as `trafficgraph bench` times it
+//!   (figures and percentile from the raw samples, decimation, drawing, palette PNG);
+//! - `stats`: the figures alone;
+//! - `png`: drawing and encoding; `rgb`: drawing alone, so encoding is `png` - `rgb`.
 
 use trafficgraph::model::Traffic;
 use trafficgraph::render::sample_data::{hourly, Spec};
@@ -23,15 +29,34 @@ fn input(points: usize) -> (Traffic, Stats, RenderOptions) {
     (traffic, stats, opts)
 }
 
+const POINTS: [usize; 4] = [500, 8_760, 100_000, 1_000_000];
+
+/// Figures, drawing and encoding.
+#[divan::bench(args = POINTS)]
+fn graph(bencher: divan::Bencher, points: usize) {
+    let (traffic, _, opts) = input(points);
+    bencher.bench(|| {
+        let stats = stats::compute(&traffic, &opts.stats);
+        render_png(&traffic, &stats, &opts).unwrap()
+    });
+}
+
+/// Figures alone.
+#[divan::bench(args = POINTS)]
+fn stats(bencher: divan::Bencher, points: usize) {
+    let (traffic, _, opts) = input(points);
+    bencher.bench(|| stats::compute(&traffic, &opts.stats));
+}
+
 /// Draw and encode, as `trafficgraph render` does after reading the input.
-#[divan::bench(args = [500, 8_760])]
+#[divan::bench(args = POINTS)]
 fn png(bencher: divan::Bencher, points: usize) {
     let (traffic, stats, opts) = input(points);
     bencher.bench(|| render_png(&traffic, &stats, &opts).unwrap());
 }
 
 /// Drawing alone, without PNG encoding.
-#[divan::bench(args = [500, 8_760])]
+#[divan::bench(args = POINTS)]
 fn rgb(bencher: divan::Bencher, points: usize) {
     let (traffic, stats, opts) = input(points);
     bencher.bench(|| render_rgb(&traffic, &stats, &opts).unwrap());
