@@ -108,28 +108,49 @@ impl<'a> SkiaBackend<'a> {
             cover(x, y, 255);
         }
         for seg in points.windows(2) {
-            let ((x0, y0), (x1, y1)) = (seg[0], seg[1]);
+            let ends = [seg[0].0, seg[0].1, seg[1].0, seg[1].1].map(i64::from);
+            // Keep the products below i64 range: cut a wild segment to the pixmap first.
+            let Some([x0, y0, x1, y1]) = (if ends.iter().any(|v| v.abs() > 1 << 24) {
+                clip_segment(ends, w, h)
+            } else {
+                Some(ends)
+            }) else {
+                continue;
+            };
             let (dx, dy) = (x1 - x0, y1 - y0);
             let steps = dx.abs().max(dy.abs());
             let x_major = dx.abs() >= dy.abs();
+            let (m0, sign, size) = if x_major {
+                (x0, dx.signum(), i64::from(w))
+            } else {
+                (y0, dy.signum(), i64::from(h))
+            };
+            // Only the steps whose major coordinate is on the pixmap (a vertex far off it
+            // costs nothing).
+            let (first, last) = match sign {
+                1 => (1.max(-m0), steps.min(size - 1 - m0)),
+                _ => (1.max(m0 - (size - 1)), steps.min(m0)),
+            };
             // Along the major axis one pixel per step (the start is the previous end);
             // across it the exact position, rounded to sixteenths of a pixel.
-            for k in 1..=steps {
+            for k in first..=last {
                 let (major, minor_num) = if x_major {
-                    (x0 + k * dx.signum(), y0 * steps * 16 + k * dy * 16)
+                    (x0 + k * sign, y0 * steps * 16 + k * dy * 16)
                 } else {
-                    (y0 + k * dy.signum(), x0 * steps * 16 + k * dx * 16)
+                    (y0 + k * sign, x0 * steps * 16 + k * dx * 16)
                 };
                 let sixteenths = (2 * minor_num + steps).div_euclid(2 * steps);
                 let (cell, frac) = (sixteenths.div_euclid(16), sixteenths.rem_euclid(16));
                 let near = (255 * (16 - frac) / 16) as u8;
                 let far = (255 * frac / 16) as u8;
+                let clip = |v: i64| v.clamp(-1, i64::from(w.max(h))) as i32;
+                let (major, cell) = (clip(major), clip(cell));
                 if x_major {
                     cover(major, cell, near);
-                    cover(major, cell + 1, far);
+                    cover(major, cell.saturating_add(1), far);
                 } else {
                     cover(cell, major, near);
-                    cover(cell + 1, major, far);
+                    cover(cell.saturating_add(1), major, far);
                 }
             }
         }
@@ -166,6 +187,36 @@ impl<'a> SkiaBackend<'a> {
             pixels[(y * w + x0) as usize..(y * w + x1) as usize].fill(px);
         }
     }
+}
+
+/// The part of segment `[x0, y0, x1, y1]` inside the pixmap's box grown by two pixels
+/// (Liang-Barsky), endpoints rounded; `None` when it misses the box.
+fn clip_segment(seg: [i64; 4], w: i32, h: i32) -> Option<[i64; 4]> {
+    let [x0, y0, x1, y1] = seg.map(|v| v as f64);
+    let (dx, dy) = (x1 - x0, y1 - y0);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    let (lo, hi) = (-2.0, [f64::from(w) + 1.0, f64::from(h) + 1.0]);
+    for (p, q) in [
+        (-dx, x0 - lo),
+        (dx, hi[0] - x0),
+        (-dy, y0 - lo),
+        (dy, hi[1] - y0),
+    ] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let r = q / p;
+            if p < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    (t0 <= t1)
+        .then(|| [x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy].map(|v| v.round() as i64))
 }
 
 /// `color`'s alpha times `coverage`, 0-255.
@@ -495,6 +546,46 @@ mod tests {
             shades.dedup();
             assert!(shades.len() <= 17, "{} shades", shades.len());
         }
+    }
+
+    #[test]
+    fn hairline_clips_far_off_vertices() {
+        // A segment from far outside (as a wild value could give) draws only its visible
+        // part, quickly, and the same pixels as one that starts just off the edge.
+        let far = draw(|a| {
+            a.draw(&PathElement::new(
+                vec![(-2_000_000_000, 10), (10, 10)],
+                BLACK,
+            ))
+            .unwrap();
+        });
+        let near = draw(|a| {
+            a.draw(&PathElement::new(vec![(-5, 10), (10, 10)], BLACK))
+                .unwrap();
+        });
+        assert_eq!(far, near);
+        assert_eq!(px(&far, 0, 10), [0, 0, 0]);
+        let steep = draw(|a| {
+            a.draw(&PathElement::new(
+                vec![(3, i32::MAX / 2), (3, -(i32::MAX / 2))],
+                BLACK,
+            ))
+            .unwrap();
+        });
+        assert!((0..20).all(|y| px(&steep, 3, y) == [0, 0, 0]));
+        let wild = draw(|a| {
+            a.draw(&PathElement::new(
+                vec![
+                    (i32::MIN / 2, i32::MAX / 2),
+                    (i32::MAX / 2, i32::MIN / 2),
+                    (-50, -50),
+                ],
+                BLACK,
+            ))
+            .unwrap();
+        });
+        // The diagonal crosses the pixmap; nothing panics or overflows.
+        assert!(wild.chunks_exact(3).any(|p| p[0] < 128));
     }
 
     #[test]
