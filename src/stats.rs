@@ -598,6 +598,30 @@ fn merge_into(
     out.extend(vb[j..].iter().map(|v| v * fb));
 }
 
+/// Where two series on the same grid of step `g` share timestamps: `a[lo..hi]` pairs with
+/// `b[blo..bhi]`; `None` when their grids are offset or they do not overlap.
+fn grid_overlap(a: &Series, b: &Series, g: i64) -> Option<(usize, usize, usize, usize)> {
+    let (na, nb) = (a.len(), b.len());
+    let (t0a, t0b) = (a.times()[0], b.times()[0]);
+    if (t0b - t0a) % g != 0 {
+        return None;
+    }
+    // a[i] and b[i - d] share a timestamp.
+    let d = isize::try_from((t0b - t0a) / g).ok()?;
+    let lo = d.max(0) as usize;
+    let hi = (nb as isize + d).min(na as isize);
+    if hi <= lo as isize {
+        return None;
+    }
+    let hi = hi as usize;
+    Some((
+        lo,
+        hi,
+        (lo as isize - d) as usize,
+        (hi as isize - d) as usize,
+    ))
+}
+
 /// Values sampled to bracket the percentile before the joining pass.
 const SAMPLE: usize = 8192;
 /// Sample ranks on each side of the estimated one that the bracket spans (about three
@@ -606,7 +630,8 @@ const SPREAD: usize = 64;
 /// Below this many joined values, materializing them and selecting is as fast.
 const BRACKET_MIN: usize = 64 * 1024;
 
-/// Receive and transmit on one grid (same step, timestamps aligned to it, overlapping):
+/// Receive and transmit on one grid (same step, timestamps aligned to it, overlapping), or
+/// with the very same timestamps (gaps included):
 /// the join per timestamp is elementwise over index ranges, with the samples of one side
 /// only standing alone. One streaming pass gathers both series' figures and the
 /// percentile without storing the joined values:
@@ -627,24 +652,14 @@ fn grid_join(
     op: impl Fn(f64, f64) -> f64 + Copy,
     buf: &mut Vec<f64>,
 ) -> Option<(f64, usize, Acc, Acc)> {
-    let g = a.grid_step()?;
-    if b.grid_step() != Some(g) {
-        return None;
-    }
     let (na, nb) = (a.len(), b.len());
-    let (t0a, t0b) = (a.times()[0], b.times()[0]);
-    if (t0b - t0a) % g != 0 {
-        return None;
-    }
-    // a[i] and b[i - d] share a timestamp.
-    let d = isize::try_from((t0b - t0a) / g).ok()?;
-    let lo = d.max(0) as usize;
-    let hi = (nb as isize + d).min(na as isize);
-    if hi <= lo as isize {
-        return None;
-    }
-    let hi = hi as usize;
-    let (blo, bhi) = ((lo as isize - d) as usize, (hi as isize - d) as usize);
+    let (lo, hi, blo, bhi) = match (a.grid_step(), b.grid_step()) {
+        (Some(g), Some(h)) if g == h => grid_overlap(a, b, g)?,
+        // Not a grid (gaps), but the same timestamps: receive and transmit usually come
+        // from the same data sets, so their gaps coincide.
+        _ if a.times() == b.times() => (0, na, 0, nb),
+        _ => return None,
+    };
     let n = na + nb - (hi - lo);
     if n < BRACKET_MIN {
         return None;
@@ -946,8 +961,14 @@ mod tests {
             };
             let rx: Vec<f64> = (0..n).map(&mut value).collect();
             let tx: Vec<f64> = (0..n - 3_000).map(&mut value).collect();
-            // Aligned, transmit starting later, and a gap in one series (the general join).
-            for (offset, gap) in [(0usize, false), (1_500, false), (0, true)] {
+            // Aligned, transmit starting later, a gap in one series (the general join), and
+            // the same gap in both (same timestamps, off the grid).
+            for (offset, gap, both) in [
+                (0usize, false, false),
+                (1_500, false, false),
+                (0, true, false),
+                (0, true, true),
+            ] {
                 let mut t_rx = series(Scope::Receive, &rx);
                 let mut t_tx = series(Scope::Transmit, &tx);
                 if offset > 0 {
@@ -963,6 +984,12 @@ mod tests {
                 }
                 if gap {
                     t_rx.remove_range(100..400);
+                }
+                if both {
+                    // Same data sets: same length and the same gap.
+                    t_rx = series(Scope::Receive, &rx[..tx.len()]);
+                    t_rx.remove_range(100..400);
+                    t_tx.remove_range(100..400);
                 }
                 let t = Traffic::new(vec![t_rx, t_tx]);
                 for (of, p) in [
@@ -986,7 +1013,8 @@ mod tests {
                     let want: Vec<f64> = joined.into_iter().map(|x| x.1).collect();
                     let stats = compute(&t, &opts);
                     let got = stats.percentile.unwrap();
-                    let label = format!("case {case} offset {offset} gap {gap} {of:?} p {p}");
+                    let label =
+                        format!("case {case} offset {offset} gap {gap} {both} {of:?} p {p}");
                     assert_eq!(got.samples, want.len(), "{label}");
                     assert_eq!(
                         got.value.to_bits(),
@@ -1001,7 +1029,7 @@ mod tests {
                     // Heavy ties put more values in the bracket than it keeps: then the
                     // general join answers, as checked above.
                     let engaged = grid_join(a, b, &opts, p, f64::max, &mut Vec::new()).is_some();
-                    if !gap && !matches!(case, 1 | 3) && of == PercentileOf::Max {
+                    if (!gap || both) && !matches!(case, 1 | 3) && of == PercentileOf::Max {
                         assert!(engaged, "{label}: the grid join should apply");
                     }
                 }
