@@ -204,6 +204,9 @@ pub struct Series {
     counts: Vec<Option<u64>>,
     /// `Some(step)` when there are at least two samples and every spacing is `step > 0`.
     grid: Option<i64>,
+    /// The smallest spacing between consecutive samples (`None` below two samples, or
+    /// while pushed samples are out of order).
+    min_spacing: Option<i64>,
     /// The sum of the values' magnitudes while every value is an integer, else NaN. At most
     /// 2^52 means no sum of values can round ([`Series::exact_sums`]).
     integral_abs: f64,
@@ -313,6 +316,7 @@ impl Series {
             values: Vec::new(),
             counts: Vec::new(),
             grid: None,
+            min_spacing: None,
             integral_abs: 0.0,
         }
     }
@@ -369,6 +373,13 @@ impl Series {
         self.grid = match (self.times.len(), self.times.last()) {
             (1, Some(&last)) if time > last => Some(time - last),
             (n, Some(&last)) if n > 1 && self.grid == Some(time - last) => self.grid,
+            _ => None,
+        };
+        self.min_spacing = match (self.times.len(), self.times.last()) {
+            (1, Some(&last)) if time > last => Some(time - last),
+            (n, Some(&last)) if n > 1 && time > last => {
+                self.min_spacing.map(|m| m.min(time - last))
+            }
             _ => None,
         };
         self.integral_abs = add_integral(self.integral_abs, value);
@@ -443,6 +454,14 @@ impl Series {
         self.grid
     }
 
+    /// The smallest spacing between consecutive samples, in seconds (`None` below two
+    /// samples). When it is at least the step, a stretch of `k` samples spanning exactly
+    /// `(k - 1) * step` has no gap, which decimation uses to find gaps without scanning.
+    #[inline]
+    pub fn min_spacing(&self) -> Option<i64> {
+        self.min_spacing
+    }
+
     /// Whether every value is an integer and their magnitudes add up to at most 2^52. Then
     /// every partial sum of any of the values (and of the values times a power of two) is
     /// exact, so sums may be taken in any order, in vector lanes, and still equal the sum
@@ -464,6 +483,7 @@ impl Series {
             }
         }
         self.grid = detect_grid(&self.times);
+        self.min_spacing = min_spacing(&self.times);
         self.integral_abs = self.values.iter().fold(0.0, |a, &v| add_integral(a, v));
     }
 
@@ -490,6 +510,7 @@ impl Series {
             self.counts = Vec::new();
         }
         self.grid = detect_grid(&self.times);
+        self.min_spacing = min_spacing(&self.times);
         self.integral_abs = self.values.iter().fold(0.0, |a, &v| add_integral(a, v));
     }
 
@@ -561,6 +582,12 @@ pub fn detect_grid(times: &[i64]) -> Option<i64> {
         .windows(2)
         .all(|w| w[1].wrapping_sub(w[0]) == step)
         .then_some(step)
+}
+
+/// The smallest spacing of sorted `times` (`None` below two, or when not increasing).
+pub fn min_spacing(times: &[i64]) -> Option<i64> {
+    let m = times.windows(2).map(|w| w[1].wrapping_sub(w[0])).min()?;
+    (m > 0).then_some(m)
 }
 
 /// Export column name of a scope and label: `receive`, `receive_count@10.0.0.1`.
@@ -728,6 +755,21 @@ mod tests {
             s.push_parts(t0 + h * 3600, h as f64, None);
         }
         s
+    }
+
+    #[test]
+    fn min_spacing_follows_pushes_removals_and_normalizing() {
+        assert_eq!(hours(&[0, 1, 3, 7]).min_spacing(), Some(3600));
+        assert_eq!(hours(&[0, 2, 5]).min_spacing(), Some(7200));
+        assert_eq!(hours(&[4]).min_spacing(), None);
+        let mut s = hours(&[3, 0, 2]); // out of order: unknown until normalized
+        assert_eq!(s.min_spacing(), None);
+        s.normalize();
+        assert_eq!(s.min_spacing(), Some(3600));
+        let mut s = hours(&[0, 1, 5, 9]);
+        s.remove_range(1..2);
+        assert_eq!(s.min_spacing(), Some(4 * 3600));
+        assert_eq!(min_spacing(&[0, 5, 7, 20]), Some(2));
     }
 
     #[test]

@@ -91,6 +91,8 @@ fn sorted_runs(
     let half = step as f64 / 2.0;
     let mut acc = RunBuilder::new(step, true, columns.min(n));
     let mut out = Vec::new();
+    // No spacing below the step: a gap shows in a stretch's span (see first_gap_spaced).
+    let spaced = series.min_spacing().is_some_and(|m| m >= step);
     let (mut i, mut width, mut count) = (0, 1, 1);
     while i < n {
         let t = times[i];
@@ -109,7 +111,12 @@ fn sorted_runs(
         let j = next_column(i, n, count, |k| times[k] >= until);
         count = j - i;
         // A gap inside the column ends it (and the run) at the gap.
-        let j = first_gap(&times[i..j], step).map_or(j, |k| i + k + 1);
+        let gap = if spaced {
+            first_gap_spaced(&times[i..j], step)
+        } else {
+            first_gap(&times[i..j], step)
+        };
+        let j = gap.map_or(j, |k| i + k + 1);
         let col = reduce(&values[i..j], factor, exact, x)?;
         acc.add_column(t, times[j - 1], col, map);
         i = j;
@@ -426,6 +433,28 @@ fn first_gap(times: &[i64], step: i64) -> Option<usize> {
     None
 }
 
+/// [`first_gap`] when no spacing is below `step`: then `times[..=m]` has no gap exactly
+/// when it spans `m * step`, so the first gap is found by bisection on that, without
+/// reading the stretch.
+fn first_gap_spaced(times: &[i64], step: i64) -> Option<usize> {
+    let whole = |m: usize| times[m] - times[0] == m as i64 * step;
+    let last = times.len().checked_sub(1)?;
+    if whole(last) {
+        return None;
+    }
+    // whole(lo) and !whole(hi): the first spacing over the step is between them.
+    let (mut lo, mut hi) = (0, last);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if whole(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(lo)
+}
+
 /// Builds one run at a time.
 struct RunBuilder {
     step: i64,
@@ -711,8 +740,14 @@ mod tests {
                     }
                 })
                 .collect();
-            let s = Series::new(Scope::Receive, points);
+            let mut s = Series::new(Scope::Receive, points);
             assert_eq!(s.grid_step(), None);
+            if kind == 1 {
+                // Declared hourly with half-hour samples: spacings below the step, so gaps
+                // are found by scanning rather than by spans.
+                s.origin.period = Some(crate::model::Period::Hourly);
+                assert!(s.min_spacing().unwrap() < s.step_seconds());
+            }
             same_as_general(
                 &s,
                 &mut next,
@@ -766,6 +801,18 @@ mod tests {
         times[50] += 3; // two gaps: 49-50 and... only the first counts
         times[80] += 30;
         assert_eq!(first_gap(&times, 10), Some(49));
+        // With no spacing below the step, bisection on spans finds the same.
+        for t in [
+            (0..100).map(|i| i * 10).collect::<Vec<i64>>(),
+            (0..100).map(|i| i * 10 + (i / 37) * 5).collect(),
+            (0..100).map(|i| i * 10 + (i / 99) * 5).collect(),
+            (0..100).map(|i| i * 10 + (i / 1) * 5).collect(),
+            vec![0, 30],
+            vec![7],
+            vec![],
+        ] {
+            assert_eq!(first_gap_spaced(&t, 10), first_gap(&t, 10), "{t:?}");
+        }
     }
 
     #[test]
