@@ -806,7 +806,7 @@ mod tests {
             (0..100).map(|i| i * 10).collect::<Vec<i64>>(),
             (0..100).map(|i| i * 10 + (i / 37) * 5).collect(),
             (0..100).map(|i| i * 10 + (i / 99) * 5).collect(),
-            (0..100).map(|i| i * 10 + (i / 1) * 5).collect(),
+            (0..100).map(|i| i * 15).collect(),
             vec![0, 30],
             vec![7],
             vec![],
