@@ -113,8 +113,9 @@ impl ColorIds {
     }
 }
 
-/// The frame as runs of equal pixels (colour id, length), and the packed colours by id.
-/// Only a change of colour costs a table lookup; a chart is mostly long runs.
+/// The frame as runs of equal pixels (colour id, length), and the packed colours by id:
+/// the general path, for frames over 256 colours (rare since coverage is kept in
+/// sixteenths; the exact path is [`exact_rgba`]). Only a change of colour costs a lookup.
 fn runs(pixels: Pixels) -> (Vec<(u32, u32)>, Vec<u32>) {
     fn scan<const N: usize>(bytes: &[u8]) -> (Vec<(u32, u32)>, Vec<u32>) {
         let mut ids = ColorIds::new();
@@ -135,34 +136,9 @@ fn runs(pixels: Pixels) -> (Vec<(u32, u32)>, Vec<u32>) {
         runs.push((id, n));
         (runs, ids.colors)
     }
-    /// RGBA: whole pixels compared as words, and four at a time inside a run.
-    fn scan_rgba(bytes: &[u8]) -> (Vec<(u32, u32)>, Vec<u32>) {
-        let mut ids = ColorIds::new();
-        let mut runs: Vec<(u32, u32)> = Vec::with_capacity(32 * 1024);
-        let n = bytes.len() / 4;
-        let word = |i: usize| u32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap());
-        let quad = |i: usize| u128::from_le_bytes(bytes[4 * i..4 * i + 16].try_into().unwrap());
-        let mut i = 0;
-        while i < n {
-            let w = word(i);
-            let [r, g, b, _] = w.to_le_bytes();
-            let id = ids.id(pack(r, g, b));
-            let start = i;
-            i += 1;
-            let splat = u128::from(w) * 0x0000_0001_0000_0001_0000_0001_0000_0001;
-            while i + 4 <= n && quad(i) == splat {
-                i += 4;
-            }
-            while i < n && word(i) == w {
-                i += 1;
-            }
-            runs.push((id, (i - start) as u32));
-        }
-        (runs, ids.colors)
-    }
     match pixels {
         Pixels::Rgb(b) => scan::<3>(b),
-        Pixels::Rgba(b) => scan_rgba(b),
+        Pixels::Rgba(b) => scan::<4>(b),
     }
 }
 
@@ -491,6 +467,34 @@ mod tests {
             let w: Vec<u8> = colors.iter().map(|&c| nearest(&palette[..7], c)).collect();
             w
         });
+    }
+
+    #[test]
+    fn rgba_frames_index_like_rgb_frames() {
+        let rgba = |rgb: &[u8]| -> Vec<u8> {
+            rgb.chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect()
+        };
+        // Few colours, in rows that repeat (the exact path copies from the row above).
+        let few: Vec<u8> = (0..64 * 40u32)
+            .flat_map(|i| {
+                let (x, y) = (i % 64, i / 64);
+                [(x / 8 * 30) as u8, if y % 10 < 5 { 0 } else { 200 }, 7]
+            })
+            .collect();
+        let q = quantize(Pixels::Rgba(&rgba(&few)), 64, &[]);
+        assert!(q.exact);
+        assert_eq!(q.to_rgb(), few);
+        // Many colours: the same picture either way.
+        let many: Vec<u8> = (0..4096u32)
+            .flat_map(|i| [(i % 64 * 4) as u8, (i / 64 * 4) as u8, 128])
+            .collect();
+        let base = base_palette(&[[0, 0, 0]], &[[255, 0, 0]], &[[0, 0, 255]]);
+        let a = quantize(Pixels::Rgb(&many), 64, &base);
+        let b = quantize(Pixels::Rgba(&rgba(&many)), 64, &base);
+        assert!(!b.exact);
+        assert_eq!(a, b);
     }
 
     #[test]
