@@ -198,6 +198,44 @@ struct Lanes {
 
 const LANES: usize = 4;
 
+/// Per-lane minimum, maximum and sum of the rates `values[i] * f` (lane = index mod
+/// [`LANES`], so the loop vectorizes): the core of the figures pass and of decimation
+/// ([`crate::render::decimate`]). The minimum and maximum over the lanes are the slice's;
+/// the lane sums add up to the slice's sum exactly only when no addition can round (see
+/// [`Series::exact_sums`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LaneFigures {
+    pub min: [f64; LANES],
+    pub max: [f64; LANES],
+    pub sum: [f64; LANES],
+}
+
+#[inline]
+pub(crate) fn lane_figures(values: &[f64], f: f64) -> LaneFigures {
+    let mut l = LaneFigures {
+        min: [f64::INFINITY; LANES],
+        max: [f64::NEG_INFINITY; LANES],
+        sum: [0.0; LANES],
+    };
+    let mut add = |k: usize, v: f64| {
+        let r = v * f;
+        l.max[k] = if r > l.max[k] { r } else { l.max[k] };
+        l.min[k] = if r < l.min[k] { r } else { l.min[k] };
+        l.sum[k] += r;
+    };
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (k, &v) in c.iter().enumerate() {
+            add(k, v);
+        }
+    }
+    for (k, &v) in rest.iter().enumerate() {
+        add(k, v);
+    }
+    l
+}
+
 impl Lanes {
     fn new() -> Lanes {
         Lanes {
@@ -212,24 +250,15 @@ impl Lanes {
     /// One block of values (at most [`BLOCK`]), starting at index `base`.
     #[inline]
     fn feed_block(&mut self, values: &[f64], base: usize) {
-        let mut max = [f64::NEG_INFINITY; LANES];
-        let (mut min, mut sum) = (self.min, self.sum);
-        let mut add = |k: usize, v: f64| {
-            max[k] = if v > max[k] { v } else { max[k] };
-            min[k] = if v < min[k] { v } else { min[k] };
-            sum[k] += v;
-        };
-        let chunks = values.chunks_exact(LANES);
-        let rest = chunks.remainder();
-        for c in chunks {
-            for (k, &v) in c.iter().enumerate() {
-                add(k, v);
-            }
+        let LaneFigures { min, max, sum } = lane_figures(values, 1.0);
+        for k in 0..LANES {
+            self.min[k] = if min[k] < self.min[k] {
+                min[k]
+            } else {
+                self.min[k]
+            };
+            self.sum[k] += sum[k];
         }
-        for (k, &v) in rest.iter().enumerate() {
-            add(k, v);
-        }
-        (self.min, self.sum) = (min, sum);
         let m = max
             .iter()
             .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });

@@ -15,6 +15,7 @@
 //! Grouping is a single pass with one running accumulator: no allocation per sample.
 
 use crate::model::Series;
+use crate::stats::{lane_figures, LaneFigures};
 
 /// One vertex in backend pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,8 +196,6 @@ fn grid_runs(
     Some(out)
 }
 
-const LANES: usize = 4;
-
 /// One column of rates `value * factor` (`values` non-empty), as [`Column::add`] one by
 /// one would leave it. `None` when a rate is not finite or their sum overflows.
 ///
@@ -212,25 +211,7 @@ fn reduce(values: &[f64], factor: f64, exact: bool, x: i32) -> Option<Column> {
         && factor.to_bits() & ((1 << 52) - 1) == 0
         && (2f64.powi(-900)..=2f64.powi(900)).contains(&factor);
     let f = if pow2 { 1.0 } else { factor };
-    let mut min = [f64::INFINITY; LANES];
-    let mut max = [f64::NEG_INFINITY; LANES];
-    let mut sum = [0.0f64; LANES];
-    let chunks = values.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    let mut lane = |k: usize, v: f64| {
-        let r = v * f;
-        min[k] = if r < min[k] { r } else { min[k] };
-        max[k] = if r > max[k] { r } else { max[k] };
-        sum[k] += r;
-    };
-    for c in chunks {
-        for (k, &v) in c.iter().enumerate() {
-            lane(k, v);
-        }
-    }
-    for (k, &v) in rest.iter().enumerate() {
-        lane(k, v);
-    }
+    let LaneFigures { min, max, sum } = lane_figures(values, f);
     let lanes: f64 = sum.iter().sum();
     if !lanes.is_finite() {
         return None; // a rate is infinite or NaN, or they overflow
