@@ -21,6 +21,7 @@ pub mod provider;
 pub mod range;
 pub mod render;
 pub mod report;
+pub mod rollup;
 pub mod secret;
 pub mod sim;
 pub mod source;

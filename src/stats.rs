@@ -8,11 +8,13 @@
 //! has no sample at a timestamp, the other side's sample stands alone.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::model::{time_of, Scope, Series, Traffic};
+use crate::rollup::{self, Bracket, Bucket, Join, Rollup};
 use crate::units::{DisplayUnit, ValueUnit};
 
 /// Which samples the percentile line is computed from.
@@ -84,6 +86,10 @@ pub struct SeriesStats {
     /// not printed.
     #[serde(skip)]
     pub peak_rate: f64,
+    /// The samples summarised per bucket, for decimation: see [`crate::rollup`]. Only for
+    /// series with exact sums; not printed.
+    #[serde(skip)]
+    pub rollup: Option<Arc<Rollup>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -126,7 +132,7 @@ pub fn compute(traffic: &Traffic, opts: &StatsOptions) -> Stats {
     let span = traffic.span();
     // Series whose figures were gathered while joining them for the percentile (one pass
     // over their samples instead of two).
-    let mut gathered: Vec<(&Series, Acc)> = Vec::new();
+    let mut gathered: Vec<(&Series, Gathered)> = Vec::new();
     let percentile = opts
         .percentile
         .and_then(|p| percentile_stat(traffic, opts, p, &mut gathered));
@@ -135,11 +141,11 @@ pub fn compute(traffic: &Traffic, opts: &StatsOptions) -> Stats {
         .iter()
         .filter(|s| !s.is_empty())
         .map(|s| {
-            let acc = gathered
+            let (acc, rollup) = gathered
                 .iter()
                 .find(|(g, _)| std::ptr::eq(*g, s))
-                .map_or_else(|| Acc::over(s, rate_factor(s, opts)), |g| g.1);
-            series_stats(s, opts, acc)
+                .map_or_else(|| Acc::over(s, rate_factor(s, opts)), |g| g.1.clone());
+            series_stats(s, opts, acc, rollup)
         })
         .collect();
     Stats {
@@ -164,36 +170,10 @@ struct Acc {
 }
 
 impl Acc {
-    /// The figures of `s` whose rates are its values times `f`.
-    fn over(s: &Series, f: f64) -> Acc {
-        let mut lanes = Lanes::new();
-        lanes.feed(s.values(), 0);
-        lanes.finish(s, f)
+    /// The figures of `s` whose rates are its values times `f`, and its rollup.
+    fn over(s: &Series, f: f64) -> Gathered {
+        with_rollup(s, Rollup::of(s.values()), f)
     }
-}
-
-/// Lanes of the statistics pass: [`Acc`]'s figures gathered in `LANES` independent
-/// accumulators so the loop vectorizes, merged at the end to exactly what a sample by
-/// sample pass gives.
-///
-/// - The maximum's first occurrence: the pass notes the first block of [`BLOCK`] values
-///   whose maximum is the largest, and that block alone is searched at the end.
-/// - The peak rate is the maximum times the (positive) factor: multiplying by a positive
-///   number keeps the order. Anything unusual (a factor that is not positive, an
-///   overflowing rate) takes the peak one rate after another.
-/// - The sum is the one figure whose value depends on the order of additions. The lanes'
-///   sum is used only when the series' values are integers whose magnitudes add up to at
-///   most 2^52 ([`Series::exact_sums`]): then no addition rounds and any order gives the
-///   same sum. Otherwise the sum is taken again one value after another.
-#[derive(Clone, Copy)]
-struct Lanes {
-    min: [f64; LANES],
-    sum: [f64; LANES],
-    /// The largest block maximum so far, and where that block starts.
-    best: f64,
-    best_at: usize,
-    /// Whether any value was fed.
-    any: bool,
 }
 
 const LANES: usize = 4;
@@ -236,97 +216,93 @@ pub(crate) fn lane_figures(values: &[f64], f: f64) -> LaneFigures {
     l
 }
 
-impl Lanes {
-    fn new() -> Lanes {
-        Lanes {
-            min: [f64::INFINITY; LANES],
-            sum: [0.0; LANES],
-            best: f64::NEG_INFINITY,
-            best_at: usize::MAX,
-            any: false,
-        }
-    }
-
-    /// One block of values (at most [`BLOCK`]), starting at index `base`.
-    #[inline]
-    fn feed_block(&mut self, values: &[f64], base: usize) {
-        let LaneFigures { min, max, sum } = lane_figures(values, 1.0);
-        for k in 0..LANES {
-            self.min[k] = if min[k] < self.min[k] {
-                min[k]
-            } else {
-                self.min[k]
-            };
-            self.sum[k] += sum[k];
-        }
-        let m = max
+/// [`Acc`] from a rollup of `s` (rates `value * f`).
+///
+/// - The maximum's first occurrence: the first bucket whose maximum is the largest is
+///   searched.
+/// - The peak rate is the maximum times the (positive) factor: multiplying by a positive
+///   number keeps the order. Anything unusual (a factor that is not positive, an
+///   overflowing rate) takes the peak one rate after another.
+/// - The sum is the one figure whose value depends on the order of additions. The buckets'
+///   sums are used only when the series' values are integers whose magnitudes add up to at
+///   most 2^52 ([`Series::exact_sums`]): then no addition rounds and any order gives the
+///   same sum. Otherwise the sum is taken again one value after another.
+fn acc_from(s: &Series, r: &Rollup, f: f64) -> Acc {
+    let values = s.values();
+    let all = r
+        .buckets()
+        .iter()
+        .fold(Bucket::EMPTY, |acc, b| acc.merge(*b));
+    let (max, max_at) = if all.max == f64::NEG_INFINITY {
+        (f64::NEG_INFINITY, None)
+    } else {
+        // The first value equal to the maximum, in the first bucket holding it (the same
+        // value a strict `>` scan keeps, sign of zero included).
+        let k = r
+            .buckets()
             .iter()
-            .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-        if m > self.best {
-            self.best = m;
-            self.best_at = base;
-        }
-        self.any |= !values.is_empty();
-    }
-
-    /// `values`, indices `base..`, fed in order of index.
-    #[inline]
-    fn feed(&mut self, values: &[f64], base: usize) {
-        for (b, c) in values.chunks(BLOCK).enumerate() {
-            self.feed_block(c, base + b * BLOCK);
-        }
-    }
-
-    /// The figures of `s`, every one of whose values was fed in order of index, with the
-    /// rates `value * f`.
-    fn finish(&self, s: &Series, f: f64) -> Acc {
-        let values = s.values();
-        let (max, max_at) = if self.best_at == usize::MAX {
-            (f64::NEG_INFINITY, None)
+            .position(|b| b.max == all.max)
+            .expect("a bucket holds the maximum");
+        let range = r.range(k);
+        let i = values[range.clone()]
+            .iter()
+            .position(|&v| v == all.max)
+            .expect("the bucket holds its maximum");
+        (
+            values[range.start + i],
+            Some(time_of(s.times()[range.start + i])),
+        )
+    };
+    let sum = if s.exact_sums() {
+        all.sum
+    } else {
+        values.iter().fold(0.0, |acc, &v| acc + v)
+    };
+    let top = max * f;
+    let peak = if f > 0.0 && top.is_finite() {
+        if top > 0.0 {
+            top
         } else {
-            // The first value equal to the maximum, in the first block holding it (the
-            // same value a strict `>` scan keeps, sign of zero included).
-            let block = &values[self.best_at..(self.best_at + BLOCK).min(values.len())];
-            let i = block
-                .iter()
-                .position(|&v| v == self.best)
-                .expect("the block holds its maximum");
-            (block[i], Some(time_of(s.times()[self.best_at + i])))
-        };
-        let min = self.min.iter().fold(f64::INFINITY, |m, &v| m.min(v));
-        let sum = if s.exact_sums() {
-            self.sum.iter().sum()
-        } else {
-            values.iter().fold(0.0, |acc, &v| acc + v)
-        };
-        let top = max * f;
-        let peak = if f > 0.0 && top.is_finite() {
-            if top > 0.0 {
-                top
+            0.0
+        }
+    } else {
+        values.iter().fold(0.0, |m, &v| {
+            let r = v * f;
+            if r.is_finite() && r > m {
+                r
             } else {
-                0.0
+                m
             }
+        })
+    };
+    Acc {
+        max,
+        max_at,
+        min: if values.is_empty() {
+            f64::INFINITY
         } else {
-            values.iter().fold(0.0, |m, &v| {
-                let r = v * f;
-                if r.is_finite() && r > m {
-                    r
-                } else {
-                    m
-                }
-            })
-        };
-        Acc {
-            max,
-            max_at,
-            min: if self.any { min } else { f64::INFINITY },
-            sum,
-            peak,
-        }
+            all.min
+        },
+        sum,
+        peak,
     }
 }
 
-fn series_stats(s: &Series, opts: &StatsOptions, acc: Acc) -> SeriesStats {
+/// A series' figures and its rollup.
+type Gathered = (Acc, Option<Arc<Rollup>>);
+
+/// The figures of `s` and its rollup, kept when its sums are exact (see [`crate::rollup`]).
+fn with_rollup(s: &Series, r: Rollup, f: f64) -> Gathered {
+    let acc = acc_from(s, &r, f);
+    (acc, s.exact_sums().then(|| Arc::new(r)))
+}
+
+fn series_stats(
+    s: &Series,
+    opts: &StatsOptions,
+    acc: Acc,
+    rollup: Option<Arc<Rollup>>,
+) -> SeriesStats {
     let f = rate_factor(s, opts);
     let step = s.step_seconds();
     let Acc {
@@ -359,6 +335,7 @@ fn series_stats(s: &Series, opts: &StatsOptions, acc: Acc) -> SeriesStats {
         last: s.values().last().map_or(f64::NAN, |v| v * f),
         total_bytes: sum * bytes_per_raw,
         peak_rate: peak,
+        rollup,
     }
 }
 
@@ -469,7 +446,7 @@ fn percentile_stat<'t>(
     traffic: &'t Traffic,
     opts: &StatsOptions,
     p: f64,
-    gathered: &mut Vec<(&'t Series, Acc)>,
+    gathered: &mut Vec<(&'t Series, Gathered)>,
 ) -> Option<PercentileStat> {
     if let Some(stat) = percentile_single(traffic, opts, p, gathered) {
         return stat;
@@ -513,7 +490,7 @@ fn percentile_single<'t>(
     traffic: &'t Traffic,
     opts: &StatsOptions,
     p: f64,
-    gathered: &mut Vec<(&'t Series, Acc)>,
+    gathered: &mut Vec<(&'t Series, Gathered)>,
 ) -> Option<Option<PercentileStat>> {
     let one = |scope: Scope| -> Option<Option<&'t Series>> {
         let mut it = traffic
@@ -556,10 +533,10 @@ fn percentile_single<'t>(
                 finish_percentile("transmit", out, p)
             }
             (PercentileOf::Max, Some(r), Some(t)) => {
-                join_percentile(r, t, opts, p, "max", f64::max, out, gathered)
+                join_percentile(r, t, opts, p, Combine::Max, out, gathered)
             }
             (PercentileOf::Sum, Some(r), Some(t)) => {
-                join_percentile(r, t, opts, p, "sum", |a, b| a + b, out, gathered)
+                join_percentile(r, t, opts, p, Combine::Sum, out, gathered)
             }
         };
         if out.capacity() > 4 * out.len().max(1 << 16) {
@@ -569,33 +546,54 @@ fn percentile_single<'t>(
     })
 }
 
-/// The percentile of `a` and `b` joined per timestamp with `op`: on the same grid in one
-/// pass that also gathers both series' figures into `gathered` ([`grid_join`]), else
-/// through [`merge_into`].
-#[allow(clippy::too_many_arguments)]
+/// How receive and transmit join per timestamp for the percentile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Combine {
+    Max,
+    Sum,
+}
+
+impl Combine {
+    fn of(self) -> &'static str {
+        match self {
+            Combine::Max => "max",
+            Combine::Sum => "sum",
+        }
+    }
+
+    fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            Combine::Max => a.max(b),
+            Combine::Sum => a + b,
+        }
+    }
+}
+
+/// The percentile of `a` and `b` joined per timestamp: on one time grid (or the same
+/// timestamps) in one pass that also gathers both series' figures and rollups into
+/// `gathered` ([`grid_join`]), else through [`merge_into`].
 fn join_percentile<'t>(
     a: &'t Series,
     b: &'t Series,
     opts: &StatsOptions,
     p: f64,
-    of: &str,
-    op: impl Fn(f64, f64) -> f64 + Copy,
+    op: Combine,
     out: &mut Vec<f64>,
-    gathered: &mut Vec<(&'t Series, Acc)>,
+    gathered: &mut Vec<(&'t Series, Gathered)>,
 ) -> Option<PercentileStat> {
-    if let Some((value, n, acc_a, acc_b)) = grid_join(a, b, opts, p, op, out) {
-        gathered.extend([(a, acc_a), (b, acc_b)]);
+    if let Some((value, n, ga, gb)) = grid_join(a, b, opts, p, op, out) {
+        gathered.extend([(a, ga), (b, gb)]);
         return Some(PercentileStat {
             p,
-            of: of.to_string(),
+            of: op.of().to_string(),
             method: "nearest-rank",
             samples: n,
             value,
         });
     }
     out.clear();
-    merge_into(a, b, opts, op, out);
-    finish_percentile(of, out, p)
+    merge_into(a, b, opts, |x, y| op.apply(x, y), out);
+    finish_percentile(op.of(), out, p)
 }
 
 /// [`merge`] of two series' rates, values only, appended to `out`.
@@ -627,28 +625,30 @@ fn merge_into(
     out.extend(vb[j..].iter().map(|v| v * fb));
 }
 
-/// Where two series on the same grid of step `g` share timestamps: `a[lo..hi]` pairs with
-/// `b[blo..bhi]`; `None` when their grids are offset or they do not overlap.
-fn grid_overlap(a: &Series, b: &Series, g: i64) -> Option<(usize, usize, usize, usize)> {
+/// Where `a` and `b` sit on one timeline of their shared grid: `a[i]` and `b[j]` share a
+/// timestamp when `i + ua == j + ub`. Also for the very same timestamps, gaps included
+/// (receive and transmit usually come from the same data sets, so their gaps coincide).
+/// `None` when neither holds or they do not overlap.
+fn timeline(a: &Series, b: &Series) -> Option<(usize, usize)> {
     let (na, nb) = (a.len(), b.len());
-    let (t0a, t0b) = (a.times()[0], b.times()[0]);
-    if (t0b - t0a) % g != 0 {
-        return None;
+    match (a.grid_step(), b.grid_step()) {
+        (Some(g), Some(h)) if g == h => {
+            let (t0a, t0b) = (a.times()[0], b.times()[0]);
+            if (t0b - t0a) % g != 0 {
+                return None;
+            }
+            let d = (t0b - t0a) / g;
+            let (ua, ub) = if d >= 0 {
+                (0, usize::try_from(d).ok()?)
+            } else {
+                (usize::try_from(-d).ok()?, 0)
+            };
+            // Overlapping: each starts before the other ends.
+            (ua < ub + nb && ub < ua + na).then_some((ua, ub))
+        }
+        _ if a.times() == b.times() => Some((0, 0)),
+        _ => None,
     }
-    // a[i] and b[i - d] share a timestamp.
-    let d = isize::try_from((t0b - t0a) / g).ok()?;
-    let lo = d.max(0) as usize;
-    let hi = (nb as isize + d).min(na as isize);
-    if hi <= lo as isize {
-        return None;
-    }
-    let hi = hi as usize;
-    Some((
-        lo,
-        hi,
-        (lo as isize - d) as usize,
-        (hi as isize - d) as usize,
-    ))
 }
 
 /// Values sampled to bracket the percentile before the joining pass.
@@ -659,159 +659,101 @@ const SPREAD: usize = 64;
 /// Below this many joined values, materializing them and selecting is as fast.
 const BRACKET_MIN: usize = 64 * 1024;
 
-/// Receive and transmit on one grid (same step, timestamps aligned to it, overlapping), or
-/// with the very same timestamps (gaps included):
-/// the join per timestamp is elementwise over index ranges, with the samples of one side
-/// only standing alone. One streaming pass gathers both series' figures and the
-/// percentile without storing the joined values:
+/// Receive and transmit on one timeline ([`timeline`]): one streaming pass
+/// ([`rollup::pair_pass`]) gathers both series' figures and rollups and the percentile
+/// without storing the joined values:
 ///
 /// A sample of the joined values gives two pivots that very likely bracket the wanted
-/// rank; the pass counts the values below the lower pivot and above the upper one and
-/// keeps only those in between (a percent or two) in `buf`, among which the element of the
-/// wanted rank is selected. When the bracket misses (or a value is NaN), `None`: the
-/// caller computes everything the general way. The result is exactly the nearest-rank
-/// element of [`nearest_rank`] over the joined values.
+/// rank; the pass counts the values below the lower pivot and keeps only those between
+/// the two (a percent or two) in `buf`, among which the element of the wanted rank is
+/// selected. When the bracket misses (or a value is NaN or infinite), `None`: the caller
+/// computes everything the general way. The result is exactly the nearest-rank element of
+/// [`nearest_rank`] over the joined values.
 ///
-/// Returns the percentile, the number of joined values and the figures of `a` and `b`.
+/// The maximum of two rates with the same factor is the factor times the maximum of the
+/// raw values (scaling by a positive number keeps the order, rounding included), so then
+/// the pass joins raw values and only the answer is scaled.
+///
+/// Returns the percentile, the number of joined values and what was gathered of `a` and `b`.
 fn grid_join(
     a: &Series,
     b: &Series,
     opts: &StatsOptions,
     p: f64,
-    op: impl Fn(f64, f64) -> f64 + Copy,
+    op: Combine,
     buf: &mut Vec<f64>,
-) -> Option<(f64, usize, Acc, Acc)> {
-    let (na, nb) = (a.len(), b.len());
-    let (lo, hi, blo, bhi) = match (a.grid_step(), b.grid_step()) {
-        (Some(g), Some(h)) if g == h => grid_overlap(a, b, g)?,
-        // Not a grid (gaps), but the same timestamps: receive and transmit usually come
-        // from the same data sets, so their gaps coincide.
-        _ if a.times() == b.times() => (0, na, 0, nb),
-        _ => return None,
-    };
-    let n = na + nb - (hi - lo);
+) -> Option<(f64, usize, Gathered, Gathered)> {
+    let (ua, ub) = timeline(a, b)?;
+    let n = (ua + a.len()).max(ub + b.len());
     if n < BRACKET_MIN {
         return None;
     }
     let (fa, fb) = (rate_factor(a, opts), rate_factor(b, opts));
     let (va, vb) = (a.values(), b.values());
-    // The joined values as segments: lone a, lone b, then the shared stretch.
-    let lone: [(&[f64], f64); 4] = [
-        (&va[..lo], fa),
-        (&va[hi..], fa),
-        (&vb[..blo], fb),
-        (&vb[bhi..], fb),
-    ];
-    let (sa, sb) = (&va[lo..hi], &vb[blo..bhi]);
-    let joined_at = |mut j: usize| -> f64 {
-        for (seg, f) in lone {
-            if j < seg.len() {
-                return seg[j] * f;
-            }
-            j -= seg.len();
-        }
-        op(sa[j] * fa, sb[j] * fb)
-    };
     let rank = ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize - 1;
-    let mut sample: Vec<f64> = (0..SAMPLE)
-        .map(|s| joined_at(s * n / SAMPLE + n / (2 * SAMPLE)))
-        .collect();
-    sample.sort_unstable_by(f64::total_cmp);
-    let q = rank * SAMPLE / n;
-    let bracket = Bracket {
-        // Near either end the bracket stays open on that side.
-        lo: q
-            .checked_sub(SPREAD)
-            .map_or(f64::NEG_INFINITY, |i| sample[i]),
-        hi: sample.get(q + SPREAD).copied().unwrap_or(f64::INFINITY),
-        below: 0,
-        above: 0,
-        cap: (n / SAMPLE) * (4 * SPREAD + 2) + 4096,
-        overflow: false,
+    let (value, pass) = if op == Combine::Max && fa == fb && fa > 0.0 {
+        let raw = |x: f64, y: f64| if x > y { x } else { y };
+        let (v, pass) = bracket_pass(
+            &Join::new((va, ua), (vb, ub), (1.0, 1.0), raw),
+            n,
+            rank,
+            buf,
+        )?;
+        (v * fa, pass)
+    } else {
+        let rates = move |x: f64, y: f64| op.apply(x * fa, y * fb);
+        bracket_pass(
+            &Join::new((va, ua), (vb, ub), (fa, fb), rates),
+            n,
+            rank,
+            buf,
+        )?
     };
+    let ga = with_rollup(a, pass.a, fa);
+    let gb = with_rollup(b, pass.b, fb);
+    Some((value, n, ga, gb))
+}
+
+/// [`grid_join`]'s sampling, pass and selection: the joined value of rank `rank` among
+/// the `n` of `j`, and what the pass gathered.
+fn bracket_pass<J: Fn(f64, f64) -> f64 + Copy>(
+    j: &Join<'_, J>,
+    n: usize,
+    rank: usize,
+    buf: &mut Vec<f64>,
+) -> Option<(f64, rollup::PairPass)> {
+    // The series overlap, so every position of the timeline has a sample.
+    let mut sample: Vec<f64> = (0..SAMPLE)
+        .filter_map(|s| j.at(s * n / SAMPLE + n / (2 * SAMPLE)))
+        .collect();
+    if sample.len() < SAMPLE {
+        return None;
+    }
+    let q = rank * SAMPLE / n;
+    // Near either end the bracket stays open on that side.
+    let lo = match q.checked_sub(SPREAD) {
+        Some(i) => *sample.select_nth_unstable_by(i, f64::total_cmp).1,
+        None => f64::NEG_INFINITY,
+    };
+    let hi = if q + SPREAD < SAMPLE {
+        *sample.select_nth_unstable_by(q + SPREAD, f64::total_cmp).1
+    } else {
+        f64::INFINITY
+    };
+    let cap = (n / SAMPLE) * (4 * SPREAD + 2) + 4096;
     buf.clear();
-    buf.reserve(bracket.cap);
-    let mut br = bracket;
-    // Each series is fed in index order, so its lanes find the first occurrence of a maximum.
-    let (mut la, mut lb) = (Lanes::new(), Lanes::new());
-    la.feed(lone[0].0, 0);
-    lb.feed(lone[2].0, 0);
-    for (seg, f) in lone {
-        br.feed_rates(seg, f, buf);
-    }
-    let mut block = [0.0f64; BLOCK];
-    let mut i = 0;
-    while i < sa.len() {
-        let m = BLOCK.min(sa.len() - i);
-        let (ca, cb) = (&sa[i..i + m], &sb[i..i + m]);
-        la.feed_block(ca, lo + i);
-        lb.feed_block(cb, blo + i);
-        for ((o, &x), &y) in block.iter_mut().zip(ca).zip(cb) {
-            *o = op(x * fa, y * fb);
-        }
-        br.feed(&block[..m], buf);
-        i += m;
-    }
-    la.feed(lone[1].0, hi);
-    lb.feed(lone[3].0, bhi);
-    if br.overflow || br.below + br.above + buf.len() != n {
+    buf.reserve(cap);
+    let pass = rollup::pair_pass(j, Bracket { lo, hi, cap }, buf);
+    // A NaN or an infinity anywhere shows in the sums (which also rule out overflow).
+    let finite = |r: &Rollup| r.buckets().iter().all(|b| b.sum.is_finite());
+    if pass.overflow || !finite(&pass.a) || !finite(&pass.b) {
         return None;
     }
-    if rank < br.below || rank >= br.below + buf.len() {
+    if rank < pass.below || rank >= pass.below + buf.len() {
         return None;
     }
-    let (_, v, _) = buf.select_nth_unstable_by(rank - br.below, f64::total_cmp);
-    Some((*v, n, la.finish(a, fa), lb.finish(b, fb)))
-}
-
-/// Joined values per block of the pass: small enough to stay in L1 between being
-/// computed and being bracketed.
-const BLOCK: usize = 256;
-
-/// The counting side of [`grid_join`].
-struct Bracket {
-    lo: f64,
-    hi: f64,
-    below: usize,
-    above: usize,
-    /// The most values kept before the bracket counts as missed.
-    cap: usize,
-    overflow: bool,
-}
-
-impl Bracket {
-    /// Counts `values` below `lo` and above `hi` and keeps those in between in `buf`.
-    #[inline]
-    fn feed(&mut self, values: &[f64], buf: &mut Vec<f64>) {
-        let (lo, hi) = (self.lo, self.hi);
-        for c in values.chunks(16) {
-            let (mut below, mut above) = (0usize, 0usize);
-            for &m in c {
-                below += usize::from(m < lo);
-                above += usize::from(m > hi);
-            }
-            self.below += below;
-            self.above += above;
-            if below + above < c.len() && !self.overflow {
-                if buf.len() + c.len() > self.cap {
-                    self.overflow = true;
-                } else {
-                    buf.extend(c.iter().copied().filter(|&m| m >= lo && m <= hi));
-                }
-            }
-        }
-    }
-
-    /// [`Bracket::feed`] of the rates `value * f`.
-    fn feed_rates(&mut self, values: &[f64], f: f64, buf: &mut Vec<f64>) {
-        let mut block = [0.0f64; BLOCK];
-        for c in values.chunks(BLOCK) {
-            for (o, &v) in block.iter_mut().zip(c) {
-                *o = v * f;
-            }
-            self.feed(&block[..c.len()], buf);
-        }
-    }
+    let (_, v, _) = buf.select_nth_unstable_by(rank - pass.below, f64::total_cmp);
+    Some((*v, pass))
 }
 
 #[cfg(test)]
@@ -951,10 +893,8 @@ mod tests {
         };
         let fused = compute(&t, &opts);
         for (s, got) in t.series.iter().zip(&fused.series) {
-            assert_eq!(
-                *got,
-                series_stats(s, &opts, Acc::over(s, rate_factor(s, &opts)))
-            );
+            let (acc, rollup) = Acc::over(s, rate_factor(s, &opts));
+            assert_eq!(*got, series_stats(s, &opts, acc, rollup));
         }
     }
 
@@ -1051,13 +991,18 @@ mod tests {
                         "{label}"
                     );
                     for (s, fig) in t.series.iter().zip(&stats.series) {
-                        let own = series_stats(s, &opts, slow_acc(s, rate_factor(s, &opts)));
-                        assert_eq!(*fig, own, "{label}");
+                        let own = series_stats(s, &opts, slow_acc(s, rate_factor(s, &opts)), None);
+                        let fig = SeriesStats {
+                            rollup: None,
+                            ..fig.clone()
+                        };
+                        assert_eq!(fig, own, "{label}");
                     }
                     let (a, b) = (&t.series[0], &t.series[1]);
                     // Heavy ties put more values in the bracket than it keeps: then the
                     // general join answers, as checked above.
-                    let engaged = grid_join(a, b, &opts, p, f64::max, &mut Vec::new()).is_some();
+                    let engaged =
+                        grid_join(a, b, &opts, p, Combine::Max, &mut Vec::new()).is_some();
                     if (!gap || both) && !matches!(case, 1 | 3) && of == PercentileOf::Max {
                         assert!(engaged, "{label}: the grid join should apply");
                     }
@@ -1103,7 +1048,7 @@ mod tests {
         ] {
             let s = series(Scope::Receive, &values);
             for f in [1.0, 8.0, 1.0 / 3600.0, 10.0] {
-                assert_eq!(Acc::over(&s, f), slow_acc(&s, f), "{values:?} {f}");
+                assert_eq!(Acc::over(&s, f).0, slow_acc(&s, f), "{values:?} {f}");
             }
         }
     }

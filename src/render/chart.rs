@@ -491,7 +491,8 @@ fn draw_plot<DB: DrawingBackend>(
     let baseline = map(start as f64, 0.0).1;
     let columns = chart.plotting_area().get_pixel_range().0.len();
     for p in plotted {
-        for run in decimate::runs(p.series, p.factor, columns, &map) {
+        let rollup = p.stats.and_then(|s| s.rollup.as_deref());
+        for run in decimate::runs(p.series, p.factor, columns, rollup, &map) {
             draw_run(area, &run, p, baseline, pal)?;
         }
     }

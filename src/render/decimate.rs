@@ -14,8 +14,10 @@
 //! them covers exactly the pixels the full polyline would) plus its mean for the area.
 //! Grouping is a single pass with one running accumulator: no allocation per sample.
 
+use std::ops::Range;
+
 use crate::model::Series;
-use crate::stats::{lane_figures, LaneFigures};
+use crate::rollup::{Figures, Rollup};
 
 /// One vertex in backend pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,18 +60,36 @@ pub trait Map: Fn(f64, f64) -> (i32, i32) {}
 impl<F: Fn(f64, f64) -> (i32, i32)> Map for F {}
 
 /// The runs of `series` as pixel paths, decimated when it has more samples than `columns`.
-pub fn runs(series: &Series, factor: f64, columns: usize, map: &impl Map) -> Vec<Run> {
+/// Rates are values times `factor` (positive: a unit conversion). `rollup`, when given,
+/// must be the series' own ([`crate::stats::SeriesStats::rollup`]): columns are then
+/// reduced from its buckets.
+pub fn runs(
+    series: &Series,
+    factor: f64,
+    columns: usize,
+    rollup: Option<&Rollup>,
+    map: &impl Map,
+) -> Vec<Run> {
     let decimate = series.len() > columns;
     let step = series.step_seconds();
+    let cols = Columns::new(series, factor, rollup);
     if decimate {
-        if let Some(out) = grid_runs(series, factor, step, columns, map) {
+        if let Some(out) = grid_runs(series, &cols, step, columns, map) {
             return out;
         }
-        if let Some(out) = sorted_runs(series, factor, step, columns, map) {
+        if let Some(out) = sorted_runs(series, &cols, step, columns, map) {
             return out;
         }
     }
     general_runs(series, factor, step, decimate, columns, map)
+}
+
+/// How a stretch of a series becomes a [`Column`].
+struct Columns<'s> {
+    values: &'s [f64],
+    rollup: Option<&'s Rollup>,
+    exact: bool,
+    factor: f64,
 }
 
 /// [`runs`] of a decimated series with any spacing (gaps, irregular samples): each
@@ -81,16 +101,15 @@ pub fn runs(series: &Series, factor: f64, columns: usize, map: &impl Map) -> Vec
 /// [`general_runs`] handles it. Produces exactly what [`general_runs`] does.
 fn sorted_runs(
     series: &Series,
-    factor: f64,
+    cols: &Columns,
     step: i64,
     columns: usize,
     map: &impl Map,
 ) -> Option<Vec<Run>> {
-    let (times, values) = (series.times(), series.values());
-    let exact = series.exact_sums();
+    let (times, values, factor) = (series.times(), series.values(), cols.factor);
     let n = values.len();
     let half = step as f64 / 2.0;
-    let mut acc = RunBuilder::new(step, true, columns.min(n));
+    let mut acc = RunBuilder::new(step, factor, true, columns.min(n));
     let mut out = Vec::new();
     // No spacing below the step: a gap shows in a stretch's span (see first_gap_spaced).
     let spaced = series.min_spacing().is_some_and(|m| m >= step);
@@ -118,7 +137,7 @@ fn sorted_runs(
             first_gap(&times[i..j], step)
         };
         let j = gap.map_or(j, |k| i + k + 1);
-        let col = reduce(&values[i..j], factor, exact, x)?;
+        let col = cols.reduce(i..j, x)?;
         acc.add_column(t, times[j - 1], col, map);
         i = j;
     }
@@ -136,7 +155,7 @@ fn general_runs(
     map: &impl Map,
 ) -> Vec<Run> {
     let mut out = Vec::new();
-    let mut acc = RunBuilder::new(step, decimate, columns.min(series.len()));
+    let mut acc = RunBuilder::new(step, factor, decimate, columns.min(series.len()));
     for (&t, &value) in series.times().iter().zip(series.values()) {
         let v = value * factor;
         let breaks = acc.last_t.is_some_and(|lt| t - lt > step);
@@ -144,7 +163,7 @@ fn general_runs(
             acc.finish(map, &mut out);
         }
         if v.is_finite() {
-            acc.add(t, v, map);
+            acc.add(t, value, map);
         }
     }
     acc.finish(map, &mut out);
@@ -161,7 +180,7 @@ fn general_runs(
 /// addition can round (see [`reduce`]), else one value after another.
 fn grid_runs(
     series: &Series,
-    factor: f64,
+    cols: &Columns,
     step: i64,
     columns: usize,
     map: &impl Map,
@@ -170,11 +189,10 @@ fn grid_runs(
     if g > step {
         return None;
     }
-    let (t0, values) = (series.times()[0], series.values());
-    let exact = series.exact_sums();
+    let (t0, values, factor) = (series.times()[0], series.values(), cols.factor);
     let n = values.len();
     let half = step as f64 / 2.0;
-    let mut acc = RunBuilder::new(step, true, columns.min(n));
+    let mut acc = RunBuilder::new(step, factor, true, columns.min(n));
     let col_of = |k: usize| map((t0 + k as i64 * g) as f64 + half, 0.0).0;
     let mut i = 0;
     let mut width = 1;
@@ -187,7 +205,7 @@ fn grid_runs(
         let x = map(t as f64 + half, first).0;
         let j = next_column(i, n, width, |k| col_of(k) > x);
         width = j - i;
-        let col = reduce(&values[i..j], factor, exact, x)?;
+        let col = cols.reduce(i..j, x)?;
         acc.add_column(t, t0 + (j - 1) as i64 * g, col, map);
         i = j;
     }
@@ -196,80 +214,62 @@ fn grid_runs(
     Some(out)
 }
 
-/// One column of rates `value * factor` (`values` non-empty), as [`Column::add`] one by
-/// one would leave it. `None` when a rate is not finite or their sum overflows.
-///
-/// The minimum and maximum (and which came first) do not depend on the order of the
-/// scan. The sum does; it is taken in lanes only when the series' sums are exact
-/// ([`Series::exact_sums`]) and the factor a power of two (so each rate is the value
-/// scaled exactly, and the sum of rates the sum of values scaled), else one by one. With
-/// such a factor the lanes reduce the raw values and scale the results, which are then
-/// the same as reducing the rates (scaling by a positive number keeps the order).
-fn reduce(values: &[f64], factor: f64, exact: bool, x: i32) -> Option<Column> {
-    let pow2 = factor.is_normal()
-        && factor > 0.0
-        && factor.to_bits() & ((1 << 52) - 1) == 0
-        && (2f64.powi(-900)..=2f64.powi(900)).contains(&factor);
-    let f = if pow2 { 1.0 } else { factor };
-    let LaneFigures { min, max, sum } = lane_figures(values, f);
-    let lanes: f64 = sum.iter().sum();
-    if !lanes.is_finite() {
-        return None; // a rate is infinite or NaN, or they overflow
+impl<'s> Columns<'s> {
+    /// `rollup` is used only when it is `series`' own and the series' sums are exact.
+    fn new(series: &'s Series, factor: f64, rollup: Option<&'s Rollup>) -> Columns<'s> {
+        let exact = series.exact_sums();
+        Columns {
+            values: series.values(),
+            rollup: rollup.filter(|r| exact && r.len() == series.len()),
+            exact,
+            factor,
+        }
     }
-    let min = min
-        .iter()
-        .fold(f64::INFINITY, |m, &v| if v < m { v } else { m });
-    let max = max
-        .iter()
-        .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-    // Column::add moves the minimum (maximum) at its first occurrence; the minimum came
-    // first unless the maximum's first occurrence is earlier.
-    let min_first = first_of(values, f, min, max).is_none_or(|r| r == min);
-    let (min, max, sum) = if pow2 {
-        let scaled = (min * factor, max * factor, lanes * factor);
-        if !(scaled.0.is_finite() && scaled.1.is_finite() && scaled.2.is_finite()) {
+
+    /// The column of samples `r` (non-empty), as [`Column::add`] one by one would leave
+    /// it: from the rollup's buckets when there is one, else from one read of the stretch.
+    /// `None` when a rate is not finite or their sum overflows (the sample-by-sample path
+    /// then breaks the run there).
+    ///
+    /// The minimum, maximum and which came first do not depend on the order of the scan.
+    /// The sum does: buckets and lanes give the sum of one value after another only when
+    /// the series' sums are exact ([`Series::exact_sums`]), else it is taken one by one.
+    fn reduce(&self, r: Range<usize>, x: i32) -> Option<Column> {
+        let values = self.values;
+        let f = match self.rollup {
+            Some(rollup) => rollup.figures(values, r.clone()),
+            None => Figures::of(&values[r.clone()]),
+        };
+        // A NaN or an infinity shows in the sum; the rates of the others lie between
+        // those of the minimum and the maximum.
+        let finite = |v: f64| (v * self.factor).is_finite();
+        if !(f.sum.is_finite() && finite(f.min) && finite(f.max)) {
             return None;
         }
-        let sum = if exact {
-            scaled.2
+        let sum = if self.exact {
+            f.sum
         } else {
-            values.iter().fold(0.0, |s, &v| s + v * factor)
+            values[r.clone()].iter().fold(0.0, |s, &v| s + v)
         };
-        (scaled.0, scaled.1, sum)
-    } else {
-        (min, max, values.iter().fold(0.0, |s, &v| s + v * factor))
-    };
-    if !sum.is_finite() {
-        return None;
-    }
-    Some(Column {
-        x,
-        first: values[0] * factor,
-        last: values[values.len() - 1] * factor,
-        min,
-        max,
-        min_first,
-        sum,
-        n: u32::try_from(values.len()).ok()?,
-        until: 0,
-    })
-}
-
-/// The first rate `value * f` equal to `min` or `max`, eight values at a time.
-fn first_of(values: &[f64], f: f64, min: f64, max: f64) -> Option<f64> {
-    let hit = |v: f64| {
-        let r = v * f;
-        r == min || r == max
-    };
-    for c in values.chunks(8) {
-        if c.iter().fold(false, |h, &v| h | hit(v)) {
-            return c.iter().map(|&v| v * f).find(|&r| r == min || r == max);
+        if !finite(sum) {
+            return None;
         }
+        Some(Column {
+            x,
+            first: values[r.start],
+            last: values[r.end - 1],
+            min: f.min,
+            max: f.max,
+            min_first: f.min_first,
+            sum,
+            n: u32::try_from(r.len()).ok()?,
+            until: 0,
+        })
     }
-    None
 }
 
-/// Per-column running figures.
+/// Per-column running figures, in raw values: rates are taken when the column is drawn
+/// (raw value times the positive factor, which keeps the order).
 #[derive(Debug, Clone, Copy)]
 struct Column {
     x: i32,
@@ -439,11 +439,13 @@ fn first_gap_spaced(times: &[i64], step: i64) -> Option<usize> {
 /// Builds one run at a time.
 struct RunBuilder {
     step: i64,
+    /// Raw value to rate.
+    factor: f64,
     decimate: bool,
     capacity: usize,
     run: Run,
     col: Option<Column>,
-    /// Time and rate of the run's latest sample.
+    /// Time and raw value of the run's latest sample.
     last_t: Option<i64>,
     last_v: f64,
     first_mean: Option<f64>,
@@ -453,9 +455,10 @@ struct RunBuilder {
 }
 
 impl RunBuilder {
-    fn new(step: i64, decimate: bool, capacity: usize) -> RunBuilder {
+    fn new(step: i64, factor: f64, decimate: bool, capacity: usize) -> RunBuilder {
         RunBuilder {
             step,
+            factor,
             decimate,
             capacity,
             run: Run::default(),
@@ -467,20 +470,22 @@ impl RunBuilder {
         }
     }
 
-    fn add(&mut self, t: i64, v: f64, map: &impl Map) {
+    /// A sample of raw value `raw` (whose rate is finite).
+    fn add(&mut self, t: i64, raw: f64, map: &impl Map) {
         let half = self.step as f64 / 2.0;
+        let v = raw * self.factor;
         if self.last_t.is_none() {
             self.reserve();
             push(&mut self.run.line, map(t as f64, v));
         }
         self.last_t = Some(t);
-        self.last_v = v;
+        self.last_v = raw;
         if !self.decimate {
             push(&mut self.run.line, map(t as f64 + half, v));
             return;
         }
         match &mut self.col {
-            Some(c) if t < c.until => c.add(v),
+            Some(c) if t < c.until => c.add(raw),
             _ => {
                 self.flush(map);
                 let x = map(t as f64 + half, v).0;
@@ -488,7 +493,7 @@ impl RunBuilder {
                 if until != i64::MAX {
                     self.width = until - t;
                 }
-                self.col = Some(Column::new(x, v, until));
+                self.col = Some(Column::new(x, raw, until));
             }
         }
     }
@@ -498,7 +503,7 @@ impl RunBuilder {
     fn add_column(&mut self, t: i64, last_t: i64, col: Column, map: &impl Map) {
         if self.last_t.is_none() {
             self.reserve();
-            push(&mut self.run.line, map(t as f64, col.first));
+            push(&mut self.run.line, map(t as f64, col.first * self.factor));
         }
         self.flush(map);
         self.last_t = Some(last_t);
@@ -521,7 +526,8 @@ impl RunBuilder {
         let Some(c) = self.col.take() else {
             return;
         };
-        let y = |v: f64| map(0.0, v).1;
+        let f = self.factor;
+        let y = |raw: f64| map(0.0, raw * f).1;
         let join = self.run.line.last().map(|p| p.y);
         for v in c.m4() {
             push(&mut self.run.line, (c.x, y(v)));
@@ -541,7 +547,7 @@ impl RunBuilder {
             }
         }
         self.run.spans.push(span);
-        let mean = c.sum / f64::from(c.n);
+        let mean = c.sum / f64::from(c.n); // raw, like the other figures
         if self.first_mean.is_none() {
             self.first_mean = Some(mean);
             let start = self.run.line[0];
@@ -556,7 +562,7 @@ impl RunBuilder {
             return;
         };
         self.flush(map);
-        let end = map((lt + self.step) as f64, self.last_v);
+        let end = map((lt + self.step) as f64, self.last_v * self.factor);
         push(&mut self.run.line, end);
         let mut run = std::mem::take(&mut self.run);
         if self.decimate {
@@ -625,12 +631,12 @@ mod tests {
     #[test]
     fn few_samples_pass_through_midpoints_with_caps() {
         let s = hourly(&[10.0, 20.0]);
-        let runs = runs(&s, 1.0, 100, &mapper(&s));
+        let runs = runs(&s, 1.0, 100, None, &mapper(&s));
         assert_eq!(runs.len(), 1);
         let ys: Vec<i32> = runs[0].line.iter().map(|p| p.y).collect();
         assert_eq!(ys, vec![990, 990, 980, 980]);
         let flat = hourly(&[10.0; 20]);
-        let line = &super::runs(&flat, 1.0, 100, &mapper(&flat))[0].line;
+        let line = &super::runs(&flat, 1.0, 100, None, &mapper(&flat))[0].line;
         assert_eq!(line.len(), 2, "a flat stretch is one segment");
         assert!(!runs[0].decimated);
     }
@@ -641,7 +647,7 @@ mod tests {
         values[2345] = 900.0;
         values[4000] = 0.0;
         let s = hourly(&values);
-        let runs = runs(&s, 1.0, 100, &mapper(&s));
+        let runs = runs(&s, 1.0, 100, None, &mapper(&s));
         assert_eq!(runs.len(), 1);
         let r = &runs[0];
         assert!(r.decimated);
@@ -663,7 +669,7 @@ mod tests {
         let values: Vec<f64> = (0..7919).map(|i| f64::from((i * 7919) % 613)).collect();
         let s = hourly(&values);
         let map = mapper(&s);
-        let r = &runs(&s, 1.0, 100, &map)[0];
+        let r = &runs(&s, 1.0, 100, None, &map)[0];
         for span in &r.spans {
             let in_col: Vec<f64> = s
                 .points()
@@ -733,7 +739,7 @@ mod tests {
                 &s,
                 &mut next,
                 &format!("seed {seed} n {n}"),
-                |s, f, st, c, m| sorted_runs(s, f, st, c, m),
+                |s, cols, st, c, m| sorted_runs(s, cols, st, c, m),
             );
         }
     }
@@ -744,7 +750,7 @@ mod tests {
     /// column count and plot width and several rate factors.
     fn same_as_general<F>(s: &Series, next: &mut impl FnMut() -> u64, label: &str, fast: F)
     where
-        F: Fn(&Series, f64, i64, usize, &MapRef) -> Option<Vec<Run>>,
+        F: Fn(&Series, &Columns, i64, usize, &MapRef) -> Option<Vec<Run>>,
     {
         let step = s.step_seconds();
         let columns = 20 + (next() % 700) as usize;
@@ -759,10 +765,15 @@ mod tests {
                 (1000.0 - v * 0.01).round() as i32,
             )
         };
+        let rollup = Rollup::of(s.values());
         for factor in [1.0, 8.0, 0.125, 8.0 / 3600.0, 3.0] {
-            let got = fast(s, factor, step, columns, &map).expect("finite rates");
             let general = general_runs(s, factor, step, true, columns, &map);
-            assert_eq!(got, general, "{label} factor {factor}");
+            // With and without the rollup (used only for exact sums).
+            for rollup in [None, Some(&rollup)] {
+                let cols = Columns::new(s, factor, rollup);
+                let got = fast(s, &cols, step, columns, &map).expect("finite rates");
+                assert_eq!(got, general, "{label} factor {factor} {}", rollup.is_some());
+            }
         }
     }
 
@@ -833,7 +844,7 @@ mod tests {
                 &s,
                 &mut next,
                 &format!("seed {seed} n {n}"),
-                |s, f, st, c, m| grid_runs(s, f, st, c, m),
+                |s, cols, st, c, m| grid_runs(s, cols, st, c, m),
             );
         }
     }
@@ -843,17 +854,18 @@ mod tests {
         let mut values = vec![5.0; 3000];
         values[1234] = f64::INFINITY;
         let s = hourly(&values);
-        assert!(grid_runs(&s, 1.0, 3600, 100, &mapper(&s)).is_none());
+        let cols = |s| Columns::new(s, 1.0, None);
+        assert!(grid_runs(&s, &cols(&s), 3600, 100, &mapper(&s)).is_none());
         // runs() then falls back and breaks the run where the rate is not finite.
-        assert_eq!(runs(&s, 1.0, 100, &mapper(&s)).len(), 2);
+        assert_eq!(runs(&s, 1.0, 100, None, &mapper(&s)).len(), 2);
         let s = hourly(&[1.0; 3000]);
         assert!(
-            grid_runs(&s, 1.0, 1800, 100, &mapper(&s)).is_none(),
+            grid_runs(&s, &cols(&s), 1800, 100, &mapper(&s)).is_none(),
             "coarser than the step"
         );
         let mut gap = hourly(&[1.0; 3000]);
         gap.remove_range(10..20);
-        assert!(grid_runs(&gap, 1.0, 3600, 100, &mapper(&gap)).is_none());
+        assert!(grid_runs(&gap, &cols(&gap), 3600, 100, &mapper(&gap)).is_none());
     }
 
     #[test]
@@ -863,7 +875,7 @@ mod tests {
             s.remove_range(1000..1100);
             s
         };
-        let runs = runs(&s, 1.0, 100, &mapper(&s));
+        let runs = runs(&s, 1.0, 100, None, &mapper(&s));
         assert_eq!(runs.len(), 2);
         assert!(runs[0].line.last().unwrap().x < runs[1].line[0].x);
     }

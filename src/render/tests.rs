@@ -436,3 +436,57 @@ fn resolving_periods_keeps_every_step() {
         "no 5-minute period exists"
     );
 }
+
+/// Dense series (hundreds of samples per column) are decimated from the rollups the
+/// statistics pass gathered: the picture is the one the samples themselves give, and a
+/// one-hour spike among 300 000 hours still reaches its height.
+#[test]
+fn graphs_from_rollups_equal_graphs_from_samples() {
+    let n = 300_000;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut noise = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 20_000_000) as f64
+    };
+    let mut rx: Vec<Option<f64>> = (0..n).map(|_| Some(80e6 + noise())).collect();
+    let tx: Vec<Option<f64>> = (0..n).map(|_| Some(30e6 + noise())).collect();
+    rx[123_457] = Some(2e9);
+    for (name, traffic) in [
+        ("grid", rx_tx(rx.clone(), tx.clone())),
+        ("gaps", {
+            // The same outage in both (same timestamps, off the grid).
+            let (mut r, mut t) = (rx.clone(), tx.clone());
+            for i in 50_000..50_300 {
+                (r[i], t[i]) = (None, None);
+            }
+            rx_tx(r, t)
+        }),
+    ] {
+        let o = opts();
+        let with = stats::compute(&traffic, &o.stats);
+        assert!(
+            with.series.iter().all(|s| s.rollup.is_some()),
+            "{name}: rollups gathered"
+        );
+        let mut without = with.clone();
+        for s in &mut without.series {
+            s.rollup = None;
+        }
+        let (_, _, a, f) = render_frame(&traffic, &with, &o).unwrap();
+        let (_, _, b, _) = render_frame(&traffic, &without, &o).unwrap();
+        assert!(a == b, "{name}: the same pixels with and without rollups");
+        let img = RgbImage::from_raw(o.width, o.height, a).unwrap();
+        let pal = palette(Theme::Light);
+        let envelope = chart::tint(pal.receive, pal.plot, 0.5);
+        let (x, top) = (f.col(secs(123_457.5)), f.row(2e9));
+        let hit = (x - 1..=x + 1).any(|x| {
+            (top - 1..=top + 1).any(|y| {
+                let p = img.get_pixel(x as u32, y as u32);
+                near(p, envelope, 40) || near(p, pal.receive, 40)
+            })
+        });
+        assert!(hit, "{name}: spike top at ({x}, {top})");
+    }
+}

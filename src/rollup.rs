@@ -1,0 +1,683 @@
+//! Rollups: a series summarised per bucket of [`BUCKET`] consecutive samples (the minimum,
+//! maximum and sum of each bucket's raw values), gathered by the statistics pass while it
+//! reads every sample anyway. Decimation then reduces a pixel column from the buckets
+//! inside it and reads only the samples at its two edges, instead of reading the whole
+//! series a second time (see [`Rollup::figures`]).
+//!
+//! A rollup is kept only for a series whose sums are exact ([`Series::exact_sums`]:
+//! integers that no addition can round, in any order), so a column's sum built from
+//! buckets is the very sum of its samples, and no value is NaN or infinite.
+//!
+//! The pass that builds them is here too ([`pair_pass`]): one read of receive and transmit
+//! side by side gathers both rollups and brackets the percentile of the joined values. At a
+//! million points that pass is the costliest part of a graph, and it runs at memory speed
+//! only with wide vectors, so its loops are written in lanes and compiled for AVX-512,
+//! AVX2 and the baseline, picked at run time.
+//!
+//! [`Series::exact_sums`]: crate::model::Series::exact_sums
+
+use std::ops::Range;
+
+use crate::stats::{lane_figures, LaneFigures};
+
+/// Samples per bucket. Decimation reads about one bucket per column edge, the pass pays
+/// a few horizontal reductions per bucket: 128 keeps both small.
+pub const BUCKET: usize = 128;
+
+/// Minimum, maximum and sum of some raw values (the minimum is +inf and the maximum
+/// -inf when there are none). NaNs are ignored by the minimum and maximum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+}
+
+impl Bucket {
+    pub const EMPTY: Bucket = Bucket {
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+        sum: 0.0,
+    };
+
+    /// The figures of `values`, the sum taken in lanes (exact only for exact sums).
+    pub fn of(values: &[f64]) -> Bucket {
+        Bucket::from_lanes(&lane_figures(values, 1.0))
+    }
+
+    fn from_lanes(l: &LaneFigures) -> Bucket {
+        let mut b = Bucket::EMPTY;
+        for k in 0..l.min.len() {
+            b = b.merge(Bucket {
+                min: l.min[k],
+                max: l.max[k],
+                sum: l.sum[k],
+            });
+        }
+        b
+    }
+
+    #[inline]
+    pub fn merge(self, o: Bucket) -> Bucket {
+        Bucket {
+            min: if o.min < self.min { o.min } else { self.min },
+            max: if o.max > self.max { o.max } else { self.max },
+            sum: self.sum + o.sum,
+        }
+    }
+}
+
+/// A series' buckets: bucket `k` holds the samples `k * BUCKET - off .. (k + 1) * BUCKET -
+/// off` (clipped to the series), so two series on one time grid can share boundaries.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rollup {
+    off: usize,
+    len: usize,
+    buckets: Vec<Bucket>,
+}
+
+/// The figures of a stretch of raw values, as a sample-by-sample scan finds them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    pub min: f64,
+    pub max: f64,
+    /// In lanes or from buckets: exact only for exact sums.
+    pub sum: f64,
+    /// Whether the minimum's first occurrence comes no later than the maximum's.
+    pub min_first: bool,
+}
+
+impl Figures {
+    /// The figures of `values` (non-empty) read one by one.
+    pub fn of(values: &[f64]) -> Figures {
+        let b = Bucket::of(values);
+        Figures {
+            min: b.min,
+            max: b.max,
+            sum: b.sum,
+            min_first: first_of(values, b.min, b.max).is_none_or(|r| r == b.min),
+        }
+    }
+}
+
+/// The first value equal to `min` or `max`, eight values at a time.
+fn first_of(values: &[f64], min: f64, max: f64) -> Option<f64> {
+    let hit = |v: f64| v == min || v == max;
+    for c in values.chunks(8) {
+        if c.iter().fold(false, |h, &v| h | hit(v)) {
+            return c.iter().copied().find(|&v| hit(v));
+        }
+    }
+    None
+}
+
+impl Rollup {
+    /// The rollup of `values`, buckets starting at index 0.
+    pub fn of(values: &[f64]) -> Rollup {
+        Rollup {
+            off: 0,
+            len: values.len(),
+            buckets: values.chunks(BUCKET).map(Bucket::of).collect(),
+        }
+    }
+
+    /// Number of samples summarised.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn buckets(&self) -> &[Bucket] {
+        &self.buckets
+    }
+
+    /// The samples of bucket `k`.
+    pub fn range(&self, k: usize) -> Range<usize> {
+        (k * BUCKET).saturating_sub(self.off)..((k + 1) * BUCKET - self.off).min(self.len)
+    }
+
+    /// The figures of `values[r]` (non-empty; `values` is the series this rollup was built
+    /// from): the buckets wholly inside `r`, plus the samples before the first and after the
+    /// last of them. Equal to [`Figures::of`] of the stretch, the sum included (exact sums).
+    pub fn figures(&self, values: &[f64], r: Range<usize>) -> Figures {
+        debug_assert_eq!(values.len(), self.len);
+        let first = (r.start + self.off).div_ceil(BUCKET);
+        let end = (r.end + self.off) / BUCKET;
+        if first >= end {
+            return Figures::of(&values[r]);
+        }
+        let (s, e) = (first * BUCKET - self.off, end * BUCKET - self.off);
+        let head = Bucket::of(&values[r.start..s]);
+        let tail = Bucket::of(&values[e..r.end]);
+        let mid = &self.buckets[first..end];
+        let all = mid.iter().fold(head, |acc, b| acc.merge(*b)).merge(tail);
+        // The parts in time order: head, buckets, tail. The first part holding the
+        // minimum (maximum) holds its first occurrence; in the same part, scan it.
+        let part = |i: usize| -> (Bucket, Range<usize>) {
+            match i {
+                0 => (head, r.start..s),
+                i if i <= mid.len() => (mid[i - 1], self.range(first + i - 1)),
+                _ => (tail, e..r.end),
+            }
+        };
+        let parts = mid.len() + 2;
+        let of_min = (0..parts).find(|&i| part(i).0.min == all.min);
+        let of_max = (0..parts).find(|&i| part(i).0.max == all.max);
+        let min_first = match (of_min, of_max) {
+            (Some(a), Some(b)) if a != b => a < b,
+            (Some(a), _) => {
+                let range = part(a).1;
+                first_of(&values[range], all.min, all.max).is_none_or(|v| v == all.min)
+            }
+            (None, _) => true,
+        };
+        Figures {
+            min: all.min,
+            max: all.max,
+            sum: all.sum,
+            min_first,
+        }
+    }
+}
+
+/// The percentile bracket of [`pair_pass`]: joined values below `lo` are counted, those
+/// in `lo..=hi` kept (at most `cap` of them).
+#[derive(Debug, Clone, Copy)]
+pub struct Bracket {
+    pub lo: f64,
+    pub hi: f64,
+    pub cap: usize,
+}
+
+/// What [`pair_pass`] found besides the values it kept.
+#[derive(Debug)]
+pub struct PairPass {
+    pub a: Rollup,
+    pub b: Rollup,
+    /// Joined values below the bracket.
+    pub below: usize,
+    /// More than `cap` values fell in the bracket (those kept are then incomplete).
+    pub overflow: bool,
+}
+
+/// How one timeline joins two series: `a[i]` and `b[j]` share a timestamp when
+/// `i + ua == j + ub`; the joined value of a shared timestamp is `join(a, b)`, of a lone
+/// sample its value times `ga` (`gb`).
+pub struct Join<'s, J> {
+    pub a: &'s [f64],
+    pub ua: usize,
+    pub ga: f64,
+    pub b: &'s [f64],
+    pub ub: usize,
+    pub gb: f64,
+    pub join: J,
+}
+
+impl<'s, J: Fn(f64, f64) -> f64> Join<'s, J> {
+    /// `a` and `b` with their offsets on the timeline, the factors of lone samples.
+    pub fn new(
+        (a, ua): (&'s [f64], usize),
+        (b, ub): (&'s [f64], usize),
+        (ga, gb): (f64, f64),
+        join: J,
+    ) -> Self {
+        Join {
+            a,
+            ua,
+            ga,
+            b,
+            ub,
+            gb,
+            join,
+        }
+    }
+
+    /// The joined value at position `u` of the timeline; `None` where neither has a sample.
+    pub fn at(&self, u: usize) -> Option<f64> {
+        let x = u.checked_sub(self.ua).and_then(|i| self.a.get(i));
+        let y = u.checked_sub(self.ub).and_then(|i| self.b.get(i));
+        match (x, y) {
+            (Some(&x), Some(&y)) => Some((self.join)(x, y)),
+            (Some(&x), None) => Some(x * self.ga),
+            (None, Some(&y)) => Some(y * self.gb),
+            (None, None) => None,
+        }
+    }
+
+    /// Positions on the timeline: up to the end of the later series.
+    fn len(&self) -> usize {
+        (self.ua + self.a.len()).max(self.ub + self.b.len())
+    }
+}
+
+/// One read of both series: their rollups (buckets aligned on the shared timeline), the
+/// count of joined values below the bracket, and the joined values inside it appended to
+/// `kept`. Values above the bracket are the rest.
+pub fn pair_pass<J: Fn(f64, f64) -> f64 + Copy>(
+    j: &Join<'_, J>,
+    br: Bracket,
+    kept: &mut Vec<f64>,
+) -> PairPass {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            return unsafe { pair_pass_avx512(j, br, kept) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { pair_pass_avx2(j, br, kept) };
+        }
+    }
+    pair_pass_lanes::<4, J>(j, br, kept)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn pair_pass_avx512<J: Fn(f64, f64) -> f64 + Copy>(
+    j: &Join<'_, J>,
+    br: Bracket,
+    kept: &mut Vec<f64>,
+) -> PairPass {
+    pair_pass_lanes::<8, J>(j, br, kept)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn pair_pass_avx2<J: Fn(f64, f64) -> f64 + Copy>(
+    j: &Join<'_, J>,
+    br: Bracket,
+    kept: &mut Vec<f64>,
+) -> PairPass {
+    pair_pass_lanes::<8, J>(j, br, kept)
+}
+
+/// [`pair_pass`] in `L` lanes (a power of two, at least 2, so one bucket's `BUCKET / L`
+/// steps fit the 64 bits of a lane's bracket history).
+#[inline(always)]
+fn pair_pass_lanes<const L: usize, J: Fn(f64, f64) -> f64 + Copy>(
+    j: &Join<'_, J>,
+    br: Bracket,
+    kept: &mut Vec<f64>,
+) -> PairPass {
+    let (na, nb) = (j.a.len(), j.b.len());
+    let union = j.len();
+    let mut ra = Rollup {
+        off: j.ua % BUCKET,
+        len: na,
+        buckets: Vec::with_capacity(na.div_ceil(BUCKET) + 1),
+    };
+    let mut rb = Rollup {
+        off: j.ub % BUCKET,
+        len: nb,
+        buckets: Vec::with_capacity(nb.div_ceil(BUCKET) + 1),
+    };
+    let mut lanes_below = [0u64; L];
+    let mut below = 0usize;
+    let mut overflow = false;
+    // A series' part of the timeline's bucket `u0..u0 + BUCKET`.
+    let part = |v: &'_ [f64], start: usize, u0: usize| -> Range<usize> {
+        let s = u0.max(start).min(start + v.len()) - start;
+        let e = (u0 + BUCKET).max(start).min(start + v.len()) - start;
+        s..e
+    };
+    for u0 in (0..union).step_by(BUCKET) {
+        let (pa, pb) = (part(j.a, j.ua, u0), part(j.b, j.ub, u0));
+        let keep = !overflow;
+        if pa.len() == BUCKET && pb.len() == BUCKET {
+            let (xa, xb) = (&j.a[pa], &j.b[pb]);
+            let (ba, bb) = pair_bucket::<L, J>(
+                xa.try_into().expect("a whole bucket"),
+                xb.try_into().expect("a whole bucket"),
+                j.join,
+                br,
+                &mut lanes_below,
+                keep.then_some(&mut *kept),
+            );
+            ra.buckets.push(ba);
+            rb.buckets.push(bb);
+        } else if pa.len() == BUCKET && pb.is_empty() {
+            let xa = &j.a[pa];
+            ra.buckets.push(lone_bucket::<L>(
+                xa.try_into().expect("a whole bucket"),
+                j.ga,
+                br,
+                &mut lanes_below,
+                keep.then_some(&mut *kept),
+            ));
+        } else if pb.len() == BUCKET && pa.is_empty() {
+            let xb = &j.b[pb];
+            rb.buckets.push(lone_bucket::<L>(
+                xb.try_into().expect("a whole bucket"),
+                j.gb,
+                br,
+                &mut lanes_below,
+                keep.then_some(&mut *kept),
+            ));
+        } else {
+            // A bucket at an end of the timeline: one value at a time.
+            if !pa.is_empty() {
+                ra.buckets.push(Bucket::of(&j.a[pa.clone()]));
+            }
+            if !pb.is_empty() {
+                rb.buckets.push(Bucket::of(&j.b[pb.clone()]));
+            }
+            for m in (u0..(u0 + BUCKET).min(union)).filter_map(|u| j.at(u)) {
+                below += usize::from(m < br.lo);
+                if keep && m >= br.lo && m <= br.hi {
+                    kept.push(m);
+                }
+            }
+        }
+        overflow |= kept.len() > br.cap;
+    }
+    below += lanes_below.iter().map(|&c| c as usize).sum::<usize>();
+    PairPass {
+        a: ra,
+        b: rb,
+        below,
+        overflow,
+    }
+}
+
+/// Per-lane minimum, maximum and sum.
+#[derive(Clone, Copy)]
+struct Lanes<const L: usize> {
+    min: [f64; L],
+    max: [f64; L],
+    sum: [f64; L],
+}
+
+impl<const L: usize> Lanes<L> {
+    #[inline(always)]
+    fn new() -> Self {
+        Lanes {
+            min: [f64::INFINITY; L],
+            max: [f64::NEG_INFINITY; L],
+            sum: [0.0; L],
+        }
+    }
+
+    #[inline(always)]
+    fn add(&mut self, k: usize, v: f64) {
+        self.min[k] = if v < self.min[k] { v } else { self.min[k] };
+        self.max[k] = if v > self.max[k] { v } else { self.max[k] };
+        self.sum[k] += v;
+    }
+
+    #[inline(always)]
+    fn bucket(&self) -> Bucket {
+        let mut b = Bucket::EMPTY;
+        for k in 0..L {
+            b = b.merge(Bucket {
+                min: self.min[k],
+                max: self.max[k],
+                sum: self.sum[k],
+            });
+        }
+        b
+    }
+}
+
+/// Bracket bookkeeping of one step of `L` joined values: the count below, and a bit per
+/// lane (the latest step in the lowest bit) for each value inside.
+#[inline(always)]
+fn bracket_step<const L: usize>(
+    k: usize,
+    m: f64,
+    br: Bracket,
+    below: &mut [u64; L],
+    history: &mut [u64; L],
+) {
+    below[k] += u64::from(m < br.lo);
+    history[k] = (history[k] << 1) | u64::from((m >= br.lo) & (m <= br.hi));
+}
+
+/// Appends the joined values a bucket's bracket history marks, `value(i)` giving the
+/// joined value of the bucket's `i`-th sample.
+#[inline(always)]
+fn keep_marked<const L: usize>(
+    history: &[u64; L],
+    value: impl Fn(usize) -> f64,
+    kept: &mut Vec<f64>,
+) {
+    let steps = BUCKET / L;
+    for (k, &h) in history.iter().enumerate() {
+        let mut h = h;
+        while h != 0 {
+            let bit = h.trailing_zeros() as usize;
+            h &= h - 1;
+            kept.push(value((steps - 1 - bit) * L + k));
+        }
+    }
+}
+
+/// The buckets of `a` and `b` at one stretch of the timeline, and their joined values
+/// bracketed.
+#[inline(always)]
+fn pair_bucket<const L: usize, J: Fn(f64, f64) -> f64>(
+    a: &[f64; BUCKET],
+    b: &[f64; BUCKET],
+    join: J,
+    br: Bracket,
+    below: &mut [u64; L],
+    kept: Option<&mut Vec<f64>>,
+) -> (Bucket, Bucket) {
+    let (mut la, mut lb) = (Lanes::<L>::new(), Lanes::<L>::new());
+    let mut history = [0u64; L];
+    for (xa, xb) in a.chunks_exact(L).zip(b.chunks_exact(L)) {
+        for k in 0..L {
+            let (x, y) = (xa[k], xb[k]);
+            la.add(k, x);
+            lb.add(k, y);
+            bracket_step(k, join(x, y), br, below, &mut history);
+        }
+    }
+    if let Some(kept) = kept {
+        if history.iter().fold(0, |h, &x| h | x) != 0 {
+            keep_marked(&history, |i| join(a[i], b[i]), kept);
+        }
+    }
+    (la.bucket(), lb.bucket())
+}
+
+/// [`pair_bucket`] where only one series has samples: joined values are `value * g`.
+#[inline(always)]
+fn lone_bucket<const L: usize>(
+    a: &[f64; BUCKET],
+    g: f64,
+    br: Bracket,
+    below: &mut [u64; L],
+    kept: Option<&mut Vec<f64>>,
+) -> Bucket {
+    let mut la = Lanes::<L>::new();
+    let mut history = [0u64; L];
+    for xa in a.chunks_exact(L) {
+        for (k, &x) in xa.iter().enumerate() {
+            la.add(k, x);
+            bracket_step(k, x * g, br, below, &mut history);
+        }
+    }
+    if let Some(kept) = kept {
+        if history.iter().fold(0, |h, &x| h | x) != 0 {
+            keep_marked(&history, |i| a[i] * g, kept);
+        }
+    }
+    la.bucket()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic mix of integers with ties and spikes.
+    fn values(n: usize, seed: u64) -> Vec<f64> {
+        let mut x = seed;
+        (0..n)
+            .map(|i| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let base = ((x >> 33) % 1000) as f64;
+                if i % 97 == 0 {
+                    base * 50.0
+                } else {
+                    base
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn figures_from_buckets_equal_a_scan_of_the_stretch() {
+        let v = values(5000, 7);
+        for off in [0, 1, 5, 127] {
+            let j = Join {
+                a: &v,
+                ua: off,
+                ga: 1.0,
+                b: &v[..10],
+                ub: 0,
+                gb: 1.0,
+                join: f64::max,
+            };
+            let br = Bracket {
+                lo: 0.0,
+                hi: -1.0,
+                cap: 0,
+            };
+            let r = pair_pass(&j, br, &mut Vec::new()).a;
+            assert_eq!(r.off, off);
+            for (s, e) in [
+                (0usize, 5000usize),
+                (3, 4000),
+                (126, 129),
+                (128, 640),
+                (1, 2),
+                (4999, 5000),
+            ] {
+                for (s, e) in [(s, e), (s + 17, e), (s, e.saturating_sub(33).max(s + 1))] {
+                    if s >= e {
+                        continue;
+                    }
+                    assert_eq!(r.figures(&v, s..e), Figures::of(&v[s..e]), "{off} {s}..{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn min_first_follows_the_first_occurrences() {
+        // The minimum's first occurrence early, the maximum late, across buckets and
+        // inside one bucket.
+        let mut v = vec![5.0; 1024];
+        v[300] = 1.0;
+        v[700] = 9.0;
+        v[900] = 1.0;
+        let r = Rollup::of(&v);
+        assert!(r.figures(&v, 0..1024).min_first);
+        assert!(!r.figures(&v, 400..1024).min_first);
+        v[310] = 9.0;
+        let r = Rollup::of(&v);
+        assert!(r.figures(&v, 0..1024).min_first);
+        v[290] = 9.0;
+        let r = Rollup::of(&v);
+        assert!(!r.figures(&v, 0..1024).min_first);
+        let flat = vec![2.0; 600];
+        assert!(Rollup::of(&flat).figures(&flat, 0..600).min_first);
+    }
+
+    /// Every lane count gives what the one-by-one definition gives.
+    #[test]
+    fn the_pass_counts_and_keeps_exactly_and_builds_both_rollups() {
+        let a = values(3000, 1);
+        let b = values(2900, 2);
+        for (ua, ub) in [(0, 0), (0, 37), (200, 0), (0, 128)] {
+            let join = |x: f64, y: f64| if x > y { x } else { y };
+            let j = Join {
+                a: &a,
+                ua,
+                ga: 1.0,
+                b: &b,
+                ub,
+                gb: 1.0,
+                join,
+            };
+            let br = Bracket {
+                lo: 400.0,
+                hi: 420.0,
+                cap: usize::MAX,
+            };
+            // The joined values by definition.
+            let joined: Vec<f64> = (0..j.len()).filter_map(|u| j.at(u)).collect();
+            assert_eq!(joined.len(), j.len(), "they overlap: no position is empty");
+            let want_below = joined.iter().filter(|&&m| m < br.lo).count();
+            let mut want_kept: Vec<f64> = joined
+                .iter()
+                .copied()
+                .filter(|&m| m >= br.lo && m <= br.hi)
+                .collect();
+            want_kept.sort_by(f64::total_cmp);
+            let mut runs = vec![];
+            let mut kept = Vec::new();
+            runs.push(pair_pass(&j, br, &mut kept));
+            let mut base = Vec::new();
+            runs.push(pair_pass_lanes::<4, _>(&j, br, &mut base));
+            let mut two = Vec::new();
+            runs.push(pair_pass_lanes::<2, _>(&j, br, &mut two));
+            let mut wide = vec![Vec::new(); 2];
+            #[cfg(target_arch = "x86_64")]
+            {
+                // Each compiled variant this CPU can run, whatever the dispatch picks.
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: AVX2 is there, checked just above.
+                    runs.push(unsafe { pair_pass_avx2(&j, br, &mut wide[0]) });
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: AVX-512F is there, checked just above.
+                    runs.push(unsafe { pair_pass_avx512(&j, br, &mut wide[1]) });
+                }
+            }
+            let all_kept = [kept, base, two].into_iter().chain(wide);
+            for (p, mut k) in runs.into_iter().zip(all_kept) {
+                k.sort_by(f64::total_cmp);
+                assert_eq!(p.below, want_below, "{ua} {ub}");
+                assert_eq!(k, want_kept);
+                assert!(!p.overflow);
+                for (r, v) in [(&p.a, &a), (&p.b, &b)] {
+                    assert_eq!(r.len(), v.len());
+                    for k in 0..r.buckets().len() {
+                        assert_eq!(r.buckets()[k], Bucket::of(&v[r.range(k)]));
+                    }
+                    assert_eq!(r.range(r.buckets().len() - 1).end, v.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_bracket_overflows() {
+        let a = vec![1.0; 1000];
+        let j = Join {
+            a: &a,
+            ua: 0,
+            ga: 1.0,
+            b: &a,
+            ub: 0,
+            gb: 1.0,
+            join: f64::max,
+        };
+        let br = Bracket {
+            lo: 1.0,
+            hi: 1.0,
+            cap: 300,
+        };
+        let mut kept = Vec::new();
+        let p = pair_pass(&j, br, &mut kept);
+        assert!(p.overflow);
+        assert!(kept.len() < 1000);
+    }
+}
