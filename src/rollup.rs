@@ -409,16 +409,33 @@ impl<const L: usize> Lanes<L> {
     }
 
     #[inline(always)]
-    fn bucket(&self) -> Bucket {
-        let mut b = Bucket::EMPTY;
-        for k in 0..L {
-            b = b.merge(Bucket {
-                min: self.min[k],
-                max: self.max[k],
-                sum: self.sum[k],
-            });
+    /// The lanes merged, halving their number each round so the merge stays in vectors.
+    /// The order of additions is not one by one, which only matters for sums that are not
+    /// exact, and those are taken again one by one ([`crate::stats`]).
+    fn bucket(mut self) -> Bucket {
+        let mut half = L / 2;
+        while half > 0 {
+            for k in 0..half {
+                let o = Bucket {
+                    min: self.min[k + half],
+                    max: self.max[k + half],
+                    sum: self.sum[k + half],
+                };
+                let m = Bucket {
+                    min: self.min[k],
+                    max: self.max[k],
+                    sum: self.sum[k],
+                }
+                .merge(o);
+                (self.min[k], self.max[k], self.sum[k]) = (m.min, m.max, m.sum);
+            }
+            half /= 2;
         }
-        b
+        Bucket {
+            min: self.min[0],
+            max: self.max[0],
+            sum: self.sum[0],
+        }
     }
 }
 
