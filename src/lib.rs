@@ -8,6 +8,9 @@
 //!     -> stats (from raw samples) -> render (PNG) | export (CSV, JSON) -> output (atomic)
 //! ```
 //!
+//! The statistics pass also leaves a [`rollup`] of each large series (per-bucket minimum,
+//! maximum and sum) in its figures, so drawing a million points does not read them again.
+//!
 //! The binary is a thin shell over [`run`], so integration tests drive the whole tool
 //! in-process.
 

@@ -112,13 +112,16 @@ fn first_of(values: &[f64], min: f64, max: f64) -> Option<f64> {
 }
 
 impl Rollup {
-    /// The rollup of `values`, buckets starting at index 0.
+    /// The rollup of `values`, buckets starting at index 0: [`pair_pass`] with nothing to
+    /// join and a bracket that holds nothing (every comparison with NaN is false).
     pub fn of(values: &[f64]) -> Rollup {
-        Rollup {
-            off: 0,
-            len: values.len(),
-            buckets: values.chunks(BUCKET).map(Bucket::of).collect(),
-        }
+        let lone = Join::new((values, 0), (&[], 0), (1.0, 1.0), |x: f64, _| x);
+        let nothing = Bracket {
+            lo: f64::NAN,
+            hi: f64::NAN,
+            cap: 0,
+        };
+        pair_pass(&lone, nothing, &mut Vec::new()).a
     }
 
     /// Number of samples summarised.
@@ -583,6 +586,17 @@ mod tests {
                     assert_eq!(r.figures(&v, s..e), Figures::of(&v[s..e]), "{off} {s}..{e}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_lone_rollup_is_its_chunks() {
+        for n in [0, 1, 127, 128, 129, 1000, 4096] {
+            let v = values(n, 3);
+            let r = Rollup::of(&v);
+            let want: Vec<Bucket> = v.chunks(BUCKET).map(Bucket::of).collect();
+            assert_eq!(r.buckets(), &want[..], "{n}");
+            assert_eq!((r.off, r.len()), (0, n));
         }
     }
 
