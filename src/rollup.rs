@@ -331,8 +331,8 @@ fn pair_pass_lanes<const L: usize, J: Fn(f64, f64) -> f64 + Copy>(
         // Ask for the samples a few buckets ahead: two streams at memory speed.
         let ahead = u0 + 4 * BUCKET;
         for (v, start) in [(j.a, j.ua), (j.b, j.ub)] {
-            if let Some(i) = ahead.checked_sub(start) {
-                prefetch(v, i);
+            if let Some(bucket) = ahead.checked_sub(start).and_then(|i| v.get(i..i + BUCKET)) {
+                prefetch(bucket);
             }
         }
         let (pa, pb) = (part(j.a, j.ua, u0), part(j.b, j.ub, u0));
@@ -393,15 +393,15 @@ fn pair_pass_lanes<const L: usize, J: Fn(f64, f64) -> f64 + Copy>(
     }
 }
 
-/// Asks the CPU to load the bucket `v[i..i + BUCKET]` into the cache, if it is whole.
+/// Asks the CPU to load `v` into the cache ahead of its use.
 #[inline(always)]
-fn prefetch(v: &[f64], i: usize) {
+fn prefetch(v: &[f64]) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(bucket) = v.get(i..i + BUCKET) {
-        let p = bucket.as_ptr();
-        for line in (0..BUCKET).step_by(8) {
-            // SAFETY: `p + line` lies inside `bucket`; SSE is part of the x86_64 baseline,
-            // and a prefetch only hints: it reads nothing and cannot fault.
+    {
+        let p = v.as_ptr();
+        for line in (0..v.len()).step_by(8) {
+            // SAFETY: `p + line` lies inside `v`; SSE is part of the x86_64 baseline, and
+            // a prefetch only hints: it reads nothing and cannot fault.
             unsafe {
                 std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
                     p.add(line).cast(),
@@ -410,7 +410,7 @@ fn prefetch(v: &[f64], i: usize) {
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (v, i);
+    let _ = v;
 }
 
 /// Per-lane minimum, maximum and sum.

@@ -653,9 +653,13 @@ fn timeline(a: &Series, b: &Series) -> Option<(usize, usize)> {
 
 /// Values sampled to bracket the percentile before the joining pass.
 const SAMPLE: usize = 8192;
-/// Sample ranks on each side of the estimated one that the bracket spans (about three
-/// standard deviations of a sample quantile's rank at 8192 samples).
-const SPREAD: usize = 64;
+/// Sample ranks on each side of the estimated one that the bracket spans for quantile
+/// `q`: three standard deviations of a sample quantile's rank (`sqrt(SAMPLE q (1 - q))`)
+/// and 8 more, so the bracket misses the wanted rank about once in 1 000 graphs (then the
+/// general join answers); a wider bracket keeps more values for every graph.
+fn spread(q: f64) -> usize {
+    (3.0 * (SAMPLE as f64 * q * (1.0 - q)).sqrt()).ceil() as usize + 8
+}
 /// Below this many joined values, materializing them and selecting is as fast.
 const BRACKET_MIN: usize = 64 * 1024;
 
@@ -722,7 +726,7 @@ fn bracket_pass<J: Fn(f64, f64) -> f64 + Copy>(
     rank: usize,
     buf: &mut Vec<f64>,
 ) -> Option<(f64, rollup::PairPass)> {
-    // The series overlap, so every position of the timeline has a sample.
+    // Spread over the whole timeline; the series overlap, so every position has a sample.
     let mut sample: Vec<f64> = (0..SAMPLE)
         .filter_map(|s| j.at(s * n / SAMPLE + n / (2 * SAMPLE)))
         .collect();
@@ -730,17 +734,18 @@ fn bracket_pass<J: Fn(f64, f64) -> f64 + Copy>(
         return None;
     }
     let q = rank * SAMPLE / n;
+    let spread = spread((rank as f64 + 0.5) / n as f64);
     // Near either end the bracket stays open on that side.
-    let lo = match q.checked_sub(SPREAD) {
+    let lo = match q.checked_sub(spread) {
         Some(i) => *sample.select_nth_unstable_by(i, f64::total_cmp).1,
         None => f64::NEG_INFINITY,
     };
-    let hi = if q + SPREAD < SAMPLE {
-        *sample.select_nth_unstable_by(q + SPREAD, f64::total_cmp).1
+    let hi = if q + spread < SAMPLE {
+        *sample.select_nth_unstable_by(q + spread, f64::total_cmp).1
     } else {
         f64::INFINITY
     };
-    let cap = (n / SAMPLE) * (4 * SPREAD + 2) + 4096;
+    let cap = (n / SAMPLE) * (4 * spread + 2) + 4096;
     buf.clear();
     buf.reserve(cap);
     let pass = rollup::pair_pass(j, Bracket { lo, hi, cap }, buf);
