@@ -17,6 +17,8 @@
 //! pixel ends with alpha 255 and the premultiplied RGB *is* the colour: [`into_rgb`] drops
 //! alpha.
 
+use std::cell::Cell;
+
 use plotters_backend::text_anchor::{HPos, VPos};
 use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingBackend, DrawingErrorKind,
@@ -51,12 +53,19 @@ pub struct SkiaBackend<'a> {
     touched: Vec<u32>,
 }
 
+thread_local! {
+    /// The hairline scratch space of this thread's last backend (`coverage` all zero), so
+    /// each frame does not allocate and clear its own.
+    static SCRATCH: Cell<(Vec<u8>, Vec<u32>)> = const { Cell::new((Vec::new(), Vec::new())) };
+}
+
 impl<'a> SkiaBackend<'a> {
     pub fn new(pixmap: &'a mut Pixmap) -> SkiaBackend<'a> {
+        let (coverage, touched) = SCRATCH.take();
         SkiaBackend {
             pixmap,
-            coverage: Vec::new(),
-            touched: Vec::new(),
+            coverage,
+            touched,
         }
     }
 
@@ -185,6 +194,19 @@ impl<'a> SkiaBackend<'a> {
         let pixels = self.pixmap.pixels_mut();
         for y in y0..y1 {
             pixels[(y * w + x0) as usize..(y * w + x1) as usize].fill(px);
+        }
+    }
+}
+
+impl Drop for SkiaBackend<'_> {
+    fn drop(&mut self) {
+        // A hairline cut short by a panic may have left coverage behind; a huge frame's
+        // scratch is not worth keeping.
+        if !std::thread::panicking() && self.coverage.len() <= 1 << 22 {
+            SCRATCH.set((
+                std::mem::take(&mut self.coverage),
+                std::mem::take(&mut self.touched),
+            ));
         }
     }
 }
