@@ -413,10 +413,7 @@ fn exact_rgba(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option
             if u128::from_ne_bytes(*block) == 0 {
                 continue;
             }
-            let mut bits = block
-                .iter()
-                .enumerate()
-                .fold(0u32, |m, (j, &d)| m | u32::from(d) << j);
+            let mut bits = flags(block);
             while bits != 0 {
                 let x = 16 * k + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
@@ -432,6 +429,16 @@ fn exact_rgba(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option
         }
     }
     Some(ids.colors.iter().map(|&c| unpack(c)).collect())
+}
+
+/// The 0/1 bytes of `block` as the bits of a mask (byte `j` is bit `j`): per eight bytes,
+/// one multiply gathers the flags into the top byte without carries (SSE2's movemask).
+#[inline]
+fn flags(block: &[u8; 16]) -> u32 {
+    let (half, _) = block.as_chunks::<8>();
+    let gather =
+        |b: &[u8; 8]| (u64::from_le_bytes(*b).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+    gather(&half[0]) | gather(&half[1]) << 8
 }
 
 /// Peak signal-to-noise ratio of `b` against `a`, in dB (infinite when equal).
@@ -525,6 +532,14 @@ mod tests {
         let b = quantize(Pixels::Rgba(&rgba(&many)), 64, &base);
         assert!(!b.exact);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn flags_gather_one_bit_per_byte() {
+        for m in [0u32, 1, 0x8000, 0xffff, 0xa5c3, 0x0180, 0x7ffe] {
+            let block: [u8; 16] = std::array::from_fn(|j| (m >> j & 1) as u8);
+            assert_eq!(flags(&block), m);
+        }
     }
 
     #[test]
