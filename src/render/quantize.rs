@@ -297,24 +297,28 @@ pub fn quantize_rows(
     lead: usize,
     out: &mut Vec<u8>,
 ) -> (Vec<Rgb>, bool) {
-    let rows = pixels.len().checked_div(width).unwrap_or(0);
-    out.clear();
-    out.resize(pixels.len() + rows * lead, 0);
+    if width == 0 || !pixels.len().is_multiple_of(width) {
+        // Not rows at all: plain indices.
+        let (palette, exact, indices) = lossy(pixels, base);
+        *out = indices;
+        return (palette, exact);
+    }
+    // Not cleared: every index is written below, and each row's lead bytes here.
+    out.resize(pixels.len() / width * (lead + width), 0);
+    for row in out.chunks_exact_mut(lead + width) {
+        row[..lead].fill(0);
+    }
     if let Pixels::Rgba(bytes) = pixels {
         if let Some(palette) = exact_rgba(bytes, width, lead, out) {
             return (palette, true);
         }
     }
     let (palette, exact, indices) = lossy(pixels, base);
-    if lead == 0 || width == 0 {
-        *out = indices;
-    } else {
-        for (dst, src) in out
-            .chunks_exact_mut(lead + width)
-            .zip(indices.chunks_exact(width))
-        {
-            dst[lead..].copy_from_slice(src);
-        }
+    for (dst, src) in out
+        .chunks_exact_mut(lead + width)
+        .zip(indices.chunks_exact(width))
+    {
+        dst[lead..].copy_from_slice(src);
     }
     (palette, exact)
 }
@@ -562,7 +566,7 @@ mod tests {
             .flat_map(|i| [(i % 64 * 4) as u8, (i / 64 * 4) as u8, 128])
             .collect();
         let base = base_palette(&[[0, 0, 0]], &[[255, 0, 0]], &[[0, 0, 255]]);
-        let mut rows = vec![9; 3]; // overwritten, whatever it held
+        let mut rows = vec![9; 10_000]; // overwritten, whatever it held
         for frame in [rgba(&few), rgba(&many)] {
             let q = quantize(Pixels::Rgba(&frame), 64, &base);
             let (palette, exact) = quantize_rows(Pixels::Rgba(&frame), 64, &base, 1, &mut rows);
