@@ -17,6 +17,8 @@
 //! pixel ends with alpha 255 and the premultiplied RGB *is* the colour: [`into_rgb`] drops
 //! alpha.
 
+use std::cell::Cell;
+
 use plotters_backend::text_anchor::{HPos, VPos};
 use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingBackend, DrawingErrorKind,
@@ -51,12 +53,19 @@ pub struct SkiaBackend<'a> {
     touched: Vec<u32>,
 }
 
+thread_local! {
+    /// The hairline scratch space of this thread's last backend (`coverage` all zero), so
+    /// each frame does not allocate and clear its own.
+    static SCRATCH: Cell<(Vec<u8>, Vec<u32>)> = const { Cell::new((Vec::new(), Vec::new())) };
+}
+
 impl<'a> SkiaBackend<'a> {
     pub fn new(pixmap: &'a mut Pixmap) -> SkiaBackend<'a> {
+        let (coverage, touched) = SCRATCH.take();
         SkiaBackend {
             pixmap,
-            coverage: Vec::new(),
-            touched: Vec::new(),
+            coverage,
+            touched,
         }
     }
 
@@ -131,16 +140,27 @@ impl<'a> SkiaBackend<'a> {
                 1 => (1.max(-m0), steps.min(size - 1 - m0)),
                 _ => (1.max(m0 - (size - 1)), steps.min(m0)),
             };
+            if first > last {
+                continue;
+            }
             // Along the major axis one pixel per step (the start is the previous end);
-            // across it the exact position, rounded to sixteenths of a pixel.
+            // across it the exact position, rounded to sixteenths of a pixel: at step k,
+            // sixteenths = floor((32 (minor0 steps + k dminor) + steps) / (2 steps)), kept
+            // as quotient and remainder and advanced by a constant each step (no division
+            // in the loop).
+            let (minor0, dminor) = if x_major { (y0, dy) } else { (x0, dx) };
+            let den = 2 * steps;
+            let num = 32 * (minor0 * steps + first * dminor) + steps;
+            let (mut q, mut r) = (num.div_euclid(den), num.rem_euclid(den));
+            let (dq, dr) = ((32 * dminor).div_euclid(den), (32 * dminor).rem_euclid(den));
             for k in first..=last {
-                let (major, minor_num) = if x_major {
-                    (x0 + k * sign, y0 * steps * 16 + k * dy * 16)
-                } else {
-                    (y0 + k * sign, x0 * steps * 16 + k * dx * 16)
-                };
-                let sixteenths = (2 * minor_num + steps).div_euclid(2 * steps);
-                let (cell, frac) = (sixteenths.div_euclid(16), sixteenths.rem_euclid(16));
+                let major = m0 + k * sign;
+                let sixteenths = q;
+                (q, r) = (q + dq, r + dr);
+                if r >= den {
+                    (q, r) = (q + 1, r - den);
+                }
+                let (cell, frac) = (sixteenths >> 4, sixteenths & 15);
                 let near = (255 * (16 - frac) / 16) as u8;
                 let far = (255 * frac / 16) as u8;
                 let clip = |v: i64| v.clamp(-1, i64::from(w.max(h))) as i32;
@@ -185,6 +205,19 @@ impl<'a> SkiaBackend<'a> {
         let pixels = self.pixmap.pixels_mut();
         for y in y0..y1 {
             pixels[(y * w + x0) as usize..(y * w + x1) as usize].fill(px);
+        }
+    }
+}
+
+impl Drop for SkiaBackend<'_> {
+    fn drop(&mut self) {
+        // A hairline cut short by a panic may have left coverage behind; a huge frame's
+        // scratch is not worth keeping.
+        if !std::thread::panicking() && self.coverage.len() <= 1 << 22 {
+            SCRATCH.set((
+                std::mem::take(&mut self.coverage),
+                std::mem::take(&mut self.touched),
+            ));
         }
     }
 }

@@ -13,7 +13,9 @@
 //! - [`png`], [`quantize`]: encoding, palette images, text chunks
 //! - [`sample_data`]: deterministic synthetic traffic for tests, benches and docs
 
+use std::cell::RefCell;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use chrono::FixedOffset;
 use plotters::prelude::IntoDrawingArea;
@@ -127,20 +129,64 @@ pub fn render_png(
     stats: &Stats,
     opts: &RenderOptions,
 ) -> Result<Vec<u8>, RenderError> {
-    let (pixmap, _) = draw(traffic, stats, opts)?;
+    validate(traffic, opts)?;
+    let mut pixmap = reused_pixmap(opts.width, opts.height)?;
+    draw_into(&mut pixmap, traffic, stats, opts)?;
     let text = png::PngText {
         source: opts.source.clone(),
         title: opts.title.clone(),
     };
-    let base = chart::palette(opts.theme).quantize_base();
-    png::encode(
+    let png = png::encode(
         pixmap.width(),
         pixmap.height(),
         quantize::Pixels::Rgba(pixmap.data()),
-        &base,
+        quantize_base(opts.theme),
         opts.png_compression,
         &text,
-    )
+    );
+    keep_pixmap(pixmap);
+    png
+}
+
+/// The fixed part of the palette of `theme` (see [`chart::Palette::quantize_base`]),
+/// built once per process.
+fn quantize_base(theme: Theme) -> &'static [quantize::Rgb] {
+    static LIGHT: OnceLock<Vec<quantize::Rgb>> = OnceLock::new();
+    static DARK: OnceLock<Vec<quantize::Rgb>> = OnceLock::new();
+    let cell = match theme {
+        Theme::Light => &LIGHT,
+        Theme::Dark => &DARK,
+    };
+    cell.get_or_init(|| chart::palette(theme).quantize_base())
+}
+
+thread_local! {
+    /// The pixmap of this thread's last PNG, for the next one of the same size: the chart
+    /// paints every pixel, so it needs no clearing, and a fresh one costs a zeroed
+    /// allocation of the whole frame.
+    static PIXMAP: RefCell<Option<tiny_skia::Pixmap>> = const { RefCell::new(None) };
+}
+
+/// Frames up to this many pixels are kept for reuse (16 MiB); larger ones are freed.
+const KEEP_PIXELS: u64 = 1 << 22;
+
+/// This thread's kept pixmap when it is `w` × `h`, else a new one (contents undefined).
+fn reused_pixmap(w: u32, h: u32) -> Result<tiny_skia::Pixmap, RenderError> {
+    match PIXMAP.take() {
+        Some(p) if (p.width(), p.height()) == (w, h) => Ok(p),
+        _ => new_pixmap(w, h),
+    }
+}
+
+fn keep_pixmap(pixmap: tiny_skia::Pixmap) {
+    if u64::from(pixmap.width()) * u64::from(pixmap.height()) <= KEEP_PIXELS {
+        PIXMAP.set(Some(pixmap));
+    }
+}
+
+fn new_pixmap(w: u32, h: u32) -> Result<tiny_skia::Pixmap, RenderError> {
+    tiny_skia::Pixmap::new(w, h)
+        .ok_or_else(|| RenderError::Draw(format!("cannot allocate {w}x{h} pixels")))
 }
 
 /// Draws the graph into an 8-bit RGB buffer (`width * height * 3` bytes, rows top down).
@@ -167,22 +213,28 @@ pub fn render_frame(
     ))
 }
 
-/// Draws the graph into a pixmap (premultiplied RGBA, every pixel opaque).
+/// Draws the graph into a new pixmap (premultiplied RGBA, every pixel opaque).
 fn draw(
     traffic: &Traffic,
     stats: &Stats,
     opts: &RenderOptions,
 ) -> Result<(tiny_skia::Pixmap, chart::Frame), RenderError> {
     validate(traffic, opts)?;
-    font::ensure_registered()?;
-    let (w, h) = (opts.width, opts.height);
-    let mut pixmap = tiny_skia::Pixmap::new(w, h)
-        .ok_or_else(|| RenderError::Draw(format!("cannot allocate {w}x{h} pixels")))?;
-    let frame = {
-        let root = backend::SkiaBackend::new(&mut pixmap).into_drawing_area();
-        chart::draw(&root, traffic, stats, opts)?
-    };
+    let mut pixmap = new_pixmap(opts.width, opts.height)?;
+    let frame = draw_into(&mut pixmap, traffic, stats, opts)?;
     Ok((pixmap, frame))
+}
+
+/// Draws the graph over every pixel of `pixmap`, which is `opts.width` × `opts.height`.
+fn draw_into(
+    pixmap: &mut tiny_skia::Pixmap,
+    traffic: &Traffic,
+    stats: &Stats,
+    opts: &RenderOptions,
+) -> Result<chart::Frame, RenderError> {
+    font::ensure_registered()?;
+    let root = backend::SkiaBackend::new(pixmap).into_drawing_area();
+    chart::draw(&root, traffic, stats, opts)
 }
 
 /// Refuses what cannot make a graph before any drawing starts.

@@ -1,7 +1,9 @@
 //! PNG encoding with the `png` crate (not `image`), because the file carries `tEXt` chunks
 //! saying what made it (`Software`), where the data came from (`Source`) and the `Title`.
 
-use super::quantize::{quantize, Pixels, Rgb};
+use std::cell::RefCell;
+
+use super::quantize::{quantize, quantize_rows, Pixels, Rgb};
 use super::{PngCompression, RenderError};
 
 /// Text chunks written into every graph.
@@ -99,17 +101,55 @@ fn filter_rows(data: &[u8], row_len: usize, bpp: usize, filter: RowFilter) -> Ve
     out
 }
 
-/// zlib stream of `data` at `level` (zlib-rs, one call: the whole frame is in memory).
-fn deflate(data: &[u8], level: i32) -> Result<Vec<u8>, RenderError> {
-    let mut out = vec![0u8; zlib_rs::compress_bound(data.len())];
-    let config = zlib_rs::DeflateConfig::new(level);
-    let (written, rc) = zlib_rs::compress_slice(&mut out, data, config);
-    if rc != zlib_rs::ReturnCode::Ok {
-        return Err(RenderError::Encode(format!("deflate failed: {rc:?}")));
+/// Buffers reused from frame to frame on a thread: a fresh deflate state alone allocates
+/// and clears some 300 KiB, and the rows and the zlib stream are each about a frame.
+#[derive(Default)]
+struct Scratch {
+    rows: Vec<u8>,
+    /// The deflate state and the level it was made for.
+    deflate: Option<(i32, zlib_rs::Deflate)>,
+    zlib: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Buffers larger than this (a huge frame's) are not kept.
+const KEEP_BYTES: usize = 1 << 22;
+
+/// zlib stream of `data` at `level` (zlib-rs, one call: the whole frame is in memory),
+/// written to the start of `out` (grown as needed, never shrunk: it stays initialized);
+/// returns its length.
+fn deflate(
+    data: &[u8],
+    level: i32,
+    state: &mut Option<(i32, zlib_rs::Deflate)>,
+    out: &mut Vec<u8>,
+) -> Result<usize, RenderError> {
+    let z = match state {
+        Some((l, z)) if *l == level => {
+            z.reset();
+            z
+        }
+        _ => {
+            let config = zlib_rs::DeflateConfig::new(level);
+            &mut state
+                .insert((level, zlib_rs::Deflate::new_with_config(config)))
+                .1
+        }
+    };
+    let bound = zlib_rs::compress_bound(data.len());
+    if out.len() < bound {
+        out.resize(bound, 0);
     }
-    let n = written.len();
-    out.truncate(n);
-    Ok(out)
+    match z.compress(data, out, zlib_rs::DeflateFlush::Finish) {
+        Ok(zlib_rs::Status::StreamEnd) => Ok(z.total_out() as usize),
+        other => {
+            *state = None;
+            Err(RenderError::Encode(format!("deflate failed: {other:?}")))
+        }
+    }
 }
 
 /// Encodes `pixels` as `layout` with an explicit deflate level and row filter (for
@@ -127,32 +167,73 @@ pub fn encode_with(
     filter: RowFilter,
     text: &PngText,
 ) -> Result<Vec<u8>, RenderError> {
-    let err = |e: png::EncodingError| RenderError::Encode(e.to_string());
     if pixels.len() != width as usize * height as usize {
         return Err(RenderError::Encode(format!(
             "{} pixels for a {width}x{height} image",
             pixels.len()
         )));
     }
-    let indexed = (layout == Layout::Indexed).then(|| quantize(pixels, width as usize, base));
-    let rows = match &indexed {
-        Some(q) => filter_rows(&q.indices, width as usize, 1, filter),
-        None => filter_rows(&pixels.to_rgb(), width as usize * 3, 3, filter),
+    SCRATCH.with_borrow_mut(|scratch| {
+        let result = encode_rows(
+            width, height, pixels, layout, base, level, filter, text, scratch,
+        );
+        if scratch.rows.capacity().max(scratch.zlib.capacity()) > KEEP_BYTES {
+            *scratch = Scratch::default();
+        }
+        result
+    })
+}
+
+/// [`encode_with`] with this thread's buffers.
+#[allow(clippy::too_many_arguments)]
+fn encode_rows(
+    width: u32,
+    height: u32,
+    pixels: Pixels,
+    layout: Layout,
+    base: &[Rgb],
+    level: i32,
+    filter: RowFilter,
+    text: &PngText,
+    scratch: &mut Scratch,
+) -> Result<Vec<u8>, RenderError> {
+    let err = |e: png::EncodingError| RenderError::Encode(e.to_string());
+    let w = width as usize;
+    let palette = match (layout, filter) {
+        // The usual case: indices straight into the rows, after each row's filter byte.
+        (Layout::Indexed, RowFilter::None) => {
+            Some(quantize_rows(pixels, w, base, 1, &mut scratch.rows).0)
+        }
+        (Layout::Indexed, _) => {
+            let q = quantize(pixels, w, base);
+            scratch.rows = filter_rows(&q.indices, w, 1, filter);
+            Some(q.palette)
+        }
+        (Layout::Rgb, _) => {
+            scratch.rows = filter_rows(&pixels.to_rgb(), w * 3, 3, filter);
+            None
+        }
     };
-    let idat = deflate(&rows, level)?;
+    let n = deflate(
+        &scratch.rows,
+        level,
+        &mut scratch.deflate,
+        &mut scratch.zlib,
+    )?;
+    let idat = &scratch.zlib[..n];
     let mut out = Vec::with_capacity(idat.len() + 1024);
     let mut enc = png::Encoder::new(&mut out, width, height);
     enc.set_depth(png::BitDepth::Eight);
-    match &indexed {
-        Some(q) => {
+    match &palette {
+        Some(p) => {
             enc.set_color(png::ColorType::Indexed);
-            enc.set_palette(q.palette.concat());
+            enc.set_palette(p.concat());
         }
         None => enc.set_color(png::ColorType::Rgb),
     }
     add_text(&mut enc, text).map_err(err)?;
     let mut writer = enc.write_header().map_err(err)?;
-    writer.write_chunk(png::chunk::IDAT, &idat).map_err(err)?;
+    writer.write_chunk(png::chunk::IDAT, idat).map_err(err)?;
     writer.finish().map_err(err)?;
     Ok(out)
 }

@@ -278,11 +278,53 @@ pub fn base_palette(colors: &[Rgb], fgs: &[Rgb], bgs: &[Rgb]) -> Vec<Rgb> {
 ///
 /// `width` is the row length in pixels (the exact path reuses the index of the pixel above).
 pub fn quantize(pixels: Pixels, width: usize, base: &[Rgb]) -> Indexed {
+    let mut indices = Vec::new();
+    let (palette, exact) = quantize_rows(pixels, width, base, 0, &mut indices);
+    Indexed {
+        palette,
+        indices,
+        exact,
+    }
+}
+
+/// [`quantize`] into `out`, each row of `width` indices after `lead` zero bytes (a PNG
+/// row's filter type, so the rows go to deflate as they are); returns the palette and
+/// whether it is exact. `out` is overwritten, and its allocation reused.
+pub fn quantize_rows(
+    pixels: Pixels,
+    width: usize,
+    base: &[Rgb],
+    lead: usize,
+    out: &mut Vec<u8>,
+) -> (Vec<Rgb>, bool) {
+    if width == 0 || !pixels.len().is_multiple_of(width) {
+        // Not rows at all: plain indices.
+        let (palette, exact, indices) = lossy(pixels, base);
+        *out = indices;
+        return (palette, exact);
+    }
+    // Not cleared: every index is written below, and each row's lead bytes here.
+    out.resize(pixels.len() / width * (lead + width), 0);
+    for row in out.chunks_exact_mut(lead + width) {
+        row[..lead].fill(0);
+    }
     if let Pixels::Rgba(bytes) = pixels {
-        if let Some(exact) = exact_rgba(bytes, width) {
-            return exact;
+        if let Some(palette) = exact_rgba(bytes, width, lead, out) {
+            return (palette, true);
         }
     }
+    let (palette, exact, indices) = lossy(pixels, base);
+    for (dst, src) in out
+        .chunks_exact_mut(lead + width)
+        .zip(indices.chunks_exact(width))
+    {
+        dst[lead..].copy_from_slice(src);
+    }
+    (palette, exact)
+}
+
+/// The general path: the palette, whether it is exact, and the indices (rows unpadded).
+fn lossy(pixels: Pixels, base: &[Rgb]) -> (Vec<Rgb>, bool, Vec<u8>) {
     let (runs, colors) = runs(pixels);
     let mut counts = vec![0u32; colors.len()];
     for &(id, n) in &runs {
@@ -332,41 +374,37 @@ pub fn quantize(pixels: Pixels, width: usize, base: &[Rgb]) -> Indexed {
         indices[at..end].fill(index_of[id as usize]);
         at = end;
     }
-    Indexed {
-        palette,
-        indices,
-        exact,
-    }
+    (palette, exact, indices)
 }
 
 /// The exact palette of an RGBA frame with at most 256 colours (in order of first sight),
-/// or `None` when it has more.
+/// its indices written to `out` as in [`quantize_rows`]; `None` when it has more.
 ///
 /// Most pixels of a chart equal the pixel above (87% at 500 points), so a row equal to the
 /// row above, or four pixels equal to the four above, copy their indices; a pixel that
 /// differs takes the index of its left neighbour when equal, and only the rest look the
 /// colour up.
-fn exact_rgba(bytes: &[u8], width: usize) -> Option<Indexed> {
+fn exact_rgba(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option<Vec<Rgb>> {
     let (px, _) = bytes.as_chunks::<4>();
     let n = px.len();
     if width == 0 || n % width != 0 {
         return None;
     }
+    let stride = lead + width;
     let mut ids = ColorIds::new();
     let mut lookup =
         |c: [u8; 4]| -> Option<u8> { u8::try_from(ids.id(pack(c[0], c[1], c[2]))).ok() };
-    let mut idx = vec![0u8; n];
     // Whether each pixel of the current row differs from the one above.
     let mut diff = vec![0u8; width.next_multiple_of(16)];
     for (row, cur) in px.chunks_exact(width).enumerate() {
-        let start = row * width;
-        let (done, rest) = idx.split_at_mut(start);
+        let start = row * stride + lead;
+        let (done, rest) = out.split_at_mut(start);
         let out = &mut rest[..width];
         if row == 0 {
             diff[..width].fill(1);
         } else {
-            let above = &px[start - width..start];
-            out.copy_from_slice(&done[start - width..]);
+            let above = &px[(row - 1) * width..row * width];
+            out.copy_from_slice(&done[start - stride..][..width]);
             if cur == above {
                 continue;
             }
@@ -379,10 +417,7 @@ fn exact_rgba(bytes: &[u8], width: usize) -> Option<Indexed> {
             if u128::from_ne_bytes(*block) == 0 {
                 continue;
             }
-            let mut bits = block
-                .iter()
-                .enumerate()
-                .fold(0u32, |m, (j, &d)| m | u32::from(d) << j);
+            let mut bits = flags(block);
             while bits != 0 {
                 let x = 16 * k + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
@@ -397,11 +432,17 @@ fn exact_rgba(bytes: &[u8], width: usize) -> Option<Indexed> {
             }
         }
     }
-    Some(Indexed {
-        palette: ids.colors.iter().map(|&c| unpack(c)).collect(),
-        indices: idx,
-        exact: true,
-    })
+    Some(ids.colors.iter().map(|&c| unpack(c)).collect())
+}
+
+/// The 0/1 bytes of `block` as the bits of a mask (byte `j` is bit `j`): per eight bytes,
+/// one multiply gathers the flags into the top byte without carries (SSE2's movemask).
+#[inline]
+fn flags(block: &[u8; 16]) -> u32 {
+    let (half, _) = block.as_chunks::<8>();
+    let gather =
+        |b: &[u8; 8]| (u64::from_le_bytes(*b).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+    gather(&half[0]) | gather(&half[1]) << 8
 }
 
 /// Peak signal-to-noise ratio of `b` against `a`, in dB (infinite when equal).
@@ -495,6 +536,48 @@ mod tests {
         let b = quantize(Pixels::Rgba(&rgba(&many)), 64, &base);
         assert!(!b.exact);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn flags_gather_one_bit_per_byte() {
+        for m in [0u32, 1, 0x8000, 0xffff, 0xa5c3, 0x0180, 0x7ffe] {
+            let block: [u8; 16] = std::array::from_fn(|j| (m >> j & 1) as u8);
+            assert_eq!(flags(&block), m);
+        }
+    }
+
+    #[test]
+    fn rows_with_a_lead_hold_the_same_indices() {
+        let rgba = |rgb: &[u8]| -> Vec<u8> {
+            rgb.chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect()
+        };
+        let few: Vec<u8> = (0..64 * 40u32)
+            .flat_map(|i| {
+                [
+                    (i % 64 / 8 * 30) as u8,
+                    if i / 64 % 10 < 5 { 0 } else { 200 },
+                    7,
+                ]
+            })
+            .collect();
+        let many: Vec<u8> = (0..4096u32)
+            .flat_map(|i| [(i % 64 * 4) as u8, (i / 64 * 4) as u8, 128])
+            .collect();
+        let base = base_palette(&[[0, 0, 0]], &[[255, 0, 0]], &[[0, 0, 255]]);
+        let mut rows = vec![9; 10_000]; // overwritten, whatever it held
+        for frame in [rgba(&few), rgba(&many)] {
+            let q = quantize(Pixels::Rgba(&frame), 64, &base);
+            let (palette, exact) = quantize_rows(Pixels::Rgba(&frame), 64, &base, 1, &mut rows);
+            assert_eq!((&palette, exact), (&q.palette, q.exact));
+            let want: Vec<u8> = q
+                .indices
+                .chunks(64)
+                .flat_map(|r| [&[0][..], r].concat())
+                .collect();
+            assert_eq!(rows, want);
+        }
     }
 
     #[test]

@@ -59,28 +59,70 @@ pub fn metrics(size: f32) -> Metrics {
     }
 }
 
-/// Glyphs of `text` with their pen positions (pixels from the start, kerned).
-fn layout(text: &str, size: f32) -> impl Iterator<Item = (GlyphId, f32)> + '_ {
-    let f = font().as_scaled(PxScale::from(size));
-    let mut pen = 0.0f32;
-    let mut prev: Option<GlyphId> = None;
-    text.chars().map(move |c| {
-        let id = f.glyph_id(c);
-        if let Some(p) = prev {
-            pen += f.kern(p, id);
+/// Glyph ids, unscaled advances and (lazily) unscaled kerning of ASCII characters: the
+/// font's cmap and kern tables are binary searches, and chart text is almost all ASCII.
+struct Ascii {
+    glyph: [GlyphId; 128],
+    advance: [f32; 128],
+    /// Kerning of each pair `128 * first + second`; NaN until looked up.
+    kern: Vec<f32>,
+}
+
+impl Ascii {
+    fn new() -> Ascii {
+        let f = font();
+        let glyph: [GlyphId; 128] = std::array::from_fn(|c| f.glyph_id(char::from(c as u8)));
+        Ascii {
+            glyph,
+            advance: glyph.map(|id| f.h_advance_unscaled(id)),
+            kern: vec![f32::NAN; 128 * 128],
         }
-        let at = pen;
-        pen += f.h_advance(id);
-        prev = Some(id);
-        (id, at)
-    })
+    }
+}
+
+thread_local! {
+    static ASCII: RefCell<Ascii> = RefCell::new(Ascii::new());
+}
+
+/// Glyphs of `text` with their pen positions (pixels from the start, kerned), and the
+/// advance width of the whole text.
+fn layout(text: &str, size: f32) -> (Vec<(GlyphId, f32)>, f32) {
+    let f = font();
+    let scale = f.as_scaled(PxScale::from(size)).h_scale_factor();
+    let mut out = Vec::with_capacity(text.len());
+    let mut pen = 0.0f32;
+    ASCII.with_borrow_mut(|ascii| {
+        let mut prev: Option<(char, GlyphId)> = None;
+        for c in text.chars() {
+            let (id, advance) = if c.is_ascii() {
+                (ascii.glyph[c as usize], ascii.advance[c as usize])
+            } else {
+                let id = f.glyph_id(c);
+                (id, f.h_advance_unscaled(id))
+            };
+            if let Some((p, p_id)) = prev {
+                let kern = if p.is_ascii() && c.is_ascii() {
+                    let k = &mut ascii.kern[128 * p as usize + c as usize];
+                    if k.is_nan() {
+                        *k = f.kern_unscaled(p_id, id);
+                    }
+                    *k
+                } else {
+                    f.kern_unscaled(p_id, id)
+                };
+                pen += scale * kern;
+            }
+            out.push((id, pen));
+            pen += scale * advance;
+            prev = Some((c, id));
+        }
+    });
+    (out, pen)
 }
 
 /// Advance width of `text`.
 pub fn width(text: &str, size: f32) -> f32 {
-    let f = font().as_scaled(PxScale::from(size));
-    let last = text.chars().last().map(|c| f.h_advance(f.glyph_id(c)));
-    layout(text, size).last().map_or(0.0, |(_, x)| x) + last.unwrap_or(0.0)
+    layout(text, size).1
 }
 
 /// Calls `plot(x, y, coverage)` for every inked pixel of `text` with its pen starting at
@@ -88,7 +130,7 @@ pub fn width(text: &str, size: f32) -> f32 {
 pub fn draw(text: &str, size: f32, x: f32, baseline: i32, mut plot: impl FnMut(i32, i32, u8)) {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        for (id, pen) in layout(text, size) {
+        for (id, pen) in layout(text, size).0 {
             let at = x + pen;
             let whole = at.floor();
             let phase = ((at - whole) * PHASES).round() as u8;
