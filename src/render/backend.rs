@@ -203,6 +203,14 @@ impl<'a> SkiaBackend<'a> {
         let (r, g, b) = color.rgb;
         let px = PremultipliedColorU8::from_rgba(r, g, b, 255).expect("opaque is valid");
         let pixels = self.pixmap.pixels_mut();
+        if x1 - x0 == 1 {
+            // A decimated column's span: one pixel per row, a row apart.
+            let (start, end) = ((y0 * w + x0) as usize, ((y1 - 1) * w + x1) as usize);
+            for p in pixels[start..end].iter_mut().step_by(w as usize) {
+                *p = px;
+            }
+            return;
+        }
         for y in y0..y1 {
             pixels[(y * w + x0) as usize..(y * w + x1) as usize].fill(px);
         }
