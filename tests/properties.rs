@@ -1,12 +1,14 @@
 //! Property tests: range splitting covers any range exactly, with no overlap and no chunk
 //! over the limit; merging chunks in any order gives the same series; export then import is
-//! the identity; statistics do not depend on the order the samples arrived in.
+//! the identity; statistics do not depend on the order the samples arrived in; a stretch's
+//! figures from a rollup are those of a scan.
 
 use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
 use trafficgraph::export::{CsvExporter, Exporter, JsonExporter};
 use trafficgraph::model::{Period, Point, Scope, Series, Traffic};
 use trafficgraph::range::{split, DateRange};
+use trafficgraph::rollup::{pair_pass, Bracket, Figures, Join};
 use trafficgraph::source::file::{parse_export_csv, parse_export_json};
 use trafficgraph::stats::{compute, PercentileOf, StatsOptions};
 use trafficgraph::units::{DisplayUnit, ValueUnit};
@@ -159,6 +161,25 @@ proptest! {
         prop_assert_eq!(a.percentile.map(|x| x.value), b.percentile.map(|x| x.value));
         for (x, y) in a.series.iter().zip(&b.series) {
             prop_assert_eq!((x.max, x.min, x.last, x.samples), (y.max, y.min, y.last, y.samples));
+        }
+    }
+
+    #[test]
+    fn rollup_figures_equal_a_scan_of_the_stretch(
+        values in prop::collection::vec(-40i64..40, 1..2_000),
+        off in 0usize..128,
+        ends in prop::collection::vec((0usize..2_000, 0usize..2_000), 1..24),
+    ) {
+        // Few distinct values: ties for the minimum and maximum across buckets.
+        let v: Vec<f64> = values.iter().map(|&x| x as f64).collect();
+        let lone = Join::new((&v, off), (&[], 0), (1.0, 1.0), |x: f64, _| x);
+        let nothing = Bracket { lo: f64::NAN, hi: f64::NAN, cap: 0 };
+        let r = pair_pass(&lone, nothing, &mut Vec::new()).a;
+        for (a, b) in ends {
+            let (s, e) = (a.min(b) % v.len(), a.max(b) % v.len() + 1);
+            if s < e {
+                prop_assert_eq!(r.figures(&v, s..e), Figures::of(&v[s..e]), "{}..{}", s, e);
+            }
         }
     }
 }
