@@ -113,7 +113,7 @@ fn sorted_runs(
     let mut out = Vec::new();
     // No spacing below the step: a gap shows in a stretch's span (see first_gap_spaced).
     let spaced = series.min_spacing().is_some_and(|m| m >= step);
-    let (mut i, mut width, mut count) = (0, 1, 1);
+    let (mut i, mut edge, mut count) = (0, Edge::new(), 1);
     while i < n {
         let t = times[i];
         let first = values[i] * factor;
@@ -124,10 +124,7 @@ fn sorted_runs(
             acc.finish(map, &mut out);
         }
         let x = map(t as f64 + half, first).0;
-        let until = column_end(t, x, half, width, map);
-        if until != i64::MAX {
-            width = until - t;
-        }
+        let until = edge.end(t, x, half, map);
         let j = next_column(i, n, count, |k| times[k] >= until);
         count = j - i;
         // A gap inside the column ends it (and the run) at the gap.
@@ -391,6 +388,41 @@ fn column_end(t: i64, x: i32, half: f64, guess: i64, map: &impl Map) -> i64 {
     }
 }
 
+/// Where columns end, remembered from one column to the next.
+struct Edge {
+    /// The latest column and the first time past it.
+    x: Option<i32>,
+    until: i64,
+    /// Seconds from the latest column's first sample to the next column: where the next
+    /// column's end is looked for first.
+    width: i64,
+}
+
+impl Edge {
+    fn new() -> Edge {
+        Edge {
+            x: None,
+            until: i64::MAX,
+            width: 1,
+        }
+    }
+
+    /// The first time after `t` that maps past column `x` ([`column_end`]). A column cut
+    /// by a gap goes on in the same pixel column after it, whose end is already known:
+    /// searching for it from mid-column would miss the guess and bisect over seconds.
+    fn end(&mut self, t: i64, x: i32, half: f64, map: &impl Map) -> i64 {
+        if self.x == Some(x) && t < self.until {
+            return self.until;
+        }
+        let until = column_end(t, x, half, self.width, map);
+        if until != i64::MAX {
+            self.width = until - t;
+        }
+        (self.x, self.until) = (Some(x), until);
+        until
+    }
+}
+
 /// The first `k` with `times[k + 1] - times[k] > step`. Spacings are compared 32 at a
 /// time without an early exit (so the loop vectorizes), then located in the chunk that
 /// has one.
@@ -449,9 +481,7 @@ struct RunBuilder {
     last_t: Option<i64>,
     last_v: f64,
     first_mean: Option<f64>,
-    /// Seconds from the latest column's first sample to the next column: where the next
-    /// column's end is looked for first.
-    width: i64,
+    edge: Edge,
 }
 
 impl RunBuilder {
@@ -466,7 +496,7 @@ impl RunBuilder {
             last_t: None,
             last_v: 0.0,
             first_mean: None,
-            width: 1,
+            edge: Edge::new(),
         }
     }
 
@@ -489,10 +519,7 @@ impl RunBuilder {
             _ => {
                 self.flush(map);
                 let x = map(t as f64 + half, v).0;
-                let until = column_end(t, x, half, self.width, map);
-                if until != i64::MAX {
-                    self.width = until - t;
-                }
+                let until = self.edge.end(t, x, half, map);
                 self.col = Some(Column::new(x, raw, until));
             }
         }
