@@ -93,11 +93,12 @@ struct Columns<'s> {
 }
 
 /// [`runs`] of a decimated series with any spacing (gaps, irregular samples): each
-/// column's samples are found by galloping over the sorted timestamps from the previous
-/// column's count ([`next_column`]; a binary search over the whole series missed the
-/// cache at every probe) and reduced as
-/// one slice, like [`grid_runs`]; a gap (a spacing over `step`) ends the run, also inside
-/// a column. `None` when a rate is not finite (or too large to sum): then
+/// column's samples are found by galloping over the samples from the previous column's
+/// count, mapping their times with the chart's mapping ([`next_column`]: usually two or
+/// three calls, where a search over seconds bisected down to the second, and a binary
+/// search over the whole series missed the cache at every probe), and reduced as one
+/// slice, like [`grid_runs`]; a gap (a spacing over `step`) ends the run, also inside a
+/// column. `None` when a rate is not finite (or too large to sum): then
 /// [`general_runs`] handles it. Produces exactly what [`general_runs`] does.
 fn sorted_runs(
     series: &Series,
@@ -113,7 +114,10 @@ fn sorted_runs(
     let mut out = Vec::new();
     // No spacing below the step: a gap shows in a stretch's span (see first_gap_spaced).
     let spaced = series.min_spacing().is_some_and(|m| m >= step);
-    let (mut i, mut edge, mut count) = (0, Edge::new(), 1);
+    let (mut i, mut count) = (0, 1);
+    // The latest column and the index past it: a column cut by a gap goes on after the
+    // gap in the same pixel column, whose end is already known.
+    let mut known: Option<(i32, usize)> = None;
     while i < n {
         let t = times[i];
         let first = values[i] * factor;
@@ -124,9 +128,15 @@ fn sorted_runs(
             acc.finish(map, &mut out);
         }
         let x = map(t as f64 + half, first).0;
-        let until = edge.end(t, x, half, map);
-        let j = next_column(i, n, count, |k| times[k] >= until);
-        count = j - i;
+        let j = match known {
+            Some((kx, kj)) if kx == x && i < kj => kj,
+            _ => {
+                let j = next_column(i, n, count, |k| map(times[k] as f64 + half, 0.0).0 > x);
+                count = j - i;
+                j
+            }
+        };
+        known = Some((x, j));
         // A gap inside the column ends it (and the run) at the gap.
         let gap = if spaced {
             first_gap_spaced(&times[i..j], step)
