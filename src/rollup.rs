@@ -10,9 +10,9 @@
 //!
 //! The pass that builds them is here too ([`pair_pass`]): one read of receive and transmit
 //! side by side gathers both rollups and brackets the percentile of the joined values. At a
-//! million points that pass is the costliest part of a graph, and it runs at memory speed
-//! only with wide vectors, so its loops are written in lanes and compiled for AVX-512,
-//! AVX2 and the baseline, picked at run time.
+//! million points that pass is the costliest part of a graph, and it comes near memory
+//! speed only with wide vectors, so its loops are written in lanes and compiled for
+//! AVX-512, AVX2 and the baseline, picked at run time.
 //!
 //! [`Series::exact_sums`]: crate::model::Series::exact_sums
 
