@@ -510,27 +510,39 @@ mod tests {
         });
     }
 
-    #[test]
-    fn rgba_frames_index_like_rgb_frames() {
-        let rgba = |rgb: &[u8]| -> Vec<u8> {
-            rgb.chunks_exact(3)
-                .flat_map(|p| [p[0], p[1], p[2], 255])
-                .collect()
-        };
-        // Few colours, in rows that repeat (the exact path copies from the row above).
-        let few: Vec<u8> = (0..64 * 40u32)
+    /// Opaque RGBA of an RGB frame.
+    fn rgba(rgb: &[u8]) -> Vec<u8> {
+        rgb.chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect()
+    }
+
+    /// 64 × 40 pixels of few colours, in rows that repeat (the exact path copies from the
+    /// row above).
+    fn few_colours() -> Vec<u8> {
+        (0..64 * 40u32)
             .flat_map(|i| {
                 let (x, y) = (i % 64, i / 64);
                 [(x / 8 * 30) as u8, if y % 10 < 5 { 0 } else { 200 }, 7]
             })
-            .collect();
+            .collect()
+    }
+
+    /// 64 × 64 pixels, all of different colours.
+    fn many_colours() -> Vec<u8> {
+        (0..4096u32)
+            .flat_map(|i| [(i % 64 * 4) as u8, (i / 64 * 4) as u8, 128])
+            .collect()
+    }
+
+    #[test]
+    fn rgba_frames_index_like_rgb_frames() {
+        let few = few_colours();
         let q = quantize(Pixels::Rgba(&rgba(&few)), 64, &[]);
         assert!(q.exact);
         assert_eq!(q.to_rgb(), few);
         // Many colours: the same picture either way.
-        let many: Vec<u8> = (0..4096u32)
-            .flat_map(|i| [(i % 64 * 4) as u8, (i / 64 * 4) as u8, 128])
-            .collect();
+        let many = many_colours();
         let base = base_palette(&[[0, 0, 0]], &[[255, 0, 0]], &[[0, 0, 255]]);
         let a = quantize(Pixels::Rgb(&many), 64, &base);
         let b = quantize(Pixels::Rgba(&rgba(&many)), 64, &base);
@@ -548,23 +560,7 @@ mod tests {
 
     #[test]
     fn rows_with_a_lead_hold_the_same_indices() {
-        let rgba = |rgb: &[u8]| -> Vec<u8> {
-            rgb.chunks_exact(3)
-                .flat_map(|p| [p[0], p[1], p[2], 255])
-                .collect()
-        };
-        let few: Vec<u8> = (0..64 * 40u32)
-            .flat_map(|i| {
-                [
-                    (i % 64 / 8 * 30) as u8,
-                    if i / 64 % 10 < 5 { 0 } else { 200 },
-                    7,
-                ]
-            })
-            .collect();
-        let many: Vec<u8> = (0..4096u32)
-            .flat_map(|i| [(i % 64 * 4) as u8, (i / 64 * 4) as u8, 128])
-            .collect();
+        let (few, many) = (few_colours(), many_colours());
         let base = base_palette(&[[0, 0, 0]], &[[255, 0, 0]], &[[0, 0, 255]]);
         let mut rows = vec![9; 10_000]; // overwritten, whatever it held
         for frame in [rgba(&few), rgba(&many)] {
@@ -583,9 +579,7 @@ mod tests {
     #[test]
     fn many_colours_map_to_near_entries() {
         // A smooth ramp of 4096 colours: lossy, but close.
-        let rgb: Vec<u8> = (0..4096u32)
-            .flat_map(|i| [(i % 64 * 4) as u8, (i / 64 * 4) as u8, 128])
-            .collect();
+        let rgb = many_colours();
         let base = base_palette(
             &[[0, 0, 0], [255, 255, 255]],
             &[[255, 0, 0]],
