@@ -18,8 +18,6 @@
 
 use std::ops::Range;
 
-use crate::stats::{lane_figures, LaneFigures};
-
 /// Samples per bucket. Decimation reads about one bucket per column edge, the pass pays
 /// a few horizontal reductions per bucket: 128 keeps both small.
 pub const BUCKET: usize = 128;
@@ -40,21 +38,21 @@ impl Bucket {
         sum: 0.0,
     };
 
-    /// The figures of `values`, the sum taken in lanes (exact only for exact sums).
+    /// The figures of `values`, in four lanes so the loop vectorizes (the sum is exact
+    /// only for exact sums).
     pub fn of(values: &[f64]) -> Bucket {
-        Bucket::from_lanes(&lane_figures(values, 1.0))
-    }
-
-    fn from_lanes(l: &LaneFigures) -> Bucket {
-        let mut b = Bucket::EMPTY;
-        for k in 0..l.min.len() {
-            b = b.merge(Bucket {
-                min: l.min[k],
-                max: l.max[k],
-                sum: l.sum[k],
-            });
+        let mut lanes = Lanes::<4>::new();
+        let chunks = values.chunks_exact(4);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for (k, &v) in c.iter().enumerate() {
+                lanes.add(k, v);
+            }
         }
-        b
+        for (k, &v) in rest.iter().enumerate() {
+            lanes.add(k, v);
+        }
+        lanes.bucket()
     }
 
     #[inline]

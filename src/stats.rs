@@ -176,46 +176,6 @@ impl Acc {
     }
 }
 
-const LANES: usize = 4;
-
-/// Per-lane minimum, maximum and sum of the rates `values[i] * f` (lane = index mod
-/// [`LANES`], so the loop vectorizes): the core of the figures pass and of decimation
-/// ([`crate::render::decimate`]). The minimum and maximum over the lanes are the slice's;
-/// the lane sums add up to the slice's sum exactly only when no addition can round (see
-/// [`Series::exact_sums`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LaneFigures {
-    pub min: [f64; LANES],
-    pub max: [f64; LANES],
-    pub sum: [f64; LANES],
-}
-
-#[inline]
-pub(crate) fn lane_figures(values: &[f64], f: f64) -> LaneFigures {
-    let mut l = LaneFigures {
-        min: [f64::INFINITY; LANES],
-        max: [f64::NEG_INFINITY; LANES],
-        sum: [0.0; LANES],
-    };
-    let mut add = |k: usize, v: f64| {
-        let r = v * f;
-        l.max[k] = if r > l.max[k] { r } else { l.max[k] };
-        l.min[k] = if r < l.min[k] { r } else { l.min[k] };
-        l.sum[k] += r;
-    };
-    let chunks = values.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (k, &v) in c.iter().enumerate() {
-            add(k, v);
-        }
-    }
-    for (k, &v) in rest.iter().enumerate() {
-        add(k, v);
-    }
-    l
-}
-
 /// [`Acc`] from a rollup of `s` (rates `value * f`).
 ///
 /// - The maximum's first occurrence: the first bucket whose maximum is the largest is
@@ -1041,7 +1001,7 @@ mod tests {
     }
 
     #[test]
-    fn lane_figures_equal_one_by_one() {
+    fn figures_from_buckets_equal_one_by_one() {
         for values in [
             vec![3.0, 9.0, 1.0, 9.0, -2.0, 9.0, 0.5],
             (0..1000)
