@@ -6,6 +6,9 @@
 //! sample that occurred (no interpolation), which is what 95th-percentile billing uses.
 //! `--percentile-of max|sum` joins receive and transmit per timestamp first; where one side
 //! has no sample at a timestamp, the other side's sample stands alone.
+//!
+//! The pass that reads the samples also leaves each series' [`Rollup`] (per-bucket
+//! minimum, maximum and sum) in its [`SeriesStats`], so drawing need not read them again.
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -12,7 +12,10 @@
 //! columns would disagree and the line would show gaps), and each column yields its first,
 //! minimum, maximum and last value in time order (the "M4" reduction: the polyline through
 //! them covers exactly the pixels the full polyline would) plus its mean for the area.
-//! Grouping is a single pass with one running accumulator: no allocation per sample.
+//! Grouping is a single pass with one running accumulator: no allocation per sample. When
+//! the statistics pass left a rollup of the series, a column is reduced from the buckets
+//! inside it and the samples at its edges ([`crate::rollup`]), and columns hold raw values,
+//! scaled to rates when drawn.
 
 use std::ops::Range;
 
