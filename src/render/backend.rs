@@ -4,7 +4,7 @@
 //! - Axis-aligned lines and rectangles (background, grid, axes, swatches) are filled as
 //!   pixel-aligned rectangles without anti-aliasing: crisp, and much cheaper than AA fills.
 //! - Paths (series lines, area edges) are anti-aliased. 1 px lines, all the chart draws,
-//!   go through [`SkiaBackend::hairline`] (Xiaolin Wu's algorithm straight into the
+//!   go through `SkiaBackend::hairline` (Xiaolin Wu's algorithm straight into the
 //!   pixmap); wider ones through tiny-skia's stroker. Plotters hands over integer pixel
 //!   coordinates meaning pixel *centres*, so tiny-skia paths get +0.5 px per vertex: a
 //!   1 px line along a row then covers exactly that row instead of half of two.
