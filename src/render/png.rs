@@ -174,9 +174,10 @@ pub fn encode_with(
         )));
     }
     SCRATCH.with_borrow_mut(|scratch| {
-        let result = encode_rows(
-            width, height, pixels, layout, base, level, filter, text, scratch,
-        );
+        let result = image_data(pixels, width as usize, layout, base, level, filter, scratch)
+            .and_then(|(palette, n)| {
+                write_png(width, height, palette.as_deref(), &scratch.zlib[..n], text)
+            });
         if scratch.rows.capacity().max(scratch.zlib.capacity()) > KEEP_BYTES {
             *scratch = Scratch::default();
         }
@@ -184,21 +185,17 @@ pub fn encode_with(
     })
 }
 
-/// [`encode_with`] with this thread's buffers.
-#[allow(clippy::too_many_arguments)]
-fn encode_rows(
-    width: u32,
-    height: u32,
+/// The image's rows, quantized (for [`Layout::Indexed`]), filtered and deflated into
+/// `scratch.zlib`: the palette, if any, and the length of the zlib stream.
+fn image_data(
     pixels: Pixels,
+    w: usize,
     layout: Layout,
     base: &[Rgb],
     level: i32,
     filter: RowFilter,
-    text: &PngText,
     scratch: &mut Scratch,
-) -> Result<Vec<u8>, RenderError> {
-    let err = |e: png::EncodingError| RenderError::Encode(e.to_string());
-    let w = width as usize;
+) -> Result<(Option<Vec<Rgb>>, usize), RenderError> {
     let palette = match (layout, filter) {
         // The usual case: indices straight into the rows, after each row's filter byte.
         (Layout::Indexed, RowFilter::None) => {
@@ -220,11 +217,22 @@ fn encode_rows(
         &mut scratch.deflate,
         &mut scratch.zlib,
     )?;
-    let idat = &scratch.zlib[..n];
+    Ok((palette, n))
+}
+
+/// The PNG file around the zlib stream `idat`: header, palette, text chunks.
+fn write_png(
+    width: u32,
+    height: u32,
+    palette: Option<&[Rgb]>,
+    idat: &[u8],
+    text: &PngText,
+) -> Result<Vec<u8>, RenderError> {
+    let err = |e: png::EncodingError| RenderError::Encode(e.to_string());
     let mut out = Vec::with_capacity(idat.len() + 1024);
     let mut enc = png::Encoder::new(&mut out, width, height);
     enc.set_depth(png::BitDepth::Eight);
-    match &palette {
+    match palette {
         Some(p) => {
             enc.set_color(png::ColorType::Indexed);
             enc.set_palette(p.concat());
