@@ -33,10 +33,11 @@ use serde::Serialize;
 
 use crate::model::{Method, Origin, Period, Point, Scope, Series, Target, Traffic};
 use crate::range::{self, DateRange};
-use crate::source::cache::{Cache, CacheKey};
+use crate::source::cache::{Cache, CacheKey, Lookup};
 use crate::source::hostway::{
-    parse_base_url, Accept, Answer, Endpoint, HostwayClient, RequestError, Secret,
+    parse_base_url, Accept, Answer, Endpoint, HostwayClient, Reply, RequestError, Secret,
 };
+use crate::validate::{self, Expect, Violation};
 
 /// The longest range one fetch takes: a century is more than any server has kept, and a
 /// typo'd year (3026) should fail at once, not after thousands of requests.
@@ -87,6 +88,13 @@ pub struct FetchOptions {
     /// A limit shared with other fetches (e.g. a report's targets): one permit is held
     /// around each HTTP request.
     pub semaphore: Option<Arc<tokio::sync::Semaphore>>,
+    /// Drop rows outside a chunk's days with a warning instead of refusing the answer.
+    pub lenient: bool,
+    /// Accept an empty answer for days wholly in the past (with a warning) instead of
+    /// refusing it.
+    pub allow_empty: bool,
+    /// Ask the server even for chunks the cache holds, and replace the entries.
+    pub refresh: bool,
 }
 
 impl FetchOptions {
@@ -122,6 +130,9 @@ impl FetchOptions {
             verbose: false,
             offline: false,
             semaphore: None,
+            lenient: false,
+            allow_empty: false,
+            refresh: false,
         }
     }
 }
@@ -170,6 +181,39 @@ pub enum FetchError {
     MinDateLoop { chunk: ChunkId, min: NaiveDate },
     #[error("{chunk}: not in the cache, and --offline makes no requests")]
     Offline { chunk: ChunkId },
+    #[error("{chunk}: the answer from {url} fails a check, so nothing was written or cached: {source}")]
+    Invalid {
+        chunk: ChunkId,
+        url: String,
+        #[source]
+        source: Violation,
+    },
+    #[error(
+        "{chunk}: the server answered no data for days wholly in the past ({url}); \
+         nothing was written or cached. If the server really carried no traffic then, \
+         run again with --allow-empty"
+    )]
+    Empty { chunk: ChunkId, url: String },
+    #[error(
+        "ip {ip}: the server was created after the range: its first day is {min}, the range \
+         {range} ends before it (the server's 400 minimum date); ask for days from {min} on"
+    )]
+    CreatedAfterRange {
+        ip: String,
+        range: DateRange,
+        min: NaiveDate,
+    },
+    #[error(
+        "{chunk}: cache entry {} fails a check ({reason}); it was written by an earlier \
+         trafficgraph or changed on disk: run again with --refresh to fetch it anew \
+         (`trafficgraph cache verify --remove` removes every such entry)",
+        path.display()
+    )]
+    CacheInvalid {
+        chunk: ChunkId,
+        path: PathBuf,
+        reason: String,
+    },
 }
 
 /// Part of the requested range that does not exist on the server (before its creation).
@@ -207,6 +251,10 @@ pub struct FetchSummary {
     pub splits: usize,
     /// Retries after retryable failures.
     pub retries: u64,
+    /// Rows outside their chunk's days dropped under `--lenient`.
+    pub dropped_rows: usize,
+    /// Chunks of past days answered with no data, accepted under `--allow-empty`.
+    pub empty_chunks: usize,
 }
 
 /// The traffic fetched, and what is missing from it.
@@ -298,6 +346,8 @@ struct Shared {
     chunks: AtomicUsize,
     cached: AtomicUsize,
     splits: AtomicUsize,
+    dropped: AtomicUsize,
+    empty: AtomicUsize,
     reporter: Reporter,
 }
 
@@ -327,6 +377,9 @@ fn validate(opts: &FetchOptions) -> Result<reqwest::Url, FetchError> {
     }
     if opts.offline && opts.cache_dir.is_none() {
         return bad("--offline reads only the cache; it cannot be used with --no-cache");
+    }
+    if opts.offline && opts.refresh {
+        return bad("--refresh asks the server again; it cannot be used with --offline");
     }
     parse_base_url(&opts.base_url).map_err(FetchError::Options)
 }
@@ -385,6 +438,8 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
         chunks: AtomicUsize::new(0),
         cached: AtomicUsize::new(0),
         splits: AtomicUsize::new(0),
+        dropped: AtomicUsize::new(0),
+        empty: AtomicUsize::new(0),
         reporter: Reporter::new(opts, planned),
     });
     let mut workers = tokio::task::JoinSet::new();
@@ -412,6 +467,8 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
         cached: shared.cached.load(Ordering::SeqCst),
         splits: shared.splits.load(Ordering::SeqCst),
         retries: shared.retries.load(Ordering::SeqCst),
+        dropped_rows: shared.dropped.load(Ordering::SeqCst),
+        empty_chunks: shared.empty.load(Ordering::SeqCst),
     };
     let results: Vec<Vec<Point>> = std::mem::take(&mut *shared.results.lock().expect("lock"))
         .into_iter()
@@ -487,7 +544,7 @@ async fn fetch_chunk(shared: &Shared, chunk: &ChunkId) -> Result<Vec<Point>, Fet
             ..chunk.clone()
         };
         match answer(shared, &id).await? {
-            Answer::Data { points: p } => {
+            Answer::Data { points: p, .. } => {
                 points.extend(p);
                 shared.chunks.fetch_add(1, Ordering::SeqCst);
                 shared.reporter.chunk_done();
@@ -508,6 +565,13 @@ async fn fetch_chunk(shared: &Shared, chunk: &ChunkId) -> Result<Vec<Point>, Fet
                 if min <= range.start {
                     return Err(FetchError::MinDateLoop { chunk: id, min });
                 }
+                if min > shared.opts.range.end {
+                    return Err(FetchError::CreatedAfterRange {
+                        ip: chunk.ip.clone(),
+                        range: shared.opts.range,
+                        min,
+                    });
+                }
                 let mut mins = shared.min_dates.lock().expect("lock");
                 let known = mins.entry(chunk.ip.clone()).or_insert(min);
                 *known = (*known).max(min);
@@ -520,24 +584,100 @@ async fn fetch_chunk(shared: &Shared, chunk: &ChunkId) -> Result<Vec<Point>, Fet
 }
 
 /// The answer to one request: from the cache when the chunk is wholly in the past, else
-/// from the server with retries (and then stored).
+/// from the server with retries, checked ([`validate`]) and then stored.
 async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
+    let opts = &shared.opts;
     let key = CacheKey::new(shared.client.endpoint(), &id.ip, id.scope, id.range);
-    if let Some(cache) = &shared.cache {
-        if id.range.end < shared.today {
-            if let Some(answer) = cache.get(&key) {
+    let past = id.range.end < shared.today;
+    if let (Some(cache), true, false) = (&shared.cache, past, opts.refresh) {
+        let path = key.path(cache.root());
+        match cache.get(&key, opts.lenient) {
+            Lookup::Hit(answer) => {
                 shared.cached.fetch_add(1, Ordering::SeqCst);
-                shared.reporter.log(&format!(
-                    "{id}: from cache {}",
-                    key.path(cache.root()).display()
-                ));
+                shared
+                    .reporter
+                    .log(&format!("{id}: from cache {}", path.display()));
+                if let Answer::Data { dropped, .. } = &answer {
+                    note_dropped(shared, id, *dropped, None);
+                }
                 return Ok(answer);
             }
+            Lookup::Invalid(reason) => {
+                return Err(FetchError::CacheInvalid {
+                    chunk: id.clone(),
+                    path,
+                    reason,
+                })
+            }
+            Lookup::Miss => {}
         }
     }
-    if shared.opts.offline {
+    if opts.offline {
         return Err(FetchError::Offline { chunk: id.clone() });
     }
+    let reply = request(shared, id).await?;
+    let url = || shared.client.endpoint().url(&id.ip, id.scope, id.range).to_string();
+    let answer = match reply {
+        Reply::OverLimit => Answer::OverLimit,
+        Reply::MinDate { min } => Answer::MinDate { min },
+        Reply::Rows(rows) => {
+            let expect = Expect {
+                range: id.range,
+                period: opts.period,
+                lenient: opts.lenient,
+            };
+            let checked =
+                validate::check(&rows, Some(&expect)).map_err(|source| FetchError::Invalid {
+                    chunk: id.clone(),
+                    url: url(),
+                    source,
+                })?;
+            note_dropped(shared, id, checked.dropped, checked.first_dropped.as_ref());
+            if checked.points.is_empty() && past {
+                if !opts.allow_empty {
+                    return Err(FetchError::Empty {
+                        chunk: id.clone(),
+                        url: url(),
+                    });
+                }
+                shared.empty.fetch_add(1, Ordering::SeqCst);
+                shared.reporter.note(&format!(
+                    "warning: {id}: the server answered no data for days in the past \
+                     (accepted by --allow-empty; not cached)"
+                ));
+                return Ok(Answer::Data {
+                    points: Vec::new(),
+                    dropped: checked.dropped,
+                });
+            }
+            Answer::Data {
+                points: checked.points,
+                dropped: checked.dropped,
+            }
+        }
+    };
+    if let Some(cache) = &shared.cache {
+        if let Err(e) = cache.put(&key, &answer) {
+            shared.reporter.note(&format!("warning: {e}"));
+        }
+    }
+    Ok(answer)
+}
+
+/// Counts and says what `--lenient` dropped from one chunk.
+fn note_dropped(shared: &Shared, id: &ChunkId, dropped: usize, first: Option<&Violation>) {
+    if dropped == 0 {
+        return;
+    }
+    shared.dropped.fetch_add(dropped, Ordering::SeqCst);
+    let first = first.map_or_else(String::new, |v| format!(", first {v}"));
+    shared.reporter.note(&format!(
+        "warning: {id}: dropped {dropped} rows outside the requested days (--lenient){first}"
+    ));
+}
+
+/// One request of a chunk with retries and backoff, as the wire answered it.
+async fn request(shared: &Shared, id: &ChunkId) -> Result<Reply, FetchError> {
     let opts = &shared.opts;
     let backoff = ExponentialBuilder::default()
         .with_min_delay(opts.backoff_min)
@@ -568,17 +708,11 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
             .log(&format!("{id}: {e}; retrying in {} ms", delay.as_millis()));
     })
     .await;
-    let answer = result.map_err(|source| FetchError::Request {
+    result.map_err(|source| FetchError::Request {
         chunk: id.clone(),
         attempts: attempts.load(Ordering::SeqCst),
         source: Box::new(source),
-    })?;
-    if let Some(cache) = &shared.cache {
-        if let Err(e) = cache.put(&key, &answer) {
-            shared.reporter.note(&format!("warning: {e}"));
-        }
-    }
-    Ok(answer)
+    })
 }
 
 /// Joins the chunks of each IP and scope in order, then keeps IPs apart or sums them.

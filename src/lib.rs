@@ -30,6 +30,7 @@ pub mod sim;
 pub mod source;
 pub mod stats;
 pub mod units;
+pub mod validate;
 
 use std::io::Write;
 

@@ -1,7 +1,8 @@
 //! Property tests: range splitting covers any range exactly, with no overlap and no chunk
 //! over the limit; merging chunks in any order gives the same series; export then import is
 //! the identity; statistics do not depend on the order the samples arrived in; a stretch's
-//! figures from a rollup are those of a scan.
+//! figures from a rollup are those of a scan; any answer the checks accept gives finite
+//! figures equal to a straightforward recomputation.
 
 use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
@@ -12,15 +13,80 @@ use trafficgraph::rollup::{pair_pass, Bracket, Figures, Join};
 use trafficgraph::source::file::{parse_export_csv, parse_export_json};
 use trafficgraph::stats::{compute, PercentileOf, StatsOptions};
 use trafficgraph::units::{DisplayUnit, ValueUnit};
+use trafficgraph::validate::{self, Expect, Row};
 
-/// A finite value as providers send them: mostly ordinary rates, some extremes.
+/// A value the checks accept, as providers send them: mostly ordinary rates, some extremes
+/// (the smallest subnormal, the largest value accepted).
 fn value() -> impl Strategy<Value = f64> {
     prop_oneof![
         0.0..1e10f64,
-        any::<f64>().prop_filter("finite", |v| v.is_finite()),
+        0.0..=validate::MAX_VALUE,
         Just(0.0),
+        Just(f64::from_bits(1)),
+        Just(validate::MAX_VALUE),
         Just(344_130.300_699_3),
     ]
+}
+
+/// Any value a provider might send; with `bad` weight, ones the checks refuse.
+fn wire_value(bad: u32) -> impl Strategy<Value = Option<f64>> {
+    prop_oneof![
+        200 => value().prop_map(Some),
+        10 => Just(None),
+        bad => any::<f64>().prop_map(Some),
+    ]
+}
+
+/// The rows of an answer for 2015-05-01..2015-05-02 (hourly): mostly inside and on the
+/// hour; with `bad` weight, some outside or off the grid; some repeated.
+fn wire_rows(bad: u32) -> impl Strategy<Value = Vec<Row>> {
+    let t0 = 1_430_438_400i64; // 2015-05-01 00:00:00 UTC
+    prop::collection::vec(
+        (
+            prop_oneof![
+                200 => (0i64..48).prop_map(|h| h * 3600),
+                bad => (-100i64..100).prop_map(|h| h * 3600),
+                bad => 0i64..172_800,
+            ],
+            wire_value(bad),
+            prop::option::of(0u64..1000),
+            any::<bool>(),
+        ),
+        0..80,
+    )
+    .prop_map(move |cells| {
+        let mut rows: Vec<Row> = Vec::new();
+        for (offset, value, count, repeat) in cells {
+            let taken = rows.iter().any(|r| r.time.timestamp() == t0 + offset);
+            if bad == 0 && taken {
+                continue; // a clean answer: no hour twice with other values
+            }
+            let row = Row {
+                time: chrono::DateTime::from_timestamp(t0 + offset, 0).unwrap(),
+                value,
+                count,
+            };
+            rows.push(row);
+            if repeat {
+                rows.push(row);
+            }
+        }
+        rows
+    })
+}
+
+fn value_unit() -> impl Strategy<Value = ValueUnit> {
+    prop_oneof![
+        Just(ValueUnit::BitsPerSecond),
+        Just(ValueUnit::BytesPerSecond),
+        Just(ValueUnit::OctetsPerPeriod),
+        Just(ValueUnit::BitsPerPeriod),
+    ]
+}
+
+/// `a` equals `b` up to the rounding of summing in another order.
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
 }
 
 /// An hourly series with random gaps and optional counts.
@@ -162,6 +228,75 @@ proptest! {
         for (x, y) in a.series.iter().zip(&b.series) {
             prop_assert_eq!((x.max, x.min, x.last, x.samples), (y.max, y.min, y.last, y.samples));
         }
+    }
+
+    #[test]
+    fn any_answer_the_checks_accept_gives_finite_figures_equal_to_a_recomputation(
+        rows in prop_oneof![wire_rows(0), wire_rows(1), wire_rows(10)],
+        receive_only in any::<bool>(),
+        unit in value_unit(),
+        bytes in any::<bool>(),
+        p in 1.0..=100.0f64,
+    ) {
+        let day = NaiveDate::from_ymd_opt(2015, 5, 1).unwrap();
+        let expect = Expect {
+            range: DateRange::new(day, day + Days::new(1)).unwrap(),
+            period: Period::Hourly,
+            lenient: false,
+        };
+        let Ok(checked) = validate::check(&rows, Some(&expect)) else {
+            return Ok(());
+        };
+        // What passed obeys every rule.
+        let (lo, hi) = (1_430_438_400i64, 1_430_438_400 + 2 * 86_400);
+        for w in checked.points.windows(2) {
+            prop_assert!(w[0].time < w[1].time);
+        }
+        for pt in &checked.points {
+            let t = pt.time.timestamp();
+            prop_assert!(t >= lo && t < hi && t % 3600 == 0);
+            prop_assert!(validate::check_value(pt.value).is_ok());
+        }
+        prop_assume!(!checked.points.is_empty());
+        let mut series = Series::new(Scope::Receive, checked.points.clone());
+        series.origin.period = Some(Period::Hourly);
+        let mut list = vec![series.clone()];
+        if !receive_only {
+            let mut tx = series.clone();
+            tx.scope = Scope::Transmit;
+            list.push(tx);
+        }
+        let t = Traffic::new(list);
+        let opts = StatsOptions {
+            value_unit: unit,
+            unit: if bytes { DisplayUnit::Bytes } else { DisplayUnit::Bits },
+            percentile: Some(p),
+            percentile_of: PercentileOf::Max,
+        };
+        let stats = compute(&t, &opts);
+        let f = unit.bytes_per_second_factor(3600) * opts.unit.from_bytes_per_second();
+        let values: Vec<f64> = checked.points.iter().map(|pt| pt.value).collect();
+        let max = values.iter().copied().fold(0.0f64, f64::max);
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let sum: f64 = values.iter().sum();
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        let rank = ((p / 100.0 * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        for s in &stats.series {
+            for x in [s.max, s.min, s.avg, s.last, s.total_bytes, s.coverage] {
+                prop_assert!(x.is_finite(), "{:?}", s);
+            }
+            prop_assert_eq!(s.samples, values.len());
+            prop_assert_eq!(s.max, max * f);
+            prop_assert_eq!(s.min, min * f);
+            prop_assert_eq!(s.last, values[values.len() - 1] * f);
+            prop_assert!(close(s.avg, sum / values.len() as f64 * f), "{} {}", s.avg, sum);
+            let total = sum * unit.bytes_per_second_factor(3600) * 3600.0;
+            prop_assert!(close(s.total_bytes, total), "{} vs {}", s.total_bytes, total);
+        }
+        let pct = stats.percentile.expect("a percentile");
+        prop_assert!(pct.value.is_finite());
+        prop_assert_eq!(pct.value, sorted[rank - 1] * f);
     }
 
     #[test]

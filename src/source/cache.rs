@@ -9,6 +9,13 @@
 //! renamed, so an interrupted run never leaves half an entry. Credentials are not part of
 //! the key and are never written. Only chunks wholly in the past are read back (the caller
 //! decides); an unreadable or mismatched entry is a miss.
+//!
+//! Only answers that passed [`crate::validate`] are stored, and each entry records the
+//! version of the rules that passed it (`rules`; absent in entries written before the
+//! rules existed). Every entry is checked again against its own request when read, so an
+//! entry a newer, stricter rule refuses, or one changed on disk, is never used: it is
+//! reported with how to refresh it ([`Lookup::Invalid`]). Empty answers are never stored,
+//! and an entry from which `--lenient` dropped rows is used only by lenient runs.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Method, Period, Scope};
 use crate::range::DateRange;
 use crate::source::hostway::{Accept, Answer, Endpoint};
+use crate::validate::{self, Expect, Row, RULES_VERSION};
 
 /// Everything that identifies one request (the credential is deliberately not part of it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,9 +107,57 @@ fn encode(part: &str) -> String {
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
+    /// The [`RULES_VERSION`] that validated the answer; 0 for entries written before.
+    #[serde(default)]
+    rules: u32,
     request: CacheKey,
     fetched_at: DateTime<Utc>,
     answer: Answer,
+}
+
+/// What the cache holds for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// A checked answer to exactly this request.
+    Hit(Answer),
+    /// Nothing usable: no entry, another request's entry, an empty answer, or one that
+    /// leniency thinned for a strict run.
+    Miss,
+    /// An entry for this request that fails a check now: why.
+    Invalid(String),
+}
+
+impl CacheKey {
+    /// The range of days the request asked for.
+    pub fn range(&self) -> Option<DateRange> {
+        DateRange::new(self.start, self.end)
+    }
+}
+
+/// Checks an entry's answer against its own request, strictly; the reason when it fails.
+fn verify(entry: &Entry) -> Result<(), String> {
+    if entry.rules > RULES_VERSION {
+        return Err(format!(
+            "written under rules version {}, newer than this trafficgraph's {RULES_VERSION}",
+            entry.rules
+        ));
+    }
+    let Answer::Data { points, .. } = &entry.answer else {
+        return Ok(());
+    };
+    let range = entry
+        .request
+        .range()
+        .ok_or_else(|| "its request ends before it starts".to_string())?;
+    let expect = Expect {
+        range,
+        period: entry.request.period,
+        lenient: false,
+    };
+    let rows: Vec<Row> = points.iter().copied().map(Row::from).collect();
+    validate::check(&rows, Some(&expect))
+        .map(|_| ())
+        .map_err(|v| v.to_string())
 }
 
 /// Why an entry could not be stored.
@@ -133,17 +189,81 @@ impl Cache {
         &self.root
     }
 
-    /// The stored answer to exactly this request, if any.
-    pub fn get(&self, key: &CacheKey) -> Option<Answer> {
-        let text = std::fs::read_to_string(key.path(&self.root)).ok()?;
-        let entry: Entry = serde_json::from_str(&text).ok()?;
-        (entry.request == *key).then_some(entry.answer)
+    /// The stored answer to exactly this request, checked again against it. `lenient`
+    /// runs may use entries from which `--lenient` dropped rows; strict runs ask again.
+    pub fn get(&self, key: &CacheKey, lenient: bool) -> Lookup {
+        let Ok(text) = std::fs::read_to_string(key.path(&self.root)) else {
+            return Lookup::Miss;
+        };
+        let entry: Entry = match serde_json::from_str(&text) {
+            Ok(e) => e,
+            Err(e) => return Lookup::Invalid(format!("not a cache entry: {e}")),
+        };
+        if entry.request != *key {
+            return Lookup::Miss;
+        }
+        if let Err(reason) = verify(&entry) {
+            return Lookup::Invalid(reason);
+        }
+        match &entry.answer {
+            Answer::Data { points, .. } if points.is_empty() => Lookup::Miss,
+            Answer::Data { dropped, .. } if *dropped > 0 && !lenient => Lookup::Miss,
+            _ => Lookup::Hit(entry.answer),
+        }
     }
 
-    /// Stores an answer atomically (temporary file + rename).
+    /// Checks every entry under the root against its own request: each entry's path and
+    /// why it fails, if it does. Files that are not entries (e.g. a stray temporary file)
+    /// are skipped.
+    pub fn verify_all(&self) -> std::io::Result<Vec<(PathBuf, Result<(), String>)>> {
+        let mut out = Vec::new();
+        let mut dirs = vec![self.root.join("hostway")];
+        while let Some(dir) = dirs.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for item in entries {
+                let item = item?;
+                let path = item.path();
+                if item.file_type()?.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let name = item.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') || !name.ends_with(".json") {
+                    continue;
+                }
+                let verdict = std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| {
+                        serde_json::from_str::<Entry>(&text)
+                            .map_err(|e| format!("not a cache entry: {e}"))
+                    })
+                    .and_then(|entry| {
+                        if entry.request.path(&self.root) != path {
+                            return Err("its request does not match its place".to_string());
+                        }
+                        verify(&entry)
+                    });
+                out.push((path, verdict));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Stores a checked answer atomically (temporary file + rename). Empty answers are not
+    /// stored: a later run asks again.
     pub fn put(&self, key: &CacheKey, answer: &Answer) -> Result<(), CacheError> {
+        if matches!(answer, Answer::Data { points, .. } if points.is_empty()) {
+            return Ok(());
+        }
         let path = key.path(&self.root);
         let entry = Entry {
+            rules: RULES_VERSION,
             request: key.clone(),
             fetched_at: Utc::now(),
             answer: answer.clone(),
@@ -205,19 +325,80 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path());
         let k = key("10.0.0.1");
-        assert_eq!(cache.get(&k), None);
+        assert_eq!(cache.get(&k, false), Lookup::Miss);
         let answer = Answer::Data {
             points: vec![Point {
                 time: crate::source::file::parse_time("2015-01-01 01:00:00").unwrap(),
                 value: 0.1 + 0.2,
                 count: Some(6),
             }],
+            dropped: 0,
         };
         cache.put(&k, &answer).unwrap();
-        assert_eq!(cache.get(&k), Some(answer));
-        assert_eq!(cache.get(&key("10.0.0.2")), None);
+        assert_eq!(cache.get(&k, false), Lookup::Hit(answer));
+        assert_eq!(cache.get(&key("10.0.0.2"), false), Lookup::Miss);
         let leaf = k.path(dir.path());
         let siblings: Vec<_> = std::fs::read_dir(leaf.parent().unwrap()).unwrap().collect();
         assert_eq!(siblings.len(), 1, "no temporary file left behind");
+    }
+}
+
+#[cfg(test)]
+mod checks {
+    use super::*;
+
+    /// An entry as an earlier trafficgraph wrote it (no `rules`), with `points` spliced in.
+    fn old_entry(points: &str) -> String {
+        format!(
+            r#"{{"request": {{"base": "h", "account": "a", "server": "s", "ip": "10.0.0.1",
+            "scope": "receive", "period": "hourly", "method": "avg", "start": "2015-01-01",
+            "end": "2015-01-01", "accept": "application/json"}},
+            "fetched_at": "2015-01-02T00:00:00Z", "answer": {{"data": {{"points": [{points}]}}}}}}"#
+        )
+    }
+
+    fn key_of(text: &str) -> CacheKey {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        serde_json::from_value(v["request"].clone()).unwrap()
+    }
+
+    #[test]
+    fn old_entries_are_used_when_they_pass_and_refused_when_they_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let good = old_entry(r#"{"time": "2015-01-01T03:00:00Z", "value": 5.0, "count": 6}"#);
+        let k = key_of(&good);
+        write_atomic(&k.path(dir.path()), good.as_bytes()).unwrap();
+        assert!(matches!(cache.get(&k, false), Lookup::Hit(_)));
+        let bad = old_entry(r#"{"time": "1999-01-01T03:00:00Z", "value": 5.0, "count": 6}"#);
+        write_atomic(&k.path(dir.path()), bad.as_bytes()).unwrap();
+        match cache.get(&k, false) {
+            Lookup::Invalid(reason) => assert!(reason.contains("outside"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        let all = cache.verify_all().unwrap();
+        assert_eq!(all.len(), 1);
+        assert!(all[0].1.is_err());
+        let empty = old_entry("");
+        write_atomic(&k.path(dir.path()), empty.as_bytes()).unwrap();
+        assert_eq!(cache.get(&k, false), Lookup::Miss, "an empty answer is asked again");
+    }
+
+    #[test]
+    fn thinned_entries_serve_lenient_runs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let k = key_of(&old_entry(""));
+        let answer = Answer::Data {
+            points: vec![crate::model::Point {
+                time: crate::source::file::parse_time("2015-01-01 01:00:00").unwrap(),
+                value: 1.0,
+                count: None,
+            }],
+            dropped: 2,
+        };
+        cache.put(&k, &answer).unwrap();
+        assert_eq!(cache.get(&k, false), Lookup::Miss);
+        assert_eq!(cache.get(&k, true), Lookup::Hit(answer));
     }
 }

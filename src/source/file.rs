@@ -14,6 +14,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
 use crate::model::{column_name, Origin, Point, Scope, Series, Traffic};
+use crate::validate::{self, Row};
 
 /// A parse failure with its place in the text (1-based line; column or field when known).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +71,12 @@ pub enum InputError {
          (or transmit=, total=), or put receive/transmit/total in the file name"
     )]
     UnknownScope { path: PathBuf },
+    #[error("{path}: {source}")]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: validate::Violation,
+    },
     #[error("{path}: holds no data sets")]
     Empty { path: PathBuf },
 }
@@ -157,12 +164,17 @@ pub fn read_input(spec: &InputSpec) -> Result<Traffic, InputError> {
                         .scope
                         .or_else(|| scope_from_file_name(path))
                         .ok_or_else(|| InputError::UnknownScope { path: path.clone() })?;
-                    let points = if detect(&text) == Format::HostwayJson {
+                    let rows = if detect(&text) == Format::HostwayJson {
                         parse_hostway_json(&text).map_err(parse)?
                     } else {
                         parse_hostway_csv(&text).map_err(parse)?
                     };
-                    Traffic::new(vec![Series::new(scope, points)])
+                    let checked =
+                        validate::check(&rows, None).map_err(|source| InputError::Invalid {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    Traffic::new(vec![Series::new(scope, checked.points)])
                 }
                 Format::ExportJson => parse_export_json(&text).map_err(parse)?,
                 Format::ExportCsv => parse_export_csv(&text).map_err(parse)?,
@@ -334,8 +346,10 @@ fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
 fn de_finite_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let v = Option::<f64>::deserialize(d)?;
     match v {
-        Some(x) if !x.is_finite() => Err(serde::de::Error::custom("value is not finite")),
-        v => Ok(v),
+        Some(x) => validate::check_value(x)
+            .map(|()| Some(x))
+            .map_err(serde::de::Error::custom),
+        None => Ok(None),
     }
 }
 
@@ -366,25 +380,31 @@ fn strip_serde_position(msg: &str) -> String {
 }
 
 /// Parses a Hostway JSON body (`[{"count", "date", "values"}, ...]`, trailing comma
-/// tolerated). A `null` value is a gap. An error body (`{"overLimit": ...}`) is an error.
-pub fn parse_hostway_json(text: &str) -> Result<Vec<Point>, ParseError> {
+/// tolerated) into its rows, in the order sent. A `null` value is a gap. An error body
+/// (`{"overLimit": ...}`) or an empty body is an error. The rules a row must follow are
+/// checked by [`crate::validate`].
+pub fn parse_hostway_json(text: &str) -> Result<Vec<Row>, ParseError> {
+    if text.trim().is_empty() {
+        return Err(ParseError::at(1, None, "empty body (expected a JSON array)"));
+    }
     let text = strip_trailing_commas(text);
     let rows: Vec<HostwayRow> = serde_json::from_str(&text).map_err(json_error)?;
     Ok(rows
         .into_iter()
-        .filter_map(|r| {
-            r.values.map(|value| Point {
-                time: r.date,
-                value,
-                count: r.count,
-            })
+        .map(|r| Row {
+            time: r.date,
+            value: r.values,
+            count: r.count,
         })
         .collect())
 }
 
-/// Parses a Hostway `text/csv` body: a header naming `date` and `values` (and `count`), in
-/// any order; an empty value is a gap.
-pub fn parse_hostway_csv(text: &str) -> Result<Vec<Point>, ParseError> {
+/// Parses a Hostway `text/csv` body into its rows: a header naming `date` and `values` (and
+/// `count`), in any order; an empty value is a gap. An empty body is an error.
+pub fn parse_hostway_csv(text: &str) -> Result<Vec<Row>, ParseError> {
+    if text.trim().is_empty() {
+        return Err(ParseError::at(1, None, "empty body (expected a count,date,values header)"));
+    }
     let mut rdr = csv_reader(text);
     let headers = read_headers(&mut rdr)?;
     let find = |name: &str| headers.iter().position(|h| h == name);
@@ -398,14 +418,12 @@ pub fn parse_hostway_csv(text: &str) -> Result<Vec<Point>, ParseError> {
         let cell = |i: usize| rec.get(i).unwrap_or("").trim();
         let time = parse_time(cell(date_i))
             .ok_or_else(|| ParseError::at(line, Some("date"), bad_date(cell(date_i))))?;
-        let Some(value) = parse_value(cell(value_i), line, "values")? else {
-            continue;
-        };
+        let value = parse_value(cell(value_i), line, "values")?;
         let count = match count_i.map(cell) {
             Some(c) if !c.is_empty() => Some(parse_count(c, line, "count")?),
             _ => None,
         };
-        points.push(Point { time, value, count });
+        points.push(Row { time, value, count });
     }
     Ok(points)
 }
@@ -603,7 +621,11 @@ pub fn parse_export_json(text: &str) -> Result<Traffic, ParseError> {
                     .as_f64()
                     .ok_or_else(|| at(name, format!("'{v}' is not a number")))?,
             };
+            validate::check_value(value).map_err(|m| at(name, m))?;
             let count = row.get(&count_name).and_then(|c| c.as_u64());
+            if let Some(c) = count {
+                validate::check_count(c).map_err(|m| at(&count_name, m))?;
+            }
             pts.push(Point { time, value, count });
         }
         let mut s = Series::new(scope, pts);
@@ -683,7 +705,9 @@ fn parse_value(s: &str, line: usize, field: &str) -> Result<Option<f64>, ParseEr
         return Ok(None);
     }
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(Some(v)),
+        Ok(v) if v.is_finite() => validate::check_value(v)
+            .map(|()| Some(v))
+            .map_err(|m| ParseError::at(line, Some(field), m)),
         _ => Err(ParseError::at(
             line,
             Some(field),
@@ -693,8 +717,11 @@ fn parse_value(s: &str, line: usize, field: &str) -> Result<Option<f64>, ParseEr
 }
 
 fn parse_count(s: &str, line: usize, field: &str) -> Result<u64, ParseError> {
-    s.parse::<u64>()
-        .map_err(|_| ParseError::at(line, Some(field), format!("'{s}' is not a whole count")))
+    let c = s
+        .parse::<u64>()
+        .map_err(|_| ParseError::at(line, Some(field), format!("'{s}' is not a whole count")))?;
+    validate::check_count(c).map_err(|m| ParseError::at(line, Some(field), m))?;
+    Ok(c)
 }
 
 #[cfg(test)]
@@ -719,7 +746,7 @@ mod tests {
     fn seed_body_with_trailing_comma_parses_exactly() {
         let pts = parse_hostway_json(SEED_BODY).unwrap();
         assert_eq!(pts.len(), 2);
-        assert_eq!(pts[0].value, 344130.30069930002);
+        assert_eq!(pts[0].value, Some(344130.30069930002));
         assert_eq!(pts[0].count, Some(143));
         assert_eq!(pts[1].time, parse_time("2015-05-07T00:00:00Z").unwrap());
     }
@@ -744,8 +771,9 @@ mod tests {
             "date,values,count\n2015-05-05 00:00:00,1.5,144\n2015-05-05 01:00:00,,\n",
         )
         .unwrap();
-        assert_eq!(pts.len(), 1);
-        assert_eq!((pts[0].value, pts[0].count), (1.5, Some(144)));
+        assert_eq!(pts.len(), 2, "the gap is a row");
+        assert_eq!((pts[0].value, pts[0].count), (Some(1.5), Some(144)));
+        assert_eq!(pts[1].value, None);
     }
 
     #[test]

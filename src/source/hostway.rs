@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Method, Period, Point, Scope};
 use crate::range::DateRange;
 use crate::source::file::{parse_hostway_csv, parse_hostway_json, ParseError};
+use crate::validate::Row;
 
 pub use crate::secret::Secret;
 
@@ -58,16 +59,37 @@ impl std::str::FromStr for Accept {
     }
 }
 
-/// What a successful exchange said.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Answer {
-    /// 200: the data sets (missing ones are simply absent).
-    Data { points: Vec<Point> },
+/// What a successful exchange said, as the wire said it: rows not yet checked against the
+/// request ([`crate::validate`] does that before anything else sees them).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// 200: the rows, in the order sent.
+    Rows(Vec<Row>),
     /// 403 `overLimit`: the range asks for too many data sets.
     OverLimit,
     /// 400 `startDate ... is less than minimum value Y`: nothing exists before `min`.
     MinDate { min: NaiveDate },
+}
+
+/// A checked answer: what the fetch uses and the cache keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// 200: the data sets that passed [`crate::validate`], in time order (gaps absent).
+    Data {
+        points: Vec<Point>,
+        /// Rows outside the range that `--lenient` dropped (0 under the default rules).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        dropped: usize,
+    },
+    /// 403 `overLimit`: the range asks for too many data sets.
+    OverLimit,
+    /// 400 `startDate ... is less than minimum value Y`: nothing exists before `min`.
+    MinDate { min: NaiveDate },
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Why one request failed. Messages are one line and name the URL (which holds no secret).
@@ -97,6 +119,15 @@ pub enum RequestError {
     Transport { url: String, message: String },
     #[error("the answer from {url} is over {limit} bytes; a response holds at most a few hundred data sets")]
     TooLarge { url: String, limit: usize },
+    #[error(
+        "the answer from {url} is {content_type}, not {asked} or the other documented format; \
+         is --base-url the traffic API?"
+    )]
+    ContentType {
+        url: String,
+        content_type: String,
+        asked: &'static str,
+    },
     #[error("unreadable body from {url}: {source}")]
     Body {
         url: String,
@@ -233,7 +264,7 @@ impl HostwayClient {
         scope: Scope,
         range: DateRange,
         log: &(dyn Fn(&str) + Send + Sync),
-    ) -> Result<Answer, RequestError> {
+    ) -> Result<Reply, RequestError> {
         let url = self.endpoint.url(ip, scope, range);
         let shown = url.to_string();
         let started = Instant::now();
@@ -246,7 +277,7 @@ impl HostwayClient {
         result.map(|(_, answer)| answer)
     }
 
-    async fn exchange(&self, url: Url, shown: &str) -> Result<(StatusCode, Answer), RequestError> {
+    async fn exchange(&self, url: Url, shown: &str) -> Result<(StatusCode, Reply), RequestError> {
         let mut request = self
             .http
             .get(url)
@@ -275,11 +306,10 @@ impl HostwayClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let is_csv = response
+        let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("csv"));
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let body = read_body(response, MAX_BODY_BYTES)
             .await
             .map_err(|e| match e {
@@ -290,8 +320,15 @@ impl HostwayClient {
                 },
             })?;
         let url = shown.to_string();
-        let answer = classify(status, &body, is_csv, retry_after, url)?;
-        Ok((status, answer))
+        let reply = classify(
+            status,
+            &body,
+            content_type.as_deref(),
+            self.endpoint.accept,
+            retry_after,
+            url,
+        )?;
+        Ok((status, reply))
     }
 }
 
@@ -335,27 +372,45 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     msg
 }
 
-/// Turns a status and body into an answer or an error: the pure core of the client.
+/// Turns a status, body and content type into a reply or an error: the pure core of the
+/// client. A 200 must be JSON or CSV (as its `Content-Type` says; without one, the format
+/// asked for); an empty body, an HTML page or any other type is an error, never "no data".
 pub fn classify(
     status: StatusCode,
     body: &str,
-    is_csv: bool,
+    content_type: Option<&str>,
+    asked: Accept,
     retry_after: Option<Duration>,
     url: String,
-) -> Result<Answer, RequestError> {
+) -> Result<Reply, RequestError> {
     match status.as_u16() {
         200..=299 => {
-            let parsed = if is_csv || !body.trim_start().starts_with(['[', '{']) {
-                if body.trim().is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    parse_hostway_csv(body)
+            let mime = content_type.map(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+            let format = match mime.as_deref() {
+                None => asked,
+                Some("application/json" | "text/json") => Accept::Json,
+                Some(m) if m.ends_with("+json") => Accept::Json,
+                Some("text/csv" | "application/csv") => Accept::Csv,
+                Some(_) => {
+                    return Err(RequestError::ContentType {
+                        url,
+                        content_type: content_type.unwrap_or_default().to_string(),
+                        asked: asked.mime(),
+                    })
                 }
-            } else {
-                parse_hostway_json(body)
+            };
+            let parsed = match format {
+                Accept::Json => parse_hostway_json(body),
+                Accept::Csv => parse_hostway_csv(body),
             };
             parsed
-                .map(|points| Answer::Data { points })
+                .map(Reply::Rows)
                 .map_err(|source| RequestError::Body { url, source })
         }
         400 => {
@@ -366,7 +421,7 @@ pub fn classify(
                 .and_then(|v| v.as_str())
                 .and_then(min_date_of)
             {
-                return Ok(Answer::MinDate { min });
+                return Ok(Reply::MinDate { min });
             }
             let details = details.map_or_else(|| "incorrect parameters".into(), |d| one_line(&d));
             Err(RequestError::BadRequest { url, details })
@@ -377,7 +432,7 @@ pub fn classify(
                 .ok()
                 .is_some_and(|v| v.get("overLimit").is_some());
             if over_limit {
-                Ok(Answer::OverLimit)
+                Ok(Reply::OverLimit)
             } else {
                 Err(RequestError::Forbidden { url })
             }
@@ -427,14 +482,14 @@ mod tests {
     fn seed_refusals_are_recognised() {
         let over = r#"{"overLimit": {"message": "GET data error", "code": 403,
             "details": "The (startDate, endDate) range is too large. Maximum number of returned data sets exceeded."}}"#;
-        let a = classify(StatusCode::FORBIDDEN, over, false, None, url()).unwrap();
-        assert_eq!(a, Answer::OverLimit);
+        let a = classify(StatusCode::FORBIDDEN, over, None, Accept::Json, None, url()).unwrap();
+        assert_eq!(a, Reply::OverLimit);
         let min = r#"{"badRequest": {"message": "GET data error", "code": 400,
             "details": {"startDate": "2011-01-01 is less than minimum value 2015-01-01"}}}"#;
-        let a = classify(StatusCode::BAD_REQUEST, min, false, None, url()).unwrap();
+        let a = classify(StatusCode::BAD_REQUEST, min, None, Accept::Json, None, url()).unwrap();
         assert_eq!(
             a,
-            Answer::MinDate {
+            Reply::MinDate {
                 min: NaiveDate::from_ymd_opt(2015, 1, 1).unwrap()
             }
         );
@@ -442,13 +497,13 @@ mod tests {
 
     #[test]
     fn failures_say_what_to_check() {
-        let e = classify(StatusCode::UNAUTHORIZED, "", false, None, url()).unwrap_err();
+        let e = classify(StatusCode::UNAUTHORIZED, "", None, Accept::Json, None, url()).unwrap_err();
         assert!(e.to_string().contains("check --auth"), "{e}");
         assert!(!e.is_retryable());
-        let e = classify(StatusCode::FORBIDDEN, "{}", false, None, url()).unwrap_err();
+        let e = classify(StatusCode::FORBIDDEN, "{}", None, Accept::Json, None, url()).unwrap_err();
         assert!(matches!(e, RequestError::Forbidden { .. }));
         let bad = r#"{"badRequest": {"details": {"scope": "x is not one of receive"}}}"#;
-        let e = classify(StatusCode::BAD_REQUEST, bad, false, None, url()).unwrap_err();
+        let e = classify(StatusCode::BAD_REQUEST, bad, None, Accept::Json, None, url()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "400 Bad Request from http://127.0.0.1/x: scope: x is not one of receive"
@@ -456,7 +511,8 @@ mod tests {
         let e = classify(
             StatusCode::SERVICE_UNAVAILABLE,
             "",
-            false,
+            None,
+            Accept::Json,
             Some(Duration::from_secs(2)),
             url(),
         )
@@ -464,7 +520,7 @@ mod tests {
         assert!(e.is_retryable());
         assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
         assert!(
-            classify(StatusCode::TOO_MANY_REQUESTS, "", false, None, url())
+            classify(StatusCode::TOO_MANY_REQUESTS, "", None, Accept::Json, None, url())
                 .unwrap_err()
                 .is_retryable()
         );
@@ -474,11 +530,24 @@ mod tests {
     fn both_body_formats_parse() {
         let json = r#"[{"count": 6, "date": "2015-05-05 00:00:00", "values": 1.5},]"#;
         let csv = "count,date,values\n6,2015-05-05 00:00:00,1.5\n";
-        let a = classify(StatusCode::OK, json, false, None, url()).unwrap();
-        let b = classify(StatusCode::OK, csv, true, None, url()).unwrap();
-        assert_eq!(a, b);
-        let e = classify(StatusCode::OK, "[{", false, None, url()).unwrap_err();
+        let ok = |body, ct, asked| classify(StatusCode::OK, body, ct, asked, None, url());
+        let a = ok(json, Some("application/json; charset=utf-8"), Accept::Json).unwrap();
+        let b = ok(csv, Some("text/csv"), Accept::Json).unwrap();
+        assert_eq!(a, b, "the content type decides");
+        assert_eq!(ok(csv, None, Accept::Csv).unwrap(), a, "else the format asked");
+        let e = ok("[{", None, Accept::Json).unwrap_err();
         assert!(matches!(e, RequestError::Body { .. }));
+        for empty in ["", "  \n"] {
+            for asked in [Accept::Json, Accept::Csv] {
+                let e = ok(empty, None, asked).unwrap_err();
+                assert!(e.to_string().contains("empty body"), "{e}");
+            }
+        }
+        let e = ok("<html>maintenance</html>", Some("text/html"), Accept::Json).unwrap_err();
+        assert!(
+            e.to_string().contains("is text/html, not application/json"),
+            "{e}"
+        );
     }
 
     #[test]

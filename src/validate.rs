@@ -1,0 +1,341 @@
+//! The one gate between what a source says and the model: every answer of every source is
+//! checked here, against the request that produced it, before it reaches a figure, a file
+//! or the cache.
+//!
+//! Why a gate of its own: billing runs on these numbers, and a provider that sends a row
+//! for the wrong hour, two different values for one hour, a negative or absurd value, or
+//! nothing at all, must end in a refusal that names the row and the rule, never in a
+//! figure. Parsers only turn text into [`Row`]s; the rules live here, once, for the Hostway
+//! path, the cache (entries are checked again when read) and any later source.
+//!
+//! The rules ([`Rule`]), and which a flag may relax:
+//! - **range**: every timestamp inside the requested days (UTC). `--lenient` drops such rows
+//!   with a warning (providers that send the next midnight); the default refuses.
+//! - **grid**: every timestamp on the period's grid (whole hours, or midnights UTC). Never
+//!   relaxed: an off-grid row has no hour it belongs to.
+//! - **duplicate**: two rows for one timestamp must be equal (they merge); different ones
+//!   are refused. Never relaxed: there is no right one to pick.
+//! - **value**: finite, not negative, at most [`MAX_VALUE`]. Never relaxed. The bound makes
+//!   every figure computable: 10^18 scaled to bits (x8), per second of a day or to a
+//!   volume (x86 400) over a century of hourly samples stays under 10^30, far inside `f64`.
+//! - **count**: whole, not negative (the parsers only read whole counts) and at most
+//!   [`MAX_COUNT`]. Never relaxed.
+//!
+//! Empty answers are judged by the caller, which knows whether the range lies in the past
+//! ([`crate::fetch`]: refused unless `--allow-empty`).
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{Period, Point};
+use crate::range::DateRange;
+
+/// The version of these rules. Cache entries record the version that validated them; an
+/// entry from an older version is checked again when read, and a stricter rule refuses it.
+pub const RULES_VERSION: u32 = 1;
+
+/// The largest raw value accepted: 10^18 bytes per second (8 exabit/s) for averages, or
+/// an exabyte per data set for sums; far above any link, far below overflow.
+pub const MAX_VALUE: f64 = 1e18;
+
+/// The largest sample count accepted for one data set (one sample a second for 136 years).
+pub const MAX_COUNT: u64 = u32::MAX as u64;
+
+/// One data set as a source sent it, before gaps are dropped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    pub time: DateTime<Utc>,
+    /// `None` is a gap (`null`, or an empty CSV cell).
+    pub value: Option<f64>,
+    pub count: Option<u64>,
+}
+
+impl From<Point> for Row {
+    fn from(p: Point) -> Row {
+        Row {
+            time: p.time,
+            value: Some(p.value),
+            count: p.count,
+        }
+    }
+}
+
+/// Which rule a row broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    Range,
+    Grid,
+    Duplicate,
+    Value,
+    Count,
+}
+
+impl Rule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Range => "range",
+            Rule::Grid => "grid",
+            Rule::Duplicate => "duplicate",
+            Rule::Value => "value",
+            Rule::Count => "count",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A row that broke a rule: which row (1-based, in the order the source sent them), its
+/// timestamp, the rule, and what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("row {row} ({}): {message} [rule: {rule}]", time.format("%Y-%m-%d %H:%M:%S UTC"))]
+pub struct Violation {
+    pub row: usize,
+    pub time: DateTime<Utc>,
+    pub rule: Rule,
+    pub message: String,
+}
+
+/// What an answer must fit: the request that produced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    /// The requested days (UTC, both included).
+    pub range: DateRange,
+    pub period: Period,
+    /// Drop rows outside the range (with a warning) instead of refusing the answer.
+    pub lenient: bool,
+}
+
+/// An answer that passed: its points in time order, gaps dropped and equal duplicates
+/// merged, and what leniency dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub points: Vec<Point>,
+    /// Rows outside the range dropped under `--lenient`.
+    pub dropped: usize,
+    /// The first dropped row, for the warning.
+    pub first_dropped: Option<Violation>,
+}
+
+/// The value rule, for parsers and the gate alike: finite, not negative, at most
+/// [`MAX_VALUE`]. The message says what is wrong with `v`.
+pub fn check_value(v: f64) -> Result<(), String> {
+    if !v.is_finite() {
+        Err(format!("value {v} is not a finite number"))
+    } else if v < 0.0 {
+        Err(format!("value {v} is negative; traffic is never below zero"))
+    } else if v > MAX_VALUE {
+        Err(format!(
+            "value {v:e} is over {MAX_VALUE:e}, more than any link carries; not a traffic figure"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The count rule: at most [`MAX_COUNT`].
+pub fn check_count(c: u64) -> Result<(), String> {
+    if c > MAX_COUNT {
+        Err(format!("count {c} is over {MAX_COUNT}; not a sample count"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Seconds since the epoch of the start of `range`, and of the day after its end.
+fn bounds(range: DateRange) -> (i64, i64) {
+    let start = range.start.and_time(chrono::NaiveTime::MIN).and_utc();
+    let end = range.end.and_time(chrono::NaiveTime::MIN).and_utc() + chrono::Duration::days(1);
+    (start.timestamp(), end.timestamp())
+}
+
+/// Checks an answer against the request that produced it (every rule), or, with no
+/// request (`expect` `None`: a file read from disk), the rules that need none (value,
+/// count, duplicate).
+pub fn check(rows: &[Row], expect: Option<&Expect>) -> Result<Checked, Violation> {
+    let fail = |i: usize, r: &Row, rule: Rule, message: String| Violation {
+        row: i + 1,
+        time: r.time,
+        rule,
+        message,
+    };
+    let mut dropped = 0;
+    let mut first_dropped = None;
+    // (time, row index) of the rows kept, for the duplicate check after sorting.
+    let mut kept: Vec<(i64, usize)> = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let t = r.time.timestamp();
+        if let Some(e) = expect {
+            let step = e.period.seconds();
+            if t.rem_euclid(step) != 0 || r.time.timestamp_subsec_nanos() != 0 {
+                let grid = match e.period {
+                    Period::Hourly => "a whole hour",
+                    Period::Daily => "midnight UTC",
+                };
+                return Err(fail(
+                    i,
+                    r,
+                    Rule::Grid,
+                    format!("not on {grid}, as {} data sets are", e.period),
+                ));
+            }
+            let (lo, hi) = bounds(e.range);
+            if t < lo || t >= hi {
+                let v = fail(
+                    i,
+                    r,
+                    Rule::Range,
+                    format!("outside the requested days {} (UTC)", e.range),
+                );
+                if e.lenient {
+                    dropped += 1;
+                    first_dropped.get_or_insert(v);
+                    continue;
+                }
+                return Err(Violation {
+                    message: format!("{}; --lenient drops such rows with a warning", v.message),
+                    ..v
+                });
+            }
+        }
+        if let Some(v) = r.value {
+            check_value(v).map_err(|m| fail(i, r, Rule::Value, m))?;
+        }
+        if let Some(c) = r.count {
+            check_count(c).map_err(|m| fail(i, r, Rule::Count, m))?;
+        }
+        kept.push((t, i));
+    }
+    kept.sort_by_key(|&(t, i)| (t, i));
+    let mut points = Vec::with_capacity(kept.len());
+    let mut last: Option<(i64, usize)> = None;
+    for &(t, i) in &kept {
+        let r = &rows[i];
+        if let Some((lt, li)) = last {
+            if lt == t {
+                let first = &rows[li];
+                if first.value != r.value || first.count != r.count {
+                    return Err(fail(
+                        i,
+                        r,
+                        Rule::Duplicate,
+                        format!(
+                            "a second row for this time ({} after row {}'s {}); the answer \
+                             contradicts itself",
+                            shown(r),
+                            li + 1,
+                            shown(first)
+                        ),
+                    ));
+                }
+                continue;
+            }
+        }
+        last = Some((t, i));
+        if let Some(value) = r.value {
+            points.push(Point {
+                time: r.time,
+                value,
+                count: r.count,
+            });
+        }
+    }
+    Ok(Checked {
+        points,
+        dropped,
+        first_dropped,
+    })
+}
+
+fn shown(r: &Row) -> String {
+    let value = r.value.map_or_else(|| "null".to_string(), |v| v.to_string());
+    match r.count {
+        Some(c) => format!("value {value}, count {c}"),
+        None => format!("value {value}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn row(h: i64, v: Option<f64>) -> Row {
+        Row {
+            time: Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap() + chrono::Duration::hours(h),
+            value: v,
+            count: Some(6),
+        }
+    }
+
+    fn expect(lenient: bool) -> Expect {
+        let day = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
+        Expect {
+            range: DateRange::new(day, day).unwrap(),
+            period: Period::Hourly,
+            lenient,
+        }
+    }
+
+    #[test]
+    fn a_good_answer_passes_sorted_with_gaps_dropped_and_equal_duplicates_merged() {
+        let rows = [row(2, Some(3.0)), row(0, Some(1.0)), row(1, None), row(2, Some(3.0))];
+        let c = check(&rows, Some(&expect(false))).unwrap();
+        let values: Vec<f64> = c.points.iter().map(|p| p.value).collect();
+        assert_eq!(values, [1.0, 3.0]);
+        assert_eq!(c.dropped, 0);
+    }
+
+    #[test]
+    fn each_rule_names_its_row() {
+        let e = expect(false);
+        let v = check(&[row(0, Some(1.0)), row(24, Some(1.0))], Some(&e)).unwrap_err();
+        assert_eq!((v.row, v.rule), (2, Rule::Range));
+        assert!(v.to_string().contains("2025-03-02 00:00:00 UTC"), "{v}");
+        assert!(v.to_string().contains("--lenient"), "{v}");
+        let v = check(&[row(-1, Some(1.0))], Some(&e)).unwrap_err();
+        assert_eq!(v.rule, Rule::Range);
+        let mut off = row(3, Some(1.0));
+        off.time += chrono::Duration::minutes(30);
+        let v = check(&[off], Some(&e)).unwrap_err();
+        assert_eq!((v.row, v.rule), (1, Rule::Grid));
+        let v = check(&[row(1, Some(1.0)), row(1, Some(2.0))], Some(&e)).unwrap_err();
+        assert_eq!((v.row, v.rule), (2, Rule::Duplicate));
+        let v = check(&[row(1, Some(1.0)), row(1, None)], None).unwrap_err();
+        assert_eq!(v.rule, Rule::Duplicate, "a gap and a value contradict");
+        let v = check(&[row(1, Some(-1.0))], None).unwrap_err();
+        assert_eq!(v.rule, Rule::Value);
+        let v = check(&[row(1, Some(1e300))], None).unwrap_err();
+        assert_eq!(v.rule, Rule::Value);
+        let v = check(&[row(1, Some(f64::NAN))], None).unwrap_err();
+        assert_eq!(v.rule, Rule::Value);
+        let mut big = row(1, Some(1.0));
+        big.count = Some(u64::MAX);
+        assert_eq!(check(&[big], None).unwrap_err().rule, Rule::Count);
+    }
+
+    #[test]
+    fn lenient_drops_only_out_of_range_rows() {
+        let rows = [row(-24 * 365, Some(9.0)), row(0, Some(1.0)), row(24, Some(5.0))];
+        let c = check(&rows, Some(&expect(true))).unwrap();
+        assert_eq!(c.points.len(), 1);
+        assert_eq!(c.dropped, 2);
+        assert_eq!(c.first_dropped.unwrap().row, 1);
+        let v = check(&[row(1, Some(-1.0))], Some(&expect(true))).unwrap_err();
+        assert_eq!(v.rule, Rule::Value, "leniency covers the range rule only");
+    }
+
+    #[test]
+    fn daily_data_sits_on_midnights() {
+        let e = Expect {
+            period: Period::Daily,
+            ..expect(false)
+        };
+        assert!(check(&[row(0, Some(1.0))], Some(&e)).is_ok());
+        assert_eq!(check(&[row(1, Some(1.0))], Some(&e)).unwrap_err().rule, Rule::Grid);
+    }
+}
