@@ -54,6 +54,24 @@ pub enum CliCommand {
     Demo(DemoArgs),
     /// Time in-process rendering of one input, repeatedly (graphs/s, ms per graph, memory).
     Bench(BenchArgs),
+    /// Check the cache: every entry against the rules of today's trafficgraph.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+/// `trafficgraph cache ...`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Check every cached answer against its own request and today's rules; list those
+    /// that fail (exit 1 when any does, unless --remove).
+    Verify {
+        /// Cache directory (default: the platform cache directory + trafficgraph).
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Delete the entries that fail, so the next run fetches them anew.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 /// Where the data comes from.
@@ -186,6 +204,34 @@ pub struct FetchArgs {
     /// Log every request (method, URL, status, ms) to stderr.
     #[arg(long, short = 'v', conflicts_with = "quiet", help_heading = "Fetch")]
     pub verbose: bool,
+    #[command(flatten)]
+    pub checks: CheckArgs,
+}
+
+/// The answer checks a user may relax (README "What the tool checks"); strict by default.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct CheckArgs {
+    /// Drop rows dated outside the requested days (warning on stderr, counted in
+    /// --stats json) instead of refusing the answer.
+    #[arg(long, help_heading = "Checks")]
+    pub lenient: bool,
+    /// Accept an empty answer for days wholly in the past (a warning, coverage 0) instead
+    /// of refusing it.
+    #[arg(long, help_heading = "Checks")]
+    pub allow_empty: bool,
+    /// Ask the server again even for days the cache holds, and replace those entries.
+    #[arg(long, help_heading = "Checks")]
+    pub refresh: bool,
+}
+
+impl CheckArgs {
+    pub fn policy(self) -> crate::fetch::AnswerPolicy {
+        crate::fetch::AnswerPolicy {
+            lenient: self.lenient,
+            allow_empty: self.allow_empty,
+            refresh: self.refresh,
+        }
+    }
 }
 
 impl FetchArgs {
@@ -246,6 +292,7 @@ impl FetchArgs {
         opts.cache_dir = cache_dir;
         opts.quiet = self.quiet;
         opts.verbose = self.verbose;
+        opts.policy = self.checks.policy();
         Ok(opts)
     }
 }
@@ -681,6 +728,14 @@ pub enum Command {
     Demo(DemoJob),
     Report(crate::report::ReportJob),
     Bench(BenchJob),
+    CacheVerify(CacheVerifyJob),
+}
+
+/// `cache verify`: which cache, and whether to delete the entries that fail.
+#[derive(Debug, Clone)]
+pub struct CacheVerifyJob {
+    pub cache_dir: PathBuf,
+    pub remove: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -847,6 +902,12 @@ impl Cli {
             }
             CliCommand::Demo(a) => Command::Demo(DemoJob { out_dir: a.out_dir }),
             CliCommand::Report(a) => Command::Report(a.into_job()?),
+            CliCommand::Cache(CacheCommand::Verify { cache_dir, remove }) => {
+                let cache_dir = cache_dir
+                    .or_else(crate::source::cache::Cache::default_dir)
+                    .ok_or("no platform cache directory here; give --cache-dir")?;
+                Command::CacheVerify(CacheVerifyJob { cache_dir, remove })
+            }
         })
     }
 }

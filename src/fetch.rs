@@ -88,6 +88,13 @@ pub struct FetchOptions {
     /// A limit shared with other fetches (e.g. a report's targets): one permit is held
     /// around each HTTP request.
     pub semaphore: Option<Arc<tokio::sync::Semaphore>>,
+    /// Which of the answer checks the user relaxed, and whether to bypass the cache.
+    pub policy: AnswerPolicy,
+}
+
+/// What the user allowed beyond the strict default (see [`crate::validate`] for the rules).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnswerPolicy {
     /// Drop rows outside a chunk's days with a warning instead of refusing the answer.
     pub lenient: bool,
     /// Accept an empty answer for days wholly in the past (with a warning) instead of
@@ -130,9 +137,7 @@ impl FetchOptions {
             verbose: false,
             offline: false,
             semaphore: None,
-            lenient: false,
-            allow_empty: false,
-            refresh: false,
+            policy: AnswerPolicy::default(),
         }
     }
 }
@@ -257,12 +262,26 @@ pub struct FetchSummary {
     pub empty_chunks: usize,
 }
 
+/// How much of the requested range the answers cover.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Coverage {
+    /// The days asked for.
+    pub requested: DateRange,
+    /// The days that exist, when the server's creation date moved the start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available: Option<DateRange>,
+    /// Data sets present / data sets the requested days hold, over every series fetched
+    /// (0 when the server answered nothing).
+    pub coverage: f64,
+}
+
 /// The traffic fetched, and what is missing from it.
 #[derive(Debug, Clone)]
 pub struct Fetched {
     pub traffic: Traffic,
     pub unavailable: Vec<Unavailable>,
     pub summary: FetchSummary,
+    pub coverage: Coverage,
 }
 
 /// Progress bar and stderr lines; both silent when quiet.
@@ -378,7 +397,7 @@ fn validate(opts: &FetchOptions) -> Result<reqwest::Url, FetchError> {
     if opts.offline && opts.cache_dir.is_none() {
         return bad("--offline reads only the cache; it cannot be used with --no-cache");
     }
-    if opts.offline && opts.refresh {
+    if opts.offline && opts.policy.refresh {
         return bad("--refresh asks the server again; it cannot be used with --offline");
     }
     parse_base_url(&opts.base_url).map_err(FetchError::Options)
@@ -491,10 +510,18 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     for u in &unavailable {
         shared.reporter.note(&u.to_string());
     }
+    let coverage = coverage(opts, &traffic, min_dates.values().max().copied());
+    if coverage.coverage == 0.0 {
+        shared.reporter.note(&format!(
+            "warning: no data at all for {} (coverage 0)",
+            opts.range
+        ));
+    }
     Ok(Fetched {
         traffic,
         unavailable,
         summary,
+        coverage,
     })
 }
 
@@ -589,9 +616,9 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
     let opts = &shared.opts;
     let key = CacheKey::new(shared.client.endpoint(), &id.ip, id.scope, id.range);
     let past = id.range.end < shared.today;
-    if let (Some(cache), true, false) = (&shared.cache, past, opts.refresh) {
+    if let (Some(cache), true, false) = (&shared.cache, past, opts.policy.refresh) {
         let path = key.path(cache.root());
-        match cache.get(&key, opts.lenient) {
+        match cache.get(&key, opts.policy.lenient) {
             Lookup::Hit(answer) => {
                 shared.cached.fetch_add(1, Ordering::SeqCst);
                 shared
@@ -624,7 +651,7 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
             let expect = Expect {
                 range: id.range,
                 period: opts.period,
-                lenient: opts.lenient,
+                lenient: opts.policy.lenient,
             };
             let checked =
                 validate::check(&rows, Some(&expect)).map_err(|source| FetchError::Invalid {
@@ -634,7 +661,7 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
                 })?;
             note_dropped(shared, id, checked.dropped, checked.first_dropped.as_ref());
             if checked.points.is_empty() && past {
-                if !opts.allow_empty {
+                if !opts.policy.allow_empty {
                     return Err(FetchError::Empty {
                         chunk: id.clone(),
                         url: url(),
@@ -715,6 +742,23 @@ async fn request(shared: &Shared, id: &ChunkId) -> Result<Reply, FetchError> {
     })
 }
 
+/// The share of the requested data sets present.
+fn coverage(opts: &FetchOptions, traffic: &Traffic, min: Option<NaiveDate>) -> Coverage {
+    let per_series = opts.range.sets(opts.period) as f64;
+    let series = opts.scopes.len() * if opts.per_ip { opts.ips.len() } else { 1 };
+    let present: usize = traffic.series.iter().map(|s| s.len()).sum();
+    let expected = per_series * series as f64;
+    Coverage {
+        requested: opts.range,
+        available: min.and_then(|m| (m > opts.range.start).then(|| opts.range.from_day(m))?),
+        coverage: if expected > 0.0 {
+            (present as f64 / expected).min(1.0)
+        } else {
+            0.0
+        },
+    }
+}
+
 /// Joins the chunks of each IP and scope in order, then keeps IPs apart or sums them.
 fn assemble(opts: &FetchOptions, plan: &[ChunkId], results: Vec<Vec<Point>>) -> Traffic {
     let mut per_ip: BTreeMap<(usize, Scope), Vec<Point>> = BTreeMap::new();
@@ -737,6 +781,9 @@ fn assemble(opts: &FetchOptions, plan: &[ChunkId], results: Vec<Vec<Point>>) -> 
     let mut traffic = Traffic::default();
     if opts.per_ip || opts.ips.len() == 1 {
         for ((ip_index, scope), points) in per_ip {
+            if points.is_empty() {
+                continue; // nothing answered (--allow-empty): no series, not a series of nothing
+            }
             let ip = opts.ips[ip_index].clone();
             let mut series = Series::new(scope, points);
             if opts.per_ip {
@@ -766,6 +813,9 @@ fn assemble(opts: &FetchOptions, plan: &[ChunkId], results: Vec<Vec<Point>>) -> 
         }
     }
     for (scope, by_time) in sums {
+        if by_time.is_empty() {
+            continue;
+        }
         let mut series = Series::new(scope, by_time.into_values().collect());
         series.origin = origin(opts.ips.join("+"));
         traffic.merge_series(series);

@@ -60,6 +60,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    /// A figure came out infinite or NaN: refused rather than printed as null.
+    #[error("{0}; nothing was written")]
+    Figures(String),
     #[error(transparent)]
     Report(#[from] report::ReportError),
     /// The report was written, but some targets or pools are `failed` rows.
@@ -92,11 +95,23 @@ pub struct Outcome {
     pub fetch: Option<FetchReport>,
 }
 
-/// The result of a fetch, apart from the traffic itself.
-#[derive(Debug, Clone, Default)]
+/// The result of a fetch, apart from the traffic itself (`"fetch"` in `--stats json`).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct FetchReport {
-    pub summary: fetch::FetchSummary,
+    #[serde(flatten)]
+    pub coverage: fetch::Coverage,
     pub unavailable: Vec<fetch::Unavailable>,
+    pub summary: fetch::FetchSummary,
+}
+
+impl From<&fetch::Fetched> for FetchReport {
+    fn from(f: &fetch::Fetched) -> FetchReport {
+        FetchReport {
+            coverage: f.coverage.clone(),
+            unavailable: f.unavailable.clone(),
+            summary: f.summary.clone(),
+        }
+    }
 }
 
 impl From<source::SourceError> for Error {
@@ -114,7 +129,7 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
         Command::Render(job) => render(job),
         Command::Bench(job) => run_bench(job),
         Command::Export(job) => {
-            let traffic = source::load(&job.source)?;
+            let (traffic, _) = source::load(&job.source)?;
             let bytes = job.format.exporter().export(&traffic);
             output::write_file(&job.output, &bytes)?;
             Ok(Outcome {
@@ -129,10 +144,7 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
             Ok(Outcome {
                 written: vec![job.output],
                 stats: None,
-                fetch: Some(FetchReport {
-                    summary: fetched.summary,
-                    unavailable: fetched.unavailable,
-                }),
+                fetch: Some(FetchReport::from(&fetched)),
             })
         }
         Command::Sim(config) => {
@@ -140,6 +152,7 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
             Ok(Outcome::default())
         }
         Command::Demo(job) => sim::demo::run(&job),
+        Command::CacheVerify(job) => cache_verify(&job),
         Command::Report(job) => {
             let report = report::run(&job)?;
             let failed = report.summary.failed();
@@ -168,6 +181,9 @@ struct StatsReport<'a> {
     fallback_reason: Option<String>,
     #[serde(flatten)]
     stats: Option<&'a stats::Stats>,
+    /// What the fetch asked for and how much of it came back, when data was fetched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fetch: Option<&'a FetchReport>,
 }
 
 /// `render`: draws from raw data, or takes the provider's graph when the job says so.
@@ -177,8 +193,9 @@ fn render(job: cli::RenderJob) -> Result<Outcome, Error> {
     let reason = match &job.source {
         None => "--fallback always".to_string(),
         Some(src) => match source::load(src) {
-            Ok(traffic) => {
+            Ok((traffic, fetched)) => {
                 let stats = stats::compute(&traffic, &job.render.stats);
+                stats.check_finite().map_err(Error::Figures)?;
                 let png = render::render_png(&traffic, &stats, &job.render)?;
                 output::write_file(&job.output, &png)?;
                 if job.stats.is_some() {
@@ -186,12 +203,13 @@ fn render(job: cli::RenderJob) -> Result<Outcome, Error> {
                         source: "local".into(),
                         fallback_reason: None,
                         stats: Some(&stats),
+                        fetch: fetched.as_ref(),
                     })?;
                 }
                 return Ok(Outcome {
                     written: vec![job.output],
                     stats: Some(stats),
-                    fetch: None,
+                    fetch: fetched,
                 });
             }
             Err(source::SourceError::Fetch(e)) if on_error => e.to_string(),
@@ -222,12 +240,56 @@ fn render(job: cli::RenderJob) -> Result<Outcome, Error> {
             source: format!("provider:{provider}"),
             fallback_reason: Some(reason),
             stats: None,
+            fetch: None,
         })?;
     }
     Ok(Outcome {
         written: vec![job.output],
         ..Outcome::default()
     })
+}
+
+/// `cache verify`: prints each entry that fails and why, then a count; removes them when
+/// asked.
+fn cache_verify(job: &cli::CacheVerifyJob) -> Result<Outcome, Error> {
+    let cache = source::cache::Cache::new(&job.cache_dir);
+    let io = |source| {
+        Error::Output(output::OutputError {
+            path: job.cache_dir.clone(),
+            source,
+        })
+    };
+    let verdicts = cache.verify_all().map_err(io)?;
+    let mut failed = 0;
+    for (path, verdict) in &verdicts {
+        if let Err(reason) = verdict {
+            failed += 1;
+            if job.remove {
+                std::fs::remove_file(path).map_err(io)?;
+                println!("removed {}: {reason}", path.display());
+            } else {
+                println!("{}: {reason}", path.display());
+            }
+        }
+    }
+    println!(
+        "{} entries in {}: {} pass, {failed} fail{}",
+        verdicts.len(),
+        job.cache_dir.display(),
+        verdicts.len() - failed,
+        if job.remove && failed > 0 {
+            " (removed; the next run fetches them anew)"
+        } else {
+            ""
+        }
+    );
+    if failed > 0 && !job.remove {
+        return Err(Error::Usage(format!(
+            "{failed} cache entries fail a check; `trafficgraph cache verify --remove` deletes \
+             them, or run again with --refresh"
+        )));
+    }
+    Ok(Outcome::default())
 }
 
 /// Serves the simulator until Ctrl-C.

@@ -120,6 +120,37 @@ impl Stats {
     pub fn series(&self, scope: Scope) -> Option<&SeriesStats> {
         self.series.iter().find(|s| s.scope == scope)
     }
+
+    /// Every figure is a number: an infinite or NaN one (which JSON would print as `null`,
+    /// read by scripts as "no data") is an error naming it. Values that passed
+    /// [`crate::validate`] never produce one; this is the last line of defence.
+    pub fn check_finite(&self) -> Result<(), String> {
+        for s in &self.series {
+            let figures = [
+                ("max", s.max),
+                ("avg", s.avg),
+                ("min", s.min),
+                ("last", s.last),
+                ("total_bytes", s.total_bytes),
+                ("coverage", s.coverage),
+            ];
+            for (name, v) in figures {
+                if !v.is_finite() {
+                    return Err(format!(
+                        "the {name} of {} cannot be computed ({v}); the values are out of range",
+                        s.name
+                    ));
+                }
+            }
+        }
+        match &self.percentile {
+            Some(p) if !p.value.is_finite() => Err(format!(
+                "the {}th percentile cannot be computed ({})",
+                p.p, p.value
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Factor from one raw value of `series` to the display unit per second.

@@ -83,6 +83,8 @@ pub struct ReportArgs {
     /// Log every request (method, URL, status, ms) to stderr.
     #[arg(long, short = 'v', conflicts_with = "quiet")]
     pub verbose: bool,
+    #[command(flatten)]
+    pub checks: crate::cli::CheckArgs,
 }
 
 impl ReportArgs {
@@ -107,6 +109,10 @@ impl ReportArgs {
         };
         job.quiet = self.quiet;
         job.verbose = self.verbose;
+        job.policy = self.checks.policy();
+        if job.offline && job.policy.refresh {
+            return Err("--refresh asks the server again; it cannot be used with --offline".into());
+        }
         Ok(job)
     }
 }
@@ -131,6 +137,8 @@ pub struct ReportJob {
     pub cache_dir: Option<PathBuf>,
     pub quiet: bool,
     pub verbose: bool,
+    /// The answer checks relaxed, and whether to bypass the cache.
+    pub policy: crate::fetch::AnswerPolicy,
 }
 
 impl ReportJob {
@@ -150,6 +158,7 @@ impl ReportJob {
             cache_dir: None,
             quiet: true,
             verbose: false,
+            policy: crate::fetch::AnswerPolicy::default(),
         }
     }
 }
@@ -463,6 +472,7 @@ fn fetch_options(ctx: &Ctx, t: &TargetConfig, base_url: String) -> FetchOptions 
     o.quiet = !job.verbose;
     o.verbose = job.verbose;
     o.offline = job.offline;
+    o.policy = job.policy;
     o.semaphore = Some(ctx.semaphore.clone());
     o
 }

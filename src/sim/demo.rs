@@ -64,9 +64,6 @@ pub fn run(job: &DemoJob) -> Result<Outcome, Error> {
     Ok(Outcome {
         written: vec![csv_path, png_path],
         stats: Some(figures),
-        fetch: Some(FetchReport {
-            summary: fetched.summary,
-            unavailable: fetched.unavailable,
-        }),
+        fetch: Some(FetchReport::from(&fetched)),
     })
 }

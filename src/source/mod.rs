@@ -27,10 +27,14 @@ pub enum SourceError {
     Fetch(#[from] FetchError),
 }
 
-/// Loads the traffic of a source.
-pub fn load(source: &Source) -> Result<Traffic, SourceError> {
+/// Loads the traffic of a source, and what the fetch did when it was fetched.
+pub fn load(source: &Source) -> Result<(Traffic, Option<crate::FetchReport>), SourceError> {
     match source {
-        Source::Files(specs) => Ok(file::read_inputs(specs)?),
-        Source::Http(opts) => Ok(crate::fetch::fetch(opts)?.traffic),
+        Source::Files(specs) => Ok((file::read_inputs(specs)?, None)),
+        Source::Http(opts) => {
+            let fetched = crate::fetch::fetch(opts)?;
+            let report = crate::FetchReport::from(&fetched);
+            Ok((fetched.traffic, Some(report)))
+        }
     }
 }
