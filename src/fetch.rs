@@ -186,7 +186,9 @@ pub enum FetchError {
     MinDateLoop { chunk: ChunkId, min: NaiveDate },
     #[error("{chunk}: not in the cache, and --offline makes no requests")]
     Offline { chunk: ChunkId },
-    #[error("{chunk}: the answer from {url} fails a check, so nothing was written or cached: {source}")]
+    #[error(
+        "{chunk}: the answer from {url} fails a check, so nothing was written or cached: {source}"
+    )]
     Invalid {
         chunk: ChunkId,
         url: String,
@@ -643,7 +645,13 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
         return Err(FetchError::Offline { chunk: id.clone() });
     }
     let reply = request(shared, id).await?;
-    let url = || shared.client.endpoint().url(&id.ip, id.scope, id.range).to_string();
+    let url = || {
+        shared
+            .client
+            .endpoint()
+            .url(&id.ip, id.scope, id.range)
+            .to_string()
+    };
     let answer = match reply {
         Reply::OverLimit => Answer::OverLimit,
         Reply::MinDate { min } => Answer::MinDate { min },

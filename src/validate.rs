@@ -127,7 +127,9 @@ pub fn check_value(v: f64) -> Result<(), String> {
     if !v.is_finite() {
         Err(format!("value {v} is not a finite number"))
     } else if v < 0.0 {
-        Err(format!("value {v} is negative; traffic is never below zero"))
+        Err(format!(
+            "value {v} is negative; traffic is never below zero"
+        ))
     } else if v > MAX_VALUE {
         Err(format!(
             "value {v:e} is over {MAX_VALUE:e}, more than any link carries; not a traffic figure"
@@ -252,7 +254,9 @@ pub fn check(rows: &[Row], expect: Option<&Expect>) -> Result<Checked, Violation
 }
 
 fn shown(r: &Row) -> String {
-    let value = r.value.map_or_else(|| "null".to_string(), |v| v.to_string());
+    let value = r
+        .value
+        .map_or_else(|| "null".to_string(), |v| v.to_string());
     match r.count {
         Some(c) => format!("value {value}, count {c}"),
         None => format!("value {value}"),
@@ -283,7 +287,12 @@ mod tests {
 
     #[test]
     fn a_good_answer_passes_sorted_with_gaps_dropped_and_equal_duplicates_merged() {
-        let rows = [row(2, Some(3.0)), row(0, Some(1.0)), row(1, None), row(2, Some(3.0))];
+        let rows = [
+            row(2, Some(3.0)),
+            row(0, Some(1.0)),
+            row(1, None),
+            row(2, Some(3.0)),
+        ];
         let c = check(&rows, Some(&expect(false))).unwrap();
         let values: Vec<f64> = c.points.iter().map(|p| p.value).collect();
         assert_eq!(values, [1.0, 3.0]);
@@ -320,7 +329,11 @@ mod tests {
 
     #[test]
     fn lenient_drops_only_out_of_range_rows() {
-        let rows = [row(-24 * 365, Some(9.0)), row(0, Some(1.0)), row(24, Some(5.0))];
+        let rows = [
+            row(-24 * 365, Some(9.0)),
+            row(0, Some(1.0)),
+            row(24, Some(5.0)),
+        ];
         let c = check(&rows, Some(&expect(true))).unwrap();
         assert_eq!(c.points.len(), 1);
         assert_eq!(c.dropped, 2);
@@ -336,6 +349,9 @@ mod tests {
             ..expect(false)
         };
         assert!(check(&[row(0, Some(1.0))], Some(&e)).is_ok());
-        assert_eq!(check(&[row(1, Some(1.0))], Some(&e)).unwrap_err().rule, Rule::Grid);
+        assert_eq!(
+            check(&[row(1, Some(1.0))], Some(&e)).unwrap_err().rule,
+            Rule::Grid
+        );
     }
 }

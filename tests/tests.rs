@@ -16,7 +16,12 @@
 //! - `provider`: SoftLayer/CloudWatch image clients against the loopback provider simulator,
 //!   and SigV4 against a published vector and an independent computation;
 //! - `report`: `trafficgraph report` with 50 targets and 2 pools against the simulator,
-//!   figures re-computed from the CSVs, an offline re-run, index.html in headless Chromium.
+//!   figures re-computed from the CSVs, an offline re-run, index.html in headless Chromium;
+//! - `trust`: a server that twists each answer (rows outside the range or for another
+//!   chunk's hour, contradicting duplicates, negative, absurd or off-grid values, empty or
+//!   HTML bodies, a creation date after the range) is refused with the chunk, row and rule,
+//!   nothing written or cached, and exact figures from the honest server afterwards; old
+//!   cache entries are used when they pass and refused with how to refresh when not.
 
 mod util;
 
@@ -31,3 +36,4 @@ mod properties;
 mod provider;
 mod render;
 mod report;
+mod trust;

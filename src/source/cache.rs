@@ -381,7 +381,11 @@ mod checks {
         assert!(all[0].1.is_err());
         let empty = old_entry("");
         write_atomic(&k.path(dir.path()), empty.as_bytes()).unwrap();
-        assert_eq!(cache.get(&k, false), Lookup::Miss, "an empty answer is asked again");
+        assert_eq!(
+            cache.get(&k, false),
+            Lookup::Miss,
+            "an empty answer is asked again"
+        );
     }
 
     #[test]

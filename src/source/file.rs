@@ -385,7 +385,11 @@ fn strip_serde_position(msg: &str) -> String {
 /// checked by [`crate::validate`].
 pub fn parse_hostway_json(text: &str) -> Result<Vec<Row>, ParseError> {
     if text.trim().is_empty() {
-        return Err(ParseError::at(1, None, "empty body (expected a JSON array)"));
+        return Err(ParseError::at(
+            1,
+            None,
+            "empty body (expected a JSON array)",
+        ));
     }
     let text = strip_trailing_commas(text);
     let rows: Vec<HostwayRow> = serde_json::from_str(&text).map_err(json_error)?;
@@ -403,7 +407,11 @@ pub fn parse_hostway_json(text: &str) -> Result<Vec<Row>, ParseError> {
 /// `count`), in any order; an empty value is a gap. An empty body is an error.
 pub fn parse_hostway_csv(text: &str) -> Result<Vec<Row>, ParseError> {
     if text.trim().is_empty() {
-        return Err(ParseError::at(1, None, "empty body (expected a count,date,values header)"));
+        return Err(ParseError::at(
+            1,
+            None,
+            "empty body (expected a count,date,values header)",
+        ));
     }
     let mut rdr = csv_reader(text);
     let headers = read_headers(&mut rdr)?;

@@ -486,7 +486,15 @@ mod tests {
         assert_eq!(a, Reply::OverLimit);
         let min = r#"{"badRequest": {"message": "GET data error", "code": 400,
             "details": {"startDate": "2011-01-01 is less than minimum value 2015-01-01"}}}"#;
-        let a = classify(StatusCode::BAD_REQUEST, min, None, Accept::Json, None, url()).unwrap();
+        let a = classify(
+            StatusCode::BAD_REQUEST,
+            min,
+            None,
+            Accept::Json,
+            None,
+            url(),
+        )
+        .unwrap();
         assert_eq!(
             a,
             Reply::MinDate {
@@ -497,13 +505,29 @@ mod tests {
 
     #[test]
     fn failures_say_what_to_check() {
-        let e = classify(StatusCode::UNAUTHORIZED, "", None, Accept::Json, None, url()).unwrap_err();
+        let e = classify(
+            StatusCode::UNAUTHORIZED,
+            "",
+            None,
+            Accept::Json,
+            None,
+            url(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("check --auth"), "{e}");
         assert!(!e.is_retryable());
         let e = classify(StatusCode::FORBIDDEN, "{}", None, Accept::Json, None, url()).unwrap_err();
         assert!(matches!(e, RequestError::Forbidden { .. }));
         let bad = r#"{"badRequest": {"details": {"scope": "x is not one of receive"}}}"#;
-        let e = classify(StatusCode::BAD_REQUEST, bad, None, Accept::Json, None, url()).unwrap_err();
+        let e = classify(
+            StatusCode::BAD_REQUEST,
+            bad,
+            None,
+            Accept::Json,
+            None,
+            url(),
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "400 Bad Request from http://127.0.0.1/x: scope: x is not one of receive"
@@ -519,11 +543,16 @@ mod tests {
         .unwrap_err();
         assert!(e.is_retryable());
         assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
-        assert!(
-            classify(StatusCode::TOO_MANY_REQUESTS, "", None, Accept::Json, None, url())
-                .unwrap_err()
-                .is_retryable()
-        );
+        assert!(classify(
+            StatusCode::TOO_MANY_REQUESTS,
+            "",
+            None,
+            Accept::Json,
+            None,
+            url()
+        )
+        .unwrap_err()
+        .is_retryable());
     }
 
     #[test]
@@ -534,7 +563,11 @@ mod tests {
         let a = ok(json, Some("application/json; charset=utf-8"), Accept::Json).unwrap();
         let b = ok(csv, Some("text/csv"), Accept::Json).unwrap();
         assert_eq!(a, b, "the content type decides");
-        assert_eq!(ok(csv, None, Accept::Csv).unwrap(), a, "else the format asked");
+        assert_eq!(
+            ok(csv, None, Accept::Csv).unwrap(),
+            a,
+            "else the format asked"
+        );
         let e = ok("[{", None, Accept::Json).unwrap_err();
         assert!(matches!(e, RequestError::Body { .. }));
         for empty in ["", "  \n"] {
