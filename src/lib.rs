@@ -4,9 +4,12 @@
 //! Data flows one way, one module per stage:
 //!
 //! ```text
-//! cli (validated Command) -> source (file | HTTP | cache) -> model::Traffic
+//! cli (validated Command) -> source (file | HTTP | cache) -> validate -> model::Traffic
 //!     -> stats (from raw samples) -> render (PNG) | export (CSV, JSON) -> output (atomic)
 //! ```
+//!
+//! [`validate`] is the one gate every answer passes, checked against the request that
+//! produced it, before it reaches a figure, a file or the cache.
 //!
 //! The statistics pass also leaves a [`rollup`] of each large series (per-bucket minimum,
 //! maximum and sum) in its figures, so drawing a million points does not read them again.

@@ -546,6 +546,49 @@ impl Series {
 
     /// Appends `other`'s samples and [`Series::normalize`]s (on a shared timestamp,
     /// `other`'s sample wins).
+    /// The first time at which two samples disagree (another value or count), in time
+    /// order. Equal duplicates are not a conflict: [`Series::normalize`] merges them.
+    pub fn conflict(&self) -> Option<Conflict> {
+        if self.times.windows(2).all(|w| w[0] < w[1]) {
+            return None;
+        }
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.sort_by_key(|&i| self.times[i]); // stable: the first sample comes first
+        order
+            .windows(2)
+            .find_map(|w| self.disagree(self, w[0], w[1]))
+    }
+
+    /// The first time at which this series and `other` (both normalized) disagree.
+    pub fn conflict_with(&self, other: &Series) -> Option<Conflict> {
+        let (mut i, mut j) = (0, 0);
+        while i < self.len() && j < other.len() {
+            match self.times[i].cmp(&other.times[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    if let Some(c) = self.disagree(other, i, j) {
+                        return Some(c);
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        None
+    }
+
+    fn disagree(&self, other: &Series, i: usize, j: usize) -> Option<Conflict> {
+        let same = self.times[i] == other.times[j]
+            && self.values[i] == other.values[j]
+            && self.count(i) == other.count(j);
+        (self.times[i] == other.times[j] && !same).then(|| Conflict {
+            time: time_of(self.times[i]),
+            first: self.values[i],
+            second: other.values[j],
+        })
+    }
+
     pub fn append(&mut self, other: &Series) {
         self.reserve(other.len());
         for i in 0..other.len() {
@@ -560,6 +603,26 @@ impl Extend<Point> for Series {
         for p in iter {
             self.push(p);
         }
+    }
+}
+
+/// Two samples for one time that disagree: no rule can tell which is right.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Conflict {
+    pub time: DateTime<Utc>,
+    pub first: f64,
+    pub second: f64,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "two samples for {} disagree ({} and {}) [rule: duplicate]",
+            self.time.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.first,
+            self.second
+        )
     }
 }
 

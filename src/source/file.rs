@@ -38,14 +38,22 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}", self.line)?;
+        // Line 0: the place is the whole file (e.g. two rows that disagree).
+        let mut place = Vec::new();
+        if self.line > 0 {
+            place.push(format!("line {}", self.line));
+        }
         if let Some(c) = self.column {
-            write!(f, ", column {c}")?;
+            place.push(format!("column {c}"));
         }
         if let Some(field) = &self.field {
-            write!(f, ", field '{field}'")?;
+            place.push(format!("field '{field}'"));
         }
-        write!(f, ": {}", self.message)
+        if place.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", place.join(", "), self.message)
+        }
     }
 }
 
@@ -76,6 +84,12 @@ pub enum InputError {
         path: PathBuf,
         #[source]
         source: validate::Violation,
+    },
+    #[error("{path}: {series}: {conflict} with an earlier --input; give files that agree")]
+    Conflict {
+        path: PathBuf,
+        series: String,
+        conflict: crate::model::Conflict,
     },
     #[error("{path}: holds no data sets")]
     Empty { path: PathBuf },
@@ -114,6 +128,17 @@ pub fn read_inputs(specs: &[InputSpec]) -> Result<Traffic, InputError> {
     let mut traffic = Traffic::default();
     for spec in specs {
         for s in read_input(spec)?.series {
+            let earlier = traffic
+                .series
+                .iter()
+                .find(|e| e.scope == s.scope && e.label == s.label);
+            if let Some(conflict) = earlier.and_then(|e| e.conflict_with(&s)) {
+                return Err(InputError::Conflict {
+                    path: spec.path.clone(),
+                    series: s.name(),
+                    conflict,
+                });
+            }
             traffic.merge_series(s);
         }
     }
@@ -558,6 +583,13 @@ fn export_csv_from<R: std::io::Read>(reader: R) -> Result<Traffic, CsvFail> {
         }
     }
     for s in &mut series {
+        if let Some(c) = s.conflict() {
+            return Err(CsvFail::Parse(ParseError::at(
+                0,
+                Some(&s.name()),
+                c.to_string(),
+            )));
+        }
         s.normalize();
         s.shrink_to_fit(); // growth slack would stay allocated for the whole run
     }
@@ -636,7 +668,12 @@ pub fn parse_export_json(text: &str) -> Result<Traffic, ParseError> {
             }
             pts.push(Point { time, value, count });
         }
-        let mut s = Series::new(scope, pts);
+        let mut s = Series::empty(scope);
+        s.extend(pts);
+        if let Some(c) = s.conflict() {
+            return Err(ParseError::at(0, Some(name), c.to_string()));
+        }
+        s.normalize();
         s.label = label.to_string();
         s.origin = Origin {
             period: doc.period,
