@@ -836,9 +836,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut body = String::from("\u{feff}\n  date,receive,transmit,receive_count\n");
         for i in 0..3000 {
+            // Out of order (days wrap every 28), never one hour twice.
+            let day = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()
+                + chrono::Days::new((i / 24 % 28 * 5 + i / 24 / 28) as u64);
             body.push_str(&format!(
-                "2000-01-{:02}T{:02}:00:00Z,{}.5,{},{}\n",
-                1 + i / 24 % 28,
+                "{day}T{:02}:00:00Z,{}.5,{},{}\n",
                 i % 24,
                 i * 7 % 1000,
                 i,
