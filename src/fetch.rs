@@ -658,7 +658,7 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
         Reply::Rows(rows) => {
             let expect = Expect {
                 range: id.range,
-                period: opts.period,
+                step: opts.period.seconds(),
                 lenient: opts.policy.lenient,
             };
             let checked =

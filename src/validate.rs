@@ -105,7 +105,9 @@ pub struct Violation {
 pub struct Expect {
     /// The requested days (UTC, both included).
     pub range: DateRange,
-    pub period: Period,
+    /// Seconds between data sets: every timestamp is a multiple of it since the epoch
+    /// (3600 for hourly data, 86 400 for daily, 300 for 5-minute buckets).
+    pub step: i64,
     /// Drop rows outside the range (with a warning) instead of refusing the answer.
     pub lenient: bool,
 }
@@ -172,18 +174,9 @@ pub fn check(rows: &[Row], expect: Option<&Expect>) -> Result<Checked, Violation
     for (i, r) in rows.iter().enumerate() {
         let t = r.time.timestamp();
         if let Some(e) = expect {
-            let step = e.period.seconds();
+            let step = e.step.max(1);
             if t.rem_euclid(step) != 0 || r.time.timestamp_subsec_nanos() != 0 {
-                let grid = match e.period {
-                    Period::Hourly => "a whole hour",
-                    Period::Daily => "midnight UTC",
-                };
-                return Err(fail(
-                    i,
-                    r,
-                    Rule::Grid,
-                    format!("not on {grid}, as {} data sets are", e.period),
-                ));
+                return Err(fail(i, r, Rule::Grid, format!("not on {}", grid(step))));
             }
             let (lo, hi) = bounds(e.range);
             if t < lo || t >= hi {
@@ -253,6 +246,18 @@ pub fn check(rows: &[Row], expect: Option<&Expect>) -> Result<Checked, Violation
     })
 }
 
+/// What the grid of `step` seconds is, in words.
+fn grid(step: i64) -> String {
+    match Period::from_seconds(step) {
+        Some(Period::Hourly) => "a whole hour, as hourly data sets are".into(),
+        Some(Period::Daily) => "midnight UTC, as daily data sets are".into(),
+        None if step % 60 == 0 => {
+            format!("a {}-minute boundary, as these data sets are", step / 60)
+        }
+        None => format!("a multiple of {step} s, as these data sets are"),
+    }
+}
+
 fn shown(r: &Row) -> String {
     let value = r
         .value
@@ -280,7 +285,7 @@ mod tests {
         let day = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
         Expect {
             range: DateRange::new(day, day).unwrap(),
-            period: Period::Hourly,
+            step: 3600,
             lenient,
         }
     }
@@ -343,15 +348,22 @@ mod tests {
     }
 
     #[test]
-    fn daily_data_sits_on_midnights() {
+    fn daily_data_sits_on_midnights_and_five_minute_data_on_its_boundaries() {
         let e = Expect {
-            period: Period::Daily,
+            step: 86_400,
             ..expect(false)
         };
         assert!(check(&[row(0, Some(1.0))], Some(&e)).is_ok());
-        assert_eq!(
-            check(&[row(1, Some(1.0))], Some(&e)).unwrap_err().rule,
-            Rule::Grid
-        );
+        let v = check(&[row(1, Some(1.0))], Some(&e)).unwrap_err();
+        assert_eq!(v.rule, Rule::Grid);
+        assert!(v.message.contains("midnight UTC"), "{v}");
+        let mut five = row(1, Some(1.0));
+        five.time += chrono::Duration::minutes(7);
+        let e = Expect {
+            step: 300,
+            ..expect(false)
+        };
+        let v = check(&[five], Some(&e)).unwrap_err();
+        assert!(v.message.contains("5-minute boundary"), "{v}");
     }
 }

@@ -241,7 +241,7 @@ proptest! {
         let day = NaiveDate::from_ymd_opt(2015, 5, 1).unwrap();
         let expect = Expect {
             range: DateRange::new(day, day + Days::new(1)).unwrap(),
-            period: Period::Hourly,
+            step: 3600,
             lenient: false,
         };
         let Ok(checked) = validate::check(&rows, Some(&expect)) else {

@@ -151,7 +151,7 @@ fn verify(entry: &Entry) -> Result<(), String> {
         .ok_or_else(|| "its request ends before it starts".to_string())?;
     let expect = Expect {
         range,
-        period: entry.request.period,
+        step: entry.request.period.seconds(),
         lenient: false,
     };
     let rows: Vec<Row> = points.iter().copied().map(Row::from).collect();
