@@ -544,8 +544,6 @@ impl Series {
         self.times.last().map(|&t| time_of(t))
     }
 
-    /// Appends `other`'s samples and [`Series::normalize`]s (on a shared timestamp,
-    /// `other`'s sample wins).
     /// The first time at which two samples disagree (another value or count), in time
     /// order. Equal duplicates are not a conflict: [`Series::normalize`] merges them.
     pub fn conflict(&self) -> Option<Conflict> {
@@ -589,6 +587,8 @@ impl Series {
         })
     }
 
+    /// Appends `other`'s samples and [`Series::normalize`]s (on a shared timestamp,
+    /// `other`'s sample wins).
     pub fn append(&mut self, other: &Series) {
         self.reserve(other.len());
         for i in 0..other.len() {
