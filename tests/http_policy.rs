@@ -1,7 +1,8 @@
 //! The HTTP policy ([`trafficgraph::http`]) against real servers on loopback: redirects stay
 //! on the origin named (another origin, a loop: refused at once, never retried, nothing
 //! written), and `Retry-After` is honoured in both forms, or, when it asks for more than the
-//! tool waits, ends the fetch at once naming the time the server gave.
+//! tool waits, ends the fetch at once naming the time the server gave. The provider clients
+//! share the redirect policy.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -472,4 +473,55 @@ fn the_cli_writes_nothing_when_the_server_says_come_back_in_an_hour() {
     assert_eq!(a.requests(), 1);
     assert!(!names_in(dir.path()).contains(&"out.csv".to_string()));
     assert!(json_files(&dir.path().join("cache")).is_empty());
+}
+
+#[tokio::test]
+async fn a_provider_call_is_not_redirected_to_another_origin() {
+    use trafficgraph::provider::softlayer::{
+        Client, NetworkType, ServerGraphRequest, SoftLayerConfig,
+    };
+    use trafficgraph::provider::ProviderError;
+
+    let b = Server::start(|_, _| reply("200 OK", "Content-Type: application/json\r\n", "42"));
+    let to = format!("{}/rest/v3.1/elsewhere.json", b.base);
+    let a = Server::start(move |_, _| redirect(&to));
+    let secret = "provider-Key-31337";
+    let config =
+        SoftLayerConfig::new("someone", secret).with_endpoint(format!("{}/rest/v3.1/", a.base));
+    let request = ServerGraphRequest {
+        start: "2024-03-01T00:00:00Z".parse().unwrap(),
+        end: "2024-03-08T00:00:00Z".parse().unwrap(),
+        network: NetworkType::Public,
+        font_size: 8,
+        width: 100,
+        height: 100,
+        hide_time_zone: true,
+    };
+    let err = Client::new(config)
+        .unwrap()
+        .server_graph(5, &request)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ProviderError::Redirect {
+                refused: RedirectRefused::OtherOrigin { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "softlayer: {0}/rest/v3.1/SoftLayer_Hardware_Server/5/getMetricTrackingObjectId.json \
+             redirected to {1}/rest/v3.1/elsewhere.json: another origin, not followed (data is \
+             only taken from the host you named; if the new one is right, name it instead)",
+            a.base, b.base
+        )
+    );
+    assert!(!format!("{err:?}").contains(secret));
+    assert_eq!(a.requests(), 1);
+    assert_eq!(b.requests(), 0);
 }
