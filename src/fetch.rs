@@ -9,8 +9,10 @@
 //!   fetch continues from there and reports the part of the range that does not exist.
 //!   The minimum is shared between workers, so later chunks are clamped without asking.
 //! - Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and
-//!   jitter (`backon`), waiting at least what `Retry-After` says; other failures stop at
-//!   once with a message that says what to check.
+//!   jitter (`backon`), waiting at least what `Retry-After` says; a server asking for more
+//!   than [`crate::http::MAX_RETRY_AFTER`] is not retried early but named with the time it
+//!   gave, and a wait over [`LONG_WAIT`] is said on stderr (unless quiet). Other failures,
+//!   refused redirects among them, stop at once with a message that says what to check.
 //! - Every answer is cached as it arrives ([`crate::source::cache`]). On a failure the
 //!   workers finish what they are doing but start nothing new, so everything fetched is
 //!   on disk and a re-run only asks for what is missing.
@@ -31,6 +33,7 @@ use chrono::{NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::http::MAX_RETRY_AFTER;
 use crate::model::{Method, Origin, Period, Point, Scope, Series, Target, Traffic};
 use crate::range::{self, DateRange};
 use crate::source::cache::{Cache, CacheKey, Lookup};
@@ -43,8 +46,9 @@ use crate::validate::{self, Expect, Violation};
 /// typo'd year (3026) should fail at once, not after thousands of requests.
 pub const MAX_RANGE_DAYS: u64 = 36_525;
 
-/// Longest wait a `Retry-After` may impose on one retry.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// A wait before a retry longer than this is said on stderr even without `--verbose`: a
+/// silent pause that long looks like a hang.
+pub const LONG_WAIT: Duration = Duration::from_secs(5);
 
 /// A validated fetch request.
 #[derive(Debug, Clone)]
@@ -328,6 +332,20 @@ impl Reporter {
     fn note(&self, line: &str) {
         if !self.quiet {
             self.line(&format!("trafficgraph: {line}"));
+        }
+    }
+
+    /// Says a retry is coming: in the verbose log, or as a note when the wait is long.
+    fn retrying(&self, id: &ChunkId, e: &RequestError, delay: Duration) {
+        if delay <= LONG_WAIT {
+            self.log(&format!("{id}: {e}; retrying in {} ms", delay.as_millis()));
+        } else if e.retry_after() == Some(delay) {
+            self.note(&format!(
+                "{id}: {e}; waiting {} s as the server asked",
+                delay.as_secs()
+            ));
+        } else {
+            self.note(&format!("{id}: {e}; retrying in {} s", delay.as_secs()));
         }
     }
 
@@ -732,15 +750,15 @@ async fn request(shared: &Shared, id: &ChunkId) -> Result<Reply, FetchError> {
     })
     .retry(backoff)
     .when(RequestError::is_retryable)
+    // A retryable error's `Retry-After` is within `MAX_RETRY_AFTER` (the client turns a
+    // longer one into the final `RequestError::RetryLater`); the `min` only guards that.
     .adjust(|e: &RequestError, delay| match (delay, e.retry_after()) {
         (Some(d), Some(after)) => Some(d.max(after.min(MAX_RETRY_AFTER))),
         (d, _) => d,
     })
     .notify(|e: &RequestError, delay| {
         shared.retries.fetch_add(1, Ordering::SeqCst);
-        shared
-            .reporter
-            .log(&format!("{id}: {e}; retrying in {} ms", delay.as_millis()));
+        shared.reporter.retrying(id, e, delay);
     })
     .await;
     result.map_err(|source| FetchError::Request {

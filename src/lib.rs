@@ -21,6 +21,7 @@ pub mod bench;
 pub mod cli;
 pub mod export;
 pub mod fetch;
+pub mod http;
 pub mod model;
 pub mod output;
 pub mod provider;

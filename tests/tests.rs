@@ -11,6 +11,8 @@
 //!   and a fetch killed at any point resumes to the same bytes;
 //! - `hostile`: a lying, truncating, silent or flooding server ends in an error naming the
 //!   chunk, never a wrong value; unbounded ranges, sizes and configs are refused up front;
+//! - `http_policy`: redirects refused to another origin and in loops, `Retry-After` in both
+//!   forms, and a server asking to wait too long, against raw HTTP servers on loopback;
 //! - `properties`: proptest invariants (export/import identity, order-free statistics);
 //! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures;
 //! - `provider`: SoftLayer/CloudWatch image clients against the loopback provider simulator,
@@ -32,6 +34,7 @@ mod fetch;
 mod fixtures_gen;
 mod hardening;
 mod hostile;
+mod http_policy;
 mod properties;
 mod provider;
 mod render;

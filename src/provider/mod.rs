@@ -27,6 +27,8 @@ pub mod softlayer;
 use std::fmt;
 use std::time::Duration;
 
+use crate::http::{self, BodyError, RedirectRefused};
+
 /// Which provider draws the fallback graph (`--provider softlayer|cloudwatch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {
@@ -121,6 +123,12 @@ pub enum ProviderError {
         url: String,
         reason: String,
     },
+    /// A redirect to another origin, a loop or too long a chain (see [`crate::http`]).
+    #[error("{provider}: {refused}")]
+    Redirect {
+        provider: &'static str,
+        refused: RedirectRefused,
+    },
     #[error("{provider}: unexpected answer from {url}: {what}")]
     BadResponse {
         provider: &'static str,
@@ -167,70 +175,45 @@ pub(crate) fn one_line(text: &str) -> String {
     }
 }
 
-/// The HTTP client both providers use: rustls with ring, bounded timeouts.
+/// The HTTP client both providers use: [`crate::http::client`] (rustls with ring, our
+/// redirect policy) with a minute per call.
 pub(crate) fn http_client(provider: &'static str) -> Result<reqwest::Client, ProviderError> {
-    // Installing twice is harmless; the first provider installed wins.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(concat!("trafficgraph/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| ProviderError::Transport {
-            provider,
-            url: "-".into(),
-            reason: format!("cannot build the HTTP client: {}", error_chain(&e)),
-        })
+    http::client(Duration::from_secs(60), None).map_err(|reason| ProviderError::Transport {
+        provider,
+        url: "-".into(),
+        reason,
+    })
 }
 
-/// An error and its sources on one line, without the URL reqwest repeats in its message.
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let s = e.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = e.source();
-    }
-    one_line(&parts.join(": "))
-}
-
-/// Largest answer we read: a graph is tens of kilobytes; base64 and XML add a third.
-pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
-
-/// Reads a response body, refusing more than [`MAX_BODY_BYTES`].
+/// Reads a response body, refusing more than [`http::MAX_BODY_BYTES`].
 pub(crate) async fn read_body(
     provider: &'static str,
     url: &str,
-    mut resp: reqwest::Response,
+    resp: reqwest::Response,
 ) -> Result<Vec<u8>, ProviderError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| transport(provider, url, e))?
-    {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ProviderError::BadResponse {
-                provider,
-                url: url.to_string(),
-                what: format!("answer larger than {MAX_BODY_BYTES} bytes"),
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    http::read_body(resp).await.map_err(|e| match e {
+        BodyError::Transport(e) => transport(provider, url, e),
+        BodyError::TooLarge => ProviderError::BadResponse {
+            provider,
+            url: url.to_string(),
+            what: format!("answer larger than {} bytes", http::MAX_BODY_BYTES),
+        },
+    })
 }
 
-/// Turns a reqwest failure into a [`ProviderError::Transport`] naming the URL we called.
+/// Turns a reqwest failure into a [`ProviderError`] naming the URL we called: a refused
+/// redirect is [`ProviderError::Redirect`], anything else [`ProviderError::Transport`].
 pub(crate) fn transport(provider: &'static str, url: &str, err: reqwest::Error) -> ProviderError {
-    let err = err.without_url();
+    if let Some(refused) = http::refused_redirect(&err) {
+        return ProviderError::Redirect {
+            provider,
+            refused: refused.clone(),
+        };
+    }
     ProviderError::Transport {
         provider,
         url: url.to_string(),
-        reason: error_chain(&err),
+        reason: one_line(&http::error_chain(&err.without_url())),
     }
 }
 

@@ -6,15 +6,17 @@
 //! speaks HTTP. The credential is a [`Secret`]: it is sent as a sensitive header and never
 //! formatted, so it cannot reach logs, errors, output or cache files. URLs in messages are
 //! the request URL, which holds no credential (base URLs with user info or a query are
-//! refused when the options are validated).
+//! refused when the options are validated), or a redirect target shown without user info
+//! or query. The client, the body cap and the redirect policy are [`crate::http`]'s.
 
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 
+use crate::http::{self, BodyError, RedirectRefused, RetryAfter, MAX_BODY_BYTES, MAX_RETRY_AFTER};
 use crate::model::{Method, Period, Point, Scope};
 use crate::range::DateRange;
 use crate::source::file::{parse_hostway_csv, parse_hostway_json, ParseError};
@@ -117,6 +119,27 @@ pub enum RequestError {
     Timeout { url: String, timeout: Duration },
     #[error("request to {url} failed: {message}")]
     Transport { url: String, message: String },
+    /// A redirect to another origin, a loop or too long a chain: never retried.
+    #[error("{refused}")]
+    Redirect {
+        url: String,
+        refused: RedirectRefused,
+    },
+    /// A 429 or 5xx whose `Retry-After` asks for more than one retry may wait: never
+    /// retried, and the user is told when the server wants to hear from us again.
+    #[error(
+        "{status} from {url}: the server asked to retry after {} s (at {}), more than the {} s \
+         this tool waits; run again later",
+        wait.as_secs(),
+        at.format("%Y-%m-%d %H:%M:%S UTC"),
+        MAX_RETRY_AFTER.as_secs()
+    )]
+    RetryLater {
+        url: String,
+        status: StatusCode,
+        wait: Duration,
+        at: DateTime<Utc>,
+    },
     #[error("the answer from {url} is over {limit} bytes; a response holds at most a few hundred data sets")]
     TooLarge { url: String, limit: usize },
     #[error(
@@ -137,7 +160,8 @@ pub enum RequestError {
 }
 
 impl RequestError {
-    /// Worth another attempt: timeouts, connection errors, 429 and 5xx.
+    /// Worth another attempt: timeouts, connection errors, 429 and 5xx (unless the server
+    /// asked for a longer wait than we give it: [`RequestError::RetryLater`]).
     pub fn is_retryable(&self) -> bool {
         match self {
             RequestError::Status { status, .. } => {
@@ -148,7 +172,7 @@ impl RequestError {
         }
     }
 
-    /// The server's `Retry-After`, when it sent one in seconds.
+    /// The wait the server's `Retry-After` asked for, when it sent one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             RequestError::Status { retry_after, .. } => *retry_after,
@@ -221,14 +245,13 @@ pub struct HostwayClient {
 }
 
 impl HostwayClient {
-    /// Builds the client (rustls with the ring provider).
+    /// Builds the client ([`http::client`]: rustls with ring, our redirect policy).
     pub fn new(
         endpoint: Endpoint,
         auth: Option<&Secret>,
         timeout: Duration,
         pool: usize,
     ) -> Result<HostwayClient, String> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let auth = match auth {
             Some(secret) => {
                 let mut v = HeaderValue::from_str(secret.expose())
@@ -238,13 +261,7 @@ impl HostwayClient {
             }
             None => None,
         };
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("trafficgraph/", env!("CARGO_PKG_VERSION")))
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(pool)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
+        let http = http::client(timeout, Some(pool))?;
         Ok(HostwayClient {
             http,
             endpoint,
@@ -286,16 +303,22 @@ impl HostwayClient {
             request = request.header(AUTHORIZATION, auth.clone());
         }
         let transport = |e: reqwest::Error| {
+            let url = shown.to_string();
             if e.is_timeout() {
-                RequestError::Timeout {
-                    url: shown.to_string(),
+                return RequestError::Timeout {
+                    url,
                     timeout: self.timeout,
+                };
+            }
+            if e.is_redirect() {
+                if let Some(refused) = http::refused_redirect(&e) {
+                    let refused = refused.clone();
+                    return RequestError::Redirect { url, refused };
                 }
-            } else {
-                RequestError::Transport {
-                    url: shown.to_string(),
-                    message: error_chain(&e.without_url()),
-                }
+            }
+            RequestError::Transport {
+                url,
+                message: http::error_chain(&e.without_url()),
             }
         };
         let response = request.send().await.map_err(transport)?;
@@ -304,72 +327,46 @@ impl HostwayClient {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| http::parse_retry_after(v, Utc::now()));
         let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let body = read_body(response, MAX_BODY_BYTES)
-            .await
-            .map_err(|e| match e {
-                BodyError::Transport(e) => transport(e),
-                BodyError::TooLarge => RequestError::TooLarge {
-                    url: shown.to_string(),
-                    limit: MAX_BODY_BYTES,
-                },
-            })?;
+        let body = http::read_body(response).await.map_err(|e| match e {
+            BodyError::Transport(e) => transport(e),
+            BodyError::TooLarge => RequestError::TooLarge {
+                url: shown.to_string(),
+                limit: MAX_BODY_BYTES,
+            },
+        })?;
+        let body = String::from_utf8_lossy(&body);
         let url = shown.to_string();
         let reply = classify(
             status,
             &body,
             content_type.as_deref(),
             self.endpoint.accept,
-            retry_after,
+            retry_after.map(|r| r.wait),
             url,
-        )?;
+        )
+        .map_err(|e| beyond_budget(e, retry_after))?;
         Ok((status, reply))
     }
 }
 
-/// The most a response body may hold. 500 data sets are about 50 KB of JSON; anything near
-/// this is not a traffic answer, and reading on would only exhaust memory.
-pub const MAX_BODY_BYTES: usize = 16 << 20;
-
-enum BodyError {
-    Transport(reqwest::Error),
-    TooLarge,
-}
-
-/// Reads a body chunk by chunk, refusing it as soon as it passes `limit` bytes (a declared
-/// `Content-Length` over the limit is refused before reading anything).
-async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<String, BodyError> {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(BodyError::TooLarge);
+/// A retryable failure whose `Retry-After` asks for more than one retry may wait becomes
+/// [`RequestError::RetryLater`]: coming back sooner than asked would be refused again.
+fn beyond_budget(e: RequestError, retry_after: Option<RetryAfter>) -> RequestError {
+    match (e, retry_after) {
+        (e, Some(r)) if !e.is_retryable() || !r.beyond_budget() => e,
+        (RequestError::Status { url, status, .. }, Some(r)) => RequestError::RetryLater {
+            url,
+            status,
+            wait: r.wait,
+            at: r.at,
+        },
+        (e, _) => e,
     }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
-        if bytes.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge);
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// The message of an error and its causes, on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_msg = s.to_string();
-        if !msg.contains(&s_msg) {
-            msg.push_str(": ");
-            msg.push_str(&s_msg);
-        }
-        source = s.source();
-    }
-    msg
 }
 
 /// Turns a status, body and content type into a reply or an error: the pure core of the
@@ -553,6 +550,52 @@ mod tests {
         )
         .unwrap_err()
         .is_retryable());
+    }
+
+    #[test]
+    fn a_retry_after_beyond_the_budget_is_final() {
+        let now = DateTime::parse_from_rfc3339("2026-11-30T00:02:03Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let hour = http::parse_retry_after("3600", now);
+        let unavailable = StatusCode::SERVICE_UNAVAILABLE;
+        let e = classify(
+            unavailable,
+            "",
+            None,
+            Accept::Json,
+            Some(Duration::from_secs(3600)),
+            url(),
+        )
+        .map_err(|e| beyond_budget(e, hour))
+        .unwrap_err();
+        assert!(!e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "503 Service Unavailable from http://127.0.0.1/x: the server asked to retry after \
+             3600 s (at 2026-11-30 01:02:03 UTC), more than the 120 s this tool waits; run \
+             again later"
+        );
+        // Within the budget it stays a retry; a final answer stays what it was.
+        let minute = http::parse_retry_after("60", now);
+        let e = beyond_budget(
+            classify(unavailable, "", None, Accept::Json, None, url()).unwrap_err(),
+            minute,
+        );
+        assert!(e.is_retryable());
+        let e = classify(
+            StatusCode::UNAUTHORIZED,
+            "",
+            None,
+            Accept::Json,
+            None,
+            url(),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            beyond_budget(e, hour),
+            RequestError::Unauthorized { .. }
+        ));
     }
 
     #[test]
