@@ -198,6 +198,13 @@ fn render(job: cli::RenderJob) -> Result<Outcome, Error> {
         None => "--fallback always".to_string(),
         Some(src) => match source::load(src) {
             Ok((traffic, fetched)) => {
+                if let (true, Some(f)) = (traffic.is_empty(), &fetched) {
+                    return Err(Error::Usage(format!(
+                        "nothing to draw: the server answered no data for {} (coverage 0); \
+                         `trafficgraph fetch` writes the empty table if that is what you need",
+                        f.coverage.requested
+                    )));
+                }
                 let stats = stats::compute(&traffic, &job.render.stats);
                 stats.check_finite().map_err(Error::Figures)?;
                 let png = render::render_png(&traffic, &stats, &job.render)?;
