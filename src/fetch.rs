@@ -38,9 +38,10 @@ use crate::model::{Method, Origin, Period, Point, Scope, Series, Target, Traffic
 use crate::range::{self, DateRange};
 use crate::source::cache::{Cache, CacheKey, Lookup};
 use crate::source::hostway::{
-    parse_base_url, Accept, Answer, Endpoint, HostwayClient, Reply, RequestError, Secret,
+    parse_base_url, Accept, Answer, Endpoint, HostwayClient, Reply, RequestError, ScopedPoints,
+    Secret,
 };
-use crate::validate::{self, Expect, Violation};
+use crate::validate::{self, Expect, Row, Violation};
 
 /// The longest range one fetch takes: a century is more than any server has kept, and a
 /// typo'd year (3026) should fail at once, not after thousands of requests.
@@ -146,17 +147,32 @@ impl FetchOptions {
     }
 }
 
-/// One chunk of a fetch: which IP, scope and days.
+/// One sequence of requests over the range: for Hostway one IP and scope; for the raw
+/// providers what one of their answers holds (SoftLayer's receive and transmit of one
+/// network together, one CloudWatch metric).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    /// How messages name it: `ip 10.0.0.1 receive`.
+    pub label: String,
+    /// The Hostway IP (creation dates are per IP); empty for other providers.
+    pub ip: String,
+    /// The scopes one answer holds, in the order the answer gives them.
+    pub scopes: Vec<Scope>,
+}
+
+/// One chunk of a fetch: which stream and days.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkId {
-    pub ip: String,
-    pub scope: Scope,
+    /// Index of the stream in the fetch's plan.
+    pub stream: usize,
+    /// The stream's label, for messages.
+    pub label: String,
     pub range: DateRange,
 }
 
 impl fmt::Display for ChunkId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "chunk ip {} {} {}", self.ip, self.scope, self.range)
+        write!(f, "chunk {} {}", self.label, self.range)
     }
 }
 
@@ -336,7 +352,7 @@ impl Reporter {
     }
 
     /// Says a retry is coming: in the verbose log, or as a note when the wait is long.
-    fn retrying(&self, id: &ChunkId, e: &RequestError, delay: Duration) {
+    fn retrying(&self, id: &ChunkId, e: &WireError, delay: Duration) {
         if delay <= LONG_WAIT {
             self.log(&format!("{id}: {e}; retrying in {} ms", delay.as_millis()));
         } else if e.retry_after() == Some(delay) {
@@ -368,14 +384,18 @@ impl Reporter {
     }
 }
 
+/// Points of each scope one answer held.
+type Scoped = Vec<(Scope, Vec<Point>)>;
+
 /// State the workers share.
 struct Shared {
-    client: HostwayClient,
+    client: Client,
+    streams: Vec<Stream>,
     cache: Option<Cache>,
     opts: FetchOptions,
     today: NaiveDate,
     jobs: Mutex<VecDeque<(usize, ChunkId)>>,
-    results: Mutex<Vec<Option<Vec<Point>>>>,
+    results: Mutex<Vec<Option<Scoped>>>,
     /// Failures with the index of their planned chunk; the earliest is reported.
     errors: Mutex<Vec<(usize, FetchError)>>,
     min_dates: Mutex<HashMap<String, NaiveDate>>,
@@ -390,7 +410,137 @@ struct Shared {
     reporter: Reporter,
 }
 
-fn validate(opts: &FetchOptions) -> Result<reqwest::Url, FetchError> {
+/// The client of the provider a fetch reads, and what each of its streams and requests
+/// is: the one place that knows which provider it is.
+enum Client {
+    Hostway(HostwayClient),
+}
+
+/// What a provider's wire said, before [`validate`] checked it.
+enum Wire {
+    /// Rows per scope, as sent.
+    Rows(Vec<(Scope, Vec<Row>)>),
+    OverLimit,
+    MinDate {
+        min: NaiveDate,
+    },
+}
+
+impl Client {
+    fn new(opts: &FetchOptions) -> Result<Client, FetchError> {
+        let base = parse_base_url(&opts.base_url).map_err(FetchError::Options)?;
+        let endpoint = Endpoint {
+            base,
+            account: opts.account.clone(),
+            server: opts.server.clone(),
+            period: opts.period,
+            method: opts.method,
+            accept: opts.accept,
+        };
+        let client =
+            HostwayClient::new(endpoint, opts.auth.as_ref(), opts.timeout, opts.concurrency)
+                .map_err(FetchError::Options)?;
+        Ok(Client::Hostway(client))
+    }
+
+    /// The streams of the fetch, in the order their series are assembled.
+    fn streams(&self, opts: &FetchOptions) -> Vec<Stream> {
+        match self {
+            Client::Hostway(_) => opts
+                .ips
+                .iter()
+                .flat_map(|ip| {
+                    opts.scopes.iter().map(move |&scope| Stream {
+                        label: format!("ip {ip} {scope}"),
+                        ip: ip.clone(),
+                        scopes: vec![scope],
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// The chunks of each stream: whole days, each asking for at most the provider's limit.
+    fn plan(&self, opts: &FetchOptions) -> Vec<DateRange> {
+        match self {
+            Client::Hostway(_) => range::split(opts.range, opts.period, opts.limit),
+        }
+    }
+
+    /// Seconds between the data sets of an answer: the grid they must sit on.
+    fn step(&self, opts: &FetchOptions) -> i64 {
+        match self {
+            Client::Hostway(_) => opts.period.seconds(),
+        }
+    }
+
+    fn cache_key(&self, stream: &Stream, range: DateRange) -> CacheKey {
+        match self {
+            Client::Hostway(c) => CacheKey::new(c.endpoint(), &stream.ip, stream.scopes[0], range),
+        }
+    }
+
+    /// The request's URL (holds no credential), for messages.
+    fn url(&self, stream: &Stream, range: DateRange) -> String {
+        match self {
+            Client::Hostway(c) => c
+                .endpoint()
+                .url(&stream.ip, stream.scopes[0], range)
+                .to_string(),
+        }
+    }
+
+    /// One request, without retries.
+    async fn request(
+        &self,
+        stream: &Stream,
+        range: DateRange,
+        log: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Wire, WireError> {
+        match self {
+            Client::Hostway(c) => Ok(
+                match c.get(&stream.ip, stream.scopes[0], range, log).await? {
+                    Reply::Rows(rows) => Wire::Rows(vec![(stream.scopes[0], rows)]),
+                    Reply::OverLimit => Wire::OverLimit,
+                    Reply::MinDate { min } => Wire::MinDate { min },
+                },
+            ),
+        }
+    }
+}
+
+/// Why one request failed, whichever provider it went to.
+#[derive(Debug, thiserror::Error)]
+enum WireError {
+    #[error(transparent)]
+    Hostway(#[from] RequestError),
+}
+
+impl WireError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            WireError::Hostway(e) => e.is_retryable(),
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            WireError::Hostway(e) => e.retry_after(),
+        }
+    }
+
+    fn into_fetch_error(self, chunk: ChunkId, attempts: usize) -> FetchError {
+        match self {
+            WireError::Hostway(e) => FetchError::Request {
+                chunk,
+                attempts,
+                source: Box::new(e),
+            },
+        }
+    }
+}
+
+fn validate(opts: &FetchOptions) -> Result<(), FetchError> {
     let bad = |m: &str| Err(FetchError::Options(m.to_string()));
     if opts.ips.is_empty() {
         return bad("give at least one --ip");
@@ -420,7 +570,7 @@ fn validate(opts: &FetchOptions) -> Result<reqwest::Url, FetchError> {
     if opts.offline && opts.policy.refresh {
         return bad("--refresh asks the server again; it cannot be used with --offline");
     }
-    parse_base_url(&opts.base_url).map_err(FetchError::Options)
+    Ok(())
 }
 
 /// Fetches on a runtime of its own; for synchronous callers.
@@ -435,35 +585,26 @@ pub fn fetch(opts: &FetchOptions) -> Result<Fetched, FetchError> {
 
 /// Fetches every IP and scope of the range, chunk by chunk, and merges the result.
 pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
-    let base = validate(opts)?;
-    let endpoint = Endpoint {
-        base,
-        account: opts.account.clone(),
-        server: opts.server.clone(),
-        period: opts.period,
-        method: opts.method,
-        accept: opts.accept,
-    };
-    let client = HostwayClient::new(endpoint, opts.auth.as_ref(), opts.timeout, opts.concurrency)
-        .map_err(FetchError::Options)?;
-    let chunks = range::split(opts.range, opts.period, opts.limit);
+    validate(opts)?;
+    let client = Client::new(opts)?;
+    let streams = client.streams(opts);
+    let chunks = client.plan(opts);
     let mut jobs = VecDeque::new();
-    for ip in &opts.ips {
-        for &scope in &opts.scopes {
-            for &range in &chunks {
-                let chunk = ChunkId {
-                    ip: ip.clone(),
-                    scope,
-                    range,
-                };
-                jobs.push_back((jobs.len(), chunk));
-            }
+    for (index, stream) in streams.iter().enumerate() {
+        for &range in &chunks {
+            let chunk = ChunkId {
+                stream: index,
+                label: stream.label.clone(),
+                range,
+            };
+            jobs.push_back((jobs.len(), chunk));
         }
     }
     let planned = jobs.len();
     let plan: Vec<ChunkId> = jobs.iter().map(|(_, c)| c.clone()).collect();
     let shared = Arc::new(Shared {
         client,
+        streams,
         cache: opts.cache_dir.as_ref().map(Cache::new),
         opts: opts.clone(),
         today: Utc::now().date_naive(),
@@ -509,11 +650,11 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
         dropped_rows: shared.dropped.load(Ordering::SeqCst),
         empty_chunks: shared.empty.load(Ordering::SeqCst),
     };
-    let results: Vec<Vec<Point>> = std::mem::take(&mut *shared.results.lock().expect("lock"))
+    let results: Vec<Scoped> = std::mem::take(&mut *shared.results.lock().expect("lock"))
         .into_iter()
         .map(Option::unwrap_or_default)
         .collect();
-    let traffic = assemble(opts, &plan, results);
+    let traffic = assemble(opts, &shared.streams, &plan, results);
     let min_dates = shared.min_dates.lock().expect("lock").clone();
     let unavailable: Vec<Unavailable> = opts
         .ips
@@ -530,7 +671,8 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     for u in &unavailable {
         shared.reporter.note(&u.to_string());
     }
-    let coverage = coverage(opts, &traffic, min_dates.values().max().copied());
+    let step = shared.client.step(opts);
+    let coverage = coverage(opts, step, &traffic, min_dates.values().max().copied());
     if coverage.coverage == 0.0 {
         shared.reporter.note(&format!(
             "warning: no data at all for {} (coverage 0)",
@@ -566,15 +708,16 @@ async fn worker(shared: Arc<Shared>) {
 
 /// Fetches one planned chunk, halving it while the server says over limit and starting it
 /// at the server's minimum date when it has one.
-async fn fetch_chunk(shared: &Shared, chunk: &ChunkId) -> Result<Vec<Point>, FetchError> {
-    let mut points = Vec::new();
+async fn fetch_chunk(shared: &Shared, chunk: &ChunkId) -> Result<Scoped, FetchError> {
+    let stream = &shared.streams[chunk.stream];
+    let mut scoped: Scoped = stream.scopes.iter().map(|&s| (s, Vec::new())).collect();
     let mut pending = VecDeque::from([chunk.range]);
     while let Some(range) = pending.pop_front() {
         let known_min = shared
             .min_dates
             .lock()
             .expect("lock")
-            .get(&chunk.ip)
+            .get(&stream.ip)
             .copied();
         let range = match known_min {
             Some(min) => match range.from_day(min) {
@@ -592,7 +735,16 @@ async fn fetch_chunk(shared: &Shared, chunk: &ChunkId) -> Result<Vec<Point>, Fet
         };
         match answer(shared, &id).await? {
             Answer::Data { points: p, .. } => {
-                points.extend(p);
+                scoped[0].1.extend(p);
+                shared.chunks.fetch_add(1, Ordering::SeqCst);
+                shared.reporter.chunk_done();
+            }
+            Answer::Scoped { series, .. } => {
+                for part in series {
+                    if let Some((_, points)) = scoped.iter_mut().find(|(s, _)| *s == part.scope) {
+                        points.extend(part.points);
+                    }
+                }
                 shared.chunks.fetch_add(1, Ordering::SeqCst);
                 shared.reporter.chunk_done();
             }
@@ -614,27 +766,28 @@ async fn fetch_chunk(shared: &Shared, chunk: &ChunkId) -> Result<Vec<Point>, Fet
                 }
                 if min > shared.opts.range.end {
                     return Err(FetchError::CreatedAfterRange {
-                        ip: chunk.ip.clone(),
+                        ip: stream.ip.clone(),
                         range: shared.opts.range,
                         min,
                     });
                 }
                 let mut mins = shared.min_dates.lock().expect("lock");
-                let known = mins.entry(chunk.ip.clone()).or_insert(min);
+                let known = mins.entry(stream.ip.clone()).or_insert(min);
                 *known = (*known).max(min);
                 drop(mins);
                 pending.push_front(range);
             }
         }
     }
-    Ok(points)
+    Ok(scoped)
 }
 
 /// The answer to one request: from the cache when the chunk is wholly in the past, else
 /// from the server with retries, checked ([`validate`]) and then stored.
 async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
     let opts = &shared.opts;
-    let key = CacheKey::new(shared.client.endpoint(), &id.ip, id.scope, id.range);
+    let stream = &shared.streams[id.stream];
+    let key = shared.client.cache_key(stream, id.range);
     let past = id.range.end < shared.today;
     if let (Some(cache), true, false) = (&shared.cache, past, opts.policy.refresh) {
         let path = key.path(cache.root());
@@ -644,7 +797,7 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
                 shared
                     .reporter
                     .log(&format!("{id}: from cache {}", path.display()));
-                if let Answer::Data { dropped, .. } = &answer {
+                if let Answer::Data { dropped, .. } | Answer::Scoped { dropped, .. } = &answer {
                     note_dropped(shared, id, *dropped, None);
                 }
                 return Ok(answer);
@@ -662,31 +815,35 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
     if opts.offline {
         return Err(FetchError::Offline { chunk: id.clone() });
     }
-    let reply = request(shared, id).await?;
-    let url = || {
-        shared
-            .client
-            .endpoint()
-            .url(&id.ip, id.scope, id.range)
-            .to_string()
-    };
-    let answer = match reply {
-        Reply::OverLimit => Answer::OverLimit,
-        Reply::MinDate { min } => Answer::MinDate { min },
-        Reply::Rows(rows) => {
+    let wire = request(shared, id).await?;
+    let url = || shared.client.url(stream, id.range);
+    let answer = match wire {
+        Wire::OverLimit => Answer::OverLimit,
+        Wire::MinDate { min } => Answer::MinDate { min },
+        Wire::Rows(parts) => {
             let expect = Expect {
                 range: id.range,
-                step: opts.period.seconds(),
+                step: shared.client.step(opts),
                 lenient: opts.policy.lenient,
             };
-            let checked =
-                validate::check(&rows, Some(&expect)).map_err(|source| FetchError::Invalid {
-                    chunk: id.clone(),
-                    url: url(),
-                    source,
+            let mut series = Vec::with_capacity(parts.len());
+            let mut dropped = 0;
+            for (scope, rows) in parts {
+                let checked = validate::check(&rows, Some(&expect)).map_err(|source| {
+                    FetchError::Invalid {
+                        chunk: id.clone(),
+                        url: url(),
+                        source,
+                    }
                 })?;
-            note_dropped(shared, id, checked.dropped, checked.first_dropped.as_ref());
-            if checked.points.is_empty() && past {
+                note_dropped(shared, id, checked.dropped, checked.first_dropped.as_ref());
+                dropped += checked.dropped;
+                series.push(ScopedPoints {
+                    scope,
+                    points: checked.points,
+                });
+            }
+            if series.iter().all(|s| s.points.is_empty()) && past {
                 if !opts.policy.allow_empty {
                     return Err(FetchError::Empty {
                         chunk: id.clone(),
@@ -698,14 +855,14 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
                     "warning: {id}: the server answered no data for days in the past \
                      (accepted by --allow-empty; not cached)"
                 ));
-                return Ok(Answer::Data {
-                    points: Vec::new(),
-                    dropped: checked.dropped,
-                });
             }
-            Answer::Data {
-                points: checked.points,
-                dropped: checked.dropped,
+            match &*stream.scopes {
+                // One scope a request (Hostway): the shape earlier caches hold.
+                [_] if matches!(shared.client, Client::Hostway(_)) => Answer::Data {
+                    points: series.pop().map(|s| s.points).unwrap_or_default(),
+                    dropped,
+                },
+                _ => Answer::Scoped { series, dropped },
             }
         }
     };
@@ -730,7 +887,8 @@ fn note_dropped(shared: &Shared, id: &ChunkId, dropped: usize, first: Option<&Vi
 }
 
 /// One request of a chunk with retries and backoff, as the wire answered it.
-async fn request(shared: &Shared, id: &ChunkId) -> Result<Reply, FetchError> {
+async fn request(shared: &Shared, id: &ChunkId) -> Result<Wire, FetchError> {
+    let stream = &shared.streams[id.stream];
     let opts = &shared.opts;
     let backoff = ExponentialBuilder::default()
         .with_min_delay(opts.backoff_min)
@@ -746,31 +904,27 @@ async fn request(shared: &Shared, id: &ChunkId) -> Result<Reply, FetchError> {
             None => None,
         };
         shared.requests.fetch_add(1, Ordering::SeqCst);
-        shared.client.get(&id.ip, id.scope, id.range, &log).await
+        shared.client.request(stream, id.range, &log).await
     })
     .retry(backoff)
-    .when(RequestError::is_retryable)
+    .when(WireError::is_retryable)
     // A retryable error's `Retry-After` is within `MAX_RETRY_AFTER` (the client turns a
     // longer one into the final `RequestError::RetryLater`); the `min` only guards that.
-    .adjust(|e: &RequestError, delay| match (delay, e.retry_after()) {
+    .adjust(|e: &WireError, delay| match (delay, e.retry_after()) {
         (Some(d), Some(after)) => Some(d.max(after.min(MAX_RETRY_AFTER))),
         (d, _) => d,
     })
-    .notify(|e: &RequestError, delay| {
+    .notify(|e: &WireError, delay| {
         shared.retries.fetch_add(1, Ordering::SeqCst);
         shared.reporter.retrying(id, e, delay);
     })
     .await;
-    result.map_err(|source| FetchError::Request {
-        chunk: id.clone(),
-        attempts: attempts.load(Ordering::SeqCst),
-        source: Box::new(source),
-    })
+    result.map_err(|e| e.into_fetch_error(id.clone(), attempts.load(Ordering::SeqCst)))
 }
 
 /// The share of the requested data sets present.
-fn coverage(opts: &FetchOptions, traffic: &Traffic, min: Option<NaiveDate>) -> Coverage {
-    let per_series = opts.range.sets(opts.period) as f64;
+fn coverage(opts: &FetchOptions, step: i64, traffic: &Traffic, min: Option<NaiveDate>) -> Coverage {
+    let per_series = (opts.range.days() as i64 * 86_400 / step.max(1)) as f64;
     let series = opts.scopes.len() * if opts.per_ip { opts.ips.len() } else { 1 };
     let present: usize = traffic.series.iter().map(|s| s.len()).sum();
     let expected = per_series * series as f64;
@@ -786,14 +940,19 @@ fn coverage(opts: &FetchOptions, traffic: &Traffic, min: Option<NaiveDate>) -> C
 }
 
 /// Joins the chunks of each IP and scope in order, then keeps IPs apart or sums them.
-fn assemble(opts: &FetchOptions, plan: &[ChunkId], results: Vec<Vec<Point>>) -> Traffic {
+fn assemble(
+    opts: &FetchOptions,
+    streams: &[Stream],
+    plan: &[ChunkId],
+    results: Vec<Scoped>,
+) -> Traffic {
     let mut per_ip: BTreeMap<(usize, Scope), Vec<Point>> = BTreeMap::new();
-    for (chunk, points) in plan.iter().zip(results) {
-        let ip_index = opts.ips.iter().position(|ip| *ip == chunk.ip).unwrap_or(0);
-        per_ip
-            .entry((ip_index, chunk.scope))
-            .or_default()
-            .extend(points);
+    for (chunk, scoped) in plan.iter().zip(results) {
+        let ip = &streams[chunk.stream].ip;
+        let ip_index = opts.ips.iter().position(|i| i == ip).unwrap_or(0);
+        for (scope, points) in scoped {
+            per_ip.entry((ip_index, scope)).or_default().extend(points);
+        }
     }
     let origin = |ip: String| Origin {
         period: Some(opts.period),

@@ -3,7 +3,8 @@
 //!
 //! One JSON file per request, at a path that reads like the request:
 //! `ROOT/hostway/HOST[:PORT][/PATH]/ACCOUNT/SERVER/IP/SCOPE-PERIOD-METHOD-ACCEPT/START_END.json`
-//! (each part percent-encoded to be a safe file name). The file repeats the request and
+//! for Hostway, `ROOT/PROVIDER/HOST[:PORT][/PATH]/PART.../step-SECONDS/START_END.json` for
+//! the other raw providers (each part percent-encoded to be a safe file name). The file repeats the request and
 //! holds the server's answer, including the refusals (over limit, minimum date) so that a
 //! re-run splits and clamps without asking again. Files are written to a temporary file and
 //! renamed, so an interrupted run never leaves half an entry. Credentials are not part of
@@ -29,8 +30,32 @@ use crate::source::hostway::{Accept, Answer, Endpoint};
 use crate::validate::{self, Expect, Row, RULES_VERSION};
 
 /// Everything that identifies one request (the credential is deliberately not part of it).
+/// Written without a tag, so Hostway entries keep the shape they always had.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CacheKey {
+#[serde(untagged)]
+pub enum CacheKey {
+    Hostway(HostwayKey),
+    Raw(RawKey),
+}
+
+/// A request to a raw provider other than Hostway (SoftLayer, CloudWatch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawKey {
+    /// `softlayer` or `cloudwatch`.
+    pub provider: String,
+    /// Host, port and path of the endpoint.
+    pub base: String,
+    /// What the request reads, outermost first (e.g. hardware id and network).
+    pub parts: Vec<String>,
+    /// Seconds between data sets.
+    pub step: i64,
+    pub start: chrono::NaiveDate,
+    pub end: chrono::NaiveDate,
+}
+
+/// A Hostway request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostwayKey {
     /// Host, port and path of the base URL.
     pub base: String,
     pub account: String,
@@ -44,16 +69,20 @@ pub struct CacheKey {
     pub accept: String,
 }
 
+/// `HOST[:PORT][/PATH]` of a URL: where a key says the answer came from.
+pub fn url_base(base: &reqwest::Url) -> String {
+    let mut host = base.host_str().unwrap_or("").to_string();
+    if let Some(port) = base.port() {
+        host.push_str(&format!(":{port}"));
+    }
+    format!("{host}{}", base.path().trim_end_matches('/'))
+}
+
 impl CacheKey {
+    /// The key of a Hostway request.
     pub fn new(endpoint: &Endpoint, ip: &str, scope: Scope, range: DateRange) -> CacheKey {
-        let base = &endpoint.base;
-        let mut host = base.host_str().unwrap_or("").to_string();
-        if let Some(port) = base.port() {
-            host.push_str(&format!(":{port}"));
-        }
-        let path = base.path().trim_end_matches('/');
-        CacheKey {
-            base: format!("{host}{path}"),
+        CacheKey::Hostway(HostwayKey {
+            base: url_base(&endpoint.base),
             account: endpoint.account.clone(),
             server: endpoint.server.clone(),
             ip: ip.to_string(),
@@ -63,11 +92,43 @@ impl CacheKey {
             start: range.start,
             end: range.end,
             accept: endpoint.accept.mime().to_string(),
-        }
+        })
     }
 
     /// The entry's path under `root`.
     pub fn path(&self, root: &Path) -> PathBuf {
+        match self {
+            CacheKey::Hostway(k) => k.path(root),
+            CacheKey::Raw(k) => {
+                let mut path = root.join(encode(&k.provider)).join(encode(&k.base));
+                for part in &k.parts {
+                    path.push(encode(part));
+                }
+                path.join(format!("step-{}", k.step))
+                    .join(format!("{}_{}.json", k.start, k.end))
+            }
+        }
+    }
+
+    /// The range of days the request asked for.
+    pub fn range(&self) -> Option<DateRange> {
+        match self {
+            CacheKey::Hostway(k) => DateRange::new(k.start, k.end),
+            CacheKey::Raw(k) => DateRange::new(k.start, k.end),
+        }
+    }
+
+    /// Seconds between the data sets the request asked for.
+    pub fn step(&self) -> i64 {
+        match self {
+            CacheKey::Hostway(k) => k.period.seconds(),
+            CacheKey::Raw(k) => k.step,
+        }
+    }
+}
+
+impl HostwayKey {
+    fn path(&self, root: &Path) -> PathBuf {
         let accept = if self.accept == Accept::Csv.mime() {
             "csv"
         } else {
@@ -127,13 +188,6 @@ pub enum Lookup {
     Invalid(String),
 }
 
-impl CacheKey {
-    /// The range of days the request asked for.
-    pub fn range(&self) -> Option<DateRange> {
-        DateRange::new(self.start, self.end)
-    }
-}
-
 /// Checks an entry's answer against its own request, strictly; the reason when it fails.
 fn verify(entry: &Entry) -> Result<(), String> {
     if entry.rules > RULES_VERSION {
@@ -142,22 +196,35 @@ fn verify(entry: &Entry) -> Result<(), String> {
             entry.rules
         ));
     }
-    let Answer::Data { points, .. } = &entry.answer else {
-        return Ok(());
-    };
     let range = entry
         .request
         .range()
         .ok_or_else(|| "its request ends before it starts".to_string())?;
     let expect = Expect {
         range,
-        step: entry.request.period.seconds(),
+        step: entry.request.step(),
         lenient: false,
     };
-    let rows: Vec<Row> = points.iter().copied().map(Row::from).collect();
-    validate::check(&rows, Some(&expect))
-        .map(|_| ())
-        .map_err(|v| v.to_string())
+    for points in answer_points(&entry.answer) {
+        let rows: Vec<Row> = points.iter().copied().map(Row::from).collect();
+        validate::check(&rows, Some(&expect)).map_err(|v| v.to_string())?;
+    }
+    Ok(())
+}
+
+/// The points of each scope an answer holds (none for a refusal).
+fn answer_points(answer: &Answer) -> Vec<&[crate::model::Point]> {
+    match answer {
+        Answer::Data { points, .. } => vec![points],
+        Answer::Scoped { series, .. } => series.iter().map(|s| &s.points[..]).collect(),
+        Answer::OverLimit | Answer::MinDate { .. } => Vec::new(),
+    }
+}
+
+/// An answer with data sets for none of its scopes.
+fn is_empty(answer: &Answer) -> bool {
+    matches!(answer, Answer::Data { .. } | Answer::Scoped { .. })
+        && answer_points(answer).iter().all(|p| p.is_empty())
 }
 
 /// Why an entry could not be stored.
@@ -206,8 +273,12 @@ impl Cache {
             return Lookup::Invalid(reason);
         }
         match &entry.answer {
-            Answer::Data { points, .. } if points.is_empty() => Lookup::Miss,
-            Answer::Data { dropped, .. } if *dropped > 0 && !lenient => Lookup::Miss,
+            a if is_empty(a) => Lookup::Miss,
+            Answer::Data { dropped, .. } | Answer::Scoped { dropped, .. }
+                if *dropped > 0 && !lenient =>
+            {
+                Lookup::Miss
+            }
             _ => Lookup::Hit(entry.answer),
         }
     }
@@ -217,7 +288,10 @@ impl Cache {
     /// are skipped.
     pub fn verify_all(&self) -> std::io::Result<Vec<(PathBuf, Result<(), String>)>> {
         let mut out = Vec::new();
-        let mut dirs = vec![self.root.join("hostway")];
+        let mut dirs: Vec<PathBuf> = ["hostway", "softlayer", "cloudwatch"]
+            .iter()
+            .map(|p| self.root.join(p))
+            .collect();
         while let Some(dir) = dirs.pop() {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(e) => e,
@@ -258,7 +332,7 @@ impl Cache {
     /// Stores a checked answer atomically (temporary file + rename). Empty answers are not
     /// stored: a later run asks again.
     pub fn put(&self, key: &CacheKey, answer: &Answer) -> Result<(), CacheError> {
-        if matches!(answer, Answer::Data { points, .. } if points.is_empty()) {
+        if is_empty(answer) {
             return Ok(());
         }
         let path = key.path(&self.root);

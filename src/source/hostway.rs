@@ -84,10 +84,24 @@ pub enum Answer {
         #[serde(default, skip_serializing_if = "is_zero")]
         dropped: usize,
     },
+    /// 200 from a provider whose one answer holds several scopes (SoftLayer's receive and
+    /// transmit), each checked like `Data`.
+    Scoped {
+        series: Vec<ScopedPoints>,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        dropped: usize,
+    },
     /// 403 `overLimit`: the range asks for too many data sets.
     OverLimit,
     /// 400 `startDate ... is less than minimum value Y`: nothing exists before `min`.
     MinDate { min: NaiveDate },
+}
+
+/// The checked points of one scope of an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScopedPoints {
+    pub scope: Scope,
+    pub points: Vec<Point>,
 }
 
 fn is_zero(n: &usize) -> bool {
