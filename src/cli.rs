@@ -10,7 +10,7 @@ use chrono::{FixedOffset, NaiveDate};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::export::ExportFormat;
-use crate::fetch::FetchOptions;
+use crate::fetch::{CloudWatchRaw, FetchOptions, RawProvider, SoftLayerRaw};
 use crate::model::{Method, Period, Scope};
 use crate::provider::cloudwatch::{offset_hhmm, CloudWatchConfig, MetricWidget, NetworkWidget};
 use crate::provider::request::ProviderRequest;
@@ -206,6 +206,8 @@ pub struct FetchArgs {
     pub verbose: bool,
     #[command(flatten)]
     pub checks: CheckArgs,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 /// The answer checks a user may relax (README "What the tool checks"); strict by default.
@@ -238,41 +240,85 @@ impl FetchArgs {
     /// Checks the fetch flags and builds the options (reads TRAFFICGRAPH_PASSWORD for
     /// --user).
     pub fn into_options(self) -> Result<FetchOptions, String> {
-        let base_url = self.base_url.ok_or("give --base-url (or --input files)")?;
-        let account = self.account.ok_or("give --account")?;
-        let server = self.server.ok_or("give --server")?;
-        if self.ips.is_empty() {
-            return Err("give at least one --ip".into());
-        }
         let start = self.start.ok_or("give --start YYYY-MM-DD")?;
         let end = self.end.ok_or("give --end YYYY-MM-DD")?;
         let range = DateRange::new(start, end)
             .ok_or_else(|| format!("--end {end} is before --start {start}"))?;
-        crate::source::hostway::parse_base_url(&base_url)?;
-        let auth = match self.user {
-            Some(user) => {
-                let password = std::env::var("TRAFFICGRAPH_PASSWORD")
-                    .map_err(|_| "--user needs the password in TRAFFICGRAPH_PASSWORD")?;
-                Some(Secret::basic(&user, &Secret::new(password)))
-            }
-            None => self.auth,
-        };
         let timeout = check_request_limits(self.concurrency, self.timeout)?;
         if self.limit == 0 {
             return Err("--limit must be at least 1".into());
         }
-        let cache_dir = if self.no_cache {
+        let period = match self.period {
+            PeriodArg::Hourly => Period::Hourly,
+            PeriodArg::Daily => Period::Daily,
+        };
+        let mut opts = match self.provider.source {
+            SourceKind::Hostway => self.hostway_options(range)?,
+            raw => {
+                if self.base_url.is_some() || !self.ips.is_empty() {
+                    return Err(format!(
+                        "--base-url, --account, --server and --ip are Hostway's; --source {} \
+                         takes {}",
+                        raw.name(),
+                        raw.needs()
+                    ));
+                }
+                if self.scope == ScopeArg::Total {
+                    return Err(format!(
+                        "--scope total is Hostway's; {} gives receive and transmit",
+                        raw.name()
+                    ));
+                }
+                if self.method != MethodArg::Avg {
+                    return Err(format!(
+                        "--method is Hostway's; {} gives octets per bucket (a sum)",
+                        raw.name()
+                    ));
+                }
+                let mut o = FetchOptions::raw(self.provider.raw()?, range);
+                o.method = Method::Sum;
+                o
+            }
+        };
+        opts.period = period;
+        opts.scopes = self.scope.scopes();
+        opts.concurrency = self.concurrency;
+        opts.retries = self.retries;
+        opts.timeout = timeout;
+        opts.limit = self.limit;
+        opts.cache_dir = if self.no_cache {
             None
         } else {
             self.cache_dir
                 .or_else(crate::source::cache::Cache::default_dir)
         };
-        let mut opts = FetchOptions::new(base_url, account, server, self.ips, range);
-        opts.scopes = self.scope.scopes();
-        opts.period = match self.period {
-            PeriodArg::Hourly => Period::Hourly,
-            PeriodArg::Daily => Period::Daily,
+        opts.quiet = self.quiet;
+        opts.verbose = self.verbose;
+        opts.policy = self.checks.policy();
+        Ok(opts)
+    }
+
+    /// The Hostway part of the options: where, whose, and how to ask.
+    fn hostway_options(&self, range: DateRange) -> Result<FetchOptions, String> {
+        let base_url = self
+            .base_url
+            .clone()
+            .ok_or("give --base-url (or --input files, or --source softlayer|cloudwatch)")?;
+        let account = self.account.clone().ok_or("give --account")?;
+        let server = self.server.clone().ok_or("give --server")?;
+        if self.ips.is_empty() {
+            return Err("give at least one --ip".into());
+        }
+        crate::source::hostway::parse_base_url(&base_url)?;
+        let auth = match &self.user {
+            Some(user) => {
+                let password = std::env::var("TRAFFICGRAPH_PASSWORD")
+                    .map_err(|_| "--user needs the password in TRAFFICGRAPH_PASSWORD")?;
+                Some(Secret::basic(user, &Secret::new(password)))
+            }
+            None => self.auth.clone(),
         };
+        let mut opts = FetchOptions::new(base_url, account, server, self.ips.clone(), range);
         opts.method = match self.method {
             MethodArg::Avg => Method::Avg,
             MethodArg::Sum => Method::Sum,
@@ -285,15 +331,62 @@ impl FetchArgs {
         };
         opts.auth = auth;
         opts.per_ip = self.per_ip;
-        opts.concurrency = self.concurrency;
-        opts.retries = self.retries;
-        opts.timeout = timeout;
-        opts.limit = self.limit;
-        opts.cache_dir = cache_dir;
-        opts.quiet = self.quiet;
-        opts.verbose = self.verbose;
-        opts.policy = self.checks.policy();
         Ok(opts)
+    }
+
+    /// Whether these flags ask for a fetch (rather than `--input` files).
+    fn fetches(&self) -> bool {
+        self.base_url.is_some() || self.provider.source != SourceKind::Hostway
+    }
+}
+
+impl SourceKind {
+    fn name(self) -> &'static str {
+        match self {
+            SourceKind::Hostway => "hostway",
+            SourceKind::Softlayer => "softlayer",
+            SourceKind::Cloudwatch => "cloudwatch",
+        }
+    }
+
+    /// The flags that say what this source reads.
+    fn needs(self) -> &'static str {
+        match self {
+            SourceKind::Hostway => "--base-url, --account, --server and --ip",
+            SourceKind::Softlayer => "--sl-hardware-id (and --sl-network, --sl-user, SL_API_KEY)",
+            SourceKind::Cloudwatch => "--cw-instance-id (and --aws-region, AWS credentials)",
+        }
+    }
+}
+
+impl ProviderArgs {
+    /// The raw provider the flags name (not Hostway, whose flags are FetchArgs').
+    fn raw(&self) -> Result<RawProvider, String> {
+        match self.source {
+            SourceKind::Hostway => Ok(RawProvider::Hostway),
+            SourceKind::Softlayer => {
+                let hardware_id = self
+                    .sl_hardware_id
+                    .ok_or("--source softlayer needs --sl-hardware-id")?;
+                Ok(RawProvider::SoftLayer(SoftLayerRaw {
+                    config: self.softlayer_config()?,
+                    hardware_id,
+                    network: self.sl_network,
+                    rollup: self.sl_rollup,
+                }))
+            }
+            SourceKind::Cloudwatch => {
+                let instance_id = self
+                    .cw_instance_id
+                    .clone()
+                    .ok_or("--source cloudwatch needs --cw-instance-id")?;
+                Ok(RawProvider::CloudWatch(CloudWatchRaw {
+                    config: self.cloudwatch_config()?,
+                    instance_id,
+                    period: self.cw_period,
+                }))
+            }
+        }
     }
 }
 
@@ -315,9 +408,9 @@ pub fn check_request_limits(concurrency: usize, timeout: f64) -> Result<Duration
 
 /// The source of `render` and `export`: `--input` files or the fetch flags.
 fn source(input: InputArgs, fetch: FetchArgs) -> Result<Source, String> {
-    if fetch.base_url.is_some() && !input.inputs.is_empty() {
-        Err("give either --input files or --base-url, not both".into())
-    } else if fetch.base_url.is_some() {
+    if fetch.fetches() && !input.inputs.is_empty() {
+        Err("give either --input files or a source to fetch from, not both".into())
+    } else if fetch.fetches() {
         Ok(Source::Http(Box::new(fetch.into_options()?)))
     } else if input.inputs.is_empty() {
         Err("give --input files, or --base-url and the other fetch flags".into())
@@ -349,23 +442,6 @@ pub struct FallbackArgs {
     /// softlayer or cloudwatch.
     #[arg(long, value_parser = parse_from_str::<ProviderKind>, help_heading = "Fallback")]
     pub provider: Option<ProviderKind>,
-    /// SoftLayer API user.
-    #[arg(long, env = "SL_USERNAME", help_heading = "Fallback")]
-    pub sl_user: Option<String>,
-    /// SoftLayer API key.
-    #[arg(
-        long,
-        env = "SL_API_KEY",
-        hide_env_values = true,
-        help_heading = "Fallback"
-    )]
-    pub sl_api_key: Option<Secret>,
-    /// SoftLayer REST endpoint (default the public one; the private network has its own).
-    #[arg(long, value_name = "URL", help_heading = "Fallback")]
-    pub sl_endpoint: Option<String>,
-    /// SoftLayer hardware server id: draws that server's graph (getBandwidthGraph).
-    #[arg(long, value_name = "ID", help_heading = "Fallback")]
-    pub sl_hardware_id: Option<u64>,
     /// SoftLayer bandwidth pool id: draws the pool's graph (getBandwidthImage).
     #[arg(
         long,
@@ -374,9 +450,6 @@ pub struct FallbackArgs {
         help_heading = "Fallback"
     )]
     pub sl_allotment_id: Option<u64>,
-    /// public or private network.
-    #[arg(long, default_value = "public", value_parser = parse_from_str::<NetworkType>, help_heading = "Fallback")]
-    pub sl_network: NetworkType,
     /// Pool graph range: day, week, 30day, previous_calendar_month, current_calendar_month,
     /// current_billing_cycle, previous_billing_cycle, specified_day, specified_range
     /// (the specified ones take --start and --end).
@@ -387,15 +460,6 @@ pub struct FallbackArgs {
         help_heading = "Fallback"
     )]
     pub sl_range: String,
-    /// AWS region of the CloudWatch endpoint.
-    #[arg(long, env = "AWS_REGION", help_heading = "Fallback")]
-    pub aws_region: Option<String>,
-    /// CloudWatch endpoint (default monitoring.REGION.amazonaws.com).
-    #[arg(long, value_name = "URL", help_heading = "Fallback")]
-    pub cw_endpoint: Option<String>,
-    /// EC2 instance id: draws its NetworkIn and NetworkOut.
-    #[arg(long, value_name = "ID", help_heading = "Fallback")]
-    pub cw_instance_id: Option<String>,
     /// A MetricWidget JSON file to draw instead (size is taken from --width/--height).
     #[arg(
         long,
@@ -404,9 +468,96 @@ pub struct FallbackArgs {
         help_heading = "Fallback"
     )]
     pub metric_widget: Option<PathBuf>,
-    /// Seconds per CloudWatch data point.
-    #[arg(long, default_value_t = 300, help_heading = "Fallback")]
+}
+
+/// Where raw data comes from: `--source` and the flags of the providers that are not
+/// Hostway (they also name what the provider-drawn fallback graph shows).
+#[derive(Debug, Clone, Args)]
+pub struct ProviderArgs {
+    /// Whose raw traffic data to fetch: hostway (--base-url ...), softlayer
+    /// (--sl-hardware-id) or cloudwatch (--cw-instance-id).
+    #[arg(long, value_enum, default_value = "hostway", help_heading = "Provider")]
+    pub source: SourceKind,
+    /// SoftLayer API user.
+    #[arg(long, env = "SL_USERNAME", help_heading = "Provider")]
+    pub sl_user: Option<String>,
+    /// SoftLayer API key.
+    #[arg(
+        long,
+        env = "SL_API_KEY",
+        hide_env_values = true,
+        help_heading = "Provider"
+    )]
+    pub sl_api_key: Option<Secret>,
+    /// SoftLayer REST endpoint (default the public one; the private network has its own).
+    #[arg(long, value_name = "URL", help_heading = "Provider")]
+    pub sl_endpoint: Option<String>,
+    /// SoftLayer hardware server id.
+    #[arg(long, value_name = "ID", help_heading = "Provider")]
+    pub sl_hardware_id: Option<u64>,
+    /// public or private network.
+    #[arg(long, default_value = "public", value_parser = parse_from_str::<NetworkType>, help_heading = "Provider")]
+    pub sl_network: NetworkType,
+    /// SoftLayer bucket seconds to ask for as they are (300, 600, 1800, 3600, 43200,
+    /// 86400); default: 3600, and --period daily sums hours into UTC days.
+    #[arg(long, value_name = "SECONDS", help_heading = "Provider")]
+    pub sl_rollup: Option<u32>,
+    /// AWS region of the CloudWatch endpoint.
+    #[arg(long, env = "AWS_REGION", help_heading = "Provider")]
+    pub aws_region: Option<String>,
+    /// CloudWatch endpoint (default monitoring.REGION.amazonaws.com).
+    #[arg(long, value_name = "URL", help_heading = "Provider")]
+    pub cw_endpoint: Option<String>,
+    /// EC2 instance id (NetworkIn and NetworkOut).
+    #[arg(long, value_name = "ID", help_heading = "Provider")]
+    pub cw_instance_id: Option<String>,
+    /// Seconds per CloudWatch data point (60, 300, 3600...; raised to what CloudWatch
+    /// still keeps for the range's age).
+    #[arg(
+        long,
+        default_value_t = 300,
+        value_name = "SECONDS",
+        help_heading = "Provider"
+    )]
     pub cw_period: u32,
+}
+
+/// `--source`: which provider's raw data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SourceKind {
+    #[default]
+    Hostway,
+    Softlayer,
+    Cloudwatch,
+}
+
+impl ProviderArgs {
+    /// The SoftLayer connection from the flags and environment.
+    fn softlayer_config(&self) -> Result<SoftLayerConfig, String> {
+        let user = self
+            .sl_user
+            .clone()
+            .ok_or("SoftLayer needs --sl-user or SL_USERNAME")?;
+        let key = self
+            .sl_api_key
+            .clone()
+            .ok_or("SoftLayer needs --sl-api-key or SL_API_KEY")?;
+        let mut config = SoftLayerConfig::new(user, key);
+        if let Some(e) = &self.sl_endpoint {
+            config = config.with_endpoint(e.clone());
+        }
+        Ok(config)
+    }
+
+    /// The CloudWatch connection from the flags and environment.
+    fn cloudwatch_config(&self) -> Result<CloudWatchConfig, String> {
+        let mut config =
+            CloudWatchConfig::from_env(self.aws_region.clone()).map_err(|e| e.to_string())?;
+        if let Some(e) = &self.cw_endpoint {
+            config = config.with_endpoint(e.clone());
+        }
+        Ok(config)
+    }
 }
 
 /// A validated fallback: when, and what to ask for.
@@ -444,17 +595,9 @@ impl FallbackArgs {
         };
         let request = match provider {
             ProviderKind::SoftLayer => {
-                let user = self
-                    .sl_user
-                    .ok_or("SoftLayer needs --sl-user or SL_USERNAME")?;
-                let key = self
-                    .sl_api_key
-                    .ok_or("SoftLayer needs --sl-api-key or SL_API_KEY")?;
-                let mut config = SoftLayerConfig::new(user, key);
-                if let Some(e) = self.sl_endpoint {
-                    config = config.with_endpoint(e);
-                }
-                match (self.sl_hardware_id, self.sl_allotment_id) {
+                let p = &fetch.provider;
+                let config = p.softlayer_config()?;
+                match (p.sl_hardware_id, self.sl_allotment_id) {
                     (Some(hardware_id), _) => {
                         let (start, end) = span()?;
                         ProviderRequest::SoftLayerServer {
@@ -463,7 +606,7 @@ impl FallbackArgs {
                             graph: ServerGraphRequest {
                                 start,
                                 end,
-                                network: self.sl_network,
+                                network: p.sl_network,
                                 font_size: graph.font_size.round() as u32,
                                 width: graph.width,
                                 height: graph.height,
@@ -475,7 +618,7 @@ impl FallbackArgs {
                         config,
                         allotment_id,
                         graph: PoolGraphRequest {
-                            network: self.sl_network,
+                            network: p.sl_network,
                             range: SnapshotRange::parse(&self.sl_range, start, end)
                                 .map_err(|e| e.to_string())?,
                             size: Some((graph.width, graph.height)),
@@ -487,12 +630,9 @@ impl FallbackArgs {
                 }
             }
             ProviderKind::CloudWatch => {
-                let mut config =
-                    CloudWatchConfig::from_env(self.aws_region).map_err(|e| e.to_string())?;
-                if let Some(e) = self.cw_endpoint {
-                    config = config.with_endpoint(e);
-                }
-                let widget = match (self.metric_widget, self.cw_instance_id) {
+                let p = &fetch.provider;
+                let config = p.cloudwatch_config()?;
+                let widget = match (self.metric_widget.clone(), p.cw_instance_id.clone()) {
                     (Some(file), _) => MetricWidget::from_file(&file)
                         .map_err(|e| e.to_string())?
                         .with_size(graph.width, graph.height),
@@ -506,7 +646,7 @@ impl FallbackArgs {
                             height: graph.height,
                             title: graph.title.clone(),
                             timezone: offset_hhmm(graph.timezone),
-                            period: self.cw_period,
+                            period: p.cw_period,
                         })
                     }
                     (None, None) => {

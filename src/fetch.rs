@@ -35,6 +35,8 @@ use serde::Serialize;
 
 use crate::http::MAX_RETRY_AFTER;
 use crate::model::{Method, Origin, Period, Point, Scope, Series, Target, Traffic};
+use crate::provider::cloudwatch::CloudWatchConfig;
+use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
 use crate::range::{self, DateRange};
 use crate::source::cache::{Cache, CacheKey, Lookup};
 use crate::source::hostway::{
@@ -95,6 +97,38 @@ pub struct FetchOptions {
     pub semaphore: Option<Arc<tokio::sync::Semaphore>>,
     /// Which of the answer checks the user relaxed, and whether to bypass the cache.
     pub policy: AnswerPolicy,
+    /// Whose raw data: Hostway reads the fields above; the others carry their own.
+    pub provider: RawProvider,
+}
+
+/// Which provider's raw data a fetch reads.
+#[derive(Debug, Clone, Default)]
+pub enum RawProvider {
+    /// The Hostway-style API at `base_url` (account, server, IPs).
+    #[default]
+    Hostway,
+    SoftLayer(SoftLayerRaw),
+    CloudWatch(CloudWatchRaw),
+}
+
+/// SoftLayer `getBandwidthData` of one server's network: octets per bucket.
+#[derive(Debug, Clone)]
+pub struct SoftLayerRaw {
+    pub config: SoftLayerConfig,
+    pub hardware_id: u64,
+    pub network: NetworkType,
+    /// Bucket seconds asked for as they are; `None`: hourly, and for `Period::Daily` the
+    /// hours summed into UTC days (SoftLayer's own daily buckets start at -06:00).
+    pub rollup: Option<u32>,
+}
+
+/// CloudWatch `GetMetricStatistics` `Sum` of an instance's `NetworkIn`/`NetworkOut`.
+#[derive(Debug, Clone)]
+pub struct CloudWatchRaw {
+    pub config: CloudWatchConfig,
+    pub instance_id: String,
+    /// Seconds per data point asked for (raised to what CloudWatch keeps for the range).
+    pub period: u32,
 }
 
 /// What the user allowed beyond the strict default (see [`crate::validate`] for the rules).
@@ -143,7 +177,16 @@ impl FetchOptions {
             offline: false,
             semaphore: None,
             policy: AnswerPolicy::default(),
+            provider: RawProvider::Hostway,
         }
+    }
+
+    /// Options for a provider's raw data over `range` (receive and transmit), with the
+    /// defaults of [`FetchOptions::new`].
+    pub fn raw(provider: RawProvider, range: DateRange) -> FetchOptions {
+        let mut o = FetchOptions::new("", "", "", Vec::new(), range);
+        o.provider = provider;
+        o
     }
 }
 
@@ -542,14 +585,18 @@ impl WireError {
 
 fn validate(opts: &FetchOptions) -> Result<(), FetchError> {
     let bad = |m: &str| Err(FetchError::Options(m.to_string()));
-    if opts.ips.is_empty() {
-        return bad("give at least one --ip");
-    }
     if opts.scopes.is_empty() {
         return bad("give a --scope");
     }
-    if opts.account.is_empty() || opts.server.is_empty() {
-        return bad("give --account and --server");
+    if let RawProvider::Hostway = opts.provider {
+        if opts.ips.is_empty() {
+            return bad("give at least one --ip");
+        }
+        if opts.account.is_empty() || opts.server.is_empty() {
+            return bad("give --account and --server");
+        }
+    } else if opts.scopes.contains(&Scope::Total) {
+        return bad("--scope total is Hostway's; other providers give receive and transmit");
     }
     if opts.concurrency == 0 {
         return bad("--concurrency must be at least 1");
