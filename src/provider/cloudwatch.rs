@@ -459,7 +459,7 @@ fn check_statistics(
             instance_id.escape_debug()
         )));
     }
-    if !(matches!(period, 1 | 5 | 10 | 30) || (period > 0 && period % 60 == 0)) {
+    if !(matches!(period, 1 | 5 | 10 | 30) || (period > 0 && period.is_multiple_of(60))) {
         return Err(invalid(format!(
             "period {period} s must be 1, 5, 10, 30 or a multiple of 60 seconds"
         )));
