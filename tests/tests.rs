@@ -17,6 +17,9 @@
 //! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures;
 //! - `provider`: SoftLayer/CloudWatch image clients against the loopback provider simulator,
 //!   and SigV4 against a published vector and an independent computation;
+//! - `provider_raw`: SoftLayer `getBandwidthData` and CloudWatch `GetMetricStatistics` against
+//!   the simulator, value for value, with the services' traps (plain dates, 1,440 points,
+//!   retention, shuffled points) and credential errors;
 //! - `report`: `trafficgraph report` with 50 targets and 2 pools against the simulator,
 //!   figures re-computed from the CSVs, an offline re-run, index.html in headless Chromium;
 //! - `trust`: a server that twists each answer (rows outside the range or for another
@@ -37,6 +40,7 @@ mod hostile;
 mod http_policy;
 mod properties;
 mod provider;
+mod provider_raw;
 mod render;
 mod report;
 mod trust;

@@ -7,6 +7,17 @@
 //! AWS documents hard limits for this call (20 requests per second, 100 metrics, 100 KB of
 //! widget, sides of 1 to 2000 pixels); we enforce them before sending, so a bad widget fails
 //! fast with a clear message instead of a throttled or rejected request.
+//!
+//! The raw numbers behind the graph come from `GetMetricStatistics`
+//! ([`Client::metric_statistics`]): the `Sum` of `NetworkIn` or `NetworkOut` per period, in
+//! bytes, as rows for the shared validator. AWS answers at most [`MAX_DATAPOINTS`] points
+//! per call, so a larger request is refused before it is sent; it keeps fine periods only
+//! for recent data and answers an empty list (not an error) for a period finer than the
+//! range's age allows, so [`finest_period`] picks one that has data. Points come back in no
+//! particular order and are returned as parsed; the validator sorts them.
+//!
+//! Both calls share one signed form POST and one process-wide rate limiter; all XML
+//! (images, data points, errors) is read with quick-xml through [`super::xml`].
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -20,7 +31,9 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
+use super::xml::{self, Element};
 use super::{image, one_line, transport, ProviderError, ProviderImage, Secret};
+use crate::validate::Row;
 
 const PROVIDER: &str = "cloudwatch";
 /// The SigV4 signing name of CloudWatch.
@@ -35,8 +48,11 @@ pub const SIDE_RANGE: std::ops::RangeInclusive<u32> = 1..=2000;
 pub const MAX_PER_SECOND: usize = 20;
 /// AWS's default widget size.
 pub const DEFAULT_SIZE: (u32, u32) = (600, 400);
+/// Most data points one `GetMetricStatistics` call answers.
+pub const MAX_DATAPOINTS: u64 = 1440;
 const CHECK_CREDENTIALS: &str = "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN \
-     (and that the key may call cloudwatch:GetMetricWidgetImage and the clock is right)";
+     (and that the key may call cloudwatch:GetMetricWidgetImage or \
+     cloudwatch:GetMetricStatistics and the clock is right)";
 
 /// An access key pair, with a session token for temporary credentials.
 #[derive(Clone)]
@@ -380,6 +396,87 @@ fn invalid(reason: String) -> ProviderError {
     }
 }
 
+/// The EC2 network metric asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMetric {
+    /// `NetworkIn`: bytes received by the instance.
+    In,
+    /// `NetworkOut`: bytes sent by the instance.
+    Out,
+}
+
+impl NetworkMetric {
+    /// The CloudWatch metric name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkMetric::In => "NetworkIn",
+            NetworkMetric::Out => "NetworkOut",
+        }
+    }
+}
+
+const DAY: i64 = 86_400;
+
+/// The finest period CloudWatch still holds for data that is `age_seconds` old: 60 s for
+/// 15 days, 300 s for 63 days, 3600 s for 455 days; `None` beyond.
+fn finest_kept(age_seconds: i64) -> Option<u32> {
+    match age_seconds {
+        a if a <= 15 * DAY => Some(60),
+        a if a <= 63 * DAY => Some(300),
+        a if a <= 455 * DAY => Some(3600),
+        _ => None,
+    }
+}
+
+/// The period to ask for data starting at `start` when `now` is now: the smallest
+/// multiple of the finest period still kept for data that old that is at least `wanted`
+/// (60 s data is kept 15 days, 300 s data 63 days, 3600 s data 455 days). A finer period
+/// would give an empty answer, not an error. Past 455 days CloudWatch keeps nothing; this
+/// then answers as for 3600 s data and the caller should warn that no data will come.
+pub fn finest_period(start: DateTime<Utc>, now: DateTime<Utc>, wanted: u32) -> u32 {
+    let age = (now - start).num_seconds();
+    let finest = finest_kept(age).unwrap_or(3600);
+    wanted.max(1).div_ceil(finest).saturating_mul(finest)
+}
+
+/// How many data points `GetMetricStatistics` answers at most for `start..end` at `period`:
+/// one per period begun in the range.
+pub fn datapoint_count(start: DateTime<Utc>, end: DateTime<Utc>, period: u32) -> u64 {
+    let span = (end - start).num_seconds().max(0) as u64;
+    span.div_ceil(u64::from(period.max(1)))
+}
+
+/// Checks a `GetMetricStatistics` request before anything is sent.
+fn check_statistics(
+    instance_id: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    period: u32,
+) -> Result<(), ProviderError> {
+    if instance_id.trim().is_empty() || instance_id.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "instance id '{}' is empty or holds control characters",
+            instance_id.escape_debug()
+        )));
+    }
+    if !(matches!(period, 1 | 5 | 10 | 30) || (period > 0 && period.is_multiple_of(60))) {
+        return Err(invalid(format!(
+            "period {period} s must be 1, 5, 10, 30 or a multiple of 60 seconds"
+        )));
+    }
+    if end <= start {
+        return Err(invalid(format!("end {end} is not after start {start}")));
+    }
+    let points = datapoint_count(start, end, period);
+    if points > MAX_DATAPOINTS {
+        return Err(invalid(format!(
+            "{start} to {end} at {period} s is {points} data points; CloudWatch answers at most \
+             {MAX_DATAPOINTS} per call: ask for a shorter range or a longer period"
+        )));
+    }
+    Ok(())
+}
+
 /// At most `max` starts in any `window`: each call reserves the earliest allowed instant.
 /// Pure (the caller passes `now` and sleeps), so it is tested without clocks.
 #[derive(Debug)]
@@ -456,6 +553,58 @@ impl Client {
         widget: &MetricWidget,
     ) -> Result<ProviderImage, ProviderError> {
         let json = widget.validate()?;
+        let answer = self
+            .post_form(&[
+                ("Action", "GetMetricWidgetImage"),
+                ("Version", "2010-08-01"),
+                ("MetricWidget", &json),
+                ("OutputFormat", "png"),
+            ])
+            .await?;
+        let png = interpret(
+            &answer.url,
+            answer.status,
+            &answer.content_type,
+            &answer.body,
+        )?;
+        image::finish(PROVIDER, &png, Some(widget.size()), widget.title())
+    }
+
+    /// The `Sum` of `metric` for EC2 instance `instance_id` per `period` seconds from
+    /// `start` to `end`, in bytes (`GetMetricStatistics`), as rows in the order AWS sent
+    /// them (not chronological). Refused without a request when the range holds more than
+    /// [`MAX_DATAPOINTS`] periods. An empty answer is not an error: see [`finest_period`].
+    pub async fn metric_statistics(
+        &self,
+        instance_id: &str,
+        metric: NetworkMetric,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period: u32,
+    ) -> Result<Vec<Row>, ProviderError> {
+        check_statistics(instance_id, start, end, period)?;
+        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let period = period.to_string();
+        let answer = self
+            .post_form(&[
+                ("Action", "GetMetricStatistics"),
+                ("Version", "2010-08-01"),
+                ("Namespace", "AWS/EC2"),
+                ("MetricName", metric.name()),
+                ("Dimensions.member.1.Name", "InstanceId"),
+                ("Dimensions.member.1.Value", instance_id),
+                ("StartTime", &time(start)),
+                ("EndTime", &time(end)),
+                ("Period", &period),
+                ("Statistics.member.1", "Sum"),
+            ])
+            .await?;
+        statistics_rows(&answer.url, answer.status, &answer.body)
+    }
+
+    /// One Query-protocol call: `pairs` form-encoded, POSTed to the endpoint, SigV4-signed,
+    /// after waiting for the rate limiter. Any HTTP status comes back as an [`Answer`].
+    async fn post_form(&self, pairs: &[(&str, &str)]) -> Result<Answer, ProviderError> {
         let url = self.config.endpoint_url();
         let parsed = reqwest::Url::parse(&url)
             .map_err(|e| invalid(format!("endpoint '{url}' is not a URL: {e}")))?;
@@ -465,10 +614,7 @@ impl Client {
             (None, _) => return Err(invalid(format!("endpoint '{url}' has no host"))),
         };
         let body = form_urlencoded::Serializer::new(String::new())
-            .append_pair("Action", "GetMetricWidgetImage")
-            .append_pair("Version", "2010-08-01")
-            .append_pair("MetricWidget", &json)
-            .append_pair("OutputFormat", "png")
+            .extend_pairs(pairs)
             .finish();
         let content_type = "application/x-www-form-urlencoded; charset=utf-8";
         throttle().await;
@@ -502,10 +648,22 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let bytes = super::read_body(PROVIDER, &url, resp).await?;
-        let png = interpret(&url, status, &content_type, &bytes)?;
-        image::finish(PROVIDER, &png, Some(widget.size()), widget.title())
+        let body = super::read_body(PROVIDER, &url, resp).await?;
+        Ok(Answer {
+            url,
+            status,
+            content_type,
+            body,
+        })
     }
+}
+
+/// What one call got back, whatever its status.
+struct Answer {
+    url: String,
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
 }
 
 /// Turns one answer into the image bytes it carries or the error it means. Pure.
@@ -515,47 +673,155 @@ pub fn interpret(
     content_type: &str,
     body: &[u8],
 ) -> Result<Vec<u8>, ProviderError> {
-    let bad = |what: String| ProviderError::BadResponse {
-        provider: PROVIDER,
-        url: url.to_string(),
-        what,
-    };
     let ok = (200..300).contains(&status);
     if ok && content_type.starts_with("image/png") {
         return Ok(body.to_vec());
     }
     let text = String::from_utf8_lossy(body);
+    let doc = xml::parse(&text).ok();
     if ok {
-        if let Some(b64) = xml_text(&text, "MetricWidgetImage") {
-            let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        if let Some(image) = doc.as_ref().and_then(|d| d.find("MetricWidgetImage")) {
+            let cleaned: String = image
+                .text
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect();
             return base64::engine::general_purpose::STANDARD
                 .decode(cleaned.as_bytes())
-                .map_err(|e| bad(format!("MetricWidgetImage is not valid base64 ({e})")));
+                .map_err(|e| {
+                    bad_response(url, format!("MetricWidgetImage is not valid base64 ({e})"))
+                });
         }
     }
-    let code = xml_text(&text, "Code");
-    let message = xml_text(&text, "Message").unwrap_or_default();
+    Err(error_answer(
+        url,
+        status,
+        &text,
+        doc.as_ref(),
+        "MetricWidgetImage",
+    ))
+}
+
+/// Turns a `GetMetricStatistics` answer into rows (`Timestamp` in UTC, `Sum` as the value,
+/// no count) in the order given, or the error it means. Every point must be in `Bytes`;
+/// a point that cannot be read is an error naming it (1-based). Pure.
+pub fn statistics_rows(url: &str, status: u16, body: &[u8]) -> Result<Vec<Row>, ProviderError> {
+    let text = String::from_utf8_lossy(body);
+    let parsed = xml::parse(&text);
+    let doc = parsed.as_ref().ok();
+    if !(200..300).contains(&status) {
+        return Err(error_answer(url, status, &text, doc, "Datapoints"));
+    }
+    let doc = match parsed {
+        Ok(doc) => doc,
+        Err(_) if text.trim().is_empty() || text.to_ascii_lowercase().contains("<html") => {
+            return Err(error_answer(url, status, &text, None, "Datapoints"));
+        }
+        Err(e) => return Err(bad_response(url, e)),
+    };
+    let Some(points) = doc.path(&[
+        "GetMetricStatisticsResponse",
+        "GetMetricStatisticsResult",
+        "Datapoints",
+    ]) else {
+        return Err(error_answer(url, status, &text, Some(&doc), "Datapoints"));
+    };
+    points
+        .children_named("member")
+        .enumerate()
+        .map(|(i, member)| {
+            datapoint(member).map_err(|e| bad_response(url, format!("data point {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// One `Datapoints/member`: `Timestamp`, `Sum` and `Unit` (which must be `Bytes`).
+fn datapoint(member: &Element) -> Result<Row, String> {
+    let field = |name: &str| {
+        member
+            .child(name)
+            .map(|e| e.text.trim())
+            .ok_or_else(|| format!("no {name}"))
+    };
+    let unit = field("Unit")?;
+    if unit != "Bytes" {
+        return Err(format!(
+            "unit '{}' where Bytes was expected (NetworkIn/NetworkOut sums are bytes)",
+            one_line(unit)
+        ));
+    }
+    let stamp = field("Timestamp")?;
+    let time = DateTime::parse_from_rfc3339(stamp)
+        .map_err(|e| {
+            format!(
+                "Timestamp '{}' is not an RFC 3339 time ({e})",
+                one_line(stamp)
+            )
+        })?
+        .with_timezone(&Utc);
+    let sum = field("Sum")?;
+    let value = sum
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("Sum '{}' is not a finite number", one_line(sum)))?;
+    Ok(Row {
+        time,
+        value: Some(value),
+        count: None,
+    })
+}
+
+fn bad_response(url: &str, what: String) -> ProviderError {
+    ProviderError::BadResponse {
+        provider: PROVIDER,
+        url: url.to_string(),
+        what,
+    }
+}
+
+/// The error an answer without the expected `wanted` element means: AWS's `Error/Code`
+/// and `Message` (credentials codes become [`ProviderError::Auth`]), an HTML page, an
+/// empty body, or an answer of the wrong shape.
+fn error_answer(
+    url: &str,
+    status: u16,
+    text: &str,
+    doc: Option<&Element>,
+    wanted: &str,
+) -> ProviderError {
+    let field = |name: &str| doc.and_then(|d| d.find(name)).map(|e| e.text.trim());
+    let code = field("Code").filter(|c| !c.is_empty());
+    let message = field("Message").unwrap_or_default();
     match code {
-        Some(code) if is_auth_code(&code) || status == 401 => Err(ProviderError::Auth {
+        Some(code) if is_auth_code(code) || status == 401 => ProviderError::Auth {
             provider: PROVIDER,
             detail: one_line(&format!("{code}: {message}")),
             check: CHECK_CREDENTIALS,
-        }),
-        Some(code) => Err(ProviderError::Api {
-            provider: PROVIDER,
-            url: url.to_string(),
-            status,
-            code: Some(code),
-            message: one_line(&message),
-        }),
-        None if text.trim().is_empty() => Err(bad(format!("empty body (HTTP {status})"))),
+        },
+        Some(code) => {
+            let mut message = one_line(message);
+            if code == "InvalidParameterCombination" && message.contains("datapoints") {
+                message.push_str(&format!(
+                    " (at most {MAX_DATAPOINTS} data points per call: ask for a shorter range or a longer period)"
+                ));
+            }
+            ProviderError::Api {
+                provider: PROVIDER,
+                url: url.to_string(),
+                status,
+                code: Some(code.to_string()),
+                message,
+            }
+        }
+        None if text.trim().is_empty() => bad_response(url, format!("empty body (HTTP {status})")),
         None => {
             let kind = if text.to_ascii_lowercase().contains("<html") {
-                "an HTML page"
+                "an HTML page".to_string()
             } else {
-                "an answer without MetricWidgetImage or an error code"
+                format!("an answer without {wanted} or an error code")
             };
-            Err(bad(format!("{kind} (HTTP {status})")))
+            bad_response(url, format!("{kind} (HTTP {status})"))
         }
     }
 }
@@ -579,30 +845,10 @@ fn is_auth_code(code: &str) -> bool {
     )
 }
 
-/// The unescaped text of the first `<tag>...</tag>` in `xml`. AWS answers are small and
-/// flat, so a targeted search is enough (no namespaces on these elements, no CDATA).
+/// The text of the first element named `tag` in `xml` (entities and CDATA resolved), or
+/// `None` when there is none or `xml` is not well-formed. Kept for the fuzz targets.
 pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}");
-    let mut from = 0;
-    let start = loop {
-        let i = from + xml[from..].find(&open)?;
-        let after = i + open.len();
-        match xml[after..].chars().next() {
-            Some('>') => break after + 1,
-            Some(c) if c.is_whitespace() => break after + xml[after..].find('>')? + 1,
-            _ => from = after,
-        }
-    };
-    let end = start + xml[start..].find(&format!("</{tag}>"))?;
-    Some(unescape(&xml[start..end]))
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    xml::parse(xml).ok()?.find(tag).map(|e| e.text.clone())
 }
 
 #[cfg(test)]
@@ -635,6 +881,178 @@ mod tests {
             "A&B"
         );
         assert_eq!(xml_text("<Codex>1</Codex>", "Code"), None);
+        assert_eq!(
+            xml_text(
+                "<E><Message>&#65;&#x42; &amp; &lt;b&gt;</Message></E>",
+                "Message"
+            )
+            .unwrap(),
+            "AB & <b>"
+        );
+        assert_eq!(
+            xml_text("<E><Message><![CDATA[a <b> & c]]></Message></E>", "Message").unwrap(),
+            "a <b> & c"
+        );
+        assert_eq!(
+            xml_text("<E><Code>x</Code>", "Code"),
+            None,
+            "not well-formed"
+        );
+    }
+
+    #[test]
+    fn error_messages_keep_entities_and_cdata() {
+        let e = interpret(
+            "u",
+            400,
+            "text/xml",
+            b"<ErrorResponse><Error><Code>ValidationError</Code><Message>&#65; &amp; <![CDATA[<B>]]></Message></Error></ErrorResponse>",
+        )
+        .unwrap_err();
+        assert!(e.to_string().ends_with("ValidationError: A & <B>"), "{e}");
+        let e = statistics_rows(
+            "u",
+            400,
+            b"<ErrorResponse><Error><Code>InvalidParameterCombination</Code><Message>You have requested up to 1,728 datapoints, which exceeds the limit of 1,440.</Message></Error></ErrorResponse>",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("InvalidParameterCombination") && e.contains("shorter range"),
+            "{e}"
+        );
+        let e = statistics_rows("u", 403, b"<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>").unwrap_err();
+        assert!(matches!(e, ProviderError::Auth { .. }), "{e}");
+        let e = statistics_rows("u", 200, b"").unwrap_err();
+        assert!(e.to_string().contains("empty body"), "{e}");
+        let e = statistics_rows("u", 200, b"<html><body>oops</body></html>").unwrap_err();
+        assert!(e.to_string().contains("HTML page"), "{e}");
+        let e = statistics_rows("u", 200, b"<Other/>").unwrap_err();
+        assert!(e.to_string().contains("without Datapoints"), "{e}");
+    }
+
+    fn stats_body(members: &str) -> Vec<u8> {
+        format!(
+            "<GetMetricStatisticsResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">\
+             <GetMetricStatisticsResult><Label>NetworkIn</Label><Datapoints>{members}</Datapoints>\
+             </GetMetricStatisticsResult></GetMetricStatisticsResponse>"
+        )
+        .into_bytes()
+    }
+
+    fn member(time: &str, sum: &str, unit: &str) -> String {
+        format!("<member><Timestamp>{time}</Timestamp><Sum>{sum}</Sum><Unit>{unit}</Unit></member>")
+    }
+
+    #[test]
+    fn statistics_rows_in_the_order_sent() {
+        let body = stats_body(&format!(
+            "{}{}",
+            member("2026-10-01T00:05:00Z", "2.5E3", "Bytes"),
+            member("2026-10-01T00:00:00Z", "1200.0", "Bytes")
+        ));
+        let rows = statistics_rows("u", 200, &body).unwrap();
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                Row {
+                    time: t("2026-10-01T00:05:00Z"),
+                    value: Some(2500.0),
+                    count: None
+                },
+                Row {
+                    time: t("2026-10-01T00:00:00Z"),
+                    value: Some(1200.0),
+                    count: None
+                },
+            ]
+        );
+        assert!(statistics_rows("u", 200, &stats_body(""))
+            .unwrap()
+            .is_empty());
+        let empty = b"<GetMetricStatisticsResponse><GetMetricStatisticsResult><Datapoints/></GetMetricStatisticsResult></GetMetricStatisticsResponse>";
+        assert!(statistics_rows("u", 200, empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn statistics_rows_refuse_bad_points() {
+        let ok = member("2026-10-01T00:00:00Z", "1", "Bytes");
+        for (bad, expect) in [
+            (
+                member("2026-10-01T00:05:00Z", "1", "Bits"),
+                "data point 2: unit 'Bits'",
+            ),
+            (
+                member("2026-10-01T00:05:00Z", "x1", "Bytes"),
+                "data point 2: Sum 'x1' is not a finite number",
+            ),
+            (
+                member("2026-10-01T00:05:00Z", "NaN", "Bytes"),
+                "data point 2: Sum 'NaN'",
+            ),
+            (
+                member("2026-10-01 00:05:00", "1", "Bytes"),
+                "data point 2: Timestamp '2026-10-01 00:05:00'",
+            ),
+            (
+                "<member><Timestamp>2026-10-01T00:05:00Z</Timestamp><Unit>Bytes</Unit></member>"
+                    .into(),
+                "data point 2: no Sum",
+            ),
+        ] {
+            let e =
+                statistics_rows("http://cw/", 200, &stats_body(&format!("{ok}{bad}"))).unwrap_err();
+            assert!(
+                e.to_string().contains(expect) && e.to_string().contains("http://cw/"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn finest_period_follows_retention() {
+        let now: DateTime<Utc> = "2026-10-20T12:00:00Z".parse().unwrap();
+        let ago = |s: i64| now - chrono::Duration::seconds(s);
+        assert_eq!(finest_period(ago(0), now, 60), 60);
+        assert_eq!(finest_period(ago(15 * DAY), now, 60), 60);
+        assert_eq!(finest_period(ago(15 * DAY + 1), now, 60), 300);
+        assert_eq!(finest_period(ago(63 * DAY), now, 300), 300);
+        assert_eq!(finest_period(ago(63 * DAY + 1), now, 300), 3600);
+        assert_eq!(finest_period(ago(455 * DAY), now, 60), 3600);
+        assert_eq!(finest_period(ago(455 * DAY + 1), now, 60), 3600);
+        assert_eq!(finest_period(ago(2000 * DAY), now, 86400), 86400);
+        // A coarser wish is kept when the kept data divides it, else rounded up.
+        assert_eq!(finest_period(ago(20 * DAY), now, 600), 600);
+        assert_eq!(finest_period(ago(20 * DAY), now, 400), 600);
+        assert_eq!(finest_period(ago(70 * DAY), now, 300), 3600);
+        assert_eq!(finest_period(ago(DAY), now, 0), 60);
+        // A start in the future is recent data.
+        assert_eq!(finest_period(now + chrono::Duration::days(1), now, 60), 60);
+    }
+
+    #[test]
+    fn statistics_requests_are_checked_before_sending() {
+        let t0: DateTime<Utc> = "2026-10-01T00:00:00Z".parse().unwrap();
+        let days = |n| t0 + chrono::Duration::days(n);
+        assert_eq!(datapoint_count(t0, days(5), 300), 1440);
+        check_statistics("i-1", t0, days(5), 300).unwrap();
+        let e = check_statistics("i-1", t0, days(6), 300)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("1728 data points") && e.contains("at most 1440"),
+            "{e}"
+        );
+        assert_eq!(
+            datapoint_count(t0, t0 + chrono::Duration::seconds(301), 300),
+            2
+        );
+        assert!(check_statistics("i-1", t0, days(1), 90).is_err());
+        assert!(check_statistics("i-1", t0, t0, 300).is_err());
+        assert!(check_statistics(" ", t0, days(1), 300).is_err());
+        assert_eq!(NetworkMetric::In.name(), "NetworkIn");
+        assert_eq!(NetworkMetric::Out.name(), "NetworkOut");
     }
 
     #[test]

@@ -10,19 +10,27 @@
 //! text chunk saying where it came from ([`image`]). An HTML error page, bad base64 or an
 //! empty body is a [`ProviderError`], never a file on disk.
 //!
+//! Both providers also still serve the raw counters behind those graphs
+//! (SoftLayer `getBandwidthData`, CloudWatch `GetMetricStatistics`). Their calls here are
+//! the pure provider layer: one request, parsed faithfully into [`crate::validate::Row`]s
+//! in UTC; chunking, caching and the validation rules are the fetch engine's.
+//!
 //! Credentials travel in [`Secret`], whose `Debug` prints `<redacted>` and which has no
 //! `Display`, so they cannot end up in logs, errors or outputs by accident.
 //!
-//! - [`softlayer`]: REST client for the server and bandwidth-pool graphs;
-//! - [`cloudwatch`]: Query-protocol client for `GetMetricWidgetImage`, SigV4-signed;
+//! - [`softlayer`]: REST client for the server and bandwidth-pool graphs and the raw counters;
+//! - [`cloudwatch`]: Query-protocol client for `GetMetricWidgetImage` and
+//!   `GetMetricStatistics`, SigV4-signed;
 //! - [`image`]: PNG validation, resizing and re-encoding;
-//! - [`sim`]: a loopback server answering both providers' calls, for tests and demos.
+//! - [`sim`]: a loopback server answering both providers' calls, for tests and demos;
+//! - [`xml`]: the element tree AWS answers are read into (quick-xml underneath).
 
 pub mod cloudwatch;
 pub mod image;
 pub mod request;
 pub mod sim;
 pub mod softlayer;
+pub mod xml;
 
 use std::fmt;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! A loopback stand-in for SoftLayer's REST API and CloudWatch's `GetMetricWidgetImage`.
+//! A loopback stand-in for SoftLayer's REST API and CloudWatch's Query API.
 //!
 //! The real services need accounts and the network; the provider clients still deserve
 //! tests over real HTTP. This router answers the calls the clients make, checks their
@@ -6,6 +6,20 @@
 //! signature it recomputes with the configured secret), draws a PNG of the requested size
 //! itself, and can misbehave on demand ([`SimMode`]) so every error path is exercised.
 //! [`SimCounters`] let tests see what reached the server.
+//!
+//! It also serves the raw counters, with the traps of the real services, so a client that
+//! falls into one gets visibly wrong rows and a test catches it:
+//! - SoftLayer `getBandwidthData` reads a plain date (`2026-10-01`) at midnight in the
+//!   caller's zone, -05:00, as the service does; epoch seconds are exact. Buckets are
+//!   aligned to the rollup in UTC and written in -06:00; counters alternate between JSON
+//!   numbers and strings. Values are [`sl_octets`].
+//! - CloudWatch `GetMetricStatistics` refuses more than 1,440 points with AWS's 400
+//!   `InvalidParameterCombination`, answers no points for a period finer than the start's
+//!   age keeps (relative to the real clock), and returns points shuffled. Values are
+//!   [`cw_sum`].
+//!
+//! The simulated SoftLayer account holds hardware 1 to [`SL_MAX_HARDWARE_ID`]; the tracking
+//! object of hardware `n` is `1_000_000 + n`. Other ids answer `ObjectNotFound` (404).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +33,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{
+    DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Utc,
+};
 use serde_json::{json, Value};
 
 use super::cloudwatch::{self, AwsCredentials};
@@ -233,7 +249,7 @@ async fn softlayer(
     let Ok(id) = id.parse::<u64>() else {
         return sl_error(
             StatusCode::NOT_FOUND,
-            "SoftLayer_Exception_ObjectNotFound",
+            SL_NOT_FOUND,
             "Unable to find object with id.",
         );
     };
@@ -252,7 +268,19 @@ async fn softlayer(
     };
     match (service.as_str(), method) {
         ("SoftLayer_Hardware_Server", "getMetricTrackingObjectId") => {
-            json_response(StatusCode::OK, json!(1_000_000 + id))
+            if !(1..=SL_MAX_HARDWARE_ID).contains(&id) {
+                return sl_not_found(id);
+            }
+            json_response(StatusCode::OK, json!(SL_TRACKING_BASE + id))
+        }
+        ("SoftLayer_Metric_Tracking_Object", "getBandwidthData") => {
+            if !(SL_TRACKING_BASE + 1..=SL_TRACKING_BASE + SL_MAX_HARDWARE_ID).contains(&id) {
+                return sl_not_found(id);
+            }
+            let Some(p) = params() else {
+                return invalid("expected a JSON body {\"parameters\": [...]}");
+            };
+            sl_bandwidth_data(id, &p).unwrap_or_else(|m| invalid(&m))
         }
         ("SoftLayer_Metric_Tracking_Object", "getBandwidthGraph") => {
             if cfg.softlayer == SimMode::Deprecated {
@@ -308,6 +336,130 @@ async fn softlayer(
         }
         _ => not_valid_method(method),
     }
+}
+
+/// Largest hardware id on the simulated SoftLayer account (ids start at 1).
+pub const SL_MAX_HARDWARE_ID: u64 = 999_999_999;
+/// The tracking object of hardware `n` is `SL_TRACKING_BASE + n`.
+const SL_TRACKING_BASE: u64 = 1_000_000;
+const SL_NOT_FOUND: &str = "SoftLayer_Exception_ObjectNotFound";
+/// Most buckets one simulated `getBandwidthData` answers (a year of 300 s buckets).
+const SL_MAX_BUCKETS: i64 = 105_120;
+
+fn sl_not_found(id: u64) -> Response {
+    sl_error(
+        StatusCode::NOT_FOUND,
+        SL_NOT_FOUND,
+        &format!("Unable to find object with id of '{id}'."),
+    )
+}
+
+/// FNV-1a: a stable hash for deterministic simulated values.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Octets the simulator reports for the `rollup`-second bucket starting at
+/// `bucket_start_utc` (epoch seconds) of tracking object `tracking_id`: whole numbers, with
+/// a daily shape, more out than in, less on the private network.
+pub fn sl_octets(
+    tracking_id: u64,
+    network: &str,
+    inbound: bool,
+    bucket_start_utc: i64,
+    rollup: u32,
+) -> f64 {
+    let hour = bucket_start_utc.rem_euclid(86_400) as u64 / 3600;
+    let wobble = (bucket_start_utc.div_euclid(300).rem_euclid(13)) as u64;
+    let per_five_minutes =
+        2_000_000 + (tracking_id % 997) * 10_000 + hour * 150_000 + wobble * 1_000;
+    let directed = if inbound {
+        per_five_minutes
+    } else {
+        per_five_minutes * 3 + 17
+    };
+    let networked = if network == "private" {
+        directed / 2
+    } else {
+        directed
+    };
+    // Buckets finer than 300 s do not exist on SoftLayer; scale by whole 300 s parts.
+    (networked * u64::from(rollup) / 300) as f64
+}
+
+/// A `getBandwidthData` time: epoch seconds, an RFC 3339 time with its offset, or a plain
+/// date (midnight) or date-time read in the caller's zone, -05:00, as the service does.
+fn sl_time_param(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => {
+            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                return Some(t.timestamp());
+            }
+            let naive = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(|d| d.and_time(NaiveTime::MIN))
+                .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S"))
+                .ok()?;
+            let caller = FixedOffset::west_opt(5 * 3600)?;
+            caller
+                .from_local_datetime(&naive)
+                .single()
+                .map(|t| t.timestamp())
+        }
+        _ => None,
+    }
+}
+
+/// `getBandwidthData(start, end, type, rollup)`: one row per direction per bucket in
+/// `[start, end)`, buckets aligned to `rollup` in UTC, times written in -06:00.
+fn sl_bandwidth_data(tracking_id: u64, p: &[Value]) -> Result<Response, String> {
+    const USAGE: &str = "getBandwidthData takes startDateTime, endDateTime, type (public or private) and rollupSeconds (300, 600, 1800, 3600, 43200 or 86400)";
+    let start = sl_time_param(p.first()).ok_or(USAGE)?;
+    let end = sl_time_param(p.get(1)).ok_or(USAGE)?;
+    let network = p
+        .get(2)
+        .and_then(Value::as_str)
+        .filter(|n| matches!(*n, "public" | "private"))
+        .ok_or(USAGE)?;
+    let rollup = p
+        .get(3)
+        .and_then(Value::as_u64)
+        .and_then(|r| u32::try_from(r).ok())
+        .filter(|r| super::softlayer::ROLLUPS.contains(r))
+        .ok_or(USAGE)?;
+    if end <= start {
+        return Err("The end date must be after the start date.".into());
+    }
+    let step = i64::from(rollup);
+    if (end - start) / step > SL_MAX_BUCKETS {
+        return Err("The requested range is too large for this rollup.".into());
+    }
+    let zone = FixedOffset::west_opt(6 * 3600).expect("a valid offset");
+    let first = start + (step - start.rem_euclid(step)) % step;
+    let mut rows = Vec::new();
+    for (i, t) in (first..end).step_by(step as usize).enumerate() {
+        let when = zone
+            .timestamp_opt(t, 0)
+            .single()
+            .ok_or("time out of range")?
+            .to_rfc3339_opts(SecondsFormat::Secs, false);
+        for (dir, (inbound, name)) in [(true, "In"), (false, "Out")].into_iter().enumerate() {
+            let octets = sl_octets(tracking_id, network, inbound, t, rollup) as u64;
+            let counter = if (i + dir) % 2 == 0 {
+                json!(octets)
+            } else {
+                json!(octets.to_string())
+            };
+            rows.push(json!({
+                "counter": counter,
+                "dateTime": when,
+                "type": format!("{network}{name}_net_octet"),
+            }));
+        }
+    }
+    Ok(json_response(StatusCode::OK, Value::Array(rows)))
 }
 
 /// The base64 image a provider puts in its answer in `mode`, or the whole broken answer
@@ -502,6 +654,9 @@ async fn cloudwatch_call(
     }
     let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if field("Version") == Some("2010-08-01") && field("Action") == Some("GetMetricStatistics") {
+        return cw_statistics(&field);
+    }
     if field("Action") != Some("GetMetricWidgetImage") || field("Version") != Some("2010-08-01") {
         return aws_error(
             StatusCode::BAD_REQUEST,
@@ -545,6 +700,136 @@ async fn cloudwatch_call(
          </GetMetricWidgetImageResult>\n<ResponseMetadata>\n\
          <RequestId>6f0d4192-4d42-11e8-82c1-f539a07e0e3b</RequestId>\n</ResponseMetadata>\n\
          </GetMetricWidgetImageResponse>\n"
+    );
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+/// Bytes the simulator reports as the `Sum` of `NetworkIn` (`metric_in`) or `NetworkOut`
+/// of `instance_id` for the `period` seconds starting at `t`: whole numbers.
+pub fn cw_sum(instance_id: &str, metric_in: bool, t: i64, period: u32) -> f64 {
+    let base = fnv1a(instance_id.as_bytes()) % 1000 + 1;
+    let shape = t.div_euclid(300).rem_euclid(977) as u64;
+    let per_second = base * 10 + shape * 3 + if metric_in { 0 } else { 5 };
+    (per_second * u64::from(period)) as f64
+}
+
+/// The finest period CloudWatch keeps for data `age` seconds old (60 s for 15 days, 300 s
+/// for 63 days, 3600 s for 455 days), written apart from the client's rule on purpose.
+fn cw_kept_period(age: i64) -> Option<u32> {
+    const DAY: i64 = 86_400;
+    [(15 * DAY, 60), (63 * DAY, 300), (455 * DAY, 3600)]
+        .into_iter()
+        .find(|&(limit, _)| age <= limit)
+        .map(|(_, period)| period)
+}
+
+/// 1728 as `1,728`, the way AWS writes counts in messages.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `GetMetricStatistics` of `AWS/EC2` `NetworkIn`/`NetworkOut` by `InstanceId`, `Sum` only.
+fn cw_statistics<'a>(field: &dyn Fn(&str) -> Option<&'a str>) -> Response {
+    let missing = |name: &str| {
+        aws_error(
+            StatusCode::BAD_REQUEST,
+            "MissingParameter",
+            &format!("The parameter {name} is required."),
+        )
+    };
+    let bad_value =
+        |message: &str| aws_error(StatusCode::BAD_REQUEST, "InvalidParameterValue", message);
+    let required = [
+        "Namespace",
+        "MetricName",
+        "StartTime",
+        "EndTime",
+        "Period",
+        "Statistics.member.1",
+        "Dimensions.member.1.Name",
+        "Dimensions.member.1.Value",
+    ]
+    .map(|name| (name, field(name)));
+    if let Some((name, _)) = required.iter().find(|(_, v)| v.is_none()) {
+        return missing(name);
+    }
+    let [namespace, metric, start, end, period, statistic, dim_name, instance] =
+        required.map(|(_, v)| v.unwrap_or_default());
+    let metric_in = match (namespace, metric) {
+        ("AWS/EC2", "NetworkIn") => true,
+        ("AWS/EC2", "NetworkOut") => false,
+        _ => return bad_value("The simulator serves AWS/EC2 NetworkIn and NetworkOut only."),
+    };
+    if statistic != "Sum" || dim_name != "InstanceId" {
+        return bad_value("The simulator serves the Sum statistic by InstanceId only.");
+    }
+    let time = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp());
+    let (Some(start), Some(end)) = (time(start), time(end)) else {
+        return bad_value("StartTime and EndTime must be ISO 8601 times.");
+    };
+    let Some(period) = period.parse::<u32>().ok().filter(|p| *p > 0) else {
+        return bad_value("The parameter Period must be a positive integer.");
+    };
+    if end <= start {
+        return bad_value("The parameter StartTime must be less than the parameter EndTime.");
+    }
+    let step = i64::from(period);
+    let requested = (end - start + step - 1) / step;
+    if requested > 1440 {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterCombination",
+            &format!(
+                "You have requested up to {} datapoints, which exceeds the limit of 1,440. \
+                 You may reduce the datapoints requested by increasing Period, or decreasing the time range.",
+                thousands(requested as u64)
+            ),
+        );
+    }
+    let now = Utc::now().timestamp();
+    let kept = cw_kept_period(now - start).is_some_and(|finest| period >= finest);
+    let mut points: Vec<i64> = Vec::new();
+    if kept {
+        let first = start + (step - start.rem_euclid(step)) % step;
+        points.extend((first..end.min(now)).step_by(step as usize));
+    }
+    // AWS does not answer in time order; neither do we (but always in the same order).
+    points.sort_by_key(|t| fnv1a(&t.to_le_bytes()));
+    let mut members = String::new();
+    for (i, t) in points.iter().enumerate() {
+        let stamp = DateTime::from_timestamp(*t, 0)
+            .unwrap_or_default()
+            .to_rfc3339_opts(SecondsFormat::Secs, true);
+        let sum = cw_sum(instance, metric_in, *t, period);
+        // Both ways AWS writes numbers: plain and scientific.
+        let sum = if i % 2 == 0 {
+            format!("{sum:.1}")
+        } else {
+            format!("{sum:E}")
+        };
+        members.push_str(&format!(
+            "<member><Timestamp>{stamp}</Timestamp><Sum>{sum}</Sum><Unit>Bytes</Unit></member>"
+        ));
+    }
+    let datapoints = if members.is_empty() {
+        "<Datapoints/>".to_string()
+    } else {
+        format!("<Datapoints>{members}</Datapoints>")
+    };
+    let body = format!(
+        "<GetMetricStatisticsResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">\n\
+         <GetMetricStatisticsResult>\n<Label>{metric}</Label>\n{datapoints}\n\
+         </GetMetricStatisticsResult>\n<ResponseMetadata>\n\
+         <RequestId>2f1a9a8e-5b3c-11e8-9c2d-fa7ae01bbebc</RequestId>\n</ResponseMetadata>\n\
+         </GetMetricStatisticsResponse>\n"
     );
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], body).into_response()
 }

@@ -11,6 +11,12 @@
 //!
 //! Wire format (REST): a method with parameters is a POST of `{"parameters": [...]}` in the
 //! documented order, one without is a GET; auth is HTTP Basic `username:apiKey`.
+//!
+//! The raw counters behind those graphs remain: [`Client::bandwidth_data`] calls
+//! `SoftLayer_Metric_Tracking_Object::getBandwidthData` and returns rows for the shared
+//! validator. It sends the range as epoch seconds because the service reads plain dates in
+//! the caller's zone (the SLDN example asked for `2020-09-01` from -05:00 and got a first
+//! bucket an hour early); answers carry offsets (-06:00) and are turned into UTC here.
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,6 +26,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use super::{image, one_line, transport, ProviderError, ProviderImage, Secret};
+use crate::validate::Row;
 
 const PROVIDER: &str = "softlayer";
 /// The public REST endpoint.
@@ -273,23 +280,7 @@ impl Client {
                 reason: format!("end {} is not after start {}", req.end, req.start),
             });
         }
-        let tracking = self
-            .call(
-                "SoftLayer_Hardware_Server",
-                server_id,
-                "getMetricTrackingObjectId",
-                None,
-            )
-            .await?;
-        let tracking_id = as_id(&tracking).ok_or_else(|| ProviderError::BadResponse {
-            provider: PROVIDER,
-            url: self.url(
-                "SoftLayer_Hardware_Server",
-                server_id,
-                "getMetricTrackingObjectId",
-            ),
-            what: "expected the metric tracking object id (an integer)".into(),
-        })?;
+        let tracking_id = self.tracking_object_id(server_id).await?;
         let params = json!([
             req.start.to_rfc3339_opts(SecondsFormat::Secs, false),
             req.end.to_rfc3339_opts(SecondsFormat::Secs, false),
@@ -311,6 +302,71 @@ impl Client {
             &out,
             Some((req.width, req.height)),
         )
+    }
+
+    /// The metric tracking object of a hardware server
+    /// (`SoftLayer_Hardware_Server::getMetricTrackingObjectId`): the id the bandwidth graph
+    /// and the raw counters are asked from. An unknown server is an error naming its id.
+    pub async fn tracking_object_id(&self, hardware_id: u64) -> Result<u64, ProviderError> {
+        let service = "SoftLayer_Hardware_Server";
+        let method = "getMetricTrackingObjectId";
+        let tracking = match self.call(service, hardware_id, method, None).await {
+            Ok(v) => v,
+            Err(ProviderError::Api {
+                provider,
+                url,
+                status,
+                code,
+                message,
+            }) if status == 404 || code.as_deref() == Some(OBJECT_NOT_FOUND) => {
+                return Err(ProviderError::Api {
+                    provider,
+                    url,
+                    status,
+                    code,
+                    message: format!(
+                        "{message} (no hardware server {hardware_id} on this account: check the hardware id)"
+                    ),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        as_id(&tracking).ok_or_else(|| ProviderError::BadResponse {
+            provider: PROVIDER,
+            url: self.url(service, hardware_id, method),
+            what: "expected the metric tracking object id (an integer)".into(),
+        })
+    }
+
+    /// Raw traffic counters of a metric tracking object
+    /// (`SoftLayer_Metric_Tracking_Object::getBandwidthData`): octets per `rollup`-second
+    /// bucket, inbound and outbound, for `network`, from `start` to `end`.
+    ///
+    /// The range travels as epoch seconds (exact; plain dates would be read in the
+    /// caller's zone). `rollup` must be one of [`ROLLUPS`]. The rows are parsed faithfully
+    /// ([`bandwidth_rows`]); range, grid and value rules are the validator's job.
+    pub async fn bandwidth_data(
+        &self,
+        tracking_id: u64,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        network: NetworkType,
+        rollup: u32,
+    ) -> Result<BandwidthRows, ProviderError> {
+        check_rollup(rollup)?;
+        if end <= start {
+            return Err(ProviderError::InvalidRequest {
+                provider: PROVIDER,
+                reason: format!("end {end} is not after start {start}"),
+            });
+        }
+        let service = "SoftLayer_Metric_Tracking_Object";
+        let method = "getBandwidthData";
+        let params = json!([start.timestamp(), end.timestamp(), network.as_str(), rollup]);
+        let out = self
+            .call(service, tracking_id, method, Some(params))
+            .await?;
+        bandwidth_rows(&self.url(service, tracking_id, method), &out, network)
     }
 
     /// A bandwidth pool's (allotment's) graph for a snapshot range.
@@ -413,6 +469,149 @@ pub fn graph_image(url: &str, out: &Value) -> Result<(Vec<u8>, Option<String>), 
         .filter(|t| !t.is_empty())
         .map(str::to_string);
     Ok((bytes, title))
+}
+
+/// The rollups (seconds per bucket) `getBandwidthData` accepts.
+pub const ROLLUPS: [u32; 6] = [300, 600, 1800, 3600, 43200, 86400];
+
+/// SoftLayer's error code for an id that names nothing on the account.
+const OBJECT_NOT_FOUND: &str = "SoftLayer_Exception_ObjectNotFound";
+
+fn check_rollup(rollup: u32) -> Result<(), ProviderError> {
+    if ROLLUPS.contains(&rollup) {
+        return Ok(());
+    }
+    let allowed: Vec<String> = ROLLUPS.iter().map(u32::to_string).collect();
+    Err(ProviderError::InvalidRequest {
+        provider: PROVIDER,
+        reason: format!(
+            "rollup {rollup} s is not one getBandwidthData accepts (use one of {})",
+            allowed.join(", ")
+        ),
+    })
+}
+
+/// Counters of one tracking object split by direction, in the order the answer gave them.
+/// `value` is octets in the bucket starting at `time` (UTC); `count` is always `None`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BandwidthRows {
+    /// `publicIn_net_octet` / `privateIn_net_octet`.
+    pub receive: Vec<Row>,
+    /// `publicOut_net_octet` / `privateOut_net_octet`.
+    pub transmit: Vec<Row>,
+}
+
+/// Parses a `getBandwidthData` answer (`[{"counter", "dateTime", "type"}, ...]`) asked for
+/// `network`. A counter may be a number or a string holding one; `dateTime` must carry an
+/// offset and becomes UTC. A row of the other network, of an unknown type, or whose
+/// counter or time does not parse is an error naming the row (1-based), never dropped.
+/// Pure; `pub` for tests and fuzzing.
+pub fn bandwidth_rows(
+    url: &str,
+    out: &Value,
+    network: NetworkType,
+) -> Result<BandwidthRows, ProviderError> {
+    let bad = |what: String| ProviderError::BadResponse {
+        provider: PROVIDER,
+        url: url.to_string(),
+        what,
+    };
+    let items = out.as_array().ok_or_else(|| {
+        bad(format!(
+            "expected an array of bandwidth rows, got {}",
+            json_kind(out)
+        ))
+    })?;
+    let mut rows = BandwidthRows::default();
+    for (i, item) in items.iter().enumerate() {
+        let n = i + 1;
+        let kind = item
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(format!("row {n} has no \"type\" text")))?;
+        let inbound = match direction(kind) {
+            Some((net, inbound)) if net == network => inbound,
+            Some((net, _)) => {
+                return Err(bad(format!(
+                    "row {n} has type '{}' of the {} network, but the {} network was asked for",
+                    one_line(kind),
+                    net.as_str(),
+                    network.as_str()
+                )))
+            }
+            None => {
+                let net = network.as_str();
+                return Err(bad(format!(
+                    "row {n} has unknown type '{}' (expected {net}In_net_octet or {net}Out_net_octet)",
+                    one_line(kind)
+                )));
+            }
+        };
+        let row = Row {
+            time: row_time(item).map_err(|e| bad(format!("row {n}: {e}")))?,
+            value: Some(counter(item).map_err(|e| bad(format!("row {n}: {e}")))?),
+            count: None,
+        };
+        if inbound {
+            rows.receive.push(row);
+        } else {
+            rows.transmit.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// The network and direction (`true`: inbound) of a counter type.
+fn direction(kind: &str) -> Option<(NetworkType, bool)> {
+    match kind {
+        "publicIn_net_octet" => Some((NetworkType::Public, true)),
+        "publicOut_net_octet" => Some((NetworkType::Public, false)),
+        "privateIn_net_octet" => Some((NetworkType::Private, true)),
+        "privateOut_net_octet" => Some((NetworkType::Private, false)),
+        _ => None,
+    }
+}
+
+/// `dateTime` with its offset, in UTC.
+fn row_time(item: &Value) -> Result<DateTime<Utc>, String> {
+    let text = item
+        .get("dateTime")
+        .and_then(Value::as_str)
+        .ok_or("no \"dateTime\" text")?;
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            format!(
+                "dateTime '{}' is not a time with an offset like 2020-09-01T00:00:00-06:00 ({e})",
+                one_line(text)
+            )
+        })
+}
+
+/// `counter` as a finite number, whether sent as a JSON number or a string.
+fn counter(item: &Value) -> Result<f64, String> {
+    let parsed = match item.get("counter") {
+        Some(Value::Number(n)) => n.as_f64().ok_or_else(|| n.to_string()),
+        Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| s.clone()),
+        Some(other) => Err(other.to_string()),
+        None => return Err("no \"counter\"".into()),
+    };
+    match parsed {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) => Err(format!("counter '{v}' is not a finite number")),
+        Err(text) => Err(format!("counter '{}' is not a number", one_line(&text))),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn check_size(w: u32, h: u32) -> Result<(), ProviderError> {
@@ -560,6 +759,103 @@ mod tests {
         assert!(SnapshotRange::parse("week", Some(d(2024, 1, 1)), None).is_err());
         assert!(SnapshotRange::parse("fortnight", None, None).is_err());
         assert_eq!(sl_date(d(2024, 3, 7)), "03/07/2024");
+    }
+
+    #[test]
+    fn bandwidth_rows_parse_numbers_strings_and_offsets() {
+        let out = json!([
+            {"counter": 1200, "dateTime": "2020-09-01T00:00:00-06:00", "type": "publicIn_net_octet"},
+            {"counter": "3400.5", "dateTime": "2020-09-01T00:00:00-06:00", "type": "publicOut_net_octet"},
+            {"counter": " 7 ", "dateTime": "2020-09-01T01:00:00-06:00", "type": "publicIn_net_octet"},
+        ]);
+        let rows = bandwidth_rows("u", &out, NetworkType::Public).unwrap();
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            rows.receive,
+            vec![
+                Row {
+                    time: t("2020-09-01T06:00:00Z"),
+                    value: Some(1200.0),
+                    count: None
+                },
+                Row {
+                    time: t("2020-09-01T07:00:00Z"),
+                    value: Some(7.0),
+                    count: None
+                },
+            ]
+        );
+        assert_eq!(
+            rows.transmit,
+            vec![Row {
+                time: t("2020-09-01T06:00:00Z"),
+                value: Some(3400.5),
+                count: None
+            }]
+        );
+        assert_eq!(
+            bandwidth_rows("u", &json!([]), NetworkType::Private).unwrap(),
+            BandwidthRows::default()
+        );
+    }
+
+    #[test]
+    fn bandwidth_rows_refuse_what_they_cannot_read() {
+        let row = |counter: Value, time: &str, kind: &str| {
+            json!([
+                {"counter": 1, "dateTime": "2020-09-01T00:00:00-06:00", "type": "publicIn_net_octet"},
+                {"counter": counter, "dateTime": time, "type": kind},
+            ])
+        };
+        let ok_time = "2020-09-01T00:00:00-06:00";
+        for (out, expect) in [
+            (
+                row(json!("12a"), ok_time, "publicIn_net_octet"),
+                "row 2: counter '12a' is not a number",
+            ),
+            (
+                row(json!(null), ok_time, "publicIn_net_octet"),
+                "row 2: counter 'null' is not a number",
+            ),
+            (
+                row(json!("NaN"), ok_time, "publicIn_net_octet"),
+                "row 2: counter 'NaN' is not a finite",
+            ),
+            (
+                row(json!(1), "2020-09-01 00:00:00", "publicIn_net_octet"),
+                "row 2: dateTime '2020-09-01 00:00:00'",
+            ),
+            (
+                row(json!(1), ok_time, "privateOut_net_octet"),
+                "row 2 has type 'privateOut_net_octet' of the private network",
+            ),
+            (
+                row(json!(1), ok_time, "publicIn_pkt"),
+                "row 2 has unknown type 'publicIn_pkt'",
+            ),
+            (
+                json!({"a": 1}),
+                "expected an array of bandwidth rows, got an object",
+            ),
+        ] {
+            let e = bandwidth_rows("http://x/", &out, NetworkType::Public).unwrap_err();
+            assert!(e.to_string().contains(expect), "{e}");
+            assert!(e.to_string().contains("http://x/"), "{e}");
+        }
+    }
+
+    #[test]
+    fn rollups_are_checked() {
+        for r in ROLLUPS {
+            check_rollup(r).unwrap();
+        }
+        for r in [0, 60, 301, 7200] {
+            let e = check_rollup(r).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("rollup {r} s")) && e.contains("43200"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
