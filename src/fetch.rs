@@ -35,10 +35,11 @@ use serde::Serialize;
 
 use crate::http::MAX_RETRY_AFTER;
 use crate::model::{Method, Origin, Period, Point, Scope, Series, Target, Traffic};
-use crate::provider::cloudwatch::CloudWatchConfig;
-use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
+use crate::provider::cloudwatch::{self, CloudWatchConfig, NetworkMetric};
+use crate::provider::softlayer::{self, NetworkType, SoftLayerConfig};
+use crate::provider::ProviderError;
 use crate::range::{self, DateRange};
-use crate::source::cache::{Cache, CacheKey, Lookup};
+use crate::source::cache::{url_base, Cache, CacheKey, Lookup, RawKey};
 use crate::source::hostway::{
     parse_base_url, Accept, Answer, Endpoint, HostwayClient, Reply, RequestError, ScopedPoints,
     Secret,
@@ -249,6 +250,13 @@ pub enum FetchError {
     MinDateLoop { chunk: ChunkId, min: NaiveDate },
     #[error("{chunk}: not in the cache, and --offline makes no requests")]
     Offline { chunk: ChunkId },
+    #[error("{chunk}: {source}{}", attempts_note(*attempts))]
+    Provider {
+        chunk: ChunkId,
+        attempts: usize,
+        #[source]
+        source: Box<ProviderError>,
+    },
     #[error(
         "{chunk}: the answer from {url} fails a check, so nothing was written or cached: {source}"
     )]
@@ -457,7 +465,24 @@ struct Shared {
 /// is: the one place that knows which provider it is.
 enum Client {
     Hostway(HostwayClient),
+    SoftLayer {
+        client: softlayer::Client,
+        spec: SoftLayerRaw,
+        /// The server's metric tracking object, asked for once, on the first request.
+        tracking: tokio::sync::OnceCell<u64>,
+    },
+    CloudWatch {
+        client: cloudwatch::Client,
+        spec: CloudWatchRaw,
+        /// The period asked for: the one wanted, raised to what CloudWatch keeps for the
+        /// range's age.
+        period: u32,
+    },
 }
+
+/// Buckets one SoftLayer request asks for at most: a month of hours (no limit is
+/// documented; a month of hours in one answer is what its own tools ask for).
+pub const SOFTLAYER_MAX_BUCKETS: u64 = 744;
 
 /// What a provider's wire said, before [`validate`] checked it.
 enum Wire {
@@ -470,7 +495,71 @@ enum Wire {
 }
 
 impl Client {
-    fn new(opts: &FetchOptions) -> Result<Client, FetchError> {
+    /// The client, and a note to say when the request had to change (CloudWatch's period).
+    fn new(opts: &FetchOptions) -> Result<(Client, Option<String>), FetchError> {
+        let provider = |e: ProviderError| FetchError::Options(e.to_string());
+        match &opts.provider {
+            RawProvider::Hostway => Ok((Client::hostway(opts)?, None)),
+            RawProvider::SoftLayer(spec) => {
+                let rollup = spec.rollup.unwrap_or(3600);
+                if !softlayer::ROLLUPS.contains(&rollup) {
+                    return Err(FetchError::Options(format!(
+                        "--sl-rollup {rollup}: SoftLayer keeps buckets of 300, 600, 1800, 3600, \
+                         43200 or 86400 seconds"
+                    )));
+                }
+                if spec.rollup.is_some() && opts.period == Period::Daily {
+                    return Err(FetchError::Options(
+                        "--sl-rollup asks for SoftLayer's buckets as they are; --period daily \
+                         sums hours into UTC days: give one of them"
+                            .into(),
+                    ));
+                }
+                let client = softlayer::Client::new(spec.config.clone()).map_err(provider)?;
+                let spec = spec.clone();
+                let tracking = tokio::sync::OnceCell::new();
+                Ok((
+                    Client::SoftLayer {
+                        client,
+                        spec,
+                        tracking,
+                    },
+                    None,
+                ))
+            }
+            RawProvider::CloudWatch(spec) => {
+                if spec.period == 0 || 86_400 % spec.period != 0 || spec.period % 60 != 0 {
+                    return Err(FetchError::Options(format!(
+                        "--cw-period {}: give a multiple of 60 seconds that divides a day \
+                         (60, 300, 3600...)",
+                        spec.period
+                    )));
+                }
+                let client = cloudwatch::Client::new(spec.config.clone()).map_err(provider)?;
+                let start = day_start(opts.range.start);
+                let period = cloudwatch::finest_period(start, Utc::now(), spec.period);
+                let note = (period != spec.period).then(|| {
+                    format!(
+                        "CloudWatch keeps {}-second data for less time than {} is old: asking \
+                         for {period}-second data (retention: 60 s for 15 days, 300 s for 63, \
+                         3600 s for 455)",
+                        spec.period, opts.range.start
+                    )
+                });
+                let spec = spec.clone();
+                Ok((
+                    Client::CloudWatch {
+                        client,
+                        spec,
+                        period,
+                    },
+                    note,
+                ))
+            }
+        }
+    }
+
+    fn hostway(opts: &FetchOptions) -> Result<Client, FetchError> {
         let base = parse_base_url(&opts.base_url).map_err(FetchError::Options)?;
         let endpoint = Endpoint {
             base,
@@ -500,6 +589,24 @@ impl Client {
                     })
                 })
                 .collect(),
+            Client::SoftLayer { spec, .. } => vec![Stream {
+                label: format!("softlayer server {} {}", spec.hardware_id, spec.network),
+                ip: String::new(),
+                scopes: opts.scopes.clone(),
+            }],
+            Client::CloudWatch { spec, .. } => opts
+                .scopes
+                .iter()
+                .map(|&scope| Stream {
+                    label: format!(
+                        "cloudwatch {} {}",
+                        spec.instance_id,
+                        NetworkMetric::of(scope).name()
+                    ),
+                    ip: String::new(),
+                    scopes: vec![scope],
+                })
+                .collect(),
         }
     }
 
@@ -507,6 +614,23 @@ impl Client {
     fn plan(&self, opts: &FetchOptions) -> Vec<DateRange> {
         match self {
             Client::Hostway(_) => range::split(opts.range, opts.period, opts.limit),
+            Client::SoftLayer { .. } | Client::CloudWatch { .. } => {
+                let per_day = 86_400 / self.step(opts) as u64;
+                let limit = match self {
+                    Client::CloudWatch { .. } => cloudwatch::MAX_DATAPOINTS,
+                    _ => SOFTLAYER_MAX_BUCKETS,
+                };
+                range::split_days(opts.range, (limit / per_day).max(1))
+            }
+        }
+    }
+
+    /// Seconds between the data sets of the series the fetch yields (SoftLayer's hours
+    /// summed into days for `--period daily`).
+    fn series_step(&self, opts: &FetchOptions) -> i64 {
+        match self {
+            Client::SoftLayer { spec, .. } if spec.rollup.is_none() => opts.period.seconds(),
+            _ => self.step(opts),
         }
     }
 
@@ -514,12 +638,34 @@ impl Client {
     fn step(&self, opts: &FetchOptions) -> i64 {
         match self {
             Client::Hostway(_) => opts.period.seconds(),
+            Client::SoftLayer { spec, .. } => i64::from(spec.rollup.unwrap_or(3600)),
+            Client::CloudWatch { period, .. } => i64::from(*period),
         }
     }
 
     fn cache_key(&self, stream: &Stream, range: DateRange) -> CacheKey {
         match self {
             Client::Hostway(c) => CacheKey::new(c.endpoint(), &stream.ip, stream.scopes[0], range),
+            Client::SoftLayer { spec, .. } => CacheKey::Raw(RawKey {
+                provider: "softlayer".into(),
+                base: endpoint_base(&spec.config.endpoint),
+                parts: vec![spec.hardware_id.to_string(), spec.network.to_string()],
+                step: i64::from(spec.rollup.unwrap_or(3600)),
+                start: range.start,
+                end: range.end,
+            }),
+            Client::CloudWatch { spec, period, .. } => CacheKey::Raw(RawKey {
+                provider: "cloudwatch".into(),
+                base: endpoint_base(&spec.config.endpoint_url()),
+                parts: vec![
+                    spec.config.region.clone(),
+                    spec.instance_id.clone(),
+                    NetworkMetric::of(stream.scopes[0]).name().into(),
+                ],
+                step: i64::from(*period),
+                start: range.start,
+                end: range.end,
+            }),
         }
     }
 
@@ -530,6 +676,15 @@ impl Client {
                 .endpoint()
                 .url(&stream.ip, stream.scopes[0], range)
                 .to_string(),
+            Client::SoftLayer { spec, .. } => format!(
+                "{}SoftLayer_Metric_Tracking_Object/(server {})/getBandwidthData.json",
+                spec.config.endpoint, spec.hardware_id
+            ),
+            Client::CloudWatch { spec, .. } => format!(
+                "{} (GetMetricStatistics {})",
+                spec.config.endpoint_url(),
+                NetworkMetric::of(stream.scopes[0]).name()
+            ),
         }
     }
 
@@ -548,6 +703,74 @@ impl Client {
                     Reply::MinDate { min } => Wire::MinDate { min },
                 },
             ),
+            Client::SoftLayer {
+                client,
+                spec,
+                tracking,
+            } => {
+                let id = *tracking
+                    .get_or_try_init(|| client.tracking_object_id(spec.hardware_id))
+                    .await?;
+                // The last second of the range: whether the service's end is inclusive or
+                // not, no bucket of the next day is asked for.
+                let end =
+                    day_start(range.end) + chrono::Duration::days(1) - chrono::Duration::seconds(1);
+                let rollup = spec.rollup.unwrap_or(3600);
+                let start = day_start(range.start);
+                log(&format!(
+                    "POST getBandwidthData server {} {} {start}..{end} rollup {rollup}",
+                    spec.hardware_id, spec.network
+                ));
+                let rows = client
+                    .bandwidth_data(id, start, end, spec.network, rollup)
+                    .await?;
+                Ok(Wire::Rows(vec![
+                    (Scope::Receive, rows.receive),
+                    (Scope::Transmit, rows.transmit),
+                ]))
+            }
+            Client::CloudWatch {
+                client,
+                spec,
+                period,
+            } => {
+                let metric = NetworkMetric::of(stream.scopes[0]);
+                let (start, end) = (
+                    day_start(range.start),
+                    day_start(range.end) + chrono::Duration::days(1),
+                );
+                log(&format!(
+                    "POST GetMetricStatistics {} {} {start}..{end} period {period}",
+                    spec.instance_id,
+                    metric.name()
+                ));
+                let rows = client
+                    .metric_statistics(&spec.instance_id, metric, start, end, *period)
+                    .await?;
+                Ok(Wire::Rows(vec![(stream.scopes[0], rows)]))
+            }
+        }
+    }
+}
+
+/// Midnight UTC at the start of `day`.
+fn day_start(day: NaiveDate) -> chrono::DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// `HOST[:PORT][/PATH]` of an endpoint URL, for cache paths.
+fn endpoint_base(endpoint: &str) -> String {
+    reqwest::Url::parse(endpoint)
+        .map(|u| url_base(&u))
+        .unwrap_or_else(|_| endpoint.to_string())
+}
+
+impl NetworkMetric {
+    /// The CloudWatch metric of a scope (receive is `NetworkIn`).
+    fn of(scope: Scope) -> NetworkMetric {
+        match scope {
+            Scope::Transmit => NetworkMetric::Out,
+            _ => NetworkMetric::In,
         }
     }
 }
@@ -557,24 +780,33 @@ impl Client {
 enum WireError {
     #[error(transparent)]
     Hostway(#[from] RequestError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
 }
 
 impl WireError {
     fn is_retryable(&self) -> bool {
         match self {
             WireError::Hostway(e) => e.is_retryable(),
+            WireError::Provider(e) => e.is_retryable(),
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
             WireError::Hostway(e) => e.retry_after(),
+            WireError::Provider(_) => None,
         }
     }
 
     fn into_fetch_error(self, chunk: ChunkId, attempts: usize) -> FetchError {
         match self {
             WireError::Hostway(e) => FetchError::Request {
+                chunk,
+                attempts,
+                source: Box::new(e),
+            },
+            WireError::Provider(e) => FetchError::Provider {
                 chunk,
                 attempts,
                 source: Box::new(e),
@@ -633,7 +865,7 @@ pub fn fetch(opts: &FetchOptions) -> Result<Fetched, FetchError> {
 /// Fetches every IP and scope of the range, chunk by chunk, and merges the result.
 pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     validate(opts)?;
-    let client = Client::new(opts)?;
+    let (client, note) = Client::new(opts)?;
     let streams = client.streams(opts);
     let chunks = client.plan(opts);
     let mut jobs = VecDeque::new();
@@ -669,6 +901,9 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
         empty: AtomicUsize::new(0),
         reporter: Reporter::new(opts, planned),
     });
+    if let Some(note) = note {
+        shared.reporter.note(&note);
+    }
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..opts.concurrency.min(planned) {
         workers.spawn(worker(shared.clone()));
@@ -701,7 +936,10 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
         .into_iter()
         .map(Option::unwrap_or_default)
         .collect();
-    let traffic = assemble(opts, &shared.streams, &plan, results);
+    let traffic = match shared.client {
+        Client::Hostway(_) => assemble(opts, &shared.streams, &plan, results),
+        _ => assemble_raw(opts, shared.client.step(opts), &plan, results),
+    };
     let min_dates = shared.min_dates.lock().expect("lock").clone();
     let unavailable: Vec<Unavailable> = opts
         .ips
@@ -718,7 +956,7 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     for u in &unavailable {
         shared.reporter.note(&u.to_string());
     }
-    let step = shared.client.step(opts);
+    let step = shared.client.series_step(opts);
     let coverage = coverage(opts, step, &traffic, min_dates.values().max().copied());
     if coverage.coverage == 0.0 {
         shared.reporter.note(&format!(
@@ -984,6 +1222,54 @@ fn coverage(opts: &FetchOptions, step: i64, traffic: &Traffic, min: Option<Naive
             0.0
         },
     }
+}
+
+/// Joins the chunks of a raw provider's streams, one series per scope; SoftLayer's hours
+/// summed into UTC days when daily data was asked for.
+fn assemble_raw(opts: &FetchOptions, step: i64, plan: &[ChunkId], results: Vec<Scoped>) -> Traffic {
+    let mut by_scope: BTreeMap<Scope, Vec<Point>> = BTreeMap::new();
+    for (_, scoped) in plan.iter().zip(results) {
+        for (scope, points) in scoped {
+            by_scope.entry(scope).or_default().extend(points);
+        }
+    }
+    let daily = opts.period == Period::Daily && step != Period::Daily.seconds();
+    let mut traffic = Traffic::default();
+    for (scope, points) in by_scope {
+        if points.is_empty() {
+            continue;
+        }
+        let points = if daily { sum_days(points) } else { points };
+        let mut series = Series::new(scope, points);
+        series.origin = Origin {
+            period: if daily {
+                Some(Period::Daily)
+            } else {
+                Period::from_seconds(step)
+            },
+            method: Some(Method::Sum),
+            target: None,
+        };
+        traffic.merge_series(series);
+    }
+    traffic
+}
+
+/// Octets per bucket summed into UTC days; a day's count is the buckets it holds.
+fn sum_days(points: Vec<Point>) -> Vec<Point> {
+    let mut days: BTreeMap<NaiveDate, (f64, u64)> = BTreeMap::new();
+    for p in points {
+        let day = days.entry(p.time.date_naive()).or_default();
+        day.0 += p.value;
+        day.1 += 1;
+    }
+    days.into_iter()
+        .map(|(d, (value, n))| Point {
+            time: day_start(d),
+            value,
+            count: Some(n),
+        })
+        .collect()
 }
 
 /// Joins the chunks of each IP and scope in order, then keeps IPs apart or sums them.

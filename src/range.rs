@@ -92,7 +92,13 @@ pub fn days_per_chunk(period: Period, limit: u32) -> u64 {
 /// Cuts `range` into consecutive chunks of whole days, in order, that cover it exactly and
 /// each ask for at most `limit` sets of `period`.
 pub fn split(range: DateRange, period: Period, limit: u32) -> Vec<DateRange> {
-    let step = days_per_chunk(period, limit);
+    split_days(range, days_per_chunk(period, limit))
+}
+
+/// Cuts `range` into consecutive chunks of `step` whole days (at least 1; the last may be
+/// shorter), in order, covering it exactly.
+pub fn split_days(range: DateRange, step: u64) -> Vec<DateRange> {
+    let step = step.max(1);
     let mut chunks = Vec::with_capacity(range.days().div_ceil(step) as usize);
     let mut start = range.start;
     loop {

@@ -434,7 +434,10 @@ fn fetch_command_writes_the_export_and_render_takes_the_same_flags() {
         .unwrap()
         .into_command()
         .unwrap_err();
-    assert_eq!(err, "give either --input files or a source to fetch from, not both");
+    assert_eq!(
+        err,
+        "give either --input files or a source to fetch from, not both"
+    );
 }
 
 #[test]

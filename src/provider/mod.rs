@@ -165,6 +165,18 @@ pub enum ProviderError {
     },
 }
 
+impl ProviderError {
+    /// Worth another attempt: a connection that failed, throttling (429) or a server error
+    /// (5xx). Refusals of the request or the credentials are final.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ProviderError::Transport { .. } => true,
+            ProviderError::Api { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+}
+
 fn code_suffix(code: &Option<String>) -> String {
     code.as_deref().map(|c| format!(" {c}")).unwrap_or_default()
 }

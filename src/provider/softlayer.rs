@@ -92,6 +92,12 @@ impl NetworkType {
     }
 }
 
+impl std::fmt::Display for NetworkType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FromStr for NetworkType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
