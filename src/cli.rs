@@ -198,6 +198,9 @@ pub struct FetchArgs {
     /// Neither read nor write the cache.
     #[arg(long, conflicts_with = "cache_dir", help_heading = "Fetch")]
     pub no_cache: bool,
+    /// Use only the cache; name every chunk it lacks instead of asking the server.
+    #[arg(long, conflicts_with = "no_cache", help_heading = "Fetch")]
+    pub offline: bool,
     /// No progress bar or notes on stderr.
     #[arg(long, short = 'q', help_heading = "Fetch")]
     pub quiet: bool,
@@ -294,6 +297,7 @@ impl FetchArgs {
         };
         opts.quiet = self.quiet;
         opts.verbose = self.verbose;
+        opts.offline = self.offline;
         opts.policy = self.checks.policy();
         Ok(opts)
     }

@@ -20,6 +20,9 @@
 //! - `provider_raw`: SoftLayer `getBandwidthData` and CloudWatch `GetMetricStatistics` against
 //!   the simulator, value for value, with the services' traps (plain dates, 1,440 points,
 //!   retention, shuffled points) and credential errors;
+//! - `raw_sources`: `--source softlayer|cloudwatch` through the CLI against the provider
+//!   simulator: value for value in UTC, exact figures, 1,440-point chunks, retention,
+//!   `--offline` with no request, credential failures in one line with nothing written;
 //! - `report`: `trafficgraph report` with 50 targets and 2 pools against the simulator,
 //!   figures re-computed from the CSVs, an offline re-run, index.html in headless Chromium;
 //! - `trust`: a server that twists each answer (rows outside the range or for another
@@ -41,6 +44,7 @@ mod http_policy;
 mod properties;
 mod provider;
 mod provider_raw;
+mod raw_sources;
 mod render;
 mod report;
 mod trust;
