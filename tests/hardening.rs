@@ -243,6 +243,78 @@ fn no_command_leaks_a_credential_on_success_or_failure() {
             false,
         ),
     ];
+    // Raw data from the other providers: cached, logged with --verbose, and refused.
+    let recent =
+        |days: u64| (chrono::Utc::now().date_naive() - chrono::Days::new(days)).to_string();
+    let (raw_start, raw_end) = (recent(6), recent(4));
+    let raw = |source: &[&str]| -> Vec<String> {
+        let mut v = args(source, &base);
+        v.extend(args(
+            &[
+                "--start",
+                &raw_start,
+                "--end",
+                &raw_end,
+                "--cache-dir",
+                "cache",
+                "--verbose",
+            ],
+            &base,
+        ));
+        v
+    };
+    let sl_raw = [
+        "--source",
+        "softlayer",
+        "--sl-endpoint",
+        "{base}/rest/v3.1/",
+        "--sl-hardware-id",
+        "7",
+    ];
+    let cw_raw = [
+        "--source",
+        "cloudwatch",
+        "--cw-endpoint",
+        "{base}/",
+        "--cw-instance-id",
+        "i-0123456789abcdef0",
+    ];
+    cases.push((
+        "softlayer raw",
+        [args(&["fetch", "-o", "out/sl.csv"], &base), raw(&sl_raw)].concat(),
+        vec![("SL_API_KEY", SL_KEY)],
+        true,
+    ));
+    cases.push((
+        "softlayer raw bad key",
+        [
+            args(&["render", "-o", "out/sl.png", "--refresh"], &base),
+            raw(&sl_raw),
+        ]
+        .concat(),
+        vec![("SL_API_KEY", "TGLEAK-softlayer-key-0b8e-wrong")],
+        false,
+    ));
+    cases.push((
+        "cloudwatch raw",
+        [
+            args(&["render", "-o", "out/cw.png", "--stats", "json"], &base),
+            raw(&cw_raw),
+        ]
+        .concat(),
+        vec![("AWS_SECRET_ACCESS_KEY", AWS_SECRET)],
+        true,
+    ));
+    cases.push((
+        "cloudwatch raw bad secret",
+        [
+            args(&["fetch", "-o", "out/cw.csv", "--refresh"], &base),
+            raw(&cw_raw),
+        ]
+        .concat(),
+        vec![("AWS_SECRET_ACCESS_KEY", "TGLEAK/aws+secret-9c4d-wrong")],
+        false,
+    ));
     // A report: one target served, one refused (404) and drawn by SoftLayer instead.
     std::fs::write(
         dir.path().join("report.toml"),
