@@ -9,7 +9,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use chrono::{Days, NaiveDate, Utc};
+use trafficgraph::model::Scope;
 use trafficgraph::provider::sim::{self, ProviderSimConfig, SimCounters, SimServer};
+use trafficgraph::source::file::parse_export_csv;
+use trafficgraph::stats::{self, StatsOptions};
+use trafficgraph::units::ValueUnit;
 
 use crate::util::{names_in, scratch, stderr, stdout};
 
@@ -303,4 +307,116 @@ fn bad_credentials_and_unknown_ids_end_in_one_line_with_nothing_written() {
             "nothing written"
         );
     }
+}
+
+/// The figures of a report row equal those computed here from its CSV, read with the
+/// unit its source gives (`value_unit`).
+fn check_row(dir: &Path, row: &serde_json::Value, value_unit: ValueUnit) {
+    let text = std::fs::read_to_string(dir.join(row["csv"].as_str().unwrap())).unwrap();
+    let mut traffic = parse_export_csv(&text).unwrap();
+    traffic.resolve_periods();
+    let opts = StatsOptions {
+        value_unit,
+        ..StatsOptions::default()
+    };
+    let s = stats::compute(&traffic, &opts);
+    let name = &row["name"];
+    let rx = s.series(Scope::Receive).unwrap();
+    let tx = s.series(Scope::Transmit).unwrap();
+    assert_eq!(
+        row["received_bytes"].as_f64(),
+        Some(rx.total_bytes),
+        "{name}"
+    );
+    assert_eq!(
+        row["transmitted_bytes"].as_f64(),
+        Some(tx.total_bytes),
+        "{name}"
+    );
+    assert_eq!(row["receive_max"].as_f64(), Some(rx.max), "{name}");
+    assert_eq!(row["transmit_avg"].as_f64(), Some(tx.avg), "{name}");
+    assert_eq!(
+        row["percentile"].as_f64(),
+        s.percentile.map(|p| p.value),
+        "{name}"
+    );
+}
+
+#[test]
+fn a_report_mixing_three_sources_and_a_pool_across_them_then_offline() {
+    let providers = ProviderSimConfig::default();
+    let sim = trafficgraph::sim::spawn(trafficgraph::sim::SimConfig {
+        providers: Some(providers.clone()),
+        ..trafficgraph::sim::SimConfig::default()
+    })
+    .unwrap();
+    let base = sim.base_url();
+    let base = base.trim_end_matches('/');
+    let today = Utc::now().date_naive();
+    let (start, end) = (today - Days::new(9), today - Days::new(3));
+    let dir = scratch();
+    std::fs::write(
+        dir.path().join("mixed.toml"),
+        format!(
+            "[defaults]\nbase_url = \"{base}\"\nrange = \"specified_range\"\n\
+             date = {start}\nend_date = {end}\n\
+             [[target]]\nname = \"hw\"\naccount = \"a1\"\nserver = \"s1\"\nips = [\"10.0.0.1\"]\n\
+             [[target]]\nname = \"sl\"\nsource = \"softlayer\"\nhardware_id = 309098\n\
+             endpoint = \"{base}/rest/v3.1/\"\n\
+             [[target]]\nname = \"cw\"\nsource = \"cloudwatch\"\ninstance_id = \"i-0abc\"\n\
+             region = \"us-east-1\"\nendpoint = \"{base}/\"\n\
+             [[pool]]\nname = \"all\"\ntargets = [\"hw\", \"sl\", \"cw\"]\n"
+        ),
+    )
+    .unwrap();
+    let report = |extra: &[&str]| {
+        let mut args = vec!["report", "--config", "mixed.toml", "--out-dir", "out"];
+        args.extend_from_slice(&["--cache-dir", "cache", "--now", "2026-11-29"]);
+        args.extend_from_slice(extra);
+        run(dir.path(), &args, SL_KEY, AWS_SECRET)
+    };
+    let o = report(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = dir.path().join("out");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let rows = summary["rows"].as_array().expect("rows");
+    let row = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap();
+    for r in rows {
+        assert_eq!(r["status"], "ok", "{r}");
+    }
+    check_row(&out, row("hw"), ValueUnit::BytesPerSecond);
+    check_row(&out, row("sl"), ValueUnit::OctetsPerPeriod);
+    check_row(&out, row("cw"), ValueUnit::OctetsPerPeriod);
+    check_row(&out, row("all"), ValueUnit::OctetsPerPeriod);
+    // The pool's totals are its members' totals.
+    for key in ["received_bytes", "transmitted_bytes"] {
+        let members: f64 = ["hw", "sl", "cw"]
+            .iter()
+            .map(|n| row(n)[key].as_f64().unwrap())
+            .sum();
+        let pool = row("all")[key].as_f64().unwrap();
+        assert!(
+            close(pool, members),
+            "{key}: pool {pool} vs members {members}"
+        );
+    }
+    // The CloudWatch row is 5-minute data, drawn as it is; the pool at the hour.
+    let cw = std::fs::read_to_string(out.join("cw.csv")).unwrap();
+    assert_eq!(cw.lines().count(), 1 + 7 * 288);
+    let pool = std::fs::read_to_string(out.join("all.csv")).unwrap();
+    assert_eq!(pool.lines().count(), 1 + 7 * 24);
+    let before = std::fs::read(out.join("summary.json")).unwrap();
+    sim.counters.reset();
+    let calls = || {
+        let c = &providers.counters;
+        SimCounters::get(&c.softlayer_calls) + SimCounters::get(&c.cloudwatch_calls)
+    };
+    let provider_calls = calls();
+    assert!(provider_calls >= 3, "SoftLayer and CloudWatch were asked");
+    let o = report(&["--offline"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(sim.counters.total(), 0, "offline made Hostway requests");
+    assert_eq!(calls(), provider_calls, "offline made provider requests");
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
 }

@@ -103,18 +103,45 @@ fn opt_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>,
         .map_err(serde::de::Error::custom)
 }
 
-/// One server: its IPs are fetched and summed into one graph.
+/// One server: its raw data fetched (a Hostway server's IPs summed) into one graph.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
     pub name: String,
+    /// Whose raw data: `hostway` (the default), `softlayer` or `cloudwatch`.
+    #[serde(default)]
+    pub source: SourceName,
+    /// Hostway: account, server and IPs.
+    #[serde(default)]
     pub account: String,
+    #[serde(default)]
     pub server: String,
+    #[serde(default)]
     pub ips: Vec<String>,
-    /// Overrides `defaults.base_url`.
+    /// Overrides `defaults.base_url` (Hostway).
     pub base_url: Option<String>,
+    /// SoftLayer: the hardware server and its network (`public` or `private`).
+    pub hardware_id: Option<u64>,
+    pub network: Option<String>,
+    /// CloudWatch: the EC2 instance, its region (default `AWS_REGION`) and the seconds
+    /// per data point (default 300).
+    pub instance_id: Option<String>,
+    pub region: Option<String>,
+    pub cw_period: Option<u32>,
+    /// SoftLayer or CloudWatch endpoint (default the provider's public one).
+    pub endpoint: Option<String>,
     /// Provider image to use when raw data cannot be fetched.
     pub fallback: Option<FallbackConfig>,
+}
+
+/// `source` of a target.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceName {
+    #[default]
+    Hostway,
+    Softlayer,
+    Cloudwatch,
 }
 
 /// Where to get a provider-drawn graph for a target.
@@ -143,6 +170,58 @@ pub enum FallbackConfig {
 pub struct PoolConfig {
     pub name: String,
     pub targets: Vec<String>,
+}
+
+impl TargetConfig {
+    /// The keys this target's source needs are there, and no other source's.
+    fn validate(&self, default_base_url: bool) -> Result<(), String> {
+        let name = &self.name;
+        let hostway = !self.account.is_empty()
+            || !self.server.is_empty()
+            || !self.ips.is_empty()
+            || self.base_url.is_some();
+        let softlayer = self.hardware_id.is_some() || self.network.is_some();
+        let cloudwatch =
+            self.instance_id.is_some() || self.region.is_some() || self.cw_period.is_some();
+        let others = match self.source {
+            SourceName::Hostway => softlayer || cloudwatch || self.endpoint.is_some(),
+            SourceName::Softlayer => hostway || cloudwatch,
+            SourceName::Cloudwatch => hostway || softlayer,
+        };
+        if others {
+            return Err(format!(
+                "target '{name}' mixes keys of several sources; its source is {:?} (set \
+                 `source = \"softlayer\"` or `\"cloudwatch\"` for theirs)",
+                self.source
+            ));
+        }
+        match self.source {
+            SourceName::Hostway if self.ips.is_empty() => {
+                Err(format!("target '{name}' lists no ips"))
+            }
+            SourceName::Hostway
+                if self.base_url.is_none() && !default_base_url && self.fallback.is_none() =>
+            {
+                Err(format!(
+                    "target '{name}' has no base_url (set it in [defaults] or on the target)"
+                ))
+            }
+            SourceName::Softlayer if self.hardware_id.is_none() => {
+                Err(format!("target '{name}' (softlayer) needs hardware_id"))
+            }
+            SourceName::Softlayer
+                if !matches!(self.network.as_deref(), None | Some("public" | "private")) =>
+            {
+                Err(format!(
+                    "target '{name}': network must be \"public\" or \"private\""
+                ))
+            }
+            SourceName::Cloudwatch if self.instance_id.is_none() => {
+                Err(format!("target '{name}' (cloudwatch) needs instance_id"))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Config {
@@ -190,15 +269,7 @@ impl Config {
             if !names.insert(t.name.as_str()) {
                 return Err(format!("target name '{}' appears twice", t.name));
             }
-            if t.ips.is_empty() {
-                return Err(format!("target '{}' lists no ips", t.name));
-            }
-            if t.base_url.is_none() && self.defaults.base_url.is_none() && t.fallback.is_none() {
-                return Err(format!(
-                    "target '{}' has no base_url (set it in [defaults] or on the target)",
-                    t.name
-                ));
-            }
+            t.validate(self.defaults.base_url.is_some())?;
         }
         for p in &self.pools {
             if !names.insert(p.name.as_str()) {

@@ -34,14 +34,17 @@ use rayon::prelude::*;
 
 use crate::export::{CsvExporter, Exporter};
 use crate::fetch::FetchOptions;
+use crate::fetch::{CloudWatchRaw, RawProvider, SoftLayerRaw};
 use crate::model::{Method, Origin, Period, Point, Scope, Series, Traffic};
 use crate::output::{write_output, OutputError};
+use crate::provider::cloudwatch::CloudWatchConfig;
+use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
 use crate::range::{parse_date, DateRange};
 use crate::render::{RenderOptions, Theme};
 use crate::source::hostway::Secret;
 use crate::stats::{PercentileOf, StatsOptions};
 use crate::units::{DisplayUnit, ValueUnit};
-use config::{Config, ConfigError, TargetConfig};
+use config::{Config, ConfigError, SourceName, TargetConfig};
 use summary::{file_stems, Summary, SummaryRow};
 
 /// `trafficgraph report` flags.
@@ -404,8 +407,10 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
                     }
                 }
             }
-            let traffic = sum_traffic(&members, ctx.plan.period, ctx.plan.method);
-            draw_and_write(&ctx, &pool.name, "pool", stem, &traffic)
+            match sum_traffic(&members, ctx.plan.period, ctx.plan.method) {
+                Ok(traffic) => draw_and_write(&ctx, &pool.name, "pool", stem, &traffic),
+                Err(why) => (SummaryRow::failed(&pool.name, "pool", why), Vec::new()),
+            }
         })
         .collect();
     drop(kept);
@@ -454,15 +459,72 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
     Ok(ReportOutcome { summary, written })
 }
 
+/// What a target reads: a Hostway base URL, or another provider's raw data.
+fn target_provider(ctx: &Ctx, t: &TargetConfig) -> Result<Option<RawProvider>, String> {
+    Ok(Some(match t.source {
+        SourceName::Hostway => {
+            let base = t
+                .base_url
+                .clone()
+                .or_else(|| ctx.config.defaults.base_url.clone());
+            return Ok(base.map(|_| RawProvider::Hostway));
+        }
+        SourceName::Softlayer => {
+            let mut config = SoftLayerConfig::from_env().map_err(|e| e.to_string())?;
+            if let Some(e) = &t.endpoint {
+                config = config.with_endpoint(e.clone());
+            }
+            let network = match t.network.as_deref() {
+                Some("private") => NetworkType::Private,
+                _ => NetworkType::Public,
+            };
+            RawProvider::SoftLayer(SoftLayerRaw {
+                config,
+                hardware_id: t.hardware_id.unwrap_or_default(),
+                network,
+                rollup: None,
+            })
+        }
+        SourceName::Cloudwatch => {
+            let mut config =
+                CloudWatchConfig::from_env(t.region.clone()).map_err(|e| e.to_string())?;
+            if let Some(e) = &t.endpoint {
+                config = config.with_endpoint(e.clone());
+            }
+            RawProvider::CloudWatch(CloudWatchRaw {
+                config,
+                instance_id: t.instance_id.clone().unwrap_or_default(),
+                period: t.cw_period.unwrap_or(300),
+            })
+        }
+    }))
+}
+
 /// Fetch options of one target.
-fn fetch_options(ctx: &Ctx, t: &TargetConfig, base_url: String) -> FetchOptions {
+fn fetch_options(ctx: &Ctx, t: &TargetConfig, provider: RawProvider) -> FetchOptions {
     let job = &ctx.job;
     let plan = &ctx.plan;
-    let mut o = FetchOptions::new(base_url, &t.account, &t.server, t.ips.clone(), plan.range);
+    let mut o = match provider {
+        RawProvider::Hostway => {
+            let base_url = t
+                .base_url
+                .clone()
+                .or_else(|| ctx.config.defaults.base_url.clone())
+                .unwrap_or_default();
+            let mut o =
+                FetchOptions::new(base_url, &t.account, &t.server, t.ips.clone(), plan.range);
+            o.method = plan.method;
+            o.auth = plan.auth.clone();
+            o
+        }
+        raw => {
+            let mut o = FetchOptions::raw(raw, plan.range);
+            o.method = Method::Sum;
+            o
+        }
+    };
     o.scopes = plan.scopes.clone();
     o.period = plan.period;
-    o.method = plan.method;
-    o.auth = plan.auth.clone();
     o.concurrency = job.concurrency;
     o.retries = job.retries;
     o.backoff_min = job.backoff_min;
@@ -481,15 +543,12 @@ fn fetch_options(ctx: &Ctx, t: &TargetConfig, base_url: String) -> FetchOptions 
 async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
     let t = &ctx.config.targets[index];
     let stem = ctx.stems[index].clone();
-    let base = t
-        .base_url
-        .clone()
-        .or_else(|| ctx.config.defaults.base_url.clone());
-    let fetched = match base {
-        Some(base) => crate::fetch::fetch_async(&fetch_options(&ctx, t, base))
+    let fetched = match target_provider(&ctx, t) {
+        Ok(Some(provider)) => crate::fetch::fetch_async(&fetch_options(&ctx, t, provider))
             .await
             .map_err(|e| e.to_string()),
-        None => Err("no base_url, only a fallback".to_string()),
+        Ok(None) => Err("no base_url, only a fallback".to_string()),
+        Err(e) => Err(e),
     };
     let done = |row, traffic, written, note| Done {
         index,
@@ -579,7 +638,7 @@ fn draw_and_write(
     if let Err(why) = written {
         return (SummaryRow::failed(name, kind, why), Vec::new());
     }
-    let mut row = SummaryRow::from_stats(name, kind, &stats, plan.range, plan.period.seconds());
+    let mut row = SummaryRow::from_stats(name, kind, &stats, plan.range, traffic.step_seconds());
     row.png = Some(png_name);
     row.csv = Some(csv_name);
     (row, vec![csv_path, png_path])
@@ -587,7 +646,31 @@ fn draw_and_write(
 
 /// Sums several targets' traffic per scope and timestamp (a pool's graph). A member
 /// without a sample at a timestamp adds nothing there.
-pub fn sum_traffic(members: &[&Traffic], period: Period, method: Method) -> Traffic {
+///
+/// Members of one kind (same step and consolidation) are summed as they are. Members that
+/// differ (a CloudWatch instance's 5-minute octets beside a Hostway server's hourly
+/// averages) are each turned into octets per bucket of the coarsest step first, so the
+/// pool's values are octets per that step and its totals are exactly the members' totals;
+/// the pool is drawn at the coarsest step. Minimum or maximum values cannot be summed
+/// into octets: such a mix is refused.
+pub fn sum_traffic(
+    members: &[&Traffic],
+    period: Period,
+    method: Method,
+) -> Result<Traffic, String> {
+    let kinds: HashSet<(i64, Option<Method>)> = members
+        .iter()
+        .flat_map(|t| &t.series)
+        .map(|s| (s.step_seconds(), s.origin.method))
+        .collect();
+    if kinds.len() > 1 {
+        return sum_as_octets(members);
+    }
+    Ok(sum_alike(members, period, method))
+}
+
+/// [`sum_traffic`] of members of one kind.
+fn sum_alike(members: &[&Traffic], period: Period, method: Method) -> Traffic {
     let mut sums: BTreeMap<Scope, BTreeMap<i64, Point>> = BTreeMap::new();
     for traffic in members {
         for series in &traffic.series {
@@ -619,4 +702,53 @@ pub fn sum_traffic(members: &[&Traffic], period: Period, method: Method) -> Traf
         })
         .collect();
     Traffic::new(series)
+}
+
+/// [`sum_traffic`] of members of several kinds: octets per bucket of the coarsest step.
+fn sum_as_octets(members: &[&Traffic]) -> Result<Traffic, String> {
+    let all = || members.iter().flat_map(|t| &t.series);
+    let step = all().map(Series::step_seconds).max().unwrap_or(3600);
+    let mut sums: BTreeMap<Scope, BTreeMap<i64, f64>> = BTreeMap::new();
+    for s in all() {
+        let own = s.step_seconds();
+        if step % own != 0 {
+            return Err(format!(
+                "members' steps of {own} s and {step} s do not nest; a pool sums members \
+                 whose steps divide each other"
+            ));
+        }
+        // Octets in one of the member's own buckets, from one raw value.
+        let octets = match s.origin.method {
+            Some(Method::Sum) => 1.0,
+            Some(Method::Avg) | None => own as f64,
+            Some(m) => {
+                return Err(format!(
+                    "a pool of several providers or steps sums octets; {m} values cannot \
+                     be summed (use method = \"avg\" or \"sum\")"
+                ))
+            }
+        };
+        let by_bucket = sums.entry(s.scope).or_default();
+        for (&t, &v) in s.times().iter().zip(s.values()) {
+            *by_bucket.entry(t.div_euclid(step) * step).or_default() += v * octets;
+        }
+    }
+    let series = sums
+        .into_iter()
+        .map(|(scope, buckets)| {
+            let mut s = Series::from_columns(
+                scope,
+                buckets.keys().copied().collect(),
+                buckets.into_values().collect(),
+                Vec::new(),
+            );
+            s.origin = Origin {
+                period: Period::from_seconds(step),
+                method: Some(Method::Sum),
+                target: None,
+            };
+            s
+        })
+        .collect();
+    Ok(Traffic::new(series))
 }
