@@ -582,8 +582,14 @@ impl FallbackArgs {
         if self.fallback == FallbackMode::Never {
             return Ok(None);
         }
+        // The provider whose raw data is fetched draws its own graph unless told otherwise.
         let provider = self
             .provider
+            .or(match fetch.provider.source {
+                SourceKind::Softlayer => Some(ProviderKind::SoftLayer),
+                SourceKind::Cloudwatch => Some(ProviderKind::CloudWatch),
+                SourceKind::Hostway => None,
+            })
             .ok_or("--fallback needs --provider softlayer or cloudwatch")?;
         let day = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
         let (start, end) = match (fetch.start, fetch.end) {
@@ -982,10 +988,11 @@ impl Cli {
                     );
                 } else {
                     if matches!(&fallback, Some(f) if f.mode == FallbackMode::OnError)
-                        && a.fetch.base_url.is_none()
+                        && !a.fetch.fetches()
                     {
                         return Err(
-                            "--fallback on-error applies to fetching: give --base-url".into()
+                            "--fallback on-error applies to fetching: give --base-url or --source"
+                                .into(),
                         );
                     }
                     Some(source(a.input, a.fetch)?)

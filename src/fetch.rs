@@ -538,13 +538,26 @@ impl Client {
                 let client = cloudwatch::Client::new(spec.config.clone()).map_err(provider)?;
                 let start = day_start(opts.range.start);
                 let period = cloudwatch::finest_period(start, Utc::now(), spec.period);
-                let note = (period != spec.period).then(|| {
-                    format!(
-                        "CloudWatch keeps {}-second data for less time than {} is old: asking \
+                let age = Utc::now() - start;
+                let note = if age > chrono::Duration::days(455) {
+                    Some(format!(
+                        "CloudWatch keeps no data older than 455 days, and {} is {} days old: \
+                         expect an empty answer",
+                        opts.range.start,
+                        age.num_days()
+                    ))
+                } else {
+                    None
+                };
+                let note = note.or_else(|| {
+                    (period != spec.period).then(|| {
+                        format!(
+                            "CloudWatch keeps {}-second data for less time than {} is old: asking \
                          for {period}-second data (retention: 60 s for 15 days, 300 s for 63, \
                          3600 s for 455)",
-                        spec.period, opts.range.start
-                    )
+                            spec.period, opts.range.start
+                        )
+                    })
                 });
                 let spec = spec.clone();
                 Ok((

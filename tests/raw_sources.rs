@@ -420,3 +420,55 @@ fn a_report_mixing_three_sources_and_a_pool_across_them_then_offline() {
     assert_eq!(calls(), provider_calls, "offline made provider requests");
     assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
 }
+
+#[test]
+fn fallback_on_error_takes_the_providers_own_graph_when_its_raw_data_fails() {
+    let (_rt, server, _cfg) = start();
+    let dir = scratch();
+    let endpoint = server.cloudwatch_endpoint();
+    // Older than CloudWatch keeps anything: the raw answer is empty, the picture is not.
+    let o = run(
+        dir.path(),
+        &[
+            "render",
+            "--source",
+            "cloudwatch",
+            "--cw-instance-id",
+            "i-0abc",
+            "--cw-endpoint",
+            &endpoint,
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-03",
+            "--no-cache",
+            "--fallback",
+            "on-error",
+            "-o",
+            "g.png",
+            "--stats",
+            "json",
+        ],
+        SL_KEY,
+        AWS_SECRET,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("keeps no data older than 455 days"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("using the cloudwatch graph instead"),
+        "{}",
+        stderr(&o)
+    );
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["source"], "provider:cloudwatch");
+    assert!(
+        j["fallback_reason"].as_str().unwrap().contains("no data"),
+        "{j}"
+    );
+    let png = image::open(dir.path().join("g.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (827, 273));
+}
