@@ -361,9 +361,45 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Load by UTC hour, in percent of the day's peak: quiet nights, a working-day ramp and
+/// an evening peak (the shape a web server's graph has).
+const DAY_SHAPE: [u64; 24] = [
+    35, 28, 22, 18, 16, 18, 25, 38, 52, 62, 68, 72, 74, 73, 72, 74, 78, 84, 92, 100, 96, 80, 60, 45,
+];
+
+/// Whole bytes per second over the 5 minutes starting at `t` of a series seeded `seed`:
+/// the day's shape (interpolated across each hour), lighter weekends, some noise. Integers,
+/// so every sum a test makes of them is exact.
+fn sim_rate(seed: u64, t: i64) -> u64 {
+    let five = t.div_euclid(300);
+    let hour = t.rem_euclid(86_400) as usize / 3600;
+    let part = (t.rem_euclid(3600) / 300) as u64; // 0..12 through the hour
+    let shape = DAY_SHAPE[hour] * (12 - part) + DAY_SHAPE[(hour + 1) % 24] * part;
+    // 1970-01-01 was a Thursday: days 2 and 3 of each week are Saturday and Sunday.
+    let weekend = matches!(t.div_euclid(86_400).rem_euclid(7), 2 | 3);
+    let week = if weekend { 70 } else { 100 };
+    let noise = 90 + fnv1a(&(seed ^ five as u64).to_le_bytes()) % 21; // 90..110 %
+    let peak = 20_000 + seed % 997 * 100; // bytes per second at the day's peak
+    peak * shape * week * noise / (12 * 100 * 100 * 100)
+}
+
+/// The whole octets of the `seconds` starting at `start` (5-minute parts; a part shorter
+/// than 5 minutes at its own share).
+fn sim_octets(seed: u64, start: i64, seconds: i64) -> f64 {
+    let mut total = 0u64;
+    let mut t = start;
+    while t < start + seconds {
+        let len = (300 - t.rem_euclid(300)).min(start + seconds - t);
+        total += sim_rate(seed, t) * len as u64;
+        t += len;
+    }
+    total as f64
+}
+
 /// Octets the simulator reports for the `rollup`-second bucket starting at
 /// `bucket_start_utc` (epoch seconds) of tracking object `tracking_id`: whole numbers, with
-/// a daily shape, more out than in, less on the private network.
+/// a daily shape, more out than in, less on the private network; a bucket holds exactly the
+/// octets of the finer buckets it spans.
 pub fn sl_octets(
     tracking_id: u64,
     network: &str,
@@ -371,22 +407,14 @@ pub fn sl_octets(
     bucket_start_utc: i64,
     rollup: u32,
 ) -> f64 {
-    let hour = bucket_start_utc.rem_euclid(86_400) as u64 / 3600;
-    let wobble = (bucket_start_utc.div_euclid(300).rem_euclid(13)) as u64;
-    let per_five_minutes =
-        2_000_000 + (tracking_id % 997) * 10_000 + hour * 150_000 + wobble * 1_000;
-    let directed = if inbound {
-        per_five_minutes
-    } else {
-        per_five_minutes * 3 + 17
-    };
-    let networked = if network == "private" {
-        directed / 2
+    let seed = fnv1a(format!("sl\0{tracking_id}\0{network}\0{inbound}").as_bytes());
+    let octets = sim_octets(seed, bucket_start_utc, i64::from(rollup));
+    let directed = if inbound { octets } else { octets * 3.0 };
+    if network == "private" {
+        (directed / 2.0).floor()
     } else {
         directed
-    };
-    // Buckets finer than 300 s do not exist on SoftLayer; scale by whole 300 s parts.
-    (networked * u64::from(rollup) / 300) as f64
+    }
 }
 
 /// A `getBandwidthData` time: epoch seconds, an RFC 3339 time with its offset, or a plain
@@ -707,10 +735,8 @@ async fn cloudwatch_call(
 /// Bytes the simulator reports as the `Sum` of `NetworkIn` (`metric_in`) or `NetworkOut`
 /// of `instance_id` for the `period` seconds starting at `t`: whole numbers.
 pub fn cw_sum(instance_id: &str, metric_in: bool, t: i64, period: u32) -> f64 {
-    let base = fnv1a(instance_id.as_bytes()) % 1000 + 1;
-    let shape = t.div_euclid(300).rem_euclid(977) as u64;
-    let per_second = base * 10 + shape * 3 + if metric_in { 0 } else { 5 };
-    (per_second * u64::from(period)) as f64
+    let seed = fnv1a(format!("cw\0{instance_id}\0{metric_in}").as_bytes());
+    sim_octets(seed, t, i64::from(period))
 }
 
 /// The finest period CloudWatch keeps for data `age` seconds old (60 s for 15 days, 300 s
