@@ -1117,6 +1117,14 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
     let url = || shared.client.url(stream, id.range);
     let answer = match wire {
         Wire::OverLimit => Answer::OverLimit,
+        // A minimum date on or before the start contradicts the refusal itself: refused,
+        // not cached (a re-run would only meet it again).
+        Wire::MinDate { min } if min <= id.range.start => {
+            return Err(FetchError::MinDateLoop {
+                chunk: id.clone(),
+                min,
+            })
+        }
         Wire::MinDate { min } => Answer::MinDate { min },
         Wire::Rows(parts) => {
             let expect = Expect {

@@ -41,6 +41,8 @@ enum Twist {
     Html,
     /// 400: minimum start date after the range.
     CreatedLater,
+    /// 400: a minimum start date that is the requested start itself.
+    MinDateIsStart,
 }
 
 /// The honest value of an hour: 1 000 to 24 000 bytes/s by hour of day, plus the day.
@@ -87,6 +89,7 @@ fn respond(twist: Twist, start: &str, end: &str, first_start: &str) -> (String, 
                 "<html><body>Maintenance</body></html>".into(),
             )
         }
+        Twist::MinDateIsStart => {}
         Twist::CreatedLater => {
             return (
                 "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json".into(),
@@ -95,6 +98,14 @@ fn respond(twist: Twist, start: &str, end: &str, first_start: &str) -> (String, 
                     .into(),
             )
         }
+    }
+    if let Twist::MinDateIsStart = twist {
+        return (
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json".into(),
+            format!(
+                r#"{{"badRequest": {{"details": {{"startDate": "{start} is less than minimum value {start}"}}}}}}"#
+            ),
+        );
     }
     (json, format!("[{}]", rows.join(",\n")))
 }
@@ -407,6 +418,17 @@ fn an_empty_answer_for_past_days_is_refused_unless_allowed() {
     assert!(
         entries(&dir.path().join("cache")).is_empty(),
         "an empty answer is not cached"
+    );
+}
+
+#[test]
+fn a_minimum_date_that_does_not_move_the_start_is_refused_and_not_cached() {
+    refused(
+        Twist::MinDateIsStart,
+        &[
+            CHUNK,
+            "minimum start date 2025-03-01, which does not move the start",
+        ],
     );
 }
 
