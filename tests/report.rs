@@ -516,3 +516,115 @@ fn fallback_target_gets_the_provider_graph() {
     );
     drop(provider);
 }
+
+/// A config of the named targets (server `srv-missing` answers 404), one day.
+fn small_config(dir: &Path, base_url: &str, targets: &[(&str, &str)]) -> PathBuf {
+    let mut text = format!(
+        "[defaults]\nbase_url = \"{base_url}\"\nrange = \"specified_day\"\ndate = {START}\n"
+    );
+    for (i, (name, server)) in targets.iter().enumerate() {
+        text.push_str(&format!(
+            "\n[[target]]\nname = \"{name}\"\naccount = \"acme\"\nserver = \"{server}\"\n\
+             ips = [\"10.1.{i}.1\"]\n"
+        ));
+    }
+    let path = dir.join("report.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A re-run into the same directory leaves exactly the files its summary lists: a target
+/// dropped from the config and one that failed this time lose their graph and CSV; a file
+/// that is not the report's stays.
+#[test]
+fn rerun_removes_the_files_the_new_summary_does_not_list() {
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let out = work.path().join("out");
+    let config = small_config(
+        work.path(),
+        &sim.base_url(),
+        &[("a", "srv-1"), ("b", "srv-2"), ("c", "srv-3")],
+    );
+    report::run(&ReportJob::new(&config, &out)).unwrap();
+    let summary_files = ["index.html", "summary.csv", "summary.json"];
+    let mut first: Vec<&str> = vec!["a.csv", "a.png", "b.csv", "b.png", "c.csv", "c.png"];
+    first.extend(summary_files);
+    first.sort();
+    assert_eq!(names_in(&out), first);
+    // Someone's note in the report's folder is not the report's to remove.
+    std::fs::write(out.join("notes.txt"), "kept").unwrap();
+
+    // b is gone from the config, c's server now answers 404.
+    let config = small_config(
+        work.path(),
+        &sim.base_url(),
+        &[("a", "srv-1"), ("c", "srv-missing")],
+    );
+    let outcome = report::run(&ReportJob::new(&config, &out)).unwrap();
+    assert_eq!(outcome.summary.failed(), 1);
+    let mut second: Vec<&str> = vec!["a.csv", "a.png", "notes.txt"];
+    second.extend(summary_files);
+    second.sort();
+    assert_eq!(names_in(&out), second);
+    let rows = summary_rows(&out);
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0]["png"].as_str(), rows[0]["csv"].as_str()), ("a.png", "a.csv"));
+    assert_eq!((rows[1]["status"].as_str(), rows[1]["png"].as_str()), ("failed", ""));
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "kept");
+}
+
+/// A non-empty directory that is not a previous report's is refused before any request,
+/// in one line naming it, a file in it and what to do; nothing is written there.
+#[test]
+fn a_directory_that_is_not_a_report_is_refused_untouched() {
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let config = small_config(work.path(), &sim.base_url(), &[("a", "srv-1")]);
+    let dir = work.path().join("reports");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let o = run_in(
+        work.path(),
+        &[
+            "report",
+            "--config",
+            config.to_str().unwrap(),
+            "--out-dir",
+            "reports/",
+            "--no-cache",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "--out-dir reports/ holds files that are not a trafficgraph report \
+             (e.g. notes.txt); give an empty or new directory"
+        ),
+        "{err}"
+    );
+    assert_eq!(sim.counters.total(), 0, "a request was made");
+    assert_eq!(names_in(&dir), ["notes.txt"]);
+    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
+
+    // A summary.json that is not a report's does not make the folder one (nor would its
+    // index.html be ours to overwrite).
+    std::fs::remove_file(dir.join("notes.txt")).unwrap();
+    std::fs::write(dir.join("summary.json"), "{\"mine\": true}").unwrap();
+    let e = report::run(&ReportJob::new(&config, &dir)).unwrap_err();
+    assert!(e.to_string().contains("(e.g. summary.json)"), "{e}");
+    assert_eq!(names_in(&dir), ["summary.json"]);
+    assert_eq!(sim.counters.total(), 0, "a request was made");
+
+    // An empty directory, and then the report's own, are fine.
+    let empty = work.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    report::run(&ReportJob::new(&config, &empty)).unwrap();
+    report::run(&ReportJob::new(&config, &empty)).unwrap();
+    assert_eq!(
+        names_in(&empty),
+        ["a.csv", "a.png", "index.html", "summary.csv", "summary.json"]
+    );
+}
