@@ -577,9 +577,18 @@ fn rerun_removes_the_files_the_new_summary_does_not_list() {
     assert_eq!(names_in(&out), second);
     let rows = summary_rows(&out);
     assert_eq!(rows.len(), 2);
-    assert_eq!((rows[0]["png"].as_str(), rows[0]["csv"].as_str()), ("a.png", "a.csv"));
-    assert_eq!((rows[1]["status"].as_str(), rows[1]["png"].as_str()), ("failed", ""));
-    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "kept");
+    assert_eq!(
+        (rows[0]["png"].as_str(), rows[0]["csv"].as_str()),
+        ("a.png", "a.csv")
+    );
+    assert_eq!(
+        (rows[1]["status"].as_str(), rows[1]["png"].as_str()),
+        ("failed", "")
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "kept"
+    );
 }
 
 /// A non-empty directory that is not a previous report's is refused before any request,
@@ -615,7 +624,10 @@ fn a_directory_that_is_not_a_report_is_refused_untouched() {
     );
     assert_eq!(sim.counters.total(), 0, "a request was made");
     assert_eq!(names_in(&dir), ["notes.txt"]);
-    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "mine"
+    );
 
     // A summary.json that is not a report's does not make the folder one (nor would its
     // index.html be ours to overwrite).
@@ -633,7 +645,13 @@ fn a_directory_that_is_not_a_report_is_refused_untouched() {
     report::run(&ReportJob::new(&config, &empty)).unwrap();
     assert_eq!(
         names_in(&empty),
-        ["a.csv", "a.png", "index.html", "summary.csv", "summary.json"]
+        [
+            "a.csv",
+            "a.png",
+            "index.html",
+            "summary.csv",
+            "summary.json"
+        ]
     );
 }
 
@@ -786,7 +804,10 @@ fn index_of_300_targets_sorts_filters_and_loads_lazily() {
         INDEX_PROBE,
         // Headless Chromium loads lazy images at once (for screenshots) unless told to
         // behave as a browser does.
-        &["--window-size=1200,800", "--blink-settings=lazyLoadEnabled=true"],
+        &[
+            "--window-size=1200,800",
+            "--blink-settings=lazyLoadEnabled=true",
+        ],
     );
     let json = dom
         .split("<pre id=\"probe-result\">")
@@ -815,7 +836,10 @@ fn index_of_300_targets_sorts_filters_and_loads_lazily() {
     });
     assert_eq!(probe.by_percentile, names(&by_pct));
     assert_eq!(probe.aria_sort, "descending");
-    assert_ne!(probe.by_percentile, probe.initial, "the click changed nothing");
+    assert_ne!(
+        probe.by_percentile, probe.initial,
+        "the click changed nothing"
+    );
 
     // The filter keeps the percentile order and hides the rest.
     let matching = |q: &str| -> Vec<String> {

@@ -134,7 +134,11 @@ impl OutDir {
     /// from the config, one that failed this time, a provider graph that has no CSV).
     /// Call before the new summary files replace the old: until they do, the old
     /// `summary.json` still names whatever a killed run had not yet removed.
-    pub fn remove_unlisted(&self, dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>, ReportError> {
+    pub fn remove_unlisted(
+        &self,
+        dir: &Path,
+        summary: &Summary,
+    ) -> Result<Vec<PathBuf>, ReportError> {
         let listed: BTreeSet<&str> = summary
             .rows
             .iter()
@@ -181,7 +185,10 @@ mod tests {
     fn a_foreign_directory_is_refused_naming_a_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("web.png"), b"x").unwrap();
-        assert!(check(dir.path(), &["web".into()]).is_ok(), "a killed first run");
+        assert!(
+            check(dir.path(), &["web".into()]).is_ok(),
+            "a killed first run"
+        );
         std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
         std::fs::write(dir.path().join("z.txt"), b"mine").unwrap();
         let e = check(dir.path(), &["web".into()]).unwrap_err().to_string();

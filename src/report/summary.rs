@@ -316,7 +316,7 @@ impl Summary {
                                                     Some(png) => a.graph href=(png)
                                                         title=(format!("{} at full size", r.name)) {
                                                         img src=(png) loading="lazy" decoding="async"
-                                                            width="240" height="80"
+                                                            width="150" height="50"
                                                             alt=(format!("{} bandwidth graph", r.name));
                                                     },
                                                     None => (na),
@@ -451,7 +451,10 @@ mod tests {
         assert_eq!(html.matches("<script>").count(), 1);
         assert!(!STYLE.contains("</") && !SCRIPT.contains("</"));
         assert!(html.contains("404 &amp; gone"));
-        assert!(html.contains("data-name=\"a &quot;quoted&quot; 'name'\""), "{html}");
+        assert!(
+            html.contains("data-name=\"a &quot;quoted&quot; 'name'\""),
+            "{html}"
+        );
         let csv = String::from_utf8(s.to_csv()).unwrap();
         assert!(csv.lines().next().unwrap().contains("p95_max_bits_per_s"));
         assert_eq!(csv.lines().count(), 3);
