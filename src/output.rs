@@ -51,7 +51,8 @@ const TMP_PREFIX: &str = ".";
 const TMP_SUFFIX: &str = ".tmp";
 const TMP_RANDOM_LEN: usize = 6;
 
-fn is_our_temporary(file_name: &str, target: Option<&str>) -> bool {
+/// True for a temporary file of [`write_output`]'s (for `target` only, or any).
+pub(crate) fn is_our_temporary(file_name: &str, target: Option<&str>) -> bool {
     let Some(inner) = file_name
         .strip_prefix(TMP_PREFIX)
         .and_then(|n| n.strip_suffix(TMP_SUFFIX))

@@ -18,7 +18,9 @@ use trafficgraph::sim::{self, SimConfig};
 use trafficgraph::source::file::parse_export_csv;
 use trafficgraph::stats::{self, StatsOptions};
 
-use crate::util::{chromium, chromium_dump_dom, names_in, run_in, scratch, stderr};
+use crate::util::{
+    chromium, chromium_dump_dom, chromium_dump_dom_with, names_in, run_in, scratch, stderr,
+};
 
 const TARGETS: usize = 50;
 const MISSING: usize = 7;
@@ -345,12 +347,18 @@ fn check_in_chromium(dir: &Path, rows: usize) {
         eprintln!("report: skipping the index.html check: no chromium in /usr/bin");
         return;
     };
-    let check = "window.addEventListener('load', () => {\
-        const imgs = Array.from(document.images);\
+    // The graphs load lazily: ask for every one, then wait (in timer steps, which advance
+    // Chromium's virtual time) until each has loaded or failed.
+    let check = "window.addEventListener('load', async () => {\
+        const imgs = Array.from(document.querySelectorAll('#summary img'));\
+        const lazy = imgs.filter(i => i.loading === 'lazy').length;\
+        imgs.forEach(i => { i.loading = 'eager'; });\
+        for (let n = 0; n < 50 && imgs.some(i => !i.complete); n++)\
+            await new Promise(r => setTimeout(r, 100));\
         const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length;\
         const rows = document.querySelectorAll('#summary tbody tr').length;\
         const p = document.createElement('p'); p.id = 'probe-result';\
-        p.textContent = `images=${imgs.length} broken=${bad} rows=${rows}`;\
+        p.textContent = `images=${imgs.length} lazy=${lazy} broken=${bad} rows=${rows}`;\
         document.body.appendChild(p); });";
     let dom = chromium_dump_dom(&browser, &dir.join("index.html"), check);
     let result = dom
@@ -360,7 +368,7 @@ fn check_in_chromium(dir: &Path, rows: usize) {
         .unwrap_or_else(|| panic!("the check did not run; DOM: {}", &dom[..dom.len().min(500)]));
     assert_eq!(
         result,
-        format!("images={} broken=0 rows={rows}", rows - 1),
+        format!("images={0} lazy={0} broken=0 rows={rows}", rows - 1),
         "one image per ok row"
     );
 }
@@ -515,4 +523,354 @@ fn fallback_target_gets_the_provider_graph() {
         "the Authorization value was sent"
     );
     drop(provider);
+}
+
+/// A config of the named targets (server `srv-missing` answers 404), one day.
+fn small_config(dir: &Path, base_url: &str, targets: &[(&str, &str)]) -> PathBuf {
+    let mut text = format!(
+        "[defaults]\nbase_url = \"{base_url}\"\nrange = \"specified_day\"\ndate = {START}\n"
+    );
+    for (i, (name, server)) in targets.iter().enumerate() {
+        text.push_str(&format!(
+            "\n[[target]]\nname = \"{name}\"\naccount = \"acme\"\nserver = \"{server}\"\n\
+             ips = [\"10.1.{i}.1\"]\n"
+        ));
+    }
+    let path = dir.join("report.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A re-run into the same directory leaves exactly the files its summary lists: a target
+/// dropped from the config and one that failed this time lose their graph and CSV; a file
+/// that is not the report's stays.
+#[test]
+fn rerun_removes_the_files_the_new_summary_does_not_list() {
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let out = work.path().join("out");
+    let config = small_config(
+        work.path(),
+        &sim.base_url(),
+        &[("a", "srv-1"), ("b", "srv-2"), ("c", "srv-3")],
+    );
+    report::run(&ReportJob::new(&config, &out)).unwrap();
+    let summary_files = ["index.html", "summary.csv", "summary.json"];
+    let mut first: Vec<&str> = vec!["a.csv", "a.png", "b.csv", "b.png", "c.csv", "c.png"];
+    first.extend(summary_files);
+    first.sort();
+    assert_eq!(names_in(&out), first);
+    // Someone's note in the report's folder is not the report's to remove.
+    std::fs::write(out.join("notes.txt"), "kept").unwrap();
+
+    // b is gone from the config, c's server now answers 404.
+    let config = small_config(
+        work.path(),
+        &sim.base_url(),
+        &[("a", "srv-1"), ("c", "srv-missing")],
+    );
+    let outcome = report::run(&ReportJob::new(&config, &out)).unwrap();
+    assert_eq!(outcome.summary.failed(), 1);
+    let mut second: Vec<&str> = vec!["a.csv", "a.png", "notes.txt"];
+    second.extend(summary_files);
+    second.sort();
+    assert_eq!(names_in(&out), second);
+    let rows = summary_rows(&out);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0]["png"].as_str(), rows[0]["csv"].as_str()),
+        ("a.png", "a.csv")
+    );
+    assert_eq!(
+        (rows[1]["status"].as_str(), rows[1]["png"].as_str()),
+        ("failed", "")
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "kept"
+    );
+}
+
+/// A non-empty directory that is not a previous report's is refused before any request,
+/// in one line naming it, a file in it and what to do; nothing is written there.
+#[test]
+fn a_directory_that_is_not_a_report_is_refused_untouched() {
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let config = small_config(work.path(), &sim.base_url(), &[("a", "srv-1")]);
+    let dir = work.path().join("reports");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let o = run_in(
+        work.path(),
+        &[
+            "report",
+            "--config",
+            config.to_str().unwrap(),
+            "--out-dir",
+            "reports/",
+            "--no-cache",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "--out-dir reports/ holds files that are not a trafficgraph report \
+             (e.g. notes.txt); give an empty or new directory"
+        ),
+        "{err}"
+    );
+    assert_eq!(sim.counters.total(), 0, "a request was made");
+    assert_eq!(names_in(&dir), ["notes.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "mine"
+    );
+
+    // A summary.json that is not a report's does not make the folder one (nor would its
+    // index.html be ours to overwrite).
+    std::fs::remove_file(dir.join("notes.txt")).unwrap();
+    std::fs::write(dir.join("summary.json"), "{\"mine\": true}").unwrap();
+    let e = report::run(&ReportJob::new(&config, &dir)).unwrap_err();
+    assert!(e.to_string().contains("(e.g. summary.json)"), "{e}");
+    assert_eq!(names_in(&dir), ["summary.json"]);
+    assert_eq!(sim.counters.total(), 0, "a request was made");
+
+    // An empty directory, and then the report's own, are fine.
+    let empty = work.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    report::run(&ReportJob::new(&config, &empty)).unwrap();
+    report::run(&ReportJob::new(&config, &empty)).unwrap();
+    assert_eq!(
+        names_in(&empty),
+        [
+            "a.csv",
+            "a.png",
+            "index.html",
+            "summary.csv",
+            "summary.json"
+        ]
+    );
+}
+
+/// What the index check below reports from Chromium.
+#[derive(serde::Deserialize, Debug)]
+struct IndexProbe {
+    /// Names of the rows in page order, before any click.
+    initial: Vec<String>,
+    /// Graph images in the table, those with `loading="lazy"`, those decoded after load in
+    /// a 1200x800 window, and those on its first screen.
+    images: usize,
+    lazy: usize,
+    loaded_first: usize,
+    on_first_screen: usize,
+    /// Row names after one click on the Percentile header.
+    by_percentile: Vec<String>,
+    aria_sort: String,
+    /// Shown rows (in order) and the counter, after typing "25", then "<PRIM".
+    filtered: Vec<String>,
+    shown_text: String,
+    filtered_odd: Vec<String>,
+    /// The viewer opened by clicking the first shown row's graph.
+    viewer_open: bool,
+    viewer_name: String,
+    viewer_natural: (u32, u32),
+    viewer_shown: (f64, f64),
+    /// Decoded images after clearing the filter and scrolling to the bottom, and whether
+    /// the last row's graph is one of them.
+    loaded_after_scroll: usize,
+    last_row_loaded: bool,
+}
+
+const INDEX_PROBE: &str = r#"
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Waits in timer steps (they advance Chromium's virtual time; a promise like decode() does not).
+const until = async (done) => { for (let n = 0; n < 50 && !done(); n++) await sleep(100); };
+const loaded = () => Array.from(document.querySelectorAll('#summary img'))
+  .filter((i) => i.complete && i.naturalWidth > 0).length;
+const visible = () => Array.from(document.querySelectorAll('#summary tbody tr'))
+  .filter((r) => !r.hidden).map((r) => r.dataset.name);
+const type = (input, text) => {
+  input.focus();
+  input.value = '';
+  input.dispatchEvent(new InputEvent('input', { bubbles: true }));
+  for (const ch of text) {
+    input.value += ch;
+    input.dispatchEvent(new InputEvent('input', { bubbles: true, data: ch, inputType: 'insertText' }));
+  }
+};
+window.addEventListener('load', async () => {
+  await sleep(1500);
+  const imgs = Array.from(document.querySelectorAll('#summary img'));
+  const out = {
+    initial: visible(),
+    images: imgs.length,
+    lazy: imgs.filter((i) => i.getAttribute('loading') === 'lazy').length,
+    loaded_first: loaded(),
+    on_first_screen: imgs.filter((i) => i.getBoundingClientRect().top < window.innerHeight).length,
+  };
+  const th = document.querySelector('#summary th[data-key="pct"]');
+  th.querySelector('button').click();
+  out.by_percentile = visible();
+  out.aria_sort = th.getAttribute('aria-sort');
+  const filter = document.getElementById('filter');
+  type(filter, '25');
+  out.filtered = visible();
+  out.shown_text = document.getElementById('shown').textContent;
+  const first = Array.from(document.querySelectorAll('#summary tbody tr')).find((r) => !r.hidden);
+  first.querySelector('a.graph').click();
+  const img = document.getElementById('viewer-img');
+  await until(() => img.complete && img.naturalWidth > 0);
+  const box = img.getBoundingClientRect();
+  out.viewer_open = document.getElementById('viewer').open;
+  out.viewer_name = document.getElementById('viewer-name').textContent;
+  out.viewer_natural = [img.naturalWidth, img.naturalHeight];
+  out.viewer_shown = [box.width, box.height];
+  document.getElementById('viewer').close();
+  type(filter, '<PRIM');
+  out.filtered_odd = visible();
+  type(filter, '');
+  window.scrollTo(0, document.documentElement.scrollHeight);
+  await sleep(1500);
+  out.loaded_after_scroll = loaded();
+  const graphs = document.querySelectorAll('#summary tbody tr img');
+  const last = graphs[graphs.length - 1];
+  out.last_row_loaded = !!last && last.complete && last.naturalWidth > 0;
+  const pre = document.createElement('pre');
+  pre.id = 'probe-result';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+"#;
+
+/// The index of a 300-target report in headless Chromium, used as a person would: failed
+/// rows come first; a click on the Percentile header orders the rows by it, largest first;
+/// typing into the filter hides the rows whose name does not match; a click on a graph
+/// shows it at its natural size; and only the graphs near the first screen load at first.
+#[test]
+fn index_of_300_targets_sorts_filters_and_loads_lazily() {
+    const N: usize = 300;
+    const ODD: usize = 150;
+    let failing = [4, 123, 290];
+    let name = |i: usize| {
+        if i == ODD {
+            "db <primary> & co".to_string()
+        } else {
+            format!("node-{i:03}")
+        }
+    };
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let mut text = format!(
+        "[defaults]\nbase_url = \"{}\"\nrange = \"specified_range\"\ndate = 2026-01-05\n\
+         end_date = 2026-01-06\n",
+        sim.base_url()
+    );
+    for i in 0..N {
+        let server = if failing.contains(&i) {
+            "srv-missing".to_string()
+        } else {
+            format!("srv-{i}")
+        };
+        text.push_str(&format!(
+            "\n[[target]]\nname = \"{}\"\naccount = \"acme\"\nserver = \"{server}\"\n\
+             ips = [\"10.2.{}.{}\"]\n",
+            name(i).replace('"', "\\\""),
+            i / 200,
+            i % 200 + 1
+        ));
+    }
+    let config = work.path().join("report.toml");
+    std::fs::write(&config, text).unwrap();
+    let out = work.path().join("out");
+    let mut job = ReportJob::new(&config, &out);
+    job.jobs = 16;
+    job.concurrency = 16;
+    let summary = report::run(&job).unwrap().summary;
+    assert_eq!(summary.failed(), failing.len());
+
+    let Some(browser) = chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("chromium is not installed (/usr/bin/chromium): .ci/run installs it");
+        }
+        eprintln!("report: skipping the index.html check: no chromium in /usr/bin");
+        return;
+    };
+    let dom = chromium_dump_dom_with(
+        &browser,
+        &out.join("index.html"),
+        INDEX_PROBE,
+        // Headless Chromium loads lazy images at once (for screenshots) unless told to
+        // behave as a browser does.
+        &[
+            "--window-size=1200,800",
+            "--blink-settings=lazyLoadEnabled=true",
+        ],
+    );
+    let json = dom
+        .split("<pre id=\"probe-result\">")
+        .nth(1)
+        .and_then(|s| s.split("</pre>").next())
+        .unwrap_or_else(|| panic!("the check did not run; DOM: {}", &dom[..dom.len().min(800)]))
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let probe: IndexProbe = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+
+    // Failed rows first, then the rest, each in the config's order.
+    let mut initial: Vec<&report::summary::SummaryRow> = summary.rows.iter().collect();
+    initial.sort_by_key(|r| r.status == "ok");
+    let names = |rows: &[&report::summary::SummaryRow]| -> Vec<String> {
+        rows.iter().map(|r| r.name.clone()).collect()
+    };
+    assert_eq!(probe.initial, names(&initial));
+    assert_eq!(&probe.initial[..3], ["node-004", "node-123", "node-290"]);
+
+    // The Percentile header: largest first, rows without one (failed) last.
+    let mut by_pct = initial.clone();
+    by_pct.sort_by(|a, b| match (a.percentile, b.percentile) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (a, b) => a.is_none().cmp(&b.is_none()),
+    });
+    assert_eq!(probe.by_percentile, names(&by_pct));
+    assert_eq!(probe.aria_sort, "descending");
+    assert_ne!(
+        probe.by_percentile, probe.initial,
+        "the click changed nothing"
+    );
+
+    // The filter keeps the percentile order and hides the rest.
+    let matching = |q: &str| -> Vec<String> {
+        names(&by_pct)
+            .into_iter()
+            .filter(|n| n.to_lowercase().contains(&q.to_lowercase()))
+            .collect()
+    };
+    assert_eq!(probe.filtered, matching("25"));
+    assert_eq!(probe.filtered.len(), 13, "{:?}", probe.filtered); // 025, 125, 225, 250-259
+    assert_eq!(probe.shown_text, format!("13 of {N} shown"));
+    assert_eq!(probe.filtered_odd, ["db <primary> & co"]);
+
+    // A graph opens at its natural size.
+    assert!(probe.viewer_open);
+    assert_eq!(probe.viewer_name, probe.filtered[0]);
+    assert_eq!(probe.viewer_natural, (827, 273));
+    assert_eq!(probe.viewer_shown, (827.0, 273.0));
+
+    // Lazy: every graph asks to be, only those near the first screen loaded, and
+    // scrolling to the end loads the last.
+    let graphs = N - failing.len();
+    assert_eq!((probe.images, probe.lazy), (graphs, graphs));
+    assert!(
+        probe.on_first_screen >= 1 && probe.loaded_first >= probe.on_first_screen,
+        "{probe:?}"
+    );
+    assert!(
+        probe.loaded_first <= graphs / 4,
+        "{} of {graphs} graphs loaded at first",
+        probe.loaded_first
+    );
+    assert!(probe.last_row_loaded && probe.loaded_after_scroll > probe.loaded_first);
 }

@@ -85,12 +85,18 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
 /// Loads `page` (a file in its own directory, so relative links resolve) in headless
 /// Chromium with the script `check` appended, and returns the DOM after scripts ran.
 pub fn chromium_dump_dom(browser: &Path, page: &Path, check: &str) -> String {
+    chromium_dump_dom_with(browser, page, check, &[])
+}
+
+/// [`chromium_dump_dom`] with more Chromium flags (e.g. `--window-size=1200,800`).
+pub fn chromium_dump_dom_with(browser: &Path, page: &Path, check: &str, flags: &[&str]) -> String {
     let html = std::fs::read_to_string(page).expect("read page");
     let probe = page.with_file_name("__probe.html");
     std::fs::write(&probe, format!("{html}\n<script>{check}</script>\n")).expect("write probe");
     let profile = scratch();
     let out = Command::new(browser)
         .args(CHROMIUM_FLAGS)
+        .args(flags)
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg("--virtual-time-budget=10000")
         .arg("--dump-dom")

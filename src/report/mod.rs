@@ -19,6 +19,7 @@
 
 pub mod config;
 pub mod fallback;
+pub mod outdir;
 pub mod ranges;
 pub mod summary;
 
@@ -179,6 +180,23 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    /// The output directory holds something a report did not write.
+    #[error(
+        "--out-dir {} holds files that are not a trafficgraph report (e.g. {example}); \
+         give an empty or new directory",
+        .path.display()
+    )]
+    NotOurs { path: PathBuf, example: String },
+    #[error(
+        "cannot remove {}, a previous run's file the new summary does not list: {source}; \
+         remove it by hand",
+        .path.display()
+    )]
+    Unlisted {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }
@@ -298,11 +316,6 @@ struct Done {
 pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
     let config = Config::load(&job.config)?;
     let plan = Plan::new(&config, job.now, &job.config)?;
-    std::fs::create_dir_all(&job.out_dir).map_err(|source| ReportError::OutDir {
-        path: job.out_dir.clone(),
-        source,
-    })?;
-    crate::output::remove_stale_temporaries(&job.out_dir, None);
     let stems = file_stems(
         config
             .targets
@@ -310,6 +323,13 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
             .map(|t| t.name.as_str())
             .chain(config.pools.iter().map(|p| p.name.as_str())),
     );
+    // Before any request: a directory that is not a report's is refused untouched.
+    let out_dir = outdir::check(&job.out_dir, &stems)?;
+    std::fs::create_dir_all(&job.out_dir).map_err(|source| ReportError::OutDir {
+        path: job.out_dir.clone(),
+        source,
+    })?;
+    crate::output::remove_stale_temporaries(&job.out_dir, None);
     let pool_members: HashSet<usize> = config
         .pools
         .iter()
@@ -441,6 +461,13 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         rows,
     };
     let out = &job.out_dir;
+    let removed = out_dir.remove_unlisted(out, &summary)?;
+    if !removed.is_empty() {
+        note(format!(
+            "removed {} graph and CSV files of a previous run that this report does not list",
+            removed.len()
+        ));
+    }
     for (name, bytes) in [
         ("summary.csv", summary.to_csv()),
         ("summary.json", summary.to_json()),

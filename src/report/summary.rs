@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use maud::{html, PreEscaped, DOCTYPE};
 use serde::Serialize;
 
 use crate::model::Scope;
@@ -176,163 +177,189 @@ impl Summary {
         v
     }
 
-    /// `index.html`: self-contained (inline style, relative links, no script, no network).
+    /// `index.html`: one self-contained file (inline style and script, relative links, no
+    /// network) for hundreds of rows: sortable columns, a filter by name, failed rows first,
+    /// a lazily loaded thumbnail per graph that opens it at its natural size. Every value
+    /// reaches the page through the template's escaping; the script reads the figures from
+    /// `data-` attributes, never from text spliced into it.
     pub fn to_html(&self, title: &str) -> Vec<u8> {
         let suffix = if self.unit == "bits/s" { "b/s" } else { "B/s" };
-        let dash = "<span class=\"na\">&ndash;</span>";
-        let rate = |v: Option<f64>| v.map_or(dash.to_string(), |x| format_si(x, suffix));
-        let bytes = |v: Option<f64>| v.map_or(dash.to_string(), |x| format_si(x, "B"));
         let targets = self.rows.iter().filter(|r| r.kind == "target").count();
         let pools = self.rows.len() - targets;
-        let mut h = String::new();
-        h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-        h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-        h.push_str(&format!("<title>{}</title>\n", esc(title)));
-        h.push_str(STYLE);
-        h.push_str("</head>\n<body>\n<header>\n");
-        h.push_str(&format!("<h1>{}</h1>\n", esc(title)));
-        h.push_str(&format!(
-            "<p class=\"meta\"><span>{} to {} (UTC days)</span><span>{targets} target{}, \
-             {pools} pool{}</span><span class=\"{}\">{} failed</span><span>percentile: \
-             nearest-rank p{} of {}</span><span>rates in {}</span></p>\n",
-            self.range.start,
-            self.range.end,
-            if targets == 1 { "" } else { "s" },
-            if pools == 1 { "" } else { "s" },
-            if self.failed() > 0 { "bad" } else { "good" },
-            self.failed(),
-            self.percentile_p,
-            esc(&self.percentile_of),
-            esc(self.unit),
-        ));
-        h.push_str("</header>\n<main>\n<div class=\"table\">\n");
-        h.push_str(
-            "<table id=\"summary\">\n<thead><tr><th>Name</th><th>Kind</th><th>Status</th>\
-             <th>Received</th><th>Transmitted</th><th>Max in</th><th>Max out</th>\
-             <th>Avg in</th><th>Avg out</th><th>Percentile</th><th>Coverage</th>\
-             <th>Source</th><th>Data</th></tr></thead>\n<tbody>\n",
-        );
-        for r in &self.rows {
-            let name = match r.png.as_deref().map(anchor_id) {
-                Some(a) => format!("<a href=\"#{a}\">{}</a>", esc(&r.name)),
-                None => esc(&r.name),
-            };
-            let data = r.csv.as_deref().map_or(dash.to_string(), |c| {
-                format!("<a href=\"{}\">CSV</a>", esc(c))
-            });
-            let head = format!(
-                "<tr class=\"{}\"><td class=\"name\">{name}</td><td>{}</td>",
-                r.status, r.kind
-            );
-            if let (Some(e), true) = (&r.error, r.status != "ok") {
-                // The reason takes the figures' cells: there are no figures.
-                h.push_str(&format!(
-                    "{head}<td><span class=\"badge failed\">failed</span></td>\
-                     <td colspan=\"9\" class=\"reason\">{}</td><td>{data}</td></tr>\n",
-                    esc(e)
-                ));
-                continue;
-            }
-            h.push_str(&format!(
-                "{head}<td><span class=\"badge ok\">ok</span></td>\
-                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td class=\"pct\">{}</td><td>{}</td><td class=\"src\">{}</td><td>{data}</td></tr>\n",
-                bytes(r.received_bytes),
-                bytes(r.transmitted_bytes),
-                rate(r.receive_max),
-                rate(r.transmit_max),
-                rate(r.receive_avg),
-                rate(r.transmit_avg),
-                rate(r.percentile),
-                r.coverage
-                    .map_or(dash.to_string(), |c| format!("{:.1}%", c * 100.0)),
-                if r.source.is_empty() {
-                    dash.to_string()
-                } else {
-                    match &r.error {
-                        // A provider's graph: say why raw data could not be had.
-                        Some(note) => format!(
-                            "<span title=\"raw data failed: {0}\">{1} &#9888;</span>",
-                            esc(note),
-                            esc(&r.source)
-                        ),
-                        None => esc(&r.source),
+        let failed = self.failed();
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        // Failed rows first, each group in the config's order.
+        let mut rows: Vec<&SummaryRow> = self.rows.iter().collect();
+        rows.sort_by_key(|r| r.status == "ok");
+        let na = html! { span.na { "\u{2013}" } };
+        let rate = |v: Option<f64>| match v {
+            Some(x) => html! { (format_si(x, suffix)) },
+            None => na.clone(),
+        };
+        let bytes = |v: Option<f64>| match v {
+            Some(x) => html! { (format_si(x, "B")) },
+            None => na.clone(),
+        };
+        // Sortable columns: header, key of the row's data- attribute, numeric or text.
+        let columns: [(&str, Option<(&str, bool)>); 14] = [
+            ("Name", Some(("name", false))),
+            ("Kind", Some(("kind", false))),
+            ("Status", Some(("status", false))),
+            ("Received", Some(("rx", true))),
+            ("Transmitted", Some(("tx", true))),
+            ("Max in", Some(("rxmax", true))),
+            ("Max out", Some(("txmax", true))),
+            ("Avg in", Some(("rxavg", true))),
+            ("Avg out", Some(("txavg", true))),
+            ("Percentile", Some(("pct", true))),
+            ("Coverage", Some(("cov", true))),
+            ("Source", Some(("source", false))),
+            ("Graph", None),
+            ("Data", None),
+        ];
+        let page = html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) }
+                    style { (PreEscaped(STYLE)) }
+                }
+                body {
+                    header {
+                        h1 { (title) }
+                        p.meta {
+                            span { (self.range.start) " to " (self.range.end) " (UTC days)" }
+                            span {
+                                (targets) " target" (plural(targets)) ", "
+                                (pools) " pool" (plural(pools))
+                            }
+                            span class=(if failed > 0 { "bad" } else { "good" }) {
+                                (failed) " failed"
+                            }
+                            span {
+                                "percentile: nearest-rank p" (self.percentile_p) " of "
+                                (self.percentile_of)
+                            }
+                            span { "rates in " (self.unit) }
+                        }
                     }
-                },
-            ));
-        }
-        h.push_str("</tbody>\n</table>\n</div>\n<section class=\"graphs\">\n");
-        for r in self.rows.iter().filter(|r| r.png.is_some()) {
-            let png = r.png.as_deref().unwrap_or_default();
-            h.push_str(&format!(
-                "<figure id=\"{}\"><img src=\"{}\" alt=\"{} bandwidth graph\">\
-                 <figcaption><strong>{}</strong> <span>{} &middot; {}</span></figcaption></figure>\n",
-                anchor_id(png),
-                esc(png),
-                esc(&r.name),
-                esc(&r.name),
-                r.kind,
-                esc(&r.source)
-            ));
-        }
-        h.push_str(
-            "</section>\n</main>\n<footer>Drawn by trafficgraph from the raw traffic statistics; \
-                    figures are computed from the samples, not from the pictures.</footer>\n",
-        );
-        h.push_str("</body>\n</html>\n");
-        h.into_bytes()
+                    main {
+                        div.tools {
+                            input #filter type="search" placeholder="Filter by name"
+                                aria-label="Filter by name" autocomplete="off" spellcheck="false";
+                            span #shown aria-live="polite" {
+                                (rows.len()) " of " (rows.len()) " shown"
+                            }
+                            span.hint { "Click a column to sort; click a graph to see it at full size." }
+                        }
+                        div.table {
+                            table #summary {
+                                thead {
+                                    tr {
+                                        @for (label, sort) in columns {
+                                            @match sort {
+                                                Some((key, numeric)) => th data-key=(key)
+                                                    data-type=(if numeric { "num" } else { "text" })
+                                                    aria-sort=[(key == "status").then_some("ascending")] {
+                                                    button type="button" { (label) }
+                                                },
+                                                None => th { (label) },
+                                            }
+                                        }
+                                    }
+                                }
+                                tbody {
+                                    @for r in &rows {
+                                        tr class=(r.status) data-name=(r.name) data-kind=(r.kind)
+                                            data-status=(r.status) data-source=(r.source)
+                                            data-rx=[r.received_bytes] data-tx=[r.transmitted_bytes]
+                                            data-rxmax=[r.receive_max] data-txmax=[r.transmit_max]
+                                            data-rxavg=[r.receive_avg] data-txavg=[r.transmit_avg]
+                                            data-pct=[r.percentile] data-cov=[r.coverage] {
+                                            td.name { (r.name) }
+                                            td { (r.kind) }
+                                            @if let (Some(e), true) = (&r.error, r.status != "ok") {
+                                                td { span.badge.failed { "failed" } }
+                                                // The reason takes the figures' cells: there are none.
+                                                td.reason colspan="9" { (e) }
+                                            } @else {
+                                                td { span.badge.ok { "ok" } }
+                                                td { (bytes(r.received_bytes)) }
+                                                td { (bytes(r.transmitted_bytes)) }
+                                                td { (rate(r.receive_max)) }
+                                                td { (rate(r.transmit_max)) }
+                                                td { (rate(r.receive_avg)) }
+                                                td { (rate(r.transmit_avg)) }
+                                                td.pct { (rate(r.percentile)) }
+                                                td {
+                                                    @match r.coverage {
+                                                        Some(c) => (format!("{:.1}%", c * 100.0)),
+                                                        None => (na),
+                                                    }
+                                                }
+                                                td.src {
+                                                    @match (r.source.is_empty(), &r.error) {
+                                                        (true, _) => (na),
+                                                        // A provider's graph: why raw data could not be had.
+                                                        (false, Some(note)) => span
+                                                            title=(format!("raw data failed: {note}")) {
+                                                            (r.source) " \u{26a0}"
+                                                        },
+                                                        (false, None) => (r.source),
+                                                    }
+                                                }
+                                            }
+                                            td.graph {
+                                                @match &r.png {
+                                                    Some(png) => a.graph href=(png)
+                                                        title=(format!("{} at full size", r.name)) {
+                                                        img src=(png) loading="lazy" decoding="async"
+                                                            width="150" height="50"
+                                                            alt=(format!("{} bandwidth graph", r.name));
+                                                    },
+                                                    None => (na),
+                                                }
+                                            }
+                                            td {
+                                                @match &r.csv {
+                                                    Some(csv) => a href=(csv) { "CSV" },
+                                                    None => (na),
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    dialog #viewer aria-label="Graph at full size" {
+                        div.bar {
+                            strong #viewer-name {}
+                            span.hint { "\u{2190} \u{2192} previous / next, Esc closes" }
+                            a #viewer-open href="" { "open the PNG" }
+                            form method="dialog" { button type="submit" { "Close" } }
+                        }
+                        img #viewer-img alt="";
+                    }
+                    footer {
+                        "Drawn by trafficgraph from the raw traffic statistics; figures are \
+                         computed from the samples, not from the pictures."
+                    }
+                    script { (PreEscaped(SCRIPT)) }
+                }
+            }
+        };
+        let mut out = page.into_string().into_bytes();
+        out.push(b'\n');
+        out
     }
 }
 
-const STYLE: &str = "<style>\n\
-:root{--fg:#1f2933;--muted:#616e7c;--line:#e4e7eb;--head:#f5f7fa;--ok:#0f7b45;--bad:#b42318}\n\
-*{box-sizing:border-box}\n\
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:var(--fg);background:#fafbfc}\n\
-header{background:#1f2933;color:#fff;padding:20px 32px}\n\
-h1{margin:0 0 8px;font-size:22px;font-weight:600}\n\
-.meta{margin:0;font-size:13px;color:#cbd2d9;display:flex;flex-wrap:wrap;gap:6px 20px}\n\
-.meta .bad{color:#ffb4a9;font-weight:600}.meta .good{color:#a6e3b8}\n\
-main{padding:24px 32px}\n\
-.table{overflow-x:auto;background:#fff;border:1px solid var(--line);border-radius:8px}\n\
-table{border-collapse:collapse;width:100%;font-size:13px;font-variant-numeric:tabular-nums}\n\
-th,td{padding:7px 10px;text-align:right;border-bottom:1px solid var(--line);white-space:nowrap;vertical-align:top}\n\
-th{background:var(--head);color:var(--muted);font-weight:600;font-size:12px;text-transform:uppercase;letter-spacing:.03em}\n\
-th:nth-child(-n+3),td:nth-child(-n+3),td.src,th:nth-child(12){text-align:left}\n\
-tbody tr:last-child td{border-bottom:none}\n\
-tbody tr:hover{background:#f8fafc}\n\
-tr.failed{background:#fff7f6}\n\
-td.name a{color:#1d4ed8;text-decoration:none;font-weight:600}td.name{font-weight:600}\n\
-td.pct{font-weight:600}td.src{color:var(--muted)}\n\
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}\n\
-.badge.ok{background:#e3f7ea;color:var(--ok)}.badge.failed{background:#fde8e6;color:var(--bad)}\n\
-td.reason{text-align:left;white-space:normal;font-size:12px;color:var(--bad);overflow-wrap:anywhere}\n\
-.na{color:#9aa5b1}\n\
-.graphs{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:20px;margin-top:24px}\n\
-figure{margin:0;background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px}\n\
-figure img{display:block;width:100%;height:auto}\n\
-figcaption{margin-top:8px;font-size:13px}figcaption span{color:var(--muted);margin-left:6px}\n\
-footer{padding:0 32px 24px;font-size:12px;color:var(--muted)}\n\
-</style>\n";
-
-fn anchor_id(png: &str) -> String {
-    format!("g-{}", png.trim_end_matches(".png"))
-}
-
-/// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// The page's style and script: constants, with no value of the report spliced in.
+const STYLE: &str = include_str!("index.css");
+const SCRIPT: &str = include_str!("index.js");
 
 /// File stems for names from the config: only `[A-Za-z0-9._-]`, no leading dot, at most 64
 /// characters, never empty, and unique (case-insensitively) among themselves, so no name
@@ -405,18 +432,31 @@ mod tests {
             unit: "bits/s",
             percentile_p: 95.0,
             percentile_of: "max".into(),
-            rows: vec![SummaryRow::failed(
-                "<script>x</script>",
-                "target",
-                "404 & gone".into(),
-            )],
+            rows: vec![
+                SummaryRow {
+                    png: Some("a.png".into()),
+                    status: "ok",
+                    error: None,
+                    ..SummaryRow::failed("a \"quoted\" 'name'", "target", String::new())
+                },
+                SummaryRow::failed("<script>x</script>", "target", "404 & gone".into()),
+            ],
         };
-        let html = String::from_utf8(s.to_html("Report")).unwrap();
-        assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"));
-        assert!(!html.contains("<script>"));
+        let html = String::from_utf8(s.to_html("Report <&>")).unwrap();
+        assert!(html.contains("<td class=\"name\">&lt;script&gt;x&lt;/script&gt;</td>"));
+        assert!(html.contains("data-name=\"&lt;script&gt;x&lt;/script&gt;\""));
+        assert!(html.contains("<title>Report &lt;&amp;&gt;</title>"));
+        assert!(!html.contains("<script>x"));
+        // The page's own script, once, at the end; the style and script hold no end tag.
+        assert_eq!(html.matches("<script>").count(), 1);
+        assert!(!STYLE.contains("</") && !SCRIPT.contains("</"));
         assert!(html.contains("404 &amp; gone"));
+        assert!(
+            html.contains("data-name=\"a &quot;quoted&quot; 'name'\""),
+            "{html}"
+        );
         let csv = String::from_utf8(s.to_csv()).unwrap();
         assert!(csv.lines().next().unwrap().contains("p95_max_bits_per_s"));
-        assert_eq!(csv.lines().count(), 2);
+        assert_eq!(csv.lines().count(), 3);
     }
 }
