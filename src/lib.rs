@@ -35,6 +35,7 @@ pub mod source;
 pub mod stats;
 pub mod units;
 pub mod validate;
+pub mod zone;
 
 use std::io::Write;
 

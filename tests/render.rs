@@ -134,3 +134,26 @@ fn render_refuses_to_overwrite_with_nothing() {
         "old file kept intact"
     );
 }
+
+#[test]
+fn time_zones_west_of_utc_and_by_name_are_accepted() {
+    let dir = scratch();
+    let input = format!("receive={}", arg("hostway-2d-hourly-receive.json"));
+    let draw = |zone: &[&str], out: &str| {
+        let mut args = vec![
+            "render", "-i", &input, "-o", out, "--width", "400", "--height", "150",
+        ];
+        args.extend_from_slice(zone);
+        let o = run_in(dir.path(), &args);
+        assert!(o.status.success(), "{zone:?}: {}", stderr(&o));
+        std::fs::read(dir.path().join(out)).unwrap()
+    };
+    let utc = draw(&[], "utc.png");
+    // `--timezone -0500` (no `=`) is a value, not a flag.
+    let west = draw(&["--timezone", "-0500"], "west.png");
+    let chicago = draw(&["--timezone", "America/Chicago"], "chicago.png");
+    let berlin = draw(&["--timezone", "europe/berlin"], "berlin.png");
+    assert_ne!(utc, west, "axis labels move with the zone");
+    assert_ne!(west, chicago, "the zone note names the zone");
+    assert_ne!(utc, berlin);
+}

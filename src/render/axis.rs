@@ -6,7 +6,9 @@
 
 use std::ops::Range;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Timelike};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike};
+
+use crate::zone::Zone;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 
 const HOUR: i64 = 3600;
@@ -144,7 +146,7 @@ pub struct TimeTicks {
     pub ticks: Vec<i64>,
     /// Span in seconds, which decides between weekday and month day labels.
     span: i64,
-    offset: FixedOffset,
+    zone: Zone,
 }
 
 /// The unit a span calls for: hours up to two days, days up to about two months, months up
@@ -160,27 +162,21 @@ pub fn unit_for_span(span_seconds: i64) -> TimeUnit {
 
 /// Ticks over `[start, end]` (UTC seconds) on natural boundaries of the display zone, no
 /// more than fit in `width_px` with labels of `font_px`.
-pub fn time_ticks(
-    start: i64,
-    end: i64,
-    offset: FixedOffset,
-    width_px: f64,
-    font_px: f64,
-) -> TimeTicks {
+pub fn time_ticks(start: i64, end: i64, zone: Zone, width_px: f64, font_px: f64) -> TimeTicks {
     let span = (end - start).max(1);
     let mut unit = unit_for_span(span);
     loop {
         let label_px = unit.label_chars() as f64 * font_px * 0.62 + 1.8 * font_px;
         let max_ticks = ((width_px / label_px).floor() as usize).max(2);
         for &step in unit.steps() {
-            let ticks = ticks_of(unit, step, start, end, offset);
+            let ticks = ticks_of(unit, step, start, end, zone);
             if ticks.len() <= max_ticks {
                 return TimeTicks {
                     unit,
                     step,
                     ticks,
                     span,
-                    offset,
+                    zone,
                 };
             }
         }
@@ -188,24 +184,27 @@ pub fn time_ticks(
             Some(u) => unit = u,
             None => {
                 let step = ((span / (365 * DAY)) / max_ticks as i64).max(1) * 100;
-                let ticks = ticks_of(unit, step, start, end, offset);
+                let ticks = ticks_of(unit, step, start, end, zone);
                 return TimeTicks {
                     unit,
                     step,
                     ticks,
                     span,
-                    offset,
+                    zone,
                 };
             }
         }
     }
 }
 
-/// Every boundary of `step` units inside `[start, end]`.
-fn ticks_of(unit: TimeUnit, step: i64, start: i64, end: i64, offset: FixedOffset) -> Vec<i64> {
-    let off = i64::from(offset.local_minus_utc());
-    let (lo, hi) = (start + off, end + off); // local seconds
-    match unit {
+/// Every boundary of `step` units inside `[start, end]`, on the display zone's wall clock:
+/// ticks are found in local time and each is turned back into its UTC instant, so across a
+/// daylight-saving change the local midnights are 23 or 25 hours apart, as they are.
+fn ticks_of(unit: TimeUnit, step: i64, start: i64, end: i64, zone: Zone) -> Vec<i64> {
+    let local = |t: i64| zone.local(t).map(|l| l.and_utc().timestamp()).unwrap_or(t);
+    // Local seconds, widened by the largest offset change so no boundary is missed.
+    let (lo, hi) = (local(start) - 2 * HOUR, local(end) + 2 * HOUR);
+    let locals = match unit {
         TimeUnit::Hour => aligned(lo, hi, step * HOUR, 0),
         // Weekly ticks fall on Mondays (1970-01-01 was a Thursday, 3 days after one).
         TimeUnit::Day if step % 7 == 0 => aligned(lo, hi, step * DAY, -3 * DAY),
@@ -218,10 +217,15 @@ fn ticks_of(unit: TimeUnit, step: i64, start: i64, end: i64, offset: FixedOffset
             };
             month_ticks(lo, hi, months)
         }
-    }
-    .into_iter()
-    .map(|local| local - off)
-    .collect()
+    };
+    let mut out: Vec<i64> = locals
+        .into_iter()
+        .filter_map(|l| DateTime::from_timestamp(l, 0))
+        .map(|l| zone.to_utc(l.naive_utc()))
+        .filter(|t| (start..=end).contains(t))
+        .collect();
+    out.dedup();
+    out
 }
 
 /// Multiples of `step` (shifted by `phase`) in `[lo, hi]`.
@@ -264,7 +268,7 @@ fn month_ticks(lo: i64, hi: i64, months: i64) -> Vec<i64> {
 impl TimeTicks {
     /// The label of tick `t` (UTC seconds) in the display zone.
     pub fn label(&self, t: i64) -> String {
-        let Some(local) = self.offset.timestamp_opt(t, 0).single() else {
+        let Some(local) = self.zone.local(t) else {
             return String::new();
         };
         let fmt = match self.unit {
@@ -279,28 +283,17 @@ impl TimeTicks {
     }
 }
 
-/// "UTC" or "UTC+05:30".
-pub fn zone_name(offset: FixedOffset) -> String {
-    let s = offset.local_minus_utc();
-    if s == 0 {
-        return "UTC".to_string();
-    }
-    let sign = if s < 0 { '-' } else { '+' };
-    let a = s.abs();
-    format!("UTC{sign}{:02}:{:02}", a / 3600, a % 3600 / 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
+    use chrono::{TimeZone, Utc};
 
     fn ts(y: i32, mo: u32, d: u32, h: u32) -> i64 {
         Utc.with_ymd_and_hms(y, mo, d, h, 0, 0).unwrap().timestamp()
     }
 
-    fn utc() -> FixedOffset {
-        FixedOffset::east_opt(0).unwrap()
+    fn utc() -> Zone {
+        Zone::UTC
     }
 
     #[test]
@@ -332,16 +325,12 @@ mod tests {
 
     #[test]
     fn ticks_follow_the_display_zone() {
-        let ist = FixedOffset::east_opt(19_800).unwrap();
+        let ist = Zone::parse("+0530").unwrap();
         let tt = time_ticks(ts(2015, 5, 1, 0), ts(2015, 5, 31, 0), ist, 740.0, 11.0);
         assert_eq!(tt.unit, TimeUnit::Day);
         // Local midnight at +05:30 is 18:30 UTC.
         assert!(tt.ticks.iter().all(|t| (t + 19_800) % DAY == 0));
-        assert_eq!(zone_name(ist), "UTC+05:30");
-        assert_eq!(
-            zone_name(FixedOffset::west_opt(8 * 3600).unwrap()),
-            "UTC-08:00"
-        );
+        assert_eq!(ist.name(), "UTC+05:30");
     }
 
     #[test]
@@ -362,5 +351,36 @@ mod tests {
         assert_eq!((tt.unit, tt.step), (TimeUnit::Day, 7));
         let d = DateTime::from_timestamp(tt.ticks[0], 0).unwrap();
         assert_eq!(d.weekday(), chrono::Weekday::Mon);
+    }
+
+    #[test]
+    fn berlin_ticks_at_local_midnights_across_the_october_change() {
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        // 2026-10-24 00:00 CEST to 2026-10-27 00:00 CET.
+        let tt = time_ticks(
+            ts(2026, 10, 23, 22),
+            ts(2026, 10, 26, 23),
+            berlin,
+            740.0,
+            11.0,
+        );
+        let midnights: Vec<i64> = tt
+            .ticks
+            .iter()
+            .copied()
+            .filter(|t| berlin.local(*t).unwrap().hour() == 0)
+            .collect();
+        assert_eq!(
+            midnights,
+            vec![
+                ts(2026, 10, 23, 22),
+                ts(2026, 10, 24, 22),
+                ts(2026, 10, 25, 23),
+                ts(2026, 10, 26, 23)
+            ]
+        );
+        // The local day of the change is 25 hours long on the axis.
+        assert_eq!(midnights[2] - midnights[1], 25 * HOUR);
+        assert!(tt.label(midnights[2]).starts_with("Mon 26"));
     }
 }

@@ -439,7 +439,7 @@ fn draw_header<DB: DrawingBackend>(
     let mid_y = lay.title_h / 2 + 1;
     let mut tz_w = 0;
     if opts.show_timezone {
-        let text = format!("Times in {}", axis::zone_name(opts.timezone));
+        let text = format!("Times in {}", opts.timezone.name());
         let style = text_style(lay.fs * 0.9, pal.dim, HPos::Right, VPos::Center);
         tz_w = text_width(root, &text, &style)?;
         root.draw_text(&text, &style, (w - lay.pad, mid_y))
