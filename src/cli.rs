@@ -849,6 +849,40 @@ pub fn parse_timezone(s: &str) -> Result<Zone, String> {
     Zone::parse(s)
 }
 
+/// The title of a graph drawn without `--title`: the target and range of fetched data, the
+/// file names of `--input` data, so a mailed PNG says what it shows.
+pub fn default_title(source: &Source) -> String {
+    match source {
+        Source::Files(specs) => specs
+            .iter()
+            .map(|s| {
+                s.path.file_name().map_or_else(
+                    || s.path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" + "),
+        Source::Http(f) => {
+            let target = match &f.provider {
+                crate::fetch::RawProvider::Hostway => {
+                    format!("server {} ({})", f.server, f.ips.join(", "))
+                }
+                crate::fetch::RawProvider::SoftLayer(sl) => {
+                    format!("SoftLayer hardware {}", sl.hardware_id)
+                }
+                crate::fetch::RawProvider::CloudWatch(cw) => cw.instance_id.clone(),
+            };
+            let r = &f.range;
+            if r.start == r.end {
+                format!("{target}, {}", r.start)
+            } else {
+                format!("{target}, {} to {}", r.start, r.end)
+            }
+        }
+    }
+}
+
 /// A validated command for [`crate::run`].
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -978,6 +1012,10 @@ impl Cli {
                     }
                     Some(source(a.input, a.fetch)?)
                 };
+                let mut render = render;
+                if render.title.is_none() {
+                    render.title = source.as_ref().map(default_title);
+                }
                 Command::Render(RenderJob {
                     source,
                     output: a.output,

@@ -157,3 +157,27 @@ fn time_zones_west_of_utc_and_by_name_are_accepted() {
     assert_ne!(west, chicago, "the zone note names the zone");
     assert_ne!(utc, berlin);
 }
+
+#[test]
+fn a_graph_without_title_is_named_after_its_input() {
+    let dir = scratch();
+    let input = format!("receive={}", arg("hostway-2d-hourly-receive.json"));
+    let o = run_in(dir.path(), &["render", "-i", &input, "-o", "g.png"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let png = std::fs::read(dir.path().join("g.png")).unwrap();
+    let needle = b"Title\0hostway-2d-hourly-receive.json";
+    assert!(
+        png.windows(needle.len()).any(|w| w == needle),
+        "the PNG's Title chunk names the file"
+    );
+    let titled = run_in(
+        dir.path(),
+        &["render", "-i", &input, "-o", "t.png", "--title", "x"],
+    );
+    assert!(titled.status.success());
+    let png = std::fs::read(dir.path().join("t.png")).unwrap();
+    assert!(
+        !png.windows(needle.len()).any(|w| w == needle),
+        "--title wins"
+    );
+}

@@ -65,7 +65,10 @@ impl ValueFormatter<f64> for Ticked {
 }
 
 /// Rate-axis ticks: 0, step, 2 step, ... up to `max`, the first multiple of the step more
-/// than 3 % above the data's maximum, so a peak never grazes the plot's top edge.
+/// than 3 % above the data's maximum, so a peak never grazes the plot's top edge. When that
+/// multiple would leave more than a quarter of the plot empty (a short plot has room for
+/// one or two coarse steps), the top is instead the first fifth of a step above the peak,
+/// and only the ticks under it are labelled: the axis fits the data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateTicks {
     pub max: f64,
@@ -82,10 +85,18 @@ pub fn rate_ticks(data_max: f64, max_ticks: usize) -> RateTicks {
     };
     let step = nice_step(data_max / max_ticks.max(1) as f64);
     let n = ((data_max * 1.03 / step).floor() + 1.0) as usize;
+    let mut max = n as f64 * step;
+    if max > data_max * 1.25 {
+        let fine = step / 5.0;
+        max = ((data_max * 1.03 / fine).floor() + 1.0) * fine;
+    }
     RateTicks {
-        max: n as f64 * step,
+        max,
         step,
-        ticks: (0..=n).map(|i| i as f64 * step).collect(),
+        ticks: (0..=n)
+            .map(|i| i as f64 * step)
+            .filter(|t| *t <= max * (1.0 + 1e-9))
+            .collect(),
     }
 }
 
@@ -266,20 +277,68 @@ fn month_ticks(lo: i64, hi: i64, months: i64) -> Vec<i64> {
 }
 
 impl TimeTicks {
-    /// The label of tick `t` (UTC seconds) in the display zone.
+    /// The label of tick `t` (UTC seconds) in the display zone, without date context.
     pub fn label(&self, t: i64) -> String {
         let Some(local) = self.zone.local(t) else {
             return String::new();
         };
-        let fmt = match self.unit {
+        local.format(self.format(&local)).to_string()
+    }
+
+    fn format(&self, local: &chrono::NaiveDateTime) -> &'static str {
+        match self.unit {
             TimeUnit::Hour if local.hour() == 0 && local.minute() == 0 => "%a %d",
             TimeUnit::Hour => "%H:%M",
             TimeUnit::Day if self.step < 7 && self.span <= 16 * DAY => "%a %d",
             TimeUnit::Day => "%b %d",
             TimeUnit::Month => "%b %Y",
             TimeUnit::Year => "%Y",
+        }
+    }
+
+    /// Every tick's label, with date context so a lone picture says when it is: the first
+    /// tick that carries a date, and each one whose month differs from the one before,
+    /// also gives the month and year ("Fri 20 Nov 2026"); when no tick of an hourly axis
+    /// falls on midnight, the first tick gives its date.
+    pub fn labels(&self) -> Vec<String> {
+        let locals: Vec<Option<chrono::NaiveDateTime>> =
+            self.ticks.iter().map(|t| self.zone.local(*t)).collect();
+        let dated = |l: &chrono::NaiveDateTime| match self.unit {
+            TimeUnit::Hour => l.hour() == 0 && l.minute() == 0,
+            TimeUnit::Day => true,
+            TimeUnit::Month | TimeUnit::Year => false,
         };
-        local.format(fmt).to_string()
+        let any_dated = locals.iter().flatten().any(dated);
+        let mut last_month: Option<(i32, u32)> = None;
+        locals
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let Some(l) = l else {
+                    return String::new();
+                };
+                let plain = l.format(self.format(l)).to_string();
+                if self.unit >= TimeUnit::Month {
+                    return plain;
+                }
+                if !dated(l) {
+                    if i == 0 && !any_dated {
+                        return l.format("%d %b %Y %H:%M").to_string();
+                    }
+                    return plain;
+                }
+                let month = (l.year(), l.month());
+                let context = last_month != Some(month);
+                last_month = Some(month);
+                if !context {
+                    plain
+                } else if self.format(l) == "%b %d" {
+                    l.format("%b %d, %Y").to_string()
+                } else {
+                    l.format("%a %d %b %Y").to_string()
+                }
+            })
+            .collect()
     }
 }
 
@@ -309,6 +368,14 @@ mod tests {
             "headroom over a near-tick peak"
         );
         assert!(rate_ticks(0.0, 4).max > 0.0);
+        // One or two coarse steps over a short plot: the top follows the peak instead of
+        // doubling it.
+        let short = rate_ticks(1.01e6, 2);
+        assert!(
+            short.max >= 1.01e6 * 1.03 && short.max <= 1.01e6 * 1.25,
+            "{short:?}"
+        );
+        assert_eq!(short.ticks, vec![0.0, 1e6]);
         assert_eq!(nice_step(0.03), 0.05);
         assert_eq!(nice_step(3.0), 5.0);
     }
@@ -382,5 +449,33 @@ mod tests {
         // The local day of the change is 25 hours long on the axis.
         assert_eq!(midnights[2] - midnights[1], 25 * HOUR);
         assert!(tt.label(midnights[2]).starts_with("Mon 26"));
+    }
+
+    #[test]
+    fn labels_carry_month_and_year_at_the_start_and_at_month_changes() {
+        // 10 days across a month end: daily ticks.
+        let tt = time_ticks(ts(2026, 11, 25, 0), ts(2026, 12, 4, 0), utc(), 740.0, 11.0);
+        let labels = tt.labels();
+        assert_eq!(labels[0], "Wed 25 Nov 2026");
+        assert_eq!(labels[1], "Thu 26");
+        let dec = tt
+            .ticks
+            .iter()
+            .position(|t| *t == ts(2026, 12, 1, 0))
+            .unwrap();
+        assert_eq!(labels[dec], "Tue 01 Dec 2026");
+        // One day: the midnight tick gives the date.
+        let day = time_ticks(ts(2026, 11, 20, 0), ts(2026, 11, 21, 0), utc(), 740.0, 11.0);
+        assert_eq!(day.labels()[0], "Fri 20 Nov 2026");
+        assert!(day.labels()[1].ends_with(":00"));
+        // Hours without a midnight: the first tick is dated.
+        let hours = time_ticks(
+            ts(2026, 11, 20, 6),
+            ts(2026, 11, 20, 18),
+            utc(),
+            740.0,
+            11.0,
+        );
+        assert_eq!(hours.labels()[0], "20 Nov 2026 06:00");
     }
 }

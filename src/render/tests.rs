@@ -490,3 +490,85 @@ fn graphs_from_rollups_equal_graphs_from_samples() {
         assert!(hit, "{name}: spike top at ({x}, {top})");
     }
 }
+
+#[test]
+fn a_long_title_is_shortened_and_never_meets_the_zone_note() {
+    let traffic = rx_tx(diurnal(48, 100e6), diurnal(48, 40e6));
+    let long = "web-01.example.net eth0 public uplink, customer ACME Corporation, \
+                October billing review with every detail anyone could want";
+    for width in [300, 500, 827] {
+        let o = RenderOptions {
+            width,
+            title: Some(long.into()),
+            timezone: crate::zone::Zone::parse("America/Chicago").unwrap(),
+            ..opts()
+        };
+        let stats = stats::compute(&traffic, &o.stats);
+        let (_, _, _, f) = render_frame(&traffic, &stats, &o).unwrap();
+        let (title, note) = (
+            f.title_x.expect("title drawn"),
+            f.note_x.expect("note drawn"),
+        );
+        assert!(
+            title.start >= 0 && note.end <= width as i32,
+            "{width}: inside the image"
+        );
+        assert!(
+            title.end < note.start,
+            "{width}: title {title:?} runs into the note {note:?}"
+        );
+    }
+    // The ink agrees: nothing between the title's end and the note's start at 300 px.
+    let o = RenderOptions {
+        width: 300,
+        title: Some(long.into()),
+        ..opts()
+    };
+    let (img, f) = render(&traffic, &o);
+    let (title, note) = (f.title_x.unwrap(), f.note_x.unwrap());
+    let pal = palette(Theme::Light);
+    for x in title.end + 1..note.start - 1 {
+        for y in 0..(o.font_size * 2.0) as u32 {
+            assert!(
+                near(img.get_pixel(x as u32, y), pal.canvas, 16),
+                "ink at {x},{y}"
+            );
+        }
+    }
+}
+
+#[test]
+fn small_graphs_keep_a_compact_legend_or_say_it_is_left_out() {
+    let traffic = rx_tx(diurnal(48, 100e6), diurnal(48, 40e6));
+    let frame = |w: u32, h: u32| {
+        let o = RenderOptions {
+            width: w,
+            height: h,
+            ..opts()
+        };
+        let stats = stats::compute(&traffic, &o.stats);
+        render_frame(&traffic, &stats, &o).unwrap().3
+    };
+    assert_eq!(frame(827, 273).legend, chart::LegendMode::Full);
+    let small = frame(300, 120);
+    assert_eq!(small.legend, chart::LegendMode::Compact);
+    // The y axis fits the data: the peak fills most of the plot's height.
+    assert!(
+        small.y_max <= 100e6 * 1.25,
+        "y axis to {} for a 100M peak",
+        small.y_max
+    );
+    let tiny = frame(300, 100);
+    assert_ne!(tiny.legend, chart::LegendMode::Full);
+    let huge_font = RenderOptions {
+        width: 300,
+        height: 100,
+        font_size: 16.0,
+        ..opts()
+    };
+    let stats = stats::compute(&traffic, &huge_font.stats);
+    let f = render_frame(&traffic, &stats, &huge_font).unwrap().3;
+    assert_eq!(f.legend, chart::LegendMode::Omitted);
+    // The header says so, at the right, where the zone note goes.
+    assert!(f.note_x.is_some());
+}
