@@ -116,6 +116,7 @@ impl Palette {
             c(envelope),
         ];
         colors.extend(self.extra.iter().map(|x| c(*x)));
+        colors.extend(self.extra.iter().map(|x| c(shade(*x))));
         let fgs = [
             self.text,
             self.transmit,
@@ -154,12 +155,19 @@ pub fn plan<'a>(traffic: &'a Traffic, stats: &'a Stats, opts: &RenderOptions) ->
     let drawn: Vec<&Series> = traffic.series.iter().filter(|s| !s.is_empty()).collect();
     let labelled = drawn.iter().any(|s| !s.label.is_empty());
     let has_receive = drawn.iter().any(|s| s.scope == Scope::Receive);
+    // Per-IP colours follow the IPs' order in the data (all series, empty ones too), so an
+    // IP keeps its colour whatever the others hold; transmit is a darker shade of it.
+    let ips = ip_labels(traffic);
     let mut out: Vec<Plotted> = drawn
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
+        .map(|s| {
             let (color, mark) = if labelled {
-                (pal.extra[i % pal.extra.len()], Mark::Line)
+                let i = ips.iter().position(|l| *l == s.label).unwrap_or(0);
+                let base = pal.extra[i % pal.extra.len()];
+                match s.scope {
+                    Scope::Transmit => (shade(base), Mark::Line),
+                    _ => (base, Mark::Line),
+                }
             } else {
                 match s.scope {
                     Scope::Receive => (pal.receive, Mark::Area),
@@ -185,6 +193,22 @@ pub fn plan<'a>(traffic: &'a Traffic, stats: &'a Stats, opts: &RenderOptions) ->
     // Areas first so lines stay visible on top of them.
     out.sort_by_key(|p| p.mark == Mark::Line);
     out
+}
+
+/// The distinct per-IP labels, in the order the series come.
+pub fn ip_labels(traffic: &Traffic) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in &traffic.series {
+        if !s.label.is_empty() && !out.contains(&s.label.as_str()) {
+            out.push(&s.label);
+        }
+    }
+    out
+}
+
+/// The transmit colour of a per-IP series: its receive colour darkened.
+pub fn shade(c: RGBColor) -> RGBColor {
+    tint(c, RGBColor(0, 0, 0), 0.3)
 }
 
 fn series_title(s: &Series) -> String {
@@ -297,7 +321,7 @@ pub fn draw<DB: DrawingBackend>(
     let span = x_range(traffic).ok_or(RenderError::NoData)?;
     let mut lay = layout(
         opts,
-        plotted.len() + usize::from(stats.percentile.is_some()),
+        legend_rows(&plotted) + usize::from(stats.percentile.is_some()),
     );
     let axes = axes(root, &plotted, stats, opts, span, &mut lay, &pal)?;
 
@@ -307,7 +331,17 @@ pub fn draw<DB: DrawingBackend>(
     let rest_h = opts.height as i32 - lay.title_h;
     let (plot_area, legend_area) = rest.split_vertically(rest_h - lay.legend_h);
     let mut frame = draw_plot(&plot_area, &plotted, stats, &pal, &lay, &axes)?;
+    let per_ip = plotted.iter().any(|p| !p.series.label.is_empty());
     match lay.legend {
+        LegendMode::Full if per_ip => draw_ip_legend(
+            &legend_area,
+            traffic,
+            &plotted,
+            stats,
+            &pal,
+            &lay,
+            axes.suffix,
+        )?,
         LegendMode::Full => draw_legend(&legend_area, &plotted, stats, &pal, &lay, axes.suffix)?,
         LegendMode::Compact => {
             draw_compact_legend(&legend_area, &plotted, stats, &pal, &lay, axes.suffix)?
@@ -759,6 +793,100 @@ fn figures(s: Option<&SeriesStats>, suffix: &str) -> Vec<Cell> {
         ("Last:", f(s.map(|s| s.last))),
         ("Total:", b(s.map(|s| s.total_bytes))),
     ]
+}
+
+/// Legend lines the series take: one per series, or one per IP for per-IP series.
+fn legend_rows(plotted: &[Plotted]) -> usize {
+    let mut ips: Vec<&str> = Vec::new();
+    for p in plotted {
+        if !p.series.label.is_empty() && !ips.contains(&p.series.label.as_str()) {
+            ips.push(&p.series.label);
+        }
+    }
+    if ips.is_empty() {
+        plotted.len()
+    } else {
+        ips.len()
+    }
+}
+
+/// The per-IP legend: one line per IP in its colour (receive solid, transmit darker), with
+/// each direction's maximum and average, then the percentile, which is of all IPs summed
+/// (what the server is billed on), as the line says.
+fn draw_ip_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    traffic: &Traffic,
+    plotted: &[Plotted],
+    stats: &Stats,
+    pal: &Palette,
+    lay: &Layout,
+    suffix: &str,
+) -> Result<(), RenderError> {
+    let fs = lay.fs;
+    let left = text_style(fs, pal.text, HPos::Left, VPos::Center);
+    let swatch = px(fs * 1.1);
+    let gap = px(fs * 0.5);
+    let col_gap = px(fs * 1.4);
+    let x0 = lay.pad + px(fs * 0.5);
+    let end = area.dim_in_pixel().0 as i32 - lay.pad;
+    let ips: Vec<&str> = ip_labels(traffic)
+        .into_iter()
+        .filter(|ip| plotted.iter().any(|p| p.series.label == *ip))
+        .collect();
+    let mut name_w = 0;
+    for ip in &ips {
+        name_w = name_w.max(text_width(area, ip, &left)?);
+    }
+    let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| units::format_si(v, suffix));
+    for (row, ip) in ips.iter().enumerate() {
+        let cy = lay.line_h * row as i32 + lay.line_h / 2 + lay.pad / 4;
+        let mut x = x0;
+        for scope in [Scope::Receive, Scope::Transmit, Scope::Total] {
+            if let Some(p) = plotted
+                .iter()
+                .find(|p| p.series.label == *ip && p.series.scope == scope)
+            {
+                draw_swatch(area, p.mark, p.color, (x, cy), swatch)?;
+                x += swatch + gap / 2;
+            }
+        }
+        x = x0 + 2 * (swatch + gap / 2) + gap;
+        area.draw_text(ip, &left, (x, cy)).map_err(draw_err)?;
+        x += name_w;
+        for p in plotted.iter().filter(|p| p.series.label == *ip) {
+            let dir = match p.series.scope {
+                Scope::Receive => "In",
+                Scope::Transmit => "Out",
+                Scope::Total => "Total",
+            };
+            let text = format!(
+                "{dir} max: {}  avg: {}",
+                f(p.stats.map(|s| s.max)),
+                f(p.stats.map(|s| s.avg))
+            );
+            let w = text_width(area, &text, &left)?;
+            if x + col_gap + w > end {
+                break;
+            }
+            x += col_gap;
+            area.draw_text(&text, &left, (x, cy)).map_err(draw_err)?;
+            x += w;
+        }
+    }
+    if let Some(pct) = &stats.percentile {
+        let cy = lay.line_h * ips.len() as i32 + lay.line_h / 2 + lay.pad / 4;
+        draw_swatch(area, Mark::Line, pal.percentile, (x0, cy), swatch)?;
+        let text = format!(
+            "{} percentile ({}, all {} IPs summed): {}",
+            ordinal(pct.p),
+            percentile_basis(&pct.of),
+            ips.len(),
+            units::format_si(pct.value, suffix)
+        );
+        area.draw_text(&text, &left, (x0 + swatch + gap, cy))
+            .map_err(draw_err)?;
+    }
+    Ok(())
 }
 
 /// One line for a short graph: each series' swatch and name, then the percentile's value.

@@ -572,3 +572,43 @@ fn small_graphs_keep_a_compact_legend_or_say_it_is_left_out() {
     // The header says so, at the right, where the zone note goes.
     assert!(f.note_x.is_some());
 }
+
+#[test]
+fn per_ip_series_keep_their_colours_and_a_legend_line_each() {
+    let ips = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"];
+    let make = |empty: Option<&str>| {
+        let mut v = Vec::new();
+        for (i, ip) in ips.iter().enumerate() {
+            for scope in [Scope::Receive, Scope::Transmit] {
+                let values = if Some(*ip) == empty {
+                    Vec::new()
+                } else {
+                    diurnal(48, 10e6 * (i + 1) as f64)
+                };
+                let mut s = series(scope, &values);
+                s.label = ip.to_string();
+                v.push(s);
+            }
+        }
+        Traffic::new(v)
+    };
+    let colours = |t: &Traffic| {
+        let stats = stats::compute(t, &opts().stats);
+        chart::plan(t, &stats, &opts())
+            .iter()
+            .map(|p| ((p.series.label.clone(), p.series.scope), p.color))
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let full = make(None);
+    let all = colours(&full);
+    let distinct: std::collections::HashSet<_> = all.values().map(|c| (c.0, c.1, c.2)).collect();
+    assert_eq!(distinct.len(), 10, "ten series, ten colours");
+    // An IP with no data does not shift the others' colours.
+    let gap = colours(&make(Some("10.0.0.2")));
+    for ((ip, scope), c) in &gap {
+        assert_eq!(all[&(ip.clone(), *scope)], *c, "{ip} {scope:?}");
+    }
+    let stats = stats::compute(&full, &opts().stats);
+    let f = render_frame(&full, &stats, &opts()).unwrap().3;
+    assert_eq!(f.legend, chart::LegendMode::Full, "one line per IP fits");
+}
