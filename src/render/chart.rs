@@ -564,7 +564,7 @@ fn draw_header<DB: DrawingBackend>(
             w - lay.pad
         };
         let title_w = text_width(root, title, &style)?;
-        if w / 2 + title_w / 2 + 1 <= room_right && w / 2 - title_w / 2 >= lay.pad {
+        if w / 2 + title_w / 2 < room_right && w / 2 - title_w / 2 >= lay.pad {
             root.draw_text(title, &style, (w / 2, mid_y))
                 .map_err(draw_err)?;
             title_x = Some(w / 2 - title_w / 2..w / 2 + title_w / 2 + 1);
