@@ -924,6 +924,8 @@ fn draw_compact_legend<DB: DrawingBackend>(
     for (mark, color, text) in items {
         let w = swatch + gap + text_width(area, &text, &left)?;
         if x + w > end {
+            // Say that more series were left out rather than end as if there were none.
+            area.draw_text("…", &left, (x, cy)).map_err(draw_err)?;
             break;
         }
         draw_swatch(area, mark, color, (x, cy), swatch)?;
