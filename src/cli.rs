@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chrono::{FixedOffset, NaiveDate};
+use chrono::NaiveDate;
+
+use crate::zone::Zone;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::export::ExportFormat;
@@ -655,7 +657,8 @@ impl FallbackArgs {
                             width: graph.width,
                             height: graph.height,
                             title: graph.title.clone(),
-                            timezone: offset_hhmm(graph.timezone),
+                            // CloudWatch takes one offset: the one in force when the range starts.
+                            timezone: offset_hhmm(graph.timezone.fixed_at(start.timestamp())),
                             period: p.cw_period,
                         })
                     }
@@ -772,9 +775,10 @@ pub struct GraphArgs {
     /// Text size in pixels.
     #[arg(long, default_value_t = 11.0)]
     pub font_size: f64,
-    /// Zone for the time axis: UTC, +HHMM or -HHMM. Data stays UTC.
-    #[arg(long, default_value = "UTC", value_parser = parse_timezone)]
-    pub timezone: FixedOffset,
+    /// Zone for the time axis: UTC, +HHMM, -HHMM or an IANA name (Europe/Berlin), with
+    /// daylight saving. Data stays UTC.
+    #[arg(long, default_value = "UTC", value_parser = parse_timezone, allow_hyphen_values = true)]
+    pub timezone: Zone,
     /// Do not print the time zone on the graph.
     #[arg(long)]
     pub hide_timezone: bool,
@@ -840,32 +844,43 @@ fn parse_from_str<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, Stri
     s.parse()
 }
 
-/// `UTC`, `Z`, `+HHMM`, `-HHMM`, `+HH:MM` or `+HH`.
-pub fn parse_timezone(s: &str) -> Result<FixedOffset, String> {
-    let t = s.trim();
-    if t.eq_ignore_ascii_case("utc") || t == "Z" || t.eq_ignore_ascii_case("gmt") {
-        return Ok(FixedOffset::east_opt(0).expect("UTC"));
+/// `UTC`, `Z`, `+HHMM`, `-HHMM`, `+HH:MM`, `+HH` or an IANA zone name.
+pub fn parse_timezone(s: &str) -> Result<Zone, String> {
+    Zone::parse(s)
+}
+
+/// The title of a graph drawn without `--title`: the target and range of fetched data, the
+/// file names of `--input` data, so a mailed PNG says what it shows.
+pub fn default_title(source: &Source) -> String {
+    match source {
+        Source::Files(specs) => specs
+            .iter()
+            .map(|s| {
+                s.path.file_name().map_or_else(
+                    || s.path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" + "),
+        Source::Http(f) => {
+            let target = match &f.provider {
+                crate::fetch::RawProvider::Hostway => {
+                    format!("server {} ({})", f.server, f.ips.join(", "))
+                }
+                crate::fetch::RawProvider::SoftLayer(sl) => {
+                    format!("SoftLayer hardware {}", sl.hardware_id)
+                }
+                crate::fetch::RawProvider::CloudWatch(cw) => cw.instance_id.clone(),
+            };
+            let r = &f.range;
+            if r.start == r.end {
+                format!("{target}, {}", r.start)
+            } else {
+                format!("{target}, {} to {}", r.start, r.end)
+            }
+        }
     }
-    let bad = || format!("bad time zone '{s}' (expected UTC, +HHMM or -HHMM)");
-    let (sign, rest) = match t.as_bytes().first() {
-        Some(b'+') => (1, &t[1..]),
-        Some(b'-') => (-1, &t[1..]),
-        _ => return Err(bad()),
-    };
-    let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if !digits.chars().all(|c| c.is_ascii_digit()) || !(digits.len() == 2 || digits.len() == 4) {
-        return Err(bad());
-    }
-    let h: i32 = digits[..2].parse().map_err(|_| bad())?;
-    let m: i32 = if digits.len() == 4 {
-        digits[2..].parse().map_err(|_| bad())?
-    } else {
-        0
-    };
-    if h > 14 || m > 59 {
-        return Err(bad());
-    }
-    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
 }
 
 /// A validated command for [`crate::run`].
@@ -997,6 +1012,10 @@ impl Cli {
                     }
                     Some(source(a.input, a.fetch)?)
                 };
+                let mut render = render;
+                if render.title.is_none() {
+                    render.title = source.as_ref().map(default_title);
+                }
                 Command::Render(RenderJob {
                     source,
                     output: a.output,
@@ -1098,11 +1117,35 @@ mod tests {
 
     #[test]
     fn timezones() {
-        assert_eq!(parse_timezone("UTC").unwrap().local_minus_utc(), 0);
-        assert_eq!(parse_timezone("+0530").unwrap().local_minus_utc(), 19_800);
-        assert_eq!(parse_timezone("-08:00").unwrap().local_minus_utc(), -28_800);
-        assert!(parse_timezone("Europe/Paris").is_err());
+        let off = |s: &str| parse_timezone(s).unwrap().offset_at(0).local_minus_utc();
+        assert_eq!(off("UTC"), 0);
+        assert_eq!(off("+0530"), 19_800);
+        assert_eq!(off("-08:00"), -28_800);
+        assert_eq!(
+            parse_timezone("Europe/Paris").unwrap().name(),
+            "Europe/Paris"
+        );
         assert!(parse_timezone("+2500").is_err());
+        // A negative offset is a value, not a flag, with or without `=`.
+        for args in [
+            &["--timezone", "-0500"][..],
+            &["--timezone=-0500"],
+            &["--timezone", "America/Chicago"],
+        ] {
+            let cli = Cli::try_parse_from(
+                [
+                    &["trafficgraph", "render", "-i", "t.csv", "-o", "g.png"],
+                    args,
+                ]
+                .concat(),
+            )
+            .map_err(|e| e.to_string())
+            .and_then(Cli::into_command);
+            let Ok(Command::Render(job)) = cli else {
+                panic!("{args:?}: {cli:?}");
+            };
+            assert!(["UTC-05:00", "America/Chicago"].contains(&job.render.timezone.name().as_str()));
+        }
     }
 
     #[test]

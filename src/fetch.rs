@@ -856,6 +856,14 @@ fn validate(opts: &FetchOptions) -> Result<(), FetchError> {
             opts.range.days()
         )));
     }
+    let today = Utc::now().date_naive();
+    if opts.range.start > today {
+        return Err(FetchError::Options(format!(
+            "the range {} is wholly in the future (today is {today}, UTC): nothing has been \
+             measured yet; give dates up to {today}",
+            opts.range
+        )));
+    }
     if opts.offline && opts.cache_dir.is_none() {
         return bad("--offline reads only the cache; it cannot be used with --no-cache");
     }
@@ -878,6 +886,14 @@ pub fn fetch(opts: &FetchOptions) -> Result<Fetched, FetchError> {
 /// Fetches every IP and scope of the range, chunk by chunk, and merges the result.
 pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     validate(opts)?;
+    let today = Utc::now().date_naive();
+    if opts.range.end > today && !opts.quiet {
+        eprintln!(
+            "trafficgraph: the range {} ends in the future (today is {today}, UTC): the days \
+             after {today} have no data yet",
+            opts.range
+        );
+    }
     let (client, note) = Client::new(opts)?;
     let streams = client.streams(opts);
     let chunks = client.plan(opts);

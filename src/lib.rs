@@ -35,6 +35,7 @@ pub mod source;
 pub mod stats;
 pub mod units;
 pub mod validate;
+pub mod zone;
 
 use std::io::Write;
 
@@ -130,9 +131,18 @@ impl From<source::SourceError> for Error {
 /// Runs one validated command.
 pub fn run(command: Command) -> Result<Outcome, Error> {
     match command {
-        Command::Render(job) => render(job),
-        Command::Bench(job) => run_bench(job),
+        Command::Render(job) => {
+            output::check_target(&job.output, true)?;
+            render(job)
+        }
+        Command::Bench(job) => {
+            if let Some(out) = &job.output {
+                output::check_target(out, true)?;
+            }
+            run_bench(job)
+        }
         Command::Export(job) => {
+            output::check_target(&job.output, false)?;
             let (traffic, _) = source::load(&job.source)?;
             let bytes = job.format.exporter().export(&traffic);
             output::write_file(&job.output, &bytes)?;
@@ -142,6 +152,7 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
             })
         }
         Command::Fetch(job) => {
+            output::check_target(&job.output, false)?;
             let fetched = fetch::fetch(&job.fetch)?;
             let bytes = job.format.exporter().export(&fetched.traffic);
             output::write_file(&job.output, &bytes)?;

@@ -45,6 +45,57 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     })
 }
 
+/// Checks, before any work is done, that `path` can be written: its directory exists and is
+/// a directory. `-` is stdout, refused for a binary output (a PNG) when stdout is a
+/// terminal, where the bytes would only garble the screen.
+pub fn check_target(path: &Path, binary: bool) -> Result<(), OutputError> {
+    use std::io::IsTerminal;
+    let fail = |path: PathBuf, kind: std::io::ErrorKind, message: String| OutputError {
+        path,
+        source: std::io::Error::new(kind, message),
+    };
+    if path.as_os_str() == "-" {
+        if binary && std::io::stdout().is_terminal() {
+            return Err(fail(
+                PathBuf::from("stdout"),
+                std::io::ErrorKind::InvalidInput,
+                "refusing to write a PNG to a terminal: redirect it (> graph.png) or give -o FILE"
+                    .into(),
+            ));
+        }
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(fail(
+            path.to_path_buf(),
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is not a directory", dir.display()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(fail(
+            path.to_path_buf(),
+            std::io::ErrorKind::NotFound,
+            format!(
+                "directory {} does not exist: create it or give -o another path",
+                dir.display()
+            ),
+        )),
+        Err(e) => Err(fail(
+            path.to_path_buf(),
+            e.kind(),
+            format!(
+                "cannot read directory {} ({})",
+                dir.display(),
+                std::io::Error::from(e.kind())
+            ),
+        )),
+    }
+}
+
 /// Prefix and suffix of the temporary files [`write_output`] renames into place: `.NAME.`
 /// + random + `.tmp`.
 const TMP_PREFIX: &str = ".";
@@ -89,11 +140,28 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // The temporary file's name is ours, not the user's: an error names the directory.
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!("{TMP_PREFIX}{name}."))
         .suffix(TMP_SUFFIX)
         .rand_bytes(TMP_RANDOM_LEN)
-        .tempfile_in(dir)?;
+        .tempfile_in(dir)
+        .map_err(|e| {
+            let kind = e.kind();
+            let message = if kind == std::io::ErrorKind::NotFound {
+                format!(
+                    "directory {} does not exist: create it or give -o another path",
+                    dir.display()
+                )
+            } else {
+                format!(
+                    "cannot write in directory {} ({})",
+                    dir.display(),
+                    std::io::Error::from(kind)
+                )
+            };
+            std::io::Error::new(kind, message)
+        })?;
     tmp.write_all(bytes)?;
     // A temporary file is created owner-only; outputs get the usual permissions (or keep
     // those of the file they replace).
@@ -155,6 +223,18 @@ mod tests {
     #[test]
     fn missing_directory_is_an_error_naming_the_path() {
         let e = write_output(Path::new("/nonexistent-dir/x.png"), b"x").unwrap_err();
-        assert!(e.to_string().starts_with("/nonexistent-dir/x.png: "), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "/nonexistent-dir/x.png: directory /nonexistent-dir does not exist: create it or \
+             give -o another path"
+        );
+        let e = check_target(Path::new("/nonexistent-dir/x.png"), true).unwrap_err();
+        assert!(!e.to_string().contains(".tmp"), "{e}");
+        assert!(check_target(Path::new("x.png"), true).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"").unwrap();
+        let e = check_target(&file.join("g.png"), true).unwrap_err();
+        assert!(e.to_string().ends_with("f is not a directory"), "{e}");
     }
 }

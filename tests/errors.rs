@@ -141,7 +141,7 @@ fn bad_flags_are_usage_errors() {
                 "--timezone",
                 "Mars/Base",
             ],
-            "bad time zone 'Mars/Base'",
+            "unknown time zone 'Mars/Base'",
         ),
         (
             vec!["render", "-i", input, "-o", "g.png", "--width", "50"],

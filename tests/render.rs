@@ -134,3 +134,50 @@ fn render_refuses_to_overwrite_with_nothing() {
         "old file kept intact"
     );
 }
+
+#[test]
+fn time_zones_west_of_utc_and_by_name_are_accepted() {
+    let dir = scratch();
+    let input = format!("receive={}", arg("hostway-2d-hourly-receive.json"));
+    let draw = |zone: &[&str], out: &str| {
+        let mut args = vec![
+            "render", "-i", &input, "-o", out, "--width", "400", "--height", "150",
+        ];
+        args.extend_from_slice(zone);
+        let o = run_in(dir.path(), &args);
+        assert!(o.status.success(), "{zone:?}: {}", stderr(&o));
+        std::fs::read(dir.path().join(out)).unwrap()
+    };
+    let utc = draw(&[], "utc.png");
+    // `--timezone -0500` (no `=`) is a value, not a flag.
+    let west = draw(&["--timezone", "-0500"], "west.png");
+    let chicago = draw(&["--timezone", "America/Chicago"], "chicago.png");
+    let berlin = draw(&["--timezone", "europe/berlin"], "berlin.png");
+    assert_ne!(utc, west, "axis labels move with the zone");
+    assert_ne!(west, chicago, "the zone note names the zone");
+    assert_ne!(utc, berlin);
+}
+
+#[test]
+fn a_graph_without_title_is_named_after_its_input() {
+    let dir = scratch();
+    let input = format!("receive={}", arg("hostway-2d-hourly-receive.json"));
+    let o = run_in(dir.path(), &["render", "-i", &input, "-o", "g.png"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let png = std::fs::read(dir.path().join("g.png")).unwrap();
+    let needle = b"Title\0hostway-2d-hourly-receive.json";
+    assert!(
+        png.windows(needle.len()).any(|w| w == needle),
+        "the PNG's Title chunk names the file"
+    );
+    let titled = run_in(
+        dir.path(),
+        &["render", "-i", &input, "-o", "t.png", "--title", "x"],
+    );
+    assert!(titled.status.success());
+    let png = std::fs::read(dir.path().join("t.png")).unwrap();
+    assert!(
+        !png.windows(needle.len()).any(|w| w == needle),
+        "--title wins"
+    );
+}

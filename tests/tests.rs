@@ -13,6 +13,9 @@
 //!   chunk, never a wrong value; unbounded ranges, sizes and configs are refused up front;
 //! - `http_policy`: redirects refused to another origin and in loops, `Retry-After` in both
 //!   forms, and a server asking to wait too long, against raw HTTP servers on loopback;
+//! - `messages`: the first hour's mistakes (no credential, a base URL without scheme, a
+//!   range in the future, a missing output directory, a PNG to a terminal) each get one
+//!   line saying what to fix, a non-zero exit and nothing written;
 //! - `properties`: proptest invariants (export/import identity, order-free statistics);
 //! - `render`: PNGs through the CLI, decoded and inspected, and `--stats json` figures;
 //! - `provider`: SoftLayer/CloudWatch image clients against the loopback provider simulator,
@@ -41,6 +44,7 @@ mod fixtures_gen;
 mod hardening;
 mod hostile;
 mod http_policy;
+mod messages;
 mod properties;
 mod provider;
 mod provider_raw;

@@ -6,7 +6,9 @@
 
 use std::ops::Range;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Timelike};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike};
+
+use crate::zone::Zone;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 
 const HOUR: i64 = 3600;
@@ -63,7 +65,10 @@ impl ValueFormatter<f64> for Ticked {
 }
 
 /// Rate-axis ticks: 0, step, 2 step, ... up to `max`, the first multiple of the step more
-/// than 3 % above the data's maximum, so a peak never grazes the plot's top edge.
+/// than 3 % above the data's maximum, so a peak never grazes the plot's top edge. When that
+/// multiple would leave more than a quarter of the plot empty (a short plot has room for
+/// one or two coarse steps), the top is instead the first fifth of a step above the peak,
+/// and only the ticks under it are labelled: the axis fits the data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateTicks {
     pub max: f64,
@@ -80,10 +85,18 @@ pub fn rate_ticks(data_max: f64, max_ticks: usize) -> RateTicks {
     };
     let step = nice_step(data_max / max_ticks.max(1) as f64);
     let n = ((data_max * 1.03 / step).floor() + 1.0) as usize;
+    let mut max = n as f64 * step;
+    if max > data_max * 1.25 {
+        let fine = step / 5.0;
+        max = ((data_max * 1.03 / fine).floor() + 1.0) * fine;
+    }
     RateTicks {
-        max: n as f64 * step,
+        max,
         step,
-        ticks: (0..=n).map(|i| i as f64 * step).collect(),
+        ticks: (0..=n)
+            .map(|i| i as f64 * step)
+            .filter(|t| *t <= max * (1.0 + 1e-9))
+            .collect(),
     }
 }
 
@@ -144,7 +157,7 @@ pub struct TimeTicks {
     pub ticks: Vec<i64>,
     /// Span in seconds, which decides between weekday and month day labels.
     span: i64,
-    offset: FixedOffset,
+    zone: Zone,
 }
 
 /// The unit a span calls for: hours up to two days, days up to about two months, months up
@@ -160,27 +173,21 @@ pub fn unit_for_span(span_seconds: i64) -> TimeUnit {
 
 /// Ticks over `[start, end]` (UTC seconds) on natural boundaries of the display zone, no
 /// more than fit in `width_px` with labels of `font_px`.
-pub fn time_ticks(
-    start: i64,
-    end: i64,
-    offset: FixedOffset,
-    width_px: f64,
-    font_px: f64,
-) -> TimeTicks {
+pub fn time_ticks(start: i64, end: i64, zone: Zone, width_px: f64, font_px: f64) -> TimeTicks {
     let span = (end - start).max(1);
     let mut unit = unit_for_span(span);
     loop {
         let label_px = unit.label_chars() as f64 * font_px * 0.62 + 1.8 * font_px;
         let max_ticks = ((width_px / label_px).floor() as usize).max(2);
         for &step in unit.steps() {
-            let ticks = ticks_of(unit, step, start, end, offset);
+            let ticks = ticks_of(unit, step, start, end, zone);
             if ticks.len() <= max_ticks {
                 return TimeTicks {
                     unit,
                     step,
                     ticks,
                     span,
-                    offset,
+                    zone,
                 };
             }
         }
@@ -188,24 +195,27 @@ pub fn time_ticks(
             Some(u) => unit = u,
             None => {
                 let step = ((span / (365 * DAY)) / max_ticks as i64).max(1) * 100;
-                let ticks = ticks_of(unit, step, start, end, offset);
+                let ticks = ticks_of(unit, step, start, end, zone);
                 return TimeTicks {
                     unit,
                     step,
                     ticks,
                     span,
-                    offset,
+                    zone,
                 };
             }
         }
     }
 }
 
-/// Every boundary of `step` units inside `[start, end]`.
-fn ticks_of(unit: TimeUnit, step: i64, start: i64, end: i64, offset: FixedOffset) -> Vec<i64> {
-    let off = i64::from(offset.local_minus_utc());
-    let (lo, hi) = (start + off, end + off); // local seconds
-    match unit {
+/// Every boundary of `step` units inside `[start, end]`, on the display zone's wall clock:
+/// ticks are found in local time and each is turned back into its UTC instant, so across a
+/// daylight-saving change the local midnights are 23 or 25 hours apart, as they are.
+fn ticks_of(unit: TimeUnit, step: i64, start: i64, end: i64, zone: Zone) -> Vec<i64> {
+    let local = |t: i64| zone.local(t).map(|l| l.and_utc().timestamp()).unwrap_or(t);
+    // Local seconds, widened by the largest offset change so no boundary is missed.
+    let (lo, hi) = (local(start) - 2 * HOUR, local(end) + 2 * HOUR);
+    let locals = match unit {
         TimeUnit::Hour => aligned(lo, hi, step * HOUR, 0),
         // Weekly ticks fall on Mondays (1970-01-01 was a Thursday, 3 days after one).
         TimeUnit::Day if step % 7 == 0 => aligned(lo, hi, step * DAY, -3 * DAY),
@@ -218,10 +228,15 @@ fn ticks_of(unit: TimeUnit, step: i64, start: i64, end: i64, offset: FixedOffset
             };
             month_ticks(lo, hi, months)
         }
-    }
-    .into_iter()
-    .map(|local| local - off)
-    .collect()
+    };
+    let mut out: Vec<i64> = locals
+        .into_iter()
+        .filter_map(|l| DateTime::from_timestamp(l, 0))
+        .map(|l| zone.to_utc(l.naive_utc()))
+        .filter(|t| (start..=end).contains(t))
+        .collect();
+    out.dedup();
+    out
 }
 
 /// Multiples of `step` (shifted by `phase`) in `[lo, hi]`.
@@ -262,45 +277,82 @@ fn month_ticks(lo: i64, hi: i64, months: i64) -> Vec<i64> {
 }
 
 impl TimeTicks {
-    /// The label of tick `t` (UTC seconds) in the display zone.
+    /// The label of tick `t` (UTC seconds) in the display zone, without date context.
     pub fn label(&self, t: i64) -> String {
-        let Some(local) = self.offset.timestamp_opt(t, 0).single() else {
+        let Some(local) = self.zone.local(t) else {
             return String::new();
         };
-        let fmt = match self.unit {
+        local.format(self.format(&local)).to_string()
+    }
+
+    fn format(&self, local: &chrono::NaiveDateTime) -> &'static str {
+        match self.unit {
             TimeUnit::Hour if local.hour() == 0 && local.minute() == 0 => "%a %d",
             TimeUnit::Hour => "%H:%M",
             TimeUnit::Day if self.step < 7 && self.span <= 16 * DAY => "%a %d",
             TimeUnit::Day => "%b %d",
             TimeUnit::Month => "%b %Y",
             TimeUnit::Year => "%Y",
-        };
-        local.format(fmt).to_string()
+        }
     }
-}
 
-/// "UTC" or "UTC+05:30".
-pub fn zone_name(offset: FixedOffset) -> String {
-    let s = offset.local_minus_utc();
-    if s == 0 {
-        return "UTC".to_string();
+    /// Every tick's label, with date context so a lone picture says when it is: the first
+    /// tick that carries a date, and each one whose month differs from the one before,
+    /// also gives the month and year ("Fri 20 Nov 2026"); when no tick of an hourly axis
+    /// falls on midnight, the first tick gives its date.
+    pub fn labels(&self) -> Vec<String> {
+        let locals: Vec<Option<chrono::NaiveDateTime>> =
+            self.ticks.iter().map(|t| self.zone.local(*t)).collect();
+        let dated = |l: &chrono::NaiveDateTime| match self.unit {
+            TimeUnit::Hour => l.hour() == 0 && l.minute() == 0,
+            TimeUnit::Day => true,
+            TimeUnit::Month | TimeUnit::Year => false,
+        };
+        let any_dated = locals.iter().flatten().any(dated);
+        let mut last_month: Option<(i32, u32)> = None;
+        locals
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let Some(l) = l else {
+                    return String::new();
+                };
+                let plain = l.format(self.format(l)).to_string();
+                if self.unit >= TimeUnit::Month {
+                    return plain;
+                }
+                if !dated(l) {
+                    if i == 0 && !any_dated {
+                        return l.format("%d %b %Y %H:%M").to_string();
+                    }
+                    return plain;
+                }
+                let month = (l.year(), l.month());
+                let context = last_month != Some(month);
+                last_month = Some(month);
+                if !context {
+                    plain
+                } else if self.format(l) == "%b %d" {
+                    l.format("%b %d, %Y").to_string()
+                } else {
+                    l.format("%a %d %b %Y").to_string()
+                }
+            })
+            .collect()
     }
-    let sign = if s < 0 { '-' } else { '+' };
-    let a = s.abs();
-    format!("UTC{sign}{:02}:{:02}", a / 3600, a % 3600 / 60)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
+    use chrono::{TimeZone, Utc};
 
     fn ts(y: i32, mo: u32, d: u32, h: u32) -> i64 {
         Utc.with_ymd_and_hms(y, mo, d, h, 0, 0).unwrap().timestamp()
     }
 
-    fn utc() -> FixedOffset {
-        FixedOffset::east_opt(0).unwrap()
+    fn utc() -> Zone {
+        Zone::UTC
     }
 
     #[test]
@@ -316,6 +368,14 @@ mod tests {
             "headroom over a near-tick peak"
         );
         assert!(rate_ticks(0.0, 4).max > 0.0);
+        // One or two coarse steps over a short plot: the top follows the peak instead of
+        // doubling it.
+        let short = rate_ticks(1.01e6, 2);
+        assert!(
+            short.max >= 1.01e6 * 1.03 && short.max <= 1.01e6 * 1.25,
+            "{short:?}"
+        );
+        assert_eq!(short.ticks, vec![0.0, 1e6]);
         assert_eq!(nice_step(0.03), 0.05);
         assert_eq!(nice_step(3.0), 5.0);
     }
@@ -332,16 +392,12 @@ mod tests {
 
     #[test]
     fn ticks_follow_the_display_zone() {
-        let ist = FixedOffset::east_opt(19_800).unwrap();
+        let ist = Zone::parse("+0530").unwrap();
         let tt = time_ticks(ts(2015, 5, 1, 0), ts(2015, 5, 31, 0), ist, 740.0, 11.0);
         assert_eq!(tt.unit, TimeUnit::Day);
         // Local midnight at +05:30 is 18:30 UTC.
         assert!(tt.ticks.iter().all(|t| (t + 19_800) % DAY == 0));
-        assert_eq!(zone_name(ist), "UTC+05:30");
-        assert_eq!(
-            zone_name(FixedOffset::west_opt(8 * 3600).unwrap()),
-            "UTC-08:00"
-        );
+        assert_eq!(ist.name(), "UTC+05:30");
     }
 
     #[test]
@@ -362,5 +418,64 @@ mod tests {
         assert_eq!((tt.unit, tt.step), (TimeUnit::Day, 7));
         let d = DateTime::from_timestamp(tt.ticks[0], 0).unwrap();
         assert_eq!(d.weekday(), chrono::Weekday::Mon);
+    }
+
+    #[test]
+    fn berlin_ticks_at_local_midnights_across_the_october_change() {
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        // 2026-10-24 00:00 CEST to 2026-10-27 00:00 CET.
+        let tt = time_ticks(
+            ts(2026, 10, 23, 22),
+            ts(2026, 10, 26, 23),
+            berlin,
+            740.0,
+            11.0,
+        );
+        let midnights: Vec<i64> = tt
+            .ticks
+            .iter()
+            .copied()
+            .filter(|t| berlin.local(*t).unwrap().hour() == 0)
+            .collect();
+        assert_eq!(
+            midnights,
+            vec![
+                ts(2026, 10, 23, 22),
+                ts(2026, 10, 24, 22),
+                ts(2026, 10, 25, 23),
+                ts(2026, 10, 26, 23)
+            ]
+        );
+        // The local day of the change is 25 hours long on the axis.
+        assert_eq!(midnights[2] - midnights[1], 25 * HOUR);
+        assert!(tt.label(midnights[2]).starts_with("Mon 26"));
+    }
+
+    #[test]
+    fn labels_carry_month_and_year_at_the_start_and_at_month_changes() {
+        // 10 days across a month end: daily ticks.
+        let tt = time_ticks(ts(2026, 11, 25, 0), ts(2026, 12, 4, 0), utc(), 740.0, 11.0);
+        let labels = tt.labels();
+        assert_eq!(labels[0], "Wed 25 Nov 2026");
+        assert_eq!(labels[1], "Thu 26");
+        let dec = tt
+            .ticks
+            .iter()
+            .position(|t| *t == ts(2026, 12, 1, 0))
+            .unwrap();
+        assert_eq!(labels[dec], "Tue 01 Dec 2026");
+        // One day: the midnight tick gives the date.
+        let day = time_ticks(ts(2026, 11, 20, 0), ts(2026, 11, 21, 0), utc(), 740.0, 11.0);
+        assert_eq!(day.labels()[0], "Fri 20 Nov 2026");
+        assert!(day.labels()[1].ends_with(":00"));
+        // Hours without a midnight: the first tick is dated.
+        let hours = time_ticks(
+            ts(2026, 11, 20, 6),
+            ts(2026, 11, 20, 18),
+            utc(),
+            740.0,
+            11.0,
+        );
+        assert_eq!(hours.labels()[0], "20 Nov 2026 06:00");
     }
 }

@@ -116,6 +116,7 @@ impl Palette {
             c(envelope),
         ];
         colors.extend(self.extra.iter().map(|x| c(*x)));
+        colors.extend(self.extra.iter().map(|x| c(shade(*x))));
         let fgs = [
             self.text,
             self.transmit,
@@ -154,12 +155,19 @@ pub fn plan<'a>(traffic: &'a Traffic, stats: &'a Stats, opts: &RenderOptions) ->
     let drawn: Vec<&Series> = traffic.series.iter().filter(|s| !s.is_empty()).collect();
     let labelled = drawn.iter().any(|s| !s.label.is_empty());
     let has_receive = drawn.iter().any(|s| s.scope == Scope::Receive);
+    // Per-IP colours follow the IPs' order in the data (all series, empty ones too), so an
+    // IP keeps its colour whatever the others hold; transmit is a darker shade of it.
+    let ips = ip_labels(traffic);
     let mut out: Vec<Plotted> = drawn
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
+        .map(|s| {
             let (color, mark) = if labelled {
-                (pal.extra[i % pal.extra.len()], Mark::Line)
+                let i = ips.iter().position(|l| *l == s.label).unwrap_or(0);
+                let base = pal.extra[i % pal.extra.len()];
+                match s.scope {
+                    Scope::Transmit => (shade(base), Mark::Line),
+                    _ => (base, Mark::Line),
+                }
             } else {
                 match s.scope {
                     Scope::Receive => (pal.receive, Mark::Area),
@@ -187,6 +195,22 @@ pub fn plan<'a>(traffic: &'a Traffic, stats: &'a Stats, opts: &RenderOptions) ->
     out
 }
 
+/// The distinct per-IP labels, in the order the series come.
+pub fn ip_labels(traffic: &Traffic) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in &traffic.series {
+        if !s.label.is_empty() && !out.contains(&s.label.as_str()) {
+            out.push(&s.label);
+        }
+    }
+    out
+}
+
+/// The transmit colour of a per-IP series: its receive colour darkened.
+pub fn shade(c: RGBColor) -> RGBColor {
+    tint(c, RGBColor(0, 0, 0), 0.3)
+}
+
 fn series_title(s: &Series) -> String {
     let scope = match s.scope {
         Scope::Receive => "Receive",
@@ -210,6 +234,7 @@ struct Layout {
     y_label_w: i32,
     line_h: i32,
     legend_h: i32,
+    legend: LegendMode,
     right: i32,
     plot_h: i32,
 }
@@ -254,6 +279,20 @@ pub struct Frame {
     pub t: (f64, f64),
     /// Rate at the top edge (the bottom is 0).
     pub y_max: f64,
+    /// Columns the title and the time-zone note were drawn in (`None` when not drawn).
+    pub title_x: Option<std::ops::Range<i32>>,
+    pub note_x: Option<std::ops::Range<i32>>,
+    /// How much of the legend there was room for.
+    pub legend: LegendMode,
+}
+
+/// The full legend (figures per series), a compact one-line legend (names and the
+/// percentile only) when the graph is too short for it, or none, said in the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegendMode {
+    Full,
+    Compact,
+    Omitted,
 }
 
 impl Frame {
@@ -282,23 +321,42 @@ pub fn draw<DB: DrawingBackend>(
     let span = x_range(traffic).ok_or(RenderError::NoData)?;
     let mut lay = layout(
         opts,
-        plotted.len() + usize::from(stats.percentile.is_some()),
+        legend_rows(&plotted) + usize::from(stats.percentile.is_some()),
     );
     let axes = axes(root, &plotted, stats, opts, span, &mut lay, &pal)?;
 
     root.fill(&pal.canvas).map_err(draw_err)?;
-    draw_header(root, opts, &pal, &lay)?;
+    let (title_x, note_x) = draw_header(root, opts, &pal, &lay)?;
     let (_, rest) = root.split_vertically(lay.title_h);
     let rest_h = opts.height as i32 - lay.title_h;
     let (plot_area, legend_area) = rest.split_vertically(rest_h - lay.legend_h);
-    let frame = draw_plot(&plot_area, &plotted, stats, &pal, &lay, &axes)?;
-    if lay.legend_h > 0 {
-        draw_legend(&legend_area, &plotted, stats, &pal, &lay, axes.suffix)?;
+    let mut frame = draw_plot(&plot_area, &plotted, stats, &pal, &lay, &axes)?;
+    let per_ip = plotted.iter().any(|p| !p.series.label.is_empty());
+    match lay.legend {
+        LegendMode::Full if per_ip => draw_ip_legend(
+            &legend_area,
+            traffic,
+            &plotted,
+            stats,
+            &pal,
+            &lay,
+            axes.suffix,
+        )?,
+        LegendMode::Full => draw_legend(&legend_area, &plotted, stats, &pal, &lay, axes.suffix)?,
+        LegendMode::Compact => {
+            draw_compact_legend(&legend_area, &plotted, stats, &pal, &lay, axes.suffix)?
+        }
+        LegendMode::Omitted => {}
     }
+    frame.title_x = title_x;
+    frame.note_x = note_x;
+    frame.legend = lay.legend;
     Ok(frame)
 }
 
-/// Vertical sizes from the font size; the legend goes when the plot would be too short.
+/// Vertical sizes from the font size. When the plot would be too short for the full legend,
+/// the legend shrinks to one line of names; when even that does not fit it is left out and
+/// the header says so.
 fn layout(opts: &RenderOptions, legend_lines: usize) -> Layout {
     let fs = opts.font_size;
     let mut lay = Layout {
@@ -309,13 +367,20 @@ fn layout(opts: &RenderOptions, legend_lines: usize) -> Layout {
         y_label_w: 0,
         line_h: px(fs * 1.55),
         legend_h: 0,
+        legend: LegendMode::Full,
         right: px(fs * 2.2),
         plot_h: 0,
     };
     lay.legend_h = legend_lines as i32 * lay.line_h + lay.pad / 2;
     let plot_h = |l: &Layout| opts.height as i32 - l.title_h - l.x_label_h - l.legend_h - l.pad / 2;
     if plot_h(&lay) < px(fs * 4.0) {
-        lay.legend_h = 0; // not enough room: the plot matters more than the legend
+        lay.legend = LegendMode::Compact;
+        lay.legend_h = lay.line_h + lay.pad / 2;
+        if plot_h(&lay) < px(fs * 3.0) {
+            // Not enough room: the plot matters more than the legend.
+            lay.legend = LegendMode::Omitted;
+            lay.legend_h = 0;
+        }
     }
     lay.plot_h = plot_h(&lay);
     lay
@@ -337,7 +402,7 @@ fn axes<'s, DB: DrawingBackend>(
         .chain(stats.percentile.as_ref().map(|p| p.value))
         .fold(0.0, f64::max);
     let fs = lay.fs;
-    let rate = axis::rate_ticks(data_max, ((lay.plot_h as f64 / (fs * 2.2)) as usize).max(1));
+    let rate = axis::rate_ticks(data_max, ((lay.plot_h as f64 / (fs * 2.2)) as usize).max(2));
     let suffix = opts.stats.unit.rate_suffix();
     let label_style = text_style(fs, pal.text, HPos::Right, VPos::Center);
     let mut y_label_w = 0;
@@ -349,10 +414,12 @@ fn axes<'s, DB: DrawingBackend>(
     let plot_w = opts.width as i32 - lay.y_label_w - lay.right;
     let mut time = axis::time_ticks(span.0, span.1, opts.timezone, plot_w as f64, fs);
     drop_clipped_labels(root, &mut time, span, plot_w, lay, pal)?;
+    let time_labels = spaced_labels(root, &time, span, plot_w, lay, pal)?;
     Ok(Axes {
         span,
         rate,
         time,
+        time_labels,
         suffix,
     })
 }
@@ -397,6 +464,8 @@ struct Axes<'s> {
     span: (i64, i64),
     rate: RateTicks,
     time: TimeTicks,
+    /// One label per time tick; empty where it would overlap the one before.
+    time_labels: Vec<String>,
     /// `b/s` or `B/s`.
     suffix: &'s str,
 }
@@ -412,9 +481,10 @@ fn drop_clipped_labels<DB: DrawingBackend>(
 ) -> Result<(), RenderError> {
     let style = text_style(lay.fs, pal.text, HPos::Center, VPos::Top);
     let mut keep = Vec::with_capacity(ticks.ticks.len());
-    for &t in &ticks.ticks {
+    let labels = ticks.labels();
+    for (&t, label) in ticks.ticks.iter().zip(&labels) {
         let from_end = (end - t) as f64 / (end - start).max(1) as f64 * f64::from(plot_w);
-        let half = f64::from(text_width(root, &ticks.label(t), &style)?) / 2.0;
+        let half = f64::from(text_width(root, label, &style)?) / 2.0;
         if from_end + f64::from(lay.right) >= half + 1.0 {
             keep.push(t);
         }
@@ -423,42 +493,122 @@ fn drop_clipped_labels<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The time labels, each left empty (its grid line stays) where it would overlap the
+/// last one shown: a dated label is wider than the others.
+fn spaced_labels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    ticks: &TimeTicks,
+    (start, end): (i64, i64),
+    plot_w: i32,
+    lay: &Layout,
+    pal: &Palette,
+) -> Result<Vec<String>, RenderError> {
+    let style = text_style(lay.fs, pal.text, HPos::Center, VPos::Top);
+    let gap = lay.fs * 0.6;
+    let mut last_right = f64::NEG_INFINITY;
+    let mut out = Vec::with_capacity(ticks.ticks.len());
+    for (&t, label) in ticks.ticks.iter().zip(ticks.labels()) {
+        let x = (t - start) as f64 / (end - start).max(1) as f64 * f64::from(plot_w);
+        let half = f64::from(text_width(root, &label, &style)?) / 2.0;
+        if x - half >= last_right + gap {
+            last_right = x + half;
+            out.push(label);
+        } else {
+            out.push(String::new());
+        }
+    }
+    Ok(out)
+}
+
 /// First sample time to the end of the last sample's period (UTC seconds).
 fn x_range(traffic: &Traffic) -> Option<(i64, i64)> {
     let (a, b) = traffic.span()?;
     Some((a.timestamp(), b.timestamp() + traffic.step_seconds()))
 }
 
+/// Title (centred, or left when the note is in the way, shortened with an ellipsis when
+/// still too long) and the time-zone note at the right; they never overlap. Returns the
+/// columns each was drawn in.
+#[allow(clippy::type_complexity)]
 fn draw_header<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     opts: &RenderOptions,
     pal: &Palette,
     lay: &Layout,
-) -> Result<(), RenderError> {
+) -> Result<(Option<std::ops::Range<i32>>, Option<std::ops::Range<i32>>), RenderError> {
     let w = opts.width as i32;
     let mid_y = lay.title_h / 2 + 1;
-    let mut tz_w = 0;
-    if opts.show_timezone {
-        let text = format!("Times in {}", axis::zone_name(opts.timezone));
-        let style = text_style(lay.fs * 0.9, pal.dim, HPos::Right, VPos::Center);
-        tz_w = text_width(root, &text, &style)?;
-        root.draw_text(&text, &style, (w - lay.pad, mid_y))
-            .map_err(draw_err)?;
+    let mut note_x = None;
+    let mut notes = Vec::new();
+    if lay.legend == LegendMode::Omitted {
+        notes.push("no room for the legend".to_string());
     }
+    if opts.show_timezone {
+        notes.push(format!("Times in {}", opts.timezone.name()));
+    }
+    let note = notes.join(" · ");
+    let mut tz_w = 0;
+    if !note.is_empty() {
+        let style = text_style(lay.fs * 0.9, pal.dim, HPos::Right, VPos::Center);
+        tz_w = text_width(root, &note, &style)?;
+        root.draw_text(&note, &style, (w - lay.pad, mid_y))
+            .map_err(draw_err)?;
+        note_x = Some(w - lay.pad - tz_w..w - lay.pad);
+    }
+    let mut title_x = None;
     if let Some(title) = opts.title.as_deref().filter(|t| !t.is_empty()) {
         let style = text_style(lay.fs * 1.25, pal.text, HPos::Center, VPos::Center);
+        let room_right = if tz_w > 0 {
+            w - lay.pad - tz_w - lay.pad
+        } else {
+            w - lay.pad
+        };
         let title_w = text_width(root, title, &style)?;
-        let room_right = w - lay.pad - tz_w - lay.pad;
-        if w / 2 + title_w / 2 <= room_right {
+        if w / 2 + title_w / 2 < room_right && w / 2 - title_w / 2 >= lay.pad {
             root.draw_text(title, &style, (w / 2, mid_y))
                 .map_err(draw_err)?;
+            title_x = Some(w / 2 - title_w / 2..w / 2 + title_w / 2 + 1);
         } else {
             let style = text_style(lay.fs * 1.25, pal.text, HPos::Left, VPos::Center);
-            root.draw_text(title, &style, (lay.pad, mid_y))
-                .map_err(draw_err)?;
+            let room = room_right - lay.pad;
+            let fitted = fit_text(title, room, |t| text_width(root, t, &style))?;
+            if let Some((text, width)) = fitted {
+                root.draw_text(&text, &style, (lay.pad, mid_y))
+                    .map_err(draw_err)?;
+                title_x = Some(lay.pad..lay.pad + width);
+            }
         }
     }
-    Ok(())
+    Ok((title_x, note_x))
+}
+
+/// `text` as it is when it is at most `room` pixels wide, else its longest prefix that
+/// fits with an ellipsis after it; `None` when not even one character does.
+fn fit_text(
+    text: &str,
+    room: i32,
+    width: impl Fn(&str) -> Result<i32, RenderError>,
+) -> Result<Option<(String, i32)>, RenderError> {
+    let w = width(text)?;
+    if w <= room {
+        return Ok(Some((text.to_string(), w)));
+    }
+    let chars: Vec<char> = text.chars().collect();
+    // Binary search on the number of characters kept.
+    let (mut lo, mut hi) = (0usize, chars.len());
+    let mut best = None;
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        let candidate = format!("{}…", chars[..mid].iter().collect::<String>().trim_end());
+        let cw = width(&candidate)?;
+        if cw <= room {
+            best = Some((candidate, cw));
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(best.filter(|(t, _)| t.chars().count() > 1))
 }
 
 fn draw_plot<DB: DrawingBackend>(
@@ -512,6 +662,9 @@ fn draw_plot<DB: DrawingBackend>(
         y: y_px,
         t: (start as f64, end as f64),
         y_max: axes.rate.max,
+        title_x: None,
+        note_x: None,
+        legend: lay.legend,
     })
 }
 
@@ -522,7 +675,14 @@ fn draw_grid<DB: DrawingBackend>(
     lay: &Layout,
     axes: &Axes,
 ) -> Result<(), RenderError> {
-    let x_fmt = |v: &f64| axes.time.label(*v as i64);
+    let x_fmt = |v: &f64| {
+        let t = *v as i64;
+        axes.time
+            .ticks
+            .iter()
+            .position(|x| *x == t)
+            .map_or_else(|| axes.time.label(t), |i| axes.time_labels[i].clone())
+    };
     let y_fmt = |v: &f64| units::format_si_axis(*v, axes.rate.step, axes.suffix);
     chart
         .configure_mesh()
@@ -633,6 +793,147 @@ fn figures(s: Option<&SeriesStats>, suffix: &str) -> Vec<Cell> {
         ("Last:", f(s.map(|s| s.last))),
         ("Total:", b(s.map(|s| s.total_bytes))),
     ]
+}
+
+/// Legend lines the series take: one per series, or one per IP for per-IP series.
+fn legend_rows(plotted: &[Plotted]) -> usize {
+    let mut ips: Vec<&str> = Vec::new();
+    for p in plotted {
+        if !p.series.label.is_empty() && !ips.contains(&p.series.label.as_str()) {
+            ips.push(&p.series.label);
+        }
+    }
+    if ips.is_empty() {
+        plotted.len()
+    } else {
+        ips.len()
+    }
+}
+
+/// The per-IP legend: one line per IP in its colour (receive solid, transmit darker), with
+/// each direction's maximum and average, then the percentile, which is of all IPs summed
+/// (what the server is billed on), as the line says.
+fn draw_ip_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    traffic: &Traffic,
+    plotted: &[Plotted],
+    stats: &Stats,
+    pal: &Palette,
+    lay: &Layout,
+    suffix: &str,
+) -> Result<(), RenderError> {
+    let fs = lay.fs;
+    let left = text_style(fs, pal.text, HPos::Left, VPos::Center);
+    let swatch = px(fs * 1.1);
+    let gap = px(fs * 0.5);
+    let col_gap = px(fs * 1.4);
+    let x0 = lay.pad + px(fs * 0.5);
+    let end = area.dim_in_pixel().0 as i32 - lay.pad;
+    let ips: Vec<&str> = ip_labels(traffic)
+        .into_iter()
+        .filter(|ip| plotted.iter().any(|p| p.series.label == *ip))
+        .collect();
+    let mut name_w = 0;
+    for ip in &ips {
+        name_w = name_w.max(text_width(area, ip, &left)?);
+    }
+    let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| units::format_si(v, suffix));
+    for (row, ip) in ips.iter().enumerate() {
+        let cy = lay.line_h * row as i32 + lay.line_h / 2 + lay.pad / 4;
+        let mut x = x0;
+        for scope in [Scope::Receive, Scope::Transmit, Scope::Total] {
+            if let Some(p) = plotted
+                .iter()
+                .find(|p| p.series.label == *ip && p.series.scope == scope)
+            {
+                draw_swatch(area, p.mark, p.color, (x, cy), swatch)?;
+                x += swatch + gap / 2;
+            }
+        }
+        x = x0 + 2 * (swatch + gap / 2) + gap;
+        area.draw_text(ip, &left, (x, cy)).map_err(draw_err)?;
+        x += name_w;
+        for p in plotted.iter().filter(|p| p.series.label == *ip) {
+            let dir = match p.series.scope {
+                Scope::Receive => "In",
+                Scope::Transmit => "Out",
+                Scope::Total => "Total",
+            };
+            let text = format!(
+                "{dir} max: {}  avg: {}",
+                f(p.stats.map(|s| s.max)),
+                f(p.stats.map(|s| s.avg))
+            );
+            let w = text_width(area, &text, &left)?;
+            if x + col_gap + w > end {
+                break;
+            }
+            x += col_gap;
+            area.draw_text(&text, &left, (x, cy)).map_err(draw_err)?;
+            x += w;
+        }
+    }
+    if let Some(pct) = &stats.percentile {
+        let cy = lay.line_h * ips.len() as i32 + lay.line_h / 2 + lay.pad / 4;
+        draw_swatch(area, Mark::Line, pal.percentile, (x0, cy), swatch)?;
+        let text = format!(
+            "{} percentile ({}, all {} IPs summed): {}",
+            ordinal(pct.p),
+            percentile_basis(&pct.of),
+            ips.len(),
+            units::format_si(pct.value, suffix)
+        );
+        area.draw_text(&text, &left, (x0 + swatch + gap, cy))
+            .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+/// One line for a short graph: each series' swatch and name, then the percentile's value.
+fn draw_compact_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    plotted: &[Plotted],
+    stats: &Stats,
+    pal: &Palette,
+    lay: &Layout,
+    suffix: &str,
+) -> Result<(), RenderError> {
+    let fs = lay.fs;
+    let left = text_style(fs, pal.text, HPos::Left, VPos::Center);
+    let swatch = px(fs * 1.1);
+    let gap = px(fs * 0.4);
+    let item_gap = px(fs * 1.0);
+    let cy = lay.line_h / 2 + lay.pad / 4;
+    let end = area.dim_in_pixel().0 as i32 - lay.pad;
+    let mut x = lay.pad + px(fs * 0.5);
+    let mut items: Vec<(Mark, RGBColor, String)> = plotted
+        .iter()
+        .map(|p| (p.mark, p.color, p.title.clone()))
+        .collect();
+    if let Some(pct) = &stats.percentile {
+        items.push((
+            Mark::Line,
+            pal.percentile,
+            format!(
+                "{}: {}",
+                ordinal(pct.p),
+                units::format_si(pct.value, suffix)
+            ),
+        ));
+    }
+    for (mark, color, text) in items {
+        let w = swatch + gap + text_width(area, &text, &left)?;
+        if x + w > end {
+            // Say that more series were left out rather than end as if there were none.
+            area.draw_text("…", &left, (x, cy)).map_err(draw_err)?;
+            break;
+        }
+        draw_swatch(area, mark, color, (x, cy), swatch)?;
+        area.draw_text(&text, &left, (x + swatch + gap, cy))
+            .map_err(draw_err)?;
+        x += w + item_gap;
+    }
+    Ok(())
 }
 
 fn draw_legend<DB: DrawingBackend>(

@@ -17,7 +17,6 @@ use std::cell::RefCell;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-use chrono::FixedOffset;
 use plotters::prelude::IntoDrawingArea;
 
 use crate::model::Traffic;
@@ -84,7 +83,7 @@ pub struct RenderOptions {
     /// Text size in pixels.
     pub font_size: f64,
     /// Zone the time axis is labelled in; data stays UTC.
-    pub timezone: FixedOffset,
+    pub timezone: crate::zone::Zone,
     pub show_timezone: bool,
     pub theme: Theme,
     pub stats: StatsOptions,
@@ -100,7 +99,7 @@ impl Default for RenderOptions {
             height: 273,
             title: None,
             font_size: 11.0,
-            timezone: FixedOffset::east_opt(0).expect("UTC"),
+            timezone: crate::zone::Zone::UTC,
             show_timezone: true,
             theme: Theme::Light,
             stats: StatsOptions::default(),

@@ -490,3 +490,125 @@ fn graphs_from_rollups_equal_graphs_from_samples() {
         assert!(hit, "{name}: spike top at ({x}, {top})");
     }
 }
+
+#[test]
+fn a_long_title_is_shortened_and_never_meets_the_zone_note() {
+    let traffic = rx_tx(diurnal(48, 100e6), diurnal(48, 40e6));
+    let long = "web-01.example.net eth0 public uplink, customer ACME Corporation, \
+                October billing review with every detail anyone could want";
+    for width in [300, 500, 827] {
+        let o = RenderOptions {
+            width,
+            title: Some(long.into()),
+            timezone: crate::zone::Zone::parse("America/Chicago").unwrap(),
+            ..opts()
+        };
+        let stats = stats::compute(&traffic, &o.stats);
+        let (_, _, _, f) = render_frame(&traffic, &stats, &o).unwrap();
+        let (title, note) = (
+            f.title_x.expect("title drawn"),
+            f.note_x.expect("note drawn"),
+        );
+        assert!(
+            title.start >= 0 && note.end <= width as i32,
+            "{width}: inside the image"
+        );
+        assert!(
+            title.end < note.start,
+            "{width}: title {title:?} runs into the note {note:?}"
+        );
+    }
+    // The ink agrees: nothing between the title's end and the note's start at 300 px.
+    let o = RenderOptions {
+        width: 300,
+        title: Some(long.into()),
+        ..opts()
+    };
+    let (img, f) = render(&traffic, &o);
+    let (title, note) = (f.title_x.unwrap(), f.note_x.unwrap());
+    let pal = palette(Theme::Light);
+    for x in title.end + 1..note.start - 1 {
+        for y in 0..(o.font_size * 2.0) as u32 {
+            assert!(
+                near(img.get_pixel(x as u32, y), pal.canvas, 16),
+                "ink at {x},{y}"
+            );
+        }
+    }
+}
+
+#[test]
+fn small_graphs_keep_a_compact_legend_or_say_it_is_left_out() {
+    let traffic = rx_tx(diurnal(48, 100e6), diurnal(48, 40e6));
+    let frame = |w: u32, h: u32| {
+        let o = RenderOptions {
+            width: w,
+            height: h,
+            ..opts()
+        };
+        let stats = stats::compute(&traffic, &o.stats);
+        render_frame(&traffic, &stats, &o).unwrap().3
+    };
+    assert_eq!(frame(827, 273).legend, chart::LegendMode::Full);
+    let small = frame(300, 120);
+    assert_eq!(small.legend, chart::LegendMode::Compact);
+    // The y axis fits the data: the peak fills most of the plot's height.
+    assert!(
+        small.y_max <= 100e6 * 1.25,
+        "y axis to {} for a 100M peak",
+        small.y_max
+    );
+    let tiny = frame(300, 100);
+    assert_ne!(tiny.legend, chart::LegendMode::Full);
+    let huge_font = RenderOptions {
+        width: 300,
+        height: 100,
+        font_size: 16.0,
+        ..opts()
+    };
+    let stats = stats::compute(&traffic, &huge_font.stats);
+    let f = render_frame(&traffic, &stats, &huge_font).unwrap().3;
+    assert_eq!(f.legend, chart::LegendMode::Omitted);
+    // The header says so, at the right, where the zone note goes.
+    assert!(f.note_x.is_some());
+}
+
+#[test]
+fn per_ip_series_keep_their_colours_and_a_legend_line_each() {
+    let ips = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"];
+    let make = |empty: Option<&str>| {
+        let mut v = Vec::new();
+        for (i, ip) in ips.iter().enumerate() {
+            for scope in [Scope::Receive, Scope::Transmit] {
+                let values = if Some(*ip) == empty {
+                    Vec::new()
+                } else {
+                    diurnal(48, 10e6 * (i + 1) as f64)
+                };
+                let mut s = series(scope, &values);
+                s.label = ip.to_string();
+                v.push(s);
+            }
+        }
+        Traffic::new(v)
+    };
+    let colours = |t: &Traffic| {
+        let stats = stats::compute(t, &opts().stats);
+        chart::plan(t, &stats, &opts())
+            .iter()
+            .map(|p| ((p.series.label.clone(), p.series.scope), p.color))
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let full = make(None);
+    let all = colours(&full);
+    let distinct: std::collections::HashSet<_> = all.values().map(|c| (c.0, c.1, c.2)).collect();
+    assert_eq!(distinct.len(), 10, "ten series, ten colours");
+    // An IP with no data does not shift the others' colours.
+    let gap = colours(&make(Some("10.0.0.2")));
+    for ((ip, scope), c) in &gap {
+        assert_eq!(all[&(ip.clone(), *scope)], *c, "{ip} {scope:?}");
+    }
+    let stats = stats::compute(&full, &opts().stats);
+    let f = render_frame(&full, &stats, &opts()).unwrap().3;
+    assert_eq!(f.legend, chart::LegendMode::Full, "one line per IP fits");
+}

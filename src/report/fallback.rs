@@ -85,7 +85,7 @@ pub fn provider_request(
                 width,
                 height,
                 title: Some(target.name.clone()),
-                timezone: offset_hhmm(plan.render.timezone),
+                timezone: offset_hhmm(plan.render.timezone.fixed_at(start.timestamp())),
                 period: plan.period.seconds() as u32,
             });
             ProviderRequest::CloudWatch { config, widget }

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{FixedOffset, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
@@ -227,9 +227,10 @@ impl Plan {
             path: path.display().to_string(),
             message,
         };
-        let zone: FixedOffset =
+        let zone =
             crate::cli::parse_timezone(&d.timezone).map_err(|e| err(format!("timezone: {e}")))?;
-        let today = now.unwrap_or_else(|| Utc::now().with_timezone(&zone).date_naive());
+        // "Today" is the local date in the report's zone (with daylight saving).
+        let today = now.unwrap_or_else(|| zone.today(Utc::now()));
         let params = ranges::RangeParams {
             billing_day: d.billing_day,
             date: d.date,

@@ -115,6 +115,11 @@ pub enum RequestError {
         "401 Unauthorized from {url}: check --auth / TRAFFICGRAPH_AUTH (or --user / TRAFFICGRAPH_PASSWORD)"
     )]
     Unauthorized { url: String },
+    /// A 401 to a request that carried no credential: the fix is to give one.
+    #[error(
+        "401 Unauthorized from {url}: no credential was given: set TRAFFICGRAPH_AUTH or pass --auth (or --user with TRAFFICGRAPH_PASSWORD)"
+    )]
+    NoCredential { url: String },
     #[error(
         "403 Forbidden from {url}: the credentials may not read this server; check the account and server ids and the credentials' permissions"
     )]
@@ -236,6 +241,20 @@ impl Endpoint {
 /// Checks a base URL: http or https, and no credentials or query in it (they would end up
 /// in messages and cache paths; the credential goes in `--auth`).
 pub fn parse_base_url(s: &str) -> Result<Url, String> {
+    let t = s.trim();
+    if !t.contains("://") && t.contains('@') {
+        // Never echo what may be a credential.
+        return Err(
+            "--base-url has no scheme (http:// or https://) and must not hold \
+                    credentials; give them with --auth or --user"
+                .into(),
+        );
+    }
+    if !t.contains("://") {
+        return Err(format!(
+            "--base-url {t} has no scheme: did you mean http://{t}? (or https://{t})"
+        ));
+    }
     let url = Url::parse(s.trim()).map_err(|e| format!("bad --base-url: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
         return Err("bad --base-url: expected http://HOST[:PORT][/PATH] or https://...".into());
@@ -363,7 +382,12 @@ impl HostwayClient {
             retry_after.map(|r| r.wait),
             url,
         )
-        .map_err(|e| beyond_budget(e, retry_after))?;
+        .map_err(|e| match e {
+            RequestError::Unauthorized { url } if self.auth.is_none() => {
+                RequestError::NoCredential { url }
+            }
+            e => beyond_budget(e, retry_after),
+        })?;
         Ok((status, reply))
     }
 }
@@ -664,5 +688,15 @@ mod tests {
         assert!(parse_base_url("https://u:p@example.net").is_err());
         assert!(parse_base_url("https://example.net/?key=1").is_err());
         assert!(parse_base_url("ftp://example.net").is_err());
+        assert_eq!(
+            parse_base_url("127.0.0.1:8080").unwrap_err(),
+            "--base-url 127.0.0.1:8080 has no scheme: did you mean http://127.0.0.1:8080? \
+             (or https://127.0.0.1:8080)"
+        );
+        assert!(parse_base_url("localhost:8080/api")
+            .unwrap_err()
+            .contains("http://localhost:8080/api?"));
+        let e = parse_base_url("user:secret@example.net").unwrap_err();
+        assert!(e.contains("no scheme") && !e.contains("secret"), "{e}");
     }
 }
