@@ -96,6 +96,10 @@ pub struct FetchOptions {
     /// A limit shared with other fetches (e.g. a report's targets): one permit is held
     /// around each HTTP request.
     pub semaphore: Option<Arc<tokio::sync::Semaphore>>,
+    /// HTTP clients, built on the first request that needs one and shared by every fetch
+    /// given the same `Clients` (a report's targets; they must run on one tokio runtime).
+    /// A fetch answered wholly from the cache builds none.
+    pub clients: crate::http::Clients,
     /// Which of the answer checks the user relaxed, and whether to bypass the cache.
     pub policy: AnswerPolicy,
     /// Whose raw data: Hostway reads the fields above; the others carry their own.
@@ -177,6 +181,7 @@ impl FetchOptions {
             verbose: false,
             offline: false,
             semaphore: None,
+            clients: crate::http::Clients::default(),
             policy: AnswerPolicy::default(),
             provider: RawProvider::Hostway,
         }
@@ -515,7 +520,8 @@ impl Client {
                             .into(),
                     ));
                 }
-                let client = softlayer::Client::new(spec.config.clone()).map_err(provider)?;
+                let client = softlayer::Client::with_clients(spec.config.clone(), &opts.clients)
+                    .map_err(provider)?;
                 let spec = spec.clone();
                 let tracking = tokio::sync::OnceCell::new();
                 Ok((
@@ -535,7 +541,8 @@ impl Client {
                         spec.period
                     )));
                 }
-                let client = cloudwatch::Client::new(spec.config.clone()).map_err(provider)?;
+                let client = cloudwatch::Client::with_clients(spec.config.clone(), &opts.clients)
+                    .map_err(provider)?;
                 let start = day_start(opts.range.start);
                 let period = cloudwatch::finest_period(start, Utc::now(), spec.period);
                 let age = Utc::now() - start;
@@ -582,9 +589,14 @@ impl Client {
             method: opts.method,
             accept: opts.accept,
         };
-        let client =
-            HostwayClient::new(endpoint, opts.auth.as_ref(), opts.timeout, opts.concurrency)
-                .map_err(FetchError::Options)?;
+        let client = HostwayClient::new(
+            endpoint,
+            opts.auth.as_ref(),
+            opts.timeout,
+            opts.concurrency,
+            &opts.clients,
+        )
+        .map_err(FetchError::Options)?;
         Ok(Client::Hostway(client))
     }
 

@@ -516,3 +516,42 @@ fn fallback_target_gets_the_provider_graph() {
     );
     drop(provider);
 }
+
+/// Twelve targets share one HTTP client; a re-run the cache answers wholly (not only
+/// `--offline`) builds none, so it loads no certificates.
+#[test]
+fn report_shares_one_http_client_and_builds_none_from_the_cache() {
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let mut text = format!(
+        "[defaults]\nbase_url = \"{}\"\nrange = \"specified_range\"\n\
+         date = {START}\nend_date = {END}\n",
+        sim.base_url()
+    );
+    for i in 0..12 {
+        text.push_str(&format!(
+            "\n[[target]]\nname = \"t{i}\"\naccount = \"acme\"\nserver = \"srv-{i}\"\n\
+             ips = [\"10.1.{i}.1\"]\n"
+        ));
+    }
+    let config = work.path().join("report.toml");
+    std::fs::write(&config, text).unwrap();
+    let mut job = ReportJob::new(&config, work.path().join("out"));
+    job.cache_dir = Some(work.path().join("cache"));
+    let first = report::run(&job).unwrap();
+    assert_eq!(first.summary.failed(), 0);
+    assert!(sim.counters.total() >= 24, "{}", sim.counters.total());
+    assert_eq!(first.http_clients, 1, "one client for every target");
+
+    sim.counters.reset();
+    let again = report::run(&job).unwrap();
+    assert_eq!(sim.counters.total(), 0);
+    assert_eq!(again.summary.failed(), 0);
+    assert_eq!(
+        again.http_clients, 0,
+        "a run the cache answers builds no client"
+    );
+
+    job.offline = true;
+    assert_eq!(report::run(&job).unwrap().http_clients, 0);
+}

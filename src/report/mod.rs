@@ -189,6 +189,9 @@ pub struct ReportOutcome {
     pub summary: Summary,
     /// Every file written, summary files last.
     pub written: Vec<PathBuf>,
+    /// HTTP clients the run built: 0 when the cache answered everything, else one per
+    /// set-up, whatever the number of targets.
+    pub http_clients: usize,
 }
 
 /// The config's defaults, parsed once.
@@ -280,6 +283,9 @@ struct Ctx {
     plan: Plan,
     job: ReportJob,
     semaphore: Arc<tokio::sync::Semaphore>,
+    /// The HTTP clients every target shares (one per set-up, built on the first request;
+    /// none when the cache answers everything). They live and die with the run's runtime.
+    clients: crate::http::Clients,
     /// Targets some pool sums: their traffic is kept.
     pool_members: HashSet<usize>,
 }
@@ -339,6 +345,7 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         plan,
         job: job.clone(),
         semaphore: Arc::new(tokio::sync::Semaphore::new(job.concurrency.max(1))),
+        clients: crate::http::Clients::default(),
         pool_members,
         config,
     });
@@ -456,7 +463,11 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         summary.failed(),
         out.join("index.html").display()
     ));
-    Ok(ReportOutcome { summary, written })
+    Ok(ReportOutcome {
+        summary,
+        written,
+        http_clients: ctx.clients.len(),
+    })
 }
 
 /// What a target reads: a Hostway base URL, or another provider's raw data.
@@ -536,6 +547,7 @@ fn fetch_options(ctx: &Ctx, t: &TargetConfig, provider: RawProvider) -> FetchOpt
     o.offline = job.offline;
     o.policy = job.policy;
     o.semaphore = Some(ctx.semaphore.clone());
+    o.clients = ctx.clients.clone();
     o
 }
 
