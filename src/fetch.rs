@@ -1100,13 +1100,15 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
     let key = shared.client.cache_key(stream, id.range);
     let past = id.range.end < shared.today;
     if let (Some(cache), true, false) = (&shared.cache, past, opts.policy.refresh) {
-        let path = key.path(cache.root());
         match cache.get(&key, opts.policy.lenient) {
             Lookup::Hit(answer) => {
                 shared.cached.fetch_add(1, Ordering::SeqCst);
-                shared
-                    .reporter
-                    .log(&format!("{id}: from cache {}", path.display()));
+                if opts.verbose {
+                    let path = cache.entry_path(&key);
+                    shared
+                        .reporter
+                        .log(&format!("{id}: from cache {}", path.display()));
+                }
                 if let Answer::Data { dropped, .. } | Answer::Scoped { dropped, .. } = &answer {
                     note_dropped(shared, id, *dropped, None);
                 }
@@ -1115,7 +1117,7 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
             Lookup::Invalid(reason) => {
                 return Err(FetchError::CacheInvalid {
                     chunk: id.clone(),
-                    path,
+                    path: cache.entry_path(&key),
                     reason,
                 })
             }
