@@ -898,6 +898,7 @@ pub enum Command {
     Sim(SimConfig),
     Demo(DemoJob),
     Report(crate::report::ReportJob),
+    ReportMerge(crate::report::shard::MergeJob),
     Bench(BenchJob),
     CacheVerify(CacheVerifyJob),
     CacheList(PathBuf),
@@ -1083,7 +1084,10 @@ impl Cli {
                 })
             }
             CliCommand::Demo(a) => Command::Demo(DemoJob { out_dir: a.out_dir }),
-            CliCommand::Report(a) => Command::Report(a.into_job()?),
+            CliCommand::Report(a) => match a.into_task()? {
+                crate::report::ReportTask::Run(job) => Command::Report(job),
+                crate::report::ReportTask::Merge(job) => Command::ReportMerge(job),
+            },
             CliCommand::Cache(CacheCommand::Verify { cache_dir, remove }) => {
                 let cache_dir = cache_dir
                     .or_else(crate::source::cache::Cache::default_dir)

@@ -165,6 +165,25 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
             let failed = report.summary.failed();
             if failed > 0 {
                 return Err(Error::ReportIncomplete {
+                    // A shard's rows are in its shard.json.
+                    dir: match job.shard {
+                        Some(_) => job.out_dir.join(report::shard::SUMMARY),
+                        None => job.out_dir,
+                    },
+                    failed,
+                    total: report.summary.rows.len(),
+                });
+            }
+            Ok(Outcome {
+                written: report.written,
+                ..Outcome::default()
+            })
+        }
+        Command::ReportMerge(job) => {
+            let report = report::shard::merge(&job)?;
+            let failed = report.summary.failed();
+            if failed > 0 {
+                return Err(Error::ReportIncomplete {
                     dir: job.out_dir,
                     failed,
                     total: report.summary.rows.len(),
