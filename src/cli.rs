@@ -74,6 +74,27 @@ pub enum CacheCommand {
         #[arg(long)]
         remove: bool,
     },
+    /// List what the cache holds: per server, IP and scope (or provider metric), the days,
+    /// entries, data sets and bytes.
+    List {
+        /// Cache directory (default: the platform cache directory + trafficgraph).
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Delete entries whose data ends more than DAYS days before today, and/or those of
+    /// one server; prints what it removes.
+    Prune {
+        /// Cache directory (default: the platform cache directory + trafficgraph).
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Entries whose last requested day is more than DAYS days before today (UTC).
+        #[arg(long, value_name = "DAYS", required_unless_present = "server")]
+        older_than: Option<u32>,
+        /// Entries of this server: a Hostway server (or account) id, a SoftLayer hardware id
+        /// or a CloudWatch instance id.
+        #[arg(long, value_name = "ID")]
+        server: Option<String>,
+    },
 }
 
 /// Where the data comes from.
@@ -892,8 +913,19 @@ pub enum Command {
     Sim(SimConfig),
     Demo(DemoJob),
     Report(crate::report::ReportJob),
+    ReportMerge(crate::report::shard::MergeJob),
     Bench(BenchJob),
     CacheVerify(CacheVerifyJob),
+    CacheList(PathBuf),
+    CachePrune(CachePruneJob),
+}
+
+/// `cache prune`: which cache, and which entries (both conditions when both are given).
+#[derive(Debug, Clone)]
+pub struct CachePruneJob {
+    pub cache_dir: PathBuf,
+    pub older_than: Option<u32>,
+    pub server: Option<String>,
 }
 
 /// `cache verify`: which cache, and whether to delete the entries that fail.
@@ -1071,12 +1103,35 @@ impl Cli {
                 })
             }
             CliCommand::Demo(a) => Command::Demo(DemoJob { out_dir: a.out_dir }),
-            CliCommand::Report(a) => Command::Report(a.into_job()?),
+            CliCommand::Report(a) => match a.into_task()? {
+                crate::report::ReportTask::Run(job) => Command::Report(job),
+                crate::report::ReportTask::Merge(job) => Command::ReportMerge(job),
+            },
             CliCommand::Cache(CacheCommand::Verify { cache_dir, remove }) => {
                 let cache_dir = cache_dir
                     .or_else(crate::source::cache::Cache::default_dir)
                     .ok_or("no platform cache directory here; give --cache-dir")?;
                 Command::CacheVerify(CacheVerifyJob { cache_dir, remove })
+            }
+            CliCommand::Cache(CacheCommand::List { cache_dir }) => {
+                let cache_dir = cache_dir
+                    .or_else(crate::source::cache::Cache::default_dir)
+                    .ok_or("no platform cache directory here; give --cache-dir")?;
+                Command::CacheList(cache_dir)
+            }
+            CliCommand::Cache(CacheCommand::Prune {
+                cache_dir,
+                older_than,
+                server,
+            }) => {
+                let cache_dir = cache_dir
+                    .or_else(crate::source::cache::Cache::default_dir)
+                    .ok_or("no platform cache directory here; give --cache-dir")?;
+                Command::CachePrune(CachePruneJob {
+                    cache_dir,
+                    older_than,
+                    server,
+                })
             }
         })
     }

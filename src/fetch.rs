@@ -96,6 +96,10 @@ pub struct FetchOptions {
     /// A limit shared with other fetches (e.g. a report's targets): one permit is held
     /// around each HTTP request.
     pub semaphore: Option<Arc<tokio::sync::Semaphore>>,
+    /// HTTP clients, built on the first request that needs one and shared by every fetch
+    /// given the same `Clients` (a report's targets; they must run on one tokio runtime).
+    /// A fetch answered wholly from the cache builds none.
+    pub clients: crate::http::Clients,
     /// Which of the answer checks the user relaxed, and whether to bypass the cache.
     pub policy: AnswerPolicy,
     /// Whose raw data: Hostway reads the fields above; the others carry their own.
@@ -177,6 +181,7 @@ impl FetchOptions {
             verbose: false,
             offline: false,
             semaphore: None,
+            clients: crate::http::Clients::default(),
             policy: AnswerPolicy::default(),
             provider: RawProvider::Hostway,
         }
@@ -515,7 +520,8 @@ impl Client {
                             .into(),
                     ));
                 }
-                let client = softlayer::Client::new(spec.config.clone()).map_err(provider)?;
+                let client = softlayer::Client::with_clients(spec.config.clone(), &opts.clients)
+                    .map_err(provider)?;
                 let spec = spec.clone();
                 let tracking = tokio::sync::OnceCell::new();
                 Ok((
@@ -535,7 +541,8 @@ impl Client {
                         spec.period
                     )));
                 }
-                let client = cloudwatch::Client::new(spec.config.clone()).map_err(provider)?;
+                let client = cloudwatch::Client::with_clients(spec.config.clone(), &opts.clients)
+                    .map_err(provider)?;
                 let start = day_start(opts.range.start);
                 let period = cloudwatch::finest_period(start, Utc::now(), spec.period);
                 let age = Utc::now() - start;
@@ -582,9 +589,14 @@ impl Client {
             method: opts.method,
             accept: opts.accept,
         };
-        let client =
-            HostwayClient::new(endpoint, opts.auth.as_ref(), opts.timeout, opts.concurrency)
-                .map_err(FetchError::Options)?;
+        let client = HostwayClient::new(
+            endpoint,
+            opts.auth.as_ref(),
+            opts.timeout,
+            opts.concurrency,
+            &opts.clients,
+        )
+        .map_err(FetchError::Options)?;
         Ok(Client::Hostway(client))
     }
 
@@ -1104,13 +1116,15 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
     let key = shared.client.cache_key(stream, id.range);
     let past = id.range.end < shared.today;
     if let (Some(cache), true, false) = (&shared.cache, past, opts.policy.refresh) {
-        let path = key.path(cache.root());
         match cache.get(&key, opts.policy.lenient) {
             Lookup::Hit(answer) => {
                 shared.cached.fetch_add(1, Ordering::SeqCst);
-                shared
-                    .reporter
-                    .log(&format!("{id}: from cache {}", path.display()));
+                if opts.verbose {
+                    let path = cache.entry_path(&key);
+                    shared
+                        .reporter
+                        .log(&format!("{id}: from cache {}", path.display()));
+                }
                 if let Answer::Data { dropped, .. } | Answer::Scoped { dropped, .. } = &answer {
                     note_dropped(shared, id, *dropped, None);
                 }
@@ -1119,7 +1133,7 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
             Lookup::Invalid(reason) => {
                 return Err(FetchError::CacheInvalid {
                     chunk: id.clone(),
-                    path,
+                    path: cache.entry_path(&key),
                     reason,
                 })
             }

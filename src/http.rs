@@ -23,7 +23,10 @@
 //! caller waits at most [`MAX_RETRY_AFTER`] for one retry; a server asking for longer is a
 //! reason to stop and say when to come back, not to come back early.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
@@ -42,10 +45,93 @@ pub const MAX_REDIRECTS: usize = 5;
 /// told no and the user is told when to run again.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
+/// HTTP clients built by this process so far ([`client`] calls that succeeded): a test or
+/// bench reads it to show that a run answered from the cache built none.
+pub fn clients_built() -> usize {
+    CLIENTS_BUILT.load(Ordering::Relaxed)
+}
+
+static CLIENTS_BUILT: AtomicUsize = AtomicUsize::new(0);
+
+/// What makes two clients interchangeable: the request timeout and the idle pool bound.
+type ClientKey = (Duration, Option<usize>);
+
+/// Clients shared by every fetch of one run (a report's targets): one per set-up, built on
+/// first use. Building a client loads the system's root certificates, which cost more than
+/// drawing a graph, and one client also keeps its connections alive from target to target.
+///
+/// Shared per run, not per process, on purpose: a `reqwest::Client`'s pooled connections
+/// belong to the tokio runtime that opened them, and using them from another runtime (every
+/// [`crate::fetch::fetch`] call has its own) can hang or panic (reqwest #1148, #2501). So a
+/// run that owns one runtime (a report) shares one `Clients`; each lone fetch gets its own.
+/// Cheap to clone (clones share the clients).
+#[derive(Debug, Clone, Default)]
+pub struct Clients {
+    built: Arc<Mutex<HashMap<ClientKey, reqwest::Client>>>,
+}
+
+impl Clients {
+    /// The client of this set-up, built now if this run has none yet.
+    pub fn get(
+        &self,
+        timeout: Duration,
+        max_idle_per_host: Option<usize>,
+    ) -> Result<reqwest::Client, String> {
+        let mut built = self.built.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = built.get(&(timeout, max_idle_per_host)) {
+            return Ok(c.clone());
+        }
+        let c = client(timeout, max_idle_per_host)?;
+        built.insert((timeout, max_idle_per_host), c.clone());
+        Ok(c)
+    }
+
+    /// How many clients this run built.
+    pub fn len(&self) -> usize {
+        self.built.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A client built on the first request that needs one (from a run's [`Clients`]), so a
+/// fetch answered wholly from the cache, or `--offline`, builds none and loads no
+/// certificates. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LazyClient {
+    clients: Clients,
+    timeout: Duration,
+    max_idle_per_host: Option<usize>,
+    cell: OnceLock<reqwest::Client>,
+}
+
+impl LazyClient {
+    pub fn new(clients: &Clients, timeout: Duration, max_idle_per_host: Option<usize>) -> Self {
+        LazyClient {
+            clients: clients.clone(),
+            timeout,
+            max_idle_per_host,
+            cell: OnceLock::new(),
+        }
+    }
+
+    /// The client, built (or taken from the run's) on the first call. The error is one
+    /// line.
+    pub fn get(&self) -> Result<&reqwest::Client, String> {
+        if let Some(c) = self.cell.get() {
+            return Ok(c);
+        }
+        let c = self.clients.get(self.timeout, self.max_idle_per_host)?;
+        Ok(self.cell.get_or_init(|| c))
+    }
+}
+
 /// The one HTTP client set-up: user agent, `timeout` for a whole request (connecting takes
 /// at most 10 s of it), rustls with the ring provider, and the redirect policy of this
 /// module. `max_idle_per_host` bounds the kept-alive connections (`None`: reqwest's
-/// default). The error is one line.
+/// default). The error is one line. Fetches take theirs through [`LazyClient`].
 pub fn client(
     timeout: Duration,
     max_idle_per_host: Option<usize>,
@@ -60,9 +146,11 @@ pub fn client(
     if let Some(n) = max_idle_per_host {
         builder = builder.pool_max_idle_per_host(n);
     }
-    builder
+    let built = builder
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))
+        .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
+    CLIENTS_BUILT.fetch_add(1, Ordering::Relaxed);
+    Ok(built)
 }
 
 /// A redirect the client refused to follow. Both URLs are shown without user info, and the

@@ -21,6 +21,7 @@ pub mod bench;
 pub mod cli;
 pub mod export;
 pub mod fetch;
+pub mod hash;
 pub mod http;
 pub mod model;
 pub mod output;
@@ -168,8 +169,29 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
         }
         Command::Demo(job) => sim::demo::run(&job),
         Command::CacheVerify(job) => cache_verify(&job),
+        Command::CacheList(dir) => cache_list(&dir),
+        Command::CachePrune(job) => cache_prune(&job),
         Command::Report(job) => {
             let report = report::run(&job)?;
+            let failed = report.summary.failed();
+            if failed > 0 {
+                return Err(Error::ReportIncomplete {
+                    // A shard's rows are in its shard.json.
+                    dir: match job.shard {
+                        Some(_) => job.out_dir.join(report::shard::SUMMARY),
+                        None => job.out_dir,
+                    },
+                    failed,
+                    total: report.summary.rows.len(),
+                });
+            }
+            Ok(Outcome {
+                written: report.written,
+                ..Outcome::default()
+            })
+        }
+        Command::ReportMerge(job) => {
+            let report = report::shard::merge(&job)?;
             let failed = report.summary.failed();
             if failed > 0 {
                 return Err(Error::ReportIncomplete {
@@ -273,6 +295,96 @@ fn render(job: cli::RenderJob) -> Result<Outcome, Error> {
 
 /// `cache verify`: prints each entry that fails and why, then a count; removes them when
 /// asked.
+fn cache_io(dir: &std::path::Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| {
+        Error::Output(output::OutputError {
+            path: dir.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// `cache list`: one line per server, IP and scope (or provider metric) with its days,
+/// entries, data sets and bytes; entries that cannot be read are named.
+fn cache_list(dir: &std::path::Path) -> Result<Outcome, Error> {
+    use std::collections::BTreeMap;
+    let cache = source::cache::Cache::new(dir);
+    let entries = cache.entries().map_err(cache_io(dir))?;
+    // label -> (first day, last day, entries, data sets, bytes)
+    type Line = (chrono::NaiveDate, chrono::NaiveDate, usize, usize, u64);
+    let mut lines: BTreeMap<String, Line> = BTreeMap::new();
+    let (mut bytes, mut sets, mut bad) = (0u64, 0usize, 0usize);
+    for e in &entries {
+        bytes += e.bytes;
+        match &e.content {
+            Ok((key, n)) => {
+                sets += n;
+                let Some(range) = key.range() else { continue };
+                let line = lines
+                    .entry(key.label())
+                    .or_insert((range.start, range.end, 0, 0, 0));
+                line.0 = line.0.min(range.start);
+                line.1 = line.1.max(range.end);
+                line.2 += 1;
+                line.3 += n;
+                line.4 += e.bytes;
+            }
+            Err(why) => {
+                bad += 1;
+                println!("{}: {why}", e.path.display());
+            }
+        }
+    }
+    for (label, (start, end, n, points, size)) in &lines {
+        println!("{label}  {start}..{end}  {n} entries  {points} data sets  {size} bytes");
+    }
+    let per = if sets > 0 {
+        format!(", {:.1} bytes a data set", bytes as f64 / sets as f64)
+    } else {
+        String::new()
+    };
+    println!(
+        "{} entries ({bad} unreadable) in {}: {sets} data sets, {bytes} bytes{per}",
+        entries.len(),
+        dir.display()
+    );
+    Ok(Outcome::default())
+}
+
+/// `cache prune`: removes the entries whose data ends more than `older_than` days ago
+/// and/or that read `server`.
+fn cache_prune(job: &cli::CachePruneJob) -> Result<Outcome, Error> {
+    let dir = &job.cache_dir;
+    let cache = source::cache::Cache::new(dir);
+    let today = chrono::Utc::now().date_naive();
+    let (mut removed, mut freed) = (0usize, 0u64);
+    for e in cache.entries().map_err(cache_io(dir))? {
+        let Ok((key, _)) = &e.content else { continue };
+        let old = match (job.older_than, key.range()) {
+            (Some(days), Some(range)) => (today - range.end).num_days() > i64::from(days),
+            (Some(_), None) => true,
+            (None, _) => true,
+        };
+        let named = job.server.as_deref().is_none_or(|s| key.names(s));
+        if old && named {
+            match std::fs::remove_file(&e.path) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(cache_io(dir)(err))
+                }
+                _ => {}
+            }
+            println!("removed {}", e.path.display());
+            removed += 1;
+            freed += e.bytes;
+        }
+    }
+    println!(
+        "removed {removed} entries ({freed} bytes) from {}",
+        dir.display()
+    );
+    Ok(Outcome::default())
+}
+
 fn cache_verify(job: &cli::CacheVerifyJob) -> Result<Outcome, Error> {
     let cache = source::cache::Cache::new(&job.cache_dir);
     let io = |source| {

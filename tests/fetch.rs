@@ -301,10 +301,12 @@ fn interrupted_fetch_resumes_with_only_the_missing_requests() {
     assert_eq!(sim.counters.total(), 0);
     assert_eq!(points(&again.traffic, Scope::Receive), want.as_slice());
 
+    // Compact entries: a JSON header naming the request, then binary points.
     for file in files_under(cache.path()) {
-        let text = std::fs::read_to_string(&file).unwrap();
+        let bytes = std::fs::read(&file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains("cache-token-91c2"), "{}", file.display());
-        assert!(text.contains("\"ip\": \"10.0.0.1\""));
+        assert!(text.contains("\"ip\":\"10.0.0.1\""), "{}", file.display());
     }
 }
 
@@ -531,12 +533,86 @@ fn verbose_binary_logs_requests_but_never_the_credential() {
     let mut files = files_under(&cache);
     files.push(out);
     for file in files {
-        assert!(!std::fs::read_to_string(&file)
-            .unwrap()
-            .contains("verbose-token"));
+        assert!(!String::from_utf8_lossy(&std::fs::read(&file).unwrap()).contains("verbose-token"));
     }
     assert!(
         !stderr.contains("verbose-token")
             && !String::from_utf8_lossy(&run.stdout).contains("verbose-token")
     );
+}
+
+/// `cache list` counts what two fetches stored; `cache prune` removes one server's entries,
+/// then those older than a number of days, and nothing else.
+#[test]
+fn cache_list_and_prune_see_what_fetches_stored() {
+    let sim = start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let bin = env!("CARGO_BIN_EXE_trafficgraph");
+    for server in ["srv-a", "srv-b"] {
+        let run = std::process::Command::new(bin)
+            .args(["fetch", "--base-url", &sim.base_url()])
+            .args(["--account", ACCOUNT, "--server", server, "--ip", IP])
+            .args(["--start", "2024-01-01", "--end", "2024-01-30", "--quiet"])
+            .arg("--cache-dir")
+            .arg(&cache)
+            .arg("-o")
+            .arg(dir.path().join(format!("{server}.csv")))
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let cache_cmd = |args: &[&str]| {
+        let o = std::process::Command::new(bin)
+            .arg("cache")
+            .args(args)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let list = cache_cmd(&["list"]);
+    // 2 servers x 2 scopes, each 30 days in requests of 20 and 10 days.
+    let lines: Vec<&str> = list.lines().filter(|l| l.starts_with("hostway ")).collect();
+    assert_eq!(lines.len(), 4, "{list}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("2024-01-01..2024-01-30  2 entries")),
+        "{list}"
+    );
+    let r = range("2024-01-01", "2024-01-30");
+    let sets: usize = ["srv-a", "srv-b"]
+        .iter()
+        .flat_map(|server| {
+            [Scope::Receive, Scope::Transmit].map(|scope| {
+                let target = Target {
+                    account: ACCOUNT.into(),
+                    server: server.to_string(),
+                    ip: IP.into(),
+                };
+                sim::series(&target, scope, Period::Hourly, Method::Avg, r, Utc::now()).len()
+            })
+        })
+        .sum();
+    assert!(
+        list.contains(&format!(
+            "8 entries (0 unreadable) in {}: {sets} data sets",
+            cache.display()
+        )),
+        "{list}"
+    );
+
+    let pruned = cache_cmd(&["prune", "--server", "srv-b"]);
+    assert!(pruned.contains("removed 4 entries"), "{pruned}");
+    assert!(cache_cmd(&["list"]).contains("4 entries (0 unreadable)"));
+    assert!(cache_cmd(&["prune", "--older-than", "100000"]).contains("removed 0 entries"));
+    assert!(cache_cmd(&["prune", "--older-than", "30"]).contains("removed 4 entries"));
+    assert!(cache_cmd(&["list"]).contains("0 entries"));
 }

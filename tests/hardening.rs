@@ -456,7 +456,7 @@ fn a_fetch_killed_anywhere_resumes_to_the_same_bytes() {
         // Answers in the cache (a temporary the kill interrupted is not one).
         let cached = files_under(&dir.path().join("cache"))
             .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter(|p| p.extension().is_some_and(|e| e == "tgc"))
             .count() as u64;
         let before = sim.counters.total();
         let status = fetch_cmd(dir.path(), &base, "out.csv").status().unwrap();

@@ -130,7 +130,8 @@ fn options(base: &str, cache: &Path) -> FetchOptions {
     o
 }
 
-/// Every `*.json` under `dir` (the cache nests them by endpoint and target).
+/// Every cache entry (`*.tgc`, or `*.json` as earlier versions wrote them) under `dir`
+/// (the cache nests them by endpoint and target).
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -140,7 +141,7 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
         let path = entry.unwrap().path();
         if path.is_dir() {
             found.extend(json_files(&path));
-        } else if path.extension().is_some_and(|e| e == "json") {
+        } else if path.extension().is_some_and(|e| e == "json" || e == "tgc") {
             found.push(path);
         }
     }

@@ -874,3 +874,145 @@ fn index_of_300_targets_sorts_filters_and_loads_lazily() {
     );
     assert!(probe.last_row_loaded && probe.loaded_after_scroll > probe.loaded_first);
 }
+
+/// Twelve targets share one HTTP client; a re-run the cache answers wholly (not only
+/// `--offline`) builds none, so it loads no certificates.
+#[test]
+fn report_shares_one_http_client_and_builds_none_from_the_cache() {
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let mut text = format!(
+        "[defaults]\nbase_url = \"{}\"\nrange = \"specified_range\"\n\
+         date = {START}\nend_date = {END}\n",
+        sim.base_url()
+    );
+    for i in 0..12 {
+        text.push_str(&format!(
+            "\n[[target]]\nname = \"t{i}\"\naccount = \"acme\"\nserver = \"srv-{i}\"\n\
+             ips = [\"10.1.{i}.1\"]\n"
+        ));
+    }
+    let config = work.path().join("report.toml");
+    std::fs::write(&config, text).unwrap();
+    let mut job = ReportJob::new(&config, work.path().join("out"));
+    job.cache_dir = Some(work.path().join("cache"));
+    let first = report::run(&job).unwrap();
+    assert_eq!(first.summary.failed(), 0);
+    assert!(sim.counters.total() >= 24, "{}", sim.counters.total());
+    assert_eq!(first.http_clients, 1, "one client for every target");
+
+    sim.counters.reset();
+    let again = report::run(&job).unwrap();
+    assert_eq!(sim.counters.total(), 0);
+    assert_eq!(again.summary.failed(), 0);
+    assert_eq!(
+        again.http_clients, 0,
+        "a run the cache answers builds no client"
+    );
+
+    job.offline = true;
+    assert_eq!(report::run(&job).unwrap().http_clients, 0);
+}
+
+/// Four `report --shard I/4` processes at once against one simulator and one cache, then
+/// `report merge`: every file (each target's and pool's CSV and PNG, summary.csv,
+/// summary.json, index.html) byte for byte as one unsharded run writes it.
+#[test]
+fn four_shards_merged_equal_one_unsharded_run() {
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let config = write_config(work.path(), &sim.base_url());
+    let config = config.to_str().unwrap();
+    let common = |out: &str, cache: &str| -> Vec<String> {
+        [
+            "report",
+            "--config",
+            config,
+            "--out-dir",
+            out,
+            "--cache-dir",
+            cache,
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let shards: Vec<_> = (0..4)
+        .map(|i| {
+            let mut args = common(&format!("shard-{i}"), "cache");
+            args.extend(["--shard".to_string(), format!("{i}/4")]);
+            std::process::Command::new(env!("CARGO_BIN_EXE_trafficgraph"))
+                .args(&args)
+                .current_dir(work.path())
+                .env_remove("TRAFFICGRAPH_AUTH")
+                .spawn()
+                .expect("start a shard")
+        })
+        .collect();
+    let mut drawn = 0;
+    for (i, mut child) in shards.into_iter().enumerate() {
+        let code = child.wait().unwrap().code();
+        // The shard holding the missing server exits 3, the others 0.
+        assert!(matches!(code, Some(0) | Some(3)), "shard {i}: {code:?}");
+        let dir = work.path().join(format!("shard-{i}"));
+        let names = names_in(&dir);
+        assert!(names.contains(&"shard.json".to_string()), "{names:?}");
+        assert!(!names
+            .iter()
+            .any(|n| n.starts_with("summary") || n.starts_with("pool")));
+        drawn += names.iter().filter(|n| n.ends_with(".csv")).count();
+    }
+    assert_eq!(drawn, TARGETS - 1, "every target but the missing one, once");
+
+    let one = run_in(
+        work.path(),
+        &common("one", "cache-one")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(one.status.code(), Some(3), "{}", stderr(&one));
+    let merge = run_in(
+        work.path(),
+        &[
+            "report",
+            "merge",
+            "shard-0",
+            "shard-1",
+            "shard-2",
+            "shard-3",
+            "--out-dir",
+            "merged",
+        ],
+    );
+    assert_eq!(merge.status.code(), Some(3), "{}", stderr(&merge));
+    let (one, merged) = (work.path().join("one"), work.path().join("merged"));
+    assert_eq!(names_in(&merged), names_in(&one));
+    for name in names_in(&one) {
+        let a = std::fs::read(one.join(&name)).unwrap();
+        let b = std::fs::read(merged.join(&name)).unwrap();
+        assert!(
+            a == b,
+            "{name} differs between the merged shards and one run"
+        );
+    }
+    // Shards that do not make a whole report are refused, saying which is missing.
+    let partial = run_in(
+        work.path(),
+        &[
+            "report",
+            "merge",
+            "shard-0",
+            "shard-2",
+            "--out-dir",
+            "partial",
+        ],
+    );
+    assert_eq!(partial.status.code(), Some(1));
+    let err = stderr(&partial);
+    assert!(
+        err.contains("1/4") && err.contains("3/4") && err.lines().count() == 1,
+        "{err}"
+    );
+}

@@ -525,12 +525,21 @@ async fn throttle() {
 /// Calls CloudWatch; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    http: crate::http::LazyClient,
     config: CloudWatchConfig,
 }
 
 impl Client {
     pub fn new(config: CloudWatchConfig) -> Result<Self, ProviderError> {
+        Self::with_clients(config, &crate::http::Clients::default())
+    }
+
+    /// A client whose HTTP client is taken from `clients` (shared by a run) on the first
+    /// call: none is built for a run that makes no request.
+    pub fn with_clients(
+        config: CloudWatchConfig,
+        clients: &crate::http::Clients,
+    ) -> Result<Self, ProviderError> {
         let r = &config.region;
         if r.is_empty()
             || !r
@@ -542,7 +551,7 @@ impl Client {
             )));
         }
         Ok(Client {
-            http: super::http_client(PROVIDER)?,
+            http: super::http_client(clients),
             config,
         })
     }
@@ -628,8 +637,7 @@ impl Client {
             SERVICE,
             SystemTime::now(),
         )?;
-        let mut req = self
-            .http
+        let mut req = super::built(PROVIDER, &self.http)?
             .post(parsed)
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .header(reqwest::header::HOST, &host);

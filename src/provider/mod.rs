@@ -196,9 +196,17 @@ pub(crate) fn one_line(text: &str) -> String {
 }
 
 /// The HTTP client both providers use: [`crate::http::client`] (rustls with ring, our
-/// redirect policy) with a minute per call.
-pub(crate) fn http_client(provider: &'static str) -> Result<reqwest::Client, ProviderError> {
-    http::client(Duration::from_secs(60), None).map_err(|reason| ProviderError::Transport {
+/// redirect policy) with a minute per call, taken from `clients` on the first call.
+pub(crate) fn http_client(clients: &http::Clients) -> http::LazyClient {
+    http::LazyClient::new(clients, Duration::from_secs(60), None)
+}
+
+/// The lazy client's `reqwest::Client`, built now if this is the first call.
+pub(crate) fn built<'a>(
+    provider: &'static str,
+    http: &'a http::LazyClient,
+) -> Result<&'a reqwest::Client, ProviderError> {
+    http.get().map_err(|reason| ProviderError::Transport {
         provider,
         url: "-".into(),
         reason,

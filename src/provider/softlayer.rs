@@ -261,14 +261,23 @@ pub fn sl_date(d: NaiveDate) -> String {
 /// Calls SoftLayer; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    http: crate::http::LazyClient,
     config: SoftLayerConfig,
 }
 
 impl Client {
     pub fn new(config: SoftLayerConfig) -> Result<Self, ProviderError> {
+        Self::with_clients(config, &crate::http::Clients::default())
+    }
+
+    /// A client whose HTTP client is taken from `clients` (shared by a run) on the first
+    /// call: none is built for a run that makes no request.
+    pub fn with_clients(
+        config: SoftLayerConfig,
+        clients: &crate::http::Clients,
+    ) -> Result<Self, ProviderError> {
         Ok(Client {
-            http: super::http_client(PROVIDER)?,
+            http: super::http_client(clients),
             config,
         })
     }
@@ -420,9 +429,8 @@ impl Client {
     ) -> Result<Value, ProviderError> {
         let url = self.url(service, id, method);
         let builder = match params {
-            None => self.http.get(&url),
-            Some(p) => self
-                .http
+            None => super::built(PROVIDER, &self.http)?.get(&url),
+            Some(p) => super::built(PROVIDER, &self.http)?
                 .post(&url)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(json!({ "parameters": p }).to_string()),

@@ -21,6 +21,7 @@ pub mod config;
 pub mod fallback;
 pub mod outdir;
 pub mod ranges;
+pub mod shard;
 pub mod summary;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -50,13 +51,21 @@ use summary::{file_stems, Summary, SummaryRow};
 
 /// `trafficgraph report` flags.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ReportArgs {
+    #[command(subcommand)]
+    pub command: Option<ReportCommand>,
     /// The report configuration (TOML; see fixtures/report.toml).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    #[arg(long, value_name = "FILE", required = true)]
+    pub config: Option<PathBuf>,
     /// Directory for the graphs, CSVs, summary and index.html (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub out_dir: PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    pub out_dir: Option<PathBuf>,
+    /// Draw only shard I of N (0 to N-1): the targets whose name hashes to I, into
+    /// --out-dir with a shard.json instead of the summary and pools; `report merge`
+    /// puts the shards together.
+    #[arg(long, value_name = "I/N", value_parser = shard::parse_shard)]
+    pub shard: Option<shard::Shard>,
     /// Use only the cache; name every chunk it lacks instead of asking the server.
     #[arg(long, conflicts_with = "no_cache")]
     pub offline: bool,
@@ -91,14 +100,59 @@ pub struct ReportArgs {
     pub checks: crate::cli::CheckArgs,
 }
 
+/// `trafficgraph report ...` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportCommand {
+    /// Put the output directories of `report --shard I/N` runs (every I of one N) together
+    /// into one report: the same files one unsharded run writes.
+    Merge {
+        /// The shards' output directories.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Directory for the whole report (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+        /// No note on stderr.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+}
+
+/// What `trafficgraph report` was asked to do.
+#[derive(Debug, Clone)]
+pub enum ReportTask {
+    Run(ReportJob),
+    Merge(shard::MergeJob),
+}
+
 impl ReportArgs {
+    /// The job of `report` or of `report merge`.
+    pub fn into_task(self) -> Result<ReportTask, String> {
+        match self.command {
+            Some(ReportCommand::Merge {
+                dirs,
+                out_dir,
+                quiet,
+            }) => Ok(ReportTask::Merge(shard::MergeJob {
+                dirs,
+                out_dir,
+                quiet,
+            })),
+            None => self.into_job().map(ReportTask::Run),
+        }
+    }
+
     /// Checks the flags' ranges and builds the job.
     pub fn into_job(self) -> Result<ReportJob, String> {
         if !(1..=256).contains(&self.jobs) {
             return Err(format!("--jobs {} out of range (1 to 256)", self.jobs));
         }
         let timeout = crate::cli::check_request_limits(self.concurrency, self.timeout)?;
-        let mut job = ReportJob::new(self.config, self.out_dir);
+        let (Some(config), Some(out_dir)) = (self.config, self.out_dir) else {
+            return Err("report needs --config FILE and --out-dir DIR".into());
+        };
+        let mut job = ReportJob::new(config, out_dir);
+        job.shard = self.shard;
         job.offline = self.offline;
         job.jobs = self.jobs;
         job.now = self.now;
@@ -143,6 +197,8 @@ pub struct ReportJob {
     pub verbose: bool,
     /// The answer checks relaxed, and whether to bypass the cache.
     pub policy: crate::fetch::AnswerPolicy,
+    /// Only this share of the targets, and a shard summary instead of the summary files.
+    pub shard: Option<shard::Shard>,
 }
 
 impl ReportJob {
@@ -163,6 +219,7 @@ impl ReportJob {
             quiet: true,
             verbose: false,
             policy: crate::fetch::AnswerPolicy::default(),
+            shard: None,
         }
     }
 }
@@ -199,6 +256,9 @@ pub enum ReportError {
     },
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// `report merge` was given shards that do not make one report.
+    #[error("report merge: {0}")]
+    Merge(String),
 }
 
 /// What a report wrote.
@@ -207,11 +267,16 @@ pub struct ReportOutcome {
     pub summary: Summary,
     /// Every file written, summary files last.
     pub written: Vec<PathBuf>,
+    /// HTTP clients the run built: 0 when the cache answered everything, else one per
+    /// set-up, whatever the number of targets.
+    pub http_clients: usize,
 }
 
 /// The config's defaults, parsed once.
 #[derive(Debug, Clone)]
 struct Plan {
+    /// "Today" the named range was resolved against.
+    today: NaiveDate,
     range: DateRange,
     scopes: Vec<Scope>,
     period: Period,
@@ -270,6 +335,7 @@ impl Plan {
             .filter(|v| !v.is_empty())
             .map(Secret::new);
         Ok(Plan {
+            today,
             range,
             scopes,
             period: d.period,
@@ -299,6 +365,9 @@ struct Ctx {
     plan: Plan,
     job: ReportJob,
     semaphore: Arc<tokio::sync::Semaphore>,
+    /// The HTTP clients every target shares (one per set-up, built on the first request;
+    /// none when the cache answers everything). They live and die with the run's runtime.
+    clients: crate::http::Clients,
     /// Targets some pool sums: their traffic is kept.
     pool_members: HashSet<usize>,
 }
@@ -324,20 +393,30 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
             .map(|t| t.name.as_str())
             .chain(config.pools.iter().map(|p| p.name.as_str())),
     );
-    // Before any request: a directory that is not a report's is refused untouched.
+    // Before any request: a directory that is not a report's (or a shard's) is refused
+    // untouched.
     let out_dir = outdir::check(&job.out_dir, &stems)?;
     std::fs::create_dir_all(&job.out_dir).map_err(|source| ReportError::OutDir {
         path: job.out_dir.clone(),
         source,
     })?;
     crate::output::remove_stale_temporaries(&job.out_dir, None);
+    // A shard draws its share of the targets and no pool: `report merge` draws the pools
+    // from the members' CSVs, whichever shard wrote them.
+    let selected: Vec<usize> = (0..config.targets.len())
+        .filter(|&i| job.shard.is_none_or(|s| s.owns(&config.targets[i].name)))
+        .collect();
     let pool_members: HashSet<usize> = config
         .pools
         .iter()
         .flat_map(|p| &p.targets)
         .filter_map(|name| config.targets.iter().position(|t| &t.name == name))
+        .filter(|_| job.shard.is_none())
         .collect();
-    let total = config.targets.len() + config.pools.len();
+    let total = match job.shard {
+        Some(_) => selected.len(),
+        None => config.targets.len() + config.pools.len(),
+    };
     let bar = (!job.quiet && !job.verbose && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
         bar.set_style(
@@ -360,6 +439,7 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         plan,
         job: job.clone(),
         semaphore: Arc::new(tokio::sync::Semaphore::new(job.concurrency.max(1))),
+        clients: crate::http::Clients::default(),
         pool_members,
         config,
     });
@@ -377,8 +457,8 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         let mut running = tokio::task::JoinSet::new();
         let mut next = 0;
         loop {
-            while running.len() < job.jobs.max(1) && next < n {
-                running.spawn(target(ctx.clone(), next));
+            while running.len() < job.jobs.max(1) && next < selected.len() {
+                running.spawn(target(ctx.clone(), selected[next]));
                 next += 1;
             }
             let Some(joined) = running.join_next().await else {
@@ -410,6 +490,69 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
     });
     drop(runtime);
 
+    let http_clients = ctx.clients.len();
+    if let Some(shard) = job.shard {
+        let rows: Vec<(usize, SummaryRow)> = rows
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.map(|r| (i, r)))
+            .collect();
+        let (summary, file) = shard::write_summary(&ctx, shard, &job.config, rows)?;
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        written.push(file);
+        note(format!(
+            "shard {shard}: {} of {} targets ({} failed) in {}",
+            summary.rows.len(),
+            n,
+            summary.failed(),
+            job.out_dir.display()
+        ));
+        return Ok(ReportOutcome {
+            summary,
+            written,
+            http_clients,
+        });
+    }
+    let rows: Vec<SummaryRow> = rows
+        .into_iter()
+        .map(|r| r.expect("every target finished"))
+        .collect();
+    let mut outcome = finish(&ctx, Some(&out_dir), rows, kept, written, &|| {
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    })?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    for row in &outcome.summary.rows[n..] {
+        if let Some(e) = &row.error {
+            note(format!("pool '{}' failed: {e}", row.name));
+        }
+    }
+    note(format!(
+        "report of {} graphs ({} failed) in {}",
+        outcome.summary.rows.len(),
+        outcome.summary.failed(),
+        job.out_dir.join("index.html").display()
+    ));
+    outcome.http_clients = http_clients;
+    Ok(outcome)
+}
+
+/// Draws the pools from their members' traffic (`kept`, by target index), then writes
+/// `summary.csv`, `summary.json` and `index.html` for the target rows and the pools'.
+fn finish(
+    ctx: &Ctx,
+    out_dir: Option<&outdir::OutDir>,
+    mut rows: Vec<SummaryRow>,
+    kept: HashMap<usize, Traffic>,
+    mut written: Vec<PathBuf>,
+    tick: &(dyn Fn() + Sync),
+) -> Result<ReportOutcome, ReportError> {
+    let n = ctx.config.targets.len();
     let pool_rows: Vec<(SummaryRow, Vec<PathBuf>)> = ctx
         .config
         .pools
@@ -429,28 +572,16 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
                 }
             }
             match sum_traffic(&members, ctx.plan.period, ctx.plan.method) {
-                Ok(traffic) => draw_and_write(&ctx, &pool.name, "pool", stem, &traffic),
+                Ok(traffic) => draw_and_write(ctx, &pool.name, "pool", stem, &traffic),
                 Err(why) => (SummaryRow::failed(&pool.name, "pool", why), Vec::new()),
             }
         })
         .collect();
     drop(kept);
-    let mut rows: Vec<SummaryRow> = rows
-        .into_iter()
-        .map(|r| r.expect("every target finished"))
-        .collect();
     for (row, files) in pool_rows {
-        if let Some(e) = &row.error {
-            note(format!("pool '{}' failed: {e}", row.name));
-        }
         rows.push(row);
         written.extend(files);
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
-    }
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
+        tick();
     }
 
     let stats = &ctx.plan.render.stats;
@@ -461,13 +592,16 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         percentile_of: ctx.config.defaults.percentile_of.clone(),
         rows,
     };
-    let out = &job.out_dir;
-    let removed = out_dir.remove_unlisted(out, &summary)?;
-    if !removed.is_empty() {
-        note(format!(
-            "removed {} graph and CSV files of a previous run that this report does not list",
-            removed.len()
-        ));
+    let out = &ctx.job.out_dir;
+    if let Some(out_dir) = out_dir {
+        let removed = out_dir.remove_unlisted(out, &summary)?;
+        if !removed.is_empty() && !ctx.job.quiet {
+            eprintln!(
+                "trafficgraph: removed {} graph and CSV files of a previous run that this \
+                 report does not list",
+                removed.len()
+            );
+        }
     }
     for (name, bytes) in [
         ("summary.csv", summary.to_csv()),
@@ -478,13 +612,11 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         write_output(&path, &bytes)?;
         written.push(path);
     }
-    note(format!(
-        "report of {} graphs ({} failed) in {}",
-        summary.rows.len(),
-        summary.failed(),
-        out.join("index.html").display()
-    ));
-    Ok(ReportOutcome { summary, written })
+    Ok(ReportOutcome {
+        summary,
+        written,
+        http_clients: 0,
+    })
 }
 
 /// What a target reads: a Hostway base URL, or another provider's raw data.
@@ -564,6 +696,7 @@ fn fetch_options(ctx: &Ctx, t: &TargetConfig, provider: RawProvider) -> FetchOpt
     o.offline = job.offline;
     o.policy = job.policy;
     o.semaphore = Some(ctx.semaphore.clone());
+    o.clients = ctx.clients.clone();
     o
 }
 

@@ -92,6 +92,12 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
         names.push(e.file_name().to_string_lossy().into_owned());
     }
     names.sort();
+    if super::shard::is_shard_dir(dir) {
+        // A shard's own directory, run again: its graphs and CSVs are ours.
+        owned.insert(super::shard::SUMMARY.to_string());
+        owned.extend(names.iter().filter(|n| is_report_file_name(n)).cloned());
+        return Ok(OutDir { owned });
+    }
     if let Some(previous) = previous_summary(&dir.join("summary.json")) {
         owned.extend(
             previous

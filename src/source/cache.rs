@@ -1,15 +1,48 @@
 //! The on-disk cache of fetched chunks, so a second run of the same fetch needs no network
 //! and a run that failed half-way resumes where it stopped.
 //!
-//! One JSON file per request, at a path that reads like the request:
-//! `ROOT/hostway/HOST[:PORT][/PATH]/ACCOUNT/SERVER/IP/SCOPE-PERIOD-METHOD-ACCEPT/START_END.json`
-//! for Hostway, `ROOT/PROVIDER/HOST[:PORT][/PATH]/PART.../step-SECONDS/START_END.json` for
+//! One file per request, at a path that reads like the request:
+//! `ROOT/hostway/HOST[:PORT][/PATH]/ACCOUNT/SERVER/IP/SCOPE-PERIOD-METHOD-ACCEPT/START_END.tgc`
+//! for Hostway, `ROOT/PROVIDER/HOST[:PORT][/PATH]/PART.../step-SECONDS/START_END.tgc` for
 //! the other raw providers (each part percent-encoded to be a safe file name). The file repeats the request and
 //! holds the server's answer, including the refusals (over limit, minimum date) so that a
 //! re-run splits and clamps without asking again. Files are written to a temporary file and
-//! renamed, so an interrupted run never leaves half an entry. Credentials are not part of
-//! the key and are never written. Only chunks wholly in the past are read back (the caller
-//! decides); an unreadable or mismatched entry is a miss.
+//! renamed, so an interrupted run never leaves half an entry, and several processes may
+//! share one directory (a reader sees a whole old entry or a whole new one). Credentials
+//! are not part of the key and are never written. Only chunks wholly in the past are read
+//! back (the caller decides); a missing or mismatched entry is a miss.
+//!
+//! # The compact format (`.tgc`, version 1)
+//!
+//! About 10 bytes a sample (123 as the pretty-printed JSON before), read without parsing
+//! text. All integers are unsigned LEB128 varints; signed ones are zigzag-encoded first.
+//!
+//! ```text
+//! "TGCE"  u8 version (1)  varint header length  header (compact JSON):
+//!     {"rules": N, "request": {...the key...}, "fetched_at": "...",
+//!      "answer": {"data": {"dropped": 0}} | {"scoped": {"scopes": [...], "dropped": 0}}
+//!                | "over_limit" | {"min_date": {"min": "YYYY-MM-DD"}}}
+//! then per series (one for "data", one per scope for "scoped", none for refusals):
+//!     varint n                         points
+//!     if n > 0:
+//!       zigzag varint  first time      Unix seconds
+//!       varint         unit            seconds; every later time step is a multiple
+//!       n-1 x zigzag varint            (time[i] - time[i-1]) / unit
+//!       n x f64 little-endian          values, bit for bit
+//!       n x varint                     count + 1, 0 for no count
+//! u64 little-endian                    FNV-1a 64 of every byte before it
+//! ```
+//!
+//! An hourly sample is 8 bytes of value, 1 of time step and 1 of count. A reader refuses a
+//! file with another magic, a newer version, a bad checksum, or bytes left over. Answers
+//! whose times are not whole seconds (none of today's providers) are kept as JSON.
+//!
+//! Entries written by earlier versions as pretty-printed JSON (`START_END.json`, the same
+//! fields with the points inline) are still read, when no `.tgc` entry exists for the
+//! request, and checked the same way; the next time the request is fetched (e.g.
+//! `--refresh`) the compact entry replaces the JSON one. `trafficgraph cache list` shows what
+//! is held, `cache prune` removes entries by age of their data or by server, and `cache
+//! verify` checks every entry of both kinds.
 //!
 //! Only answers that passed [`crate::validate`] are stored, and each entry records the
 //! version of the rules that passed it (`rules`; absent in entries written before the
@@ -24,9 +57,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Method, Period, Scope};
+use crate::model::{Method, Period, Point, Scope};
 use crate::range::DateRange;
-use crate::source::hostway::{Accept, Answer, Endpoint};
+use crate::source::hostway::{Accept, Answer, Endpoint, ScopedPoints};
 use crate::validate::{self, Expect, Row, RULES_VERSION};
 
 /// Everything that identifies one request (the credential is deliberately not part of it).
@@ -105,8 +138,39 @@ impl CacheKey {
                     path.push(encode(part));
                 }
                 path.join(format!("step-{}", k.step))
-                    .join(format!("{}_{}.json", k.start, k.end))
+                    .join(format!("{}_{}.{EXT}", k.start, k.end))
             }
+        }
+    }
+
+    /// Where earlier versions kept this request's entry, as JSON.
+    pub fn legacy_path(&self, root: &Path) -> PathBuf {
+        self.path(root).with_extension("json")
+    }
+
+    /// What the request reads, without its days: the `cache list` line it falls under.
+    pub fn label(&self) -> String {
+        match self {
+            CacheKey::Hostway(k) => format!(
+                "hostway {} account {} server {} ip {} {}-{}-{}",
+                k.base, k.account, k.server, k.ip, k.scope, k.period, k.method
+            ),
+            CacheKey::Raw(k) => format!(
+                "{} {} {} step {} s",
+                k.provider,
+                k.base,
+                k.parts.join(" "),
+                k.step
+            ),
+        }
+    }
+
+    /// Whether the request reads `server`: the Hostway server id or account, or one of a
+    /// raw provider's parts (hardware or instance id).
+    pub fn names(&self, server: &str) -> bool {
+        match self {
+            CacheKey::Hostway(k) => k.server == server || k.account == server,
+            CacheKey::Raw(k) => k.parts.iter().any(|p| p == server),
         }
     }
 
@@ -143,7 +207,7 @@ impl HostwayKey {
                 "{}-{}-{}-{accept}",
                 self.scope, self.period, self.method
             ))
-            .join(format!("{}_{}.json", self.start, self.end))
+            .join(format!("{}_{}.{EXT}", self.start, self.end))
     }
 }
 
@@ -166,6 +230,13 @@ fn encode(part: &str) -> String {
     out
 }
 
+/// The extension of compact entries.
+const EXT: &str = "tgc";
+/// The first bytes of a compact entry.
+const MAGIC: &[u8; 4] = b"TGCE";
+/// The compact format's version.
+const FORMAT: u8 = 1;
+
 #[derive(Serialize, Deserialize)]
 struct Entry {
     /// The [`RULES_VERSION`] that validated the answer; 0 for entries written before.
@@ -174,6 +245,252 @@ struct Entry {
     request: CacheKey,
     fetched_at: DateTime<Utc>,
     answer: Answer,
+}
+
+/// A compact entry's header: the entry without its points.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    rules: u32,
+    request: CacheKey,
+    fetched_at: DateTime<Utc>,
+    answer: Shape,
+}
+
+/// What kind of answer a compact entry holds, and how many series follow.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Shape {
+    Data {
+        #[serde(default)]
+        dropped: usize,
+    },
+    Scoped {
+        scopes: Vec<crate::model::Scope>,
+        #[serde(default)]
+        dropped: usize,
+    },
+    OverLimit,
+    MinDate {
+        min: chrono::NaiveDate,
+    },
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// The entry in the compact format; `None` when a time is not a whole second (such an
+/// entry is kept as JSON).
+fn encode_entry(entry: &Entry) -> Option<Vec<u8>> {
+    let (shape, series): (Shape, Vec<&[Point]>) = match &entry.answer {
+        Answer::Data { points, dropped } => (Shape::Data { dropped: *dropped }, vec![points]),
+        Answer::Scoped { series, dropped } => (
+            Shape::Scoped {
+                scopes: series.iter().map(|s| s.scope).collect(),
+                dropped: *dropped,
+            },
+            series.iter().map(|s| &s.points[..]).collect(),
+        ),
+        Answer::OverLimit => (Shape::OverLimit, Vec::new()),
+        Answer::MinDate { min } => (Shape::MinDate { min: *min }, Vec::new()),
+    };
+    let header = serde_json::to_vec(&Header {
+        rules: entry.rules,
+        request: entry.request.clone(),
+        fetched_at: entry.fetched_at,
+        answer: shape,
+    })
+    .expect("cache header serialises");
+    let n: usize = series.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(32 + header.len() + 11 * n);
+    out.extend_from_slice(MAGIC);
+    out.push(FORMAT);
+    put_varint(&mut out, header.len() as u64);
+    out.extend_from_slice(&header);
+    for points in series {
+        put_varint(&mut out, points.len() as u64);
+        let Some(first) = points.first() else {
+            continue;
+        };
+        if points.iter().any(|p| p.time.timestamp_subsec_nanos() != 0) {
+            return None;
+        }
+        let mut unit = 0;
+        for w in points.windows(2) {
+            let step = w[1].time.timestamp().checked_sub(w[0].time.timestamp())?;
+            unit = gcd(unit, step.unsigned_abs());
+        }
+        let unit = unit.max(1) as i64;
+        put_varint(&mut out, zigzag(first.time.timestamp()));
+        put_varint(&mut out, unit as u64);
+        for w in points.windows(2) {
+            put_varint(
+                &mut out,
+                zigzag((w[1].time.timestamp() - w[0].time.timestamp()) / unit),
+            );
+        }
+        for p in points {
+            out.extend_from_slice(&p.value.to_le_bytes());
+        }
+        for p in points {
+            put_varint(&mut out, p.count.map_or(Some(0), |c| c.checked_add(1))?);
+        }
+    }
+    let sum = crate::hash::fnv1a64(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    Some(out)
+}
+
+/// Reads a compact entry's bytes in order.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let end = end.ok_or_else(|| "truncated compact entry".to_string())?;
+        let out = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn varint(&mut self) -> Result<u64, String> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.take(1)?[0];
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("bad number in compact entry".into())
+    }
+
+    fn left(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+}
+
+/// A compact entry from its bytes; why not, in one line.
+fn decode_entry(bytes: &[u8]) -> Result<Entry, String> {
+    if bytes.len() < MAGIC.len() + 1 + 8 || &bytes[..4] != MAGIC {
+        return Err("not a cache entry (no TGCE header)".into());
+    }
+    if bytes[4] != FORMAT {
+        return Err(format!(
+            "cache format version {} is not this trafficgraph's {FORMAT}",
+            bytes[4]
+        ));
+    }
+    let (body, sum) = bytes.split_at(bytes.len() - 8);
+    if crate::hash::fnv1a64(body).to_le_bytes() != sum {
+        return Err("checksum mismatch: the entry changed after it was written".into());
+    }
+    let mut r = Reader {
+        bytes: body,
+        pos: 5,
+    };
+    let len = r.varint()? as usize;
+    let header: Header =
+        serde_json::from_slice(r.take(len)?).map_err(|e| format!("not a cache entry: {e}"))?;
+    let read_points = |r: &mut Reader| -> Result<Vec<Point>, String> {
+        let n = r.varint()? as usize;
+        // Every point takes at least 9 bytes (its value and count).
+        if n > r.left() / 9 {
+            return Err("truncated compact entry".into());
+        }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut times = Vec::with_capacity(n);
+        let mut t = unzigzag(r.varint()?);
+        let unit = r.varint()? as i64;
+        times.push(t);
+        for _ in 1..n {
+            t = unzigzag(r.varint()?)
+                .checked_mul(unit)
+                .and_then(|d| t.checked_add(d))
+                .ok_or("bad time in compact entry")?;
+            times.push(t);
+        }
+        let values = r.take(8 * n)?;
+        let mut points = Vec::with_capacity(n);
+        for (i, &secs) in times.iter().enumerate() {
+            let value = f64::from_le_bytes(values[8 * i..8 * i + 8].try_into().expect("8"));
+            let count = match r.varint()? {
+                0 => None,
+                c => Some(c - 1),
+            };
+            let time = DateTime::from_timestamp(secs, 0).ok_or("bad time in compact entry")?;
+            points.push(Point { time, value, count });
+        }
+        Ok(points)
+    };
+    let answer = match header.answer {
+        Shape::Data { dropped } => Answer::Data {
+            points: read_points(&mut r)?,
+            dropped,
+        },
+        Shape::Scoped { scopes, dropped } => {
+            let mut series = Vec::with_capacity(scopes.len());
+            for scope in scopes {
+                let points = read_points(&mut r)?;
+                series.push(ScopedPoints { scope, points });
+            }
+            Answer::Scoped { series, dropped }
+        }
+        Shape::OverLimit => Answer::OverLimit,
+        Shape::MinDate { min } => Answer::MinDate { min },
+    };
+    if r.left() != 0 {
+        return Err("bytes after the end of the compact entry".into());
+    }
+    Ok(Entry {
+        rules: header.rules,
+        request: header.request,
+        fetched_at: header.fetched_at,
+        answer,
+    })
+}
+
+/// An entry's file, compact or JSON by its extension.
+fn read_entry(path: &Path) -> Result<Entry, String> {
+    if path.extension().is_some_and(|e| e == EXT) {
+        decode_entry(&std::fs::read(path).map_err(|e| e.to_string())?)
+    } else {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| format!("not a cache entry: {e}"))
+    }
+}
+
+/// One entry as `cache list` and `cache prune` see it.
+#[derive(Debug, Clone)]
+pub struct EntryInfo {
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// The request and the data sets held, or why the entry cannot be read.
+    pub content: Result<(CacheKey, usize), String>,
 }
 
 /// What the cache holds for one request.
@@ -256,15 +573,42 @@ impl Cache {
         &self.root
     }
 
+    /// The file holding this request's entry: the compact one, or the JSON one an earlier
+    /// version wrote when only that exists.
+    pub fn entry_path(&self, key: &CacheKey) -> PathBuf {
+        let path = key.path(&self.root);
+        let legacy = key.legacy_path(&self.root);
+        if !path.exists() && legacy.exists() {
+            legacy
+        } else {
+            path
+        }
+    }
+
+    /// This request's entry, compact first, then JSON; `None` when neither exists.
+    fn read(&self, key: &CacheKey) -> Option<Result<Entry, String>> {
+        let path = key.path(&self.root);
+        match std::fs::read(&path) {
+            Ok(bytes) => return Some(decode_entry(&bytes)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Some(Err(e.to_string())),
+            Err(_) => {}
+        }
+        match std::fs::read_to_string(key.legacy_path(&self.root)) {
+            Ok(text) => {
+                Some(serde_json::from_str(&text).map_err(|e| format!("not a cache entry: {e}")))
+            }
+            // Another process may have just replaced the JSON entry by a compact one.
+            Err(_) => std::fs::read(&path).ok().map(|b| decode_entry(&b)),
+        }
+    }
+
     /// The stored answer to exactly this request, checked again against it. `lenient`
     /// runs may use entries from which `--lenient` dropped rows; strict runs ask again.
     pub fn get(&self, key: &CacheKey, lenient: bool) -> Lookup {
-        let Ok(text) = std::fs::read_to_string(key.path(&self.root)) else {
-            return Lookup::Miss;
-        };
-        let entry: Entry = match serde_json::from_str(&text) {
-            Ok(e) => e,
-            Err(e) => return Lookup::Invalid(format!("not a cache entry: {e}")),
+        let entry = match self.read(key) {
+            None => return Lookup::Miss,
+            Some(Err(reason)) => return Lookup::Invalid(reason),
+            Some(Ok(entry)) => entry,
         };
         if entry.request != *key {
             return Lookup::Miss;
@@ -283,10 +627,9 @@ impl Cache {
         }
     }
 
-    /// Checks every entry under the root against its own request: each entry's path and
-    /// why it fails, if it does. Files that are not entries (e.g. a stray temporary file)
-    /// are skipped.
-    pub fn verify_all(&self) -> std::io::Result<Vec<(PathBuf, Result<(), String>)>> {
+    /// Every entry file under the root (compact and JSON), sorted. Files that are not
+    /// entries (e.g. a stray temporary file) are skipped.
+    fn files(&self) -> std::io::Result<Vec<PathBuf>> {
         let mut out = Vec::new();
         let mut dirs: Vec<PathBuf> = ["hostway", "softlayer", "cloudwatch"]
             .iter()
@@ -307,43 +650,98 @@ impl Cache {
                 }
                 let name = item.file_name();
                 let name = name.to_string_lossy();
-                if name.starts_with('.') || !name.ends_with(".json") {
-                    continue;
+                if !name.starts_with('.') && (name.ends_with(".json") || name.ends_with(".tgc")) {
+                    out.push(path);
                 }
-                let verdict = std::fs::read_to_string(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|text| {
-                        serde_json::from_str::<Entry>(&text)
-                            .map_err(|e| format!("not a cache entry: {e}"))
-                    })
-                    .and_then(|entry| {
-                        if entry.request.path(&self.root) != path {
-                            return Err("its request does not match its place".to_string());
-                        }
-                        verify(&entry)
-                    });
-                out.push((path, verdict));
             }
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort();
         Ok(out)
     }
 
-    /// Stores a checked answer atomically (temporary file + rename). Empty answers are not
-    /// stored: a later run asks again.
+    /// Checks every entry under the root against its own request: each entry's path and
+    /// why it fails, if it does.
+    pub fn verify_all(&self) -> std::io::Result<Vec<(PathBuf, Result<(), String>)>> {
+        let files = self.files()?;
+        Ok(files
+            .into_iter()
+            .map(|path| {
+                let verdict = read_entry(&path).and_then(|entry| {
+                    let place = if path.extension().is_some_and(|e| e == EXT) {
+                        entry.request.path(&self.root)
+                    } else {
+                        entry.request.legacy_path(&self.root)
+                    };
+                    if place != path {
+                        return Err("its request does not match its place".to_string());
+                    }
+                    verify(&entry)
+                });
+                (path, verdict)
+            })
+            .collect())
+    }
+
+    /// Every entry under the root with its size, request and number of data sets.
+    pub fn entries(&self) -> std::io::Result<Vec<EntryInfo>> {
+        let mut out = Vec::new();
+        for path in self.files()? {
+            let bytes = match std::fs::metadata(&path) {
+                Ok(m) => m.len(),
+                // Removed by another process since it was listed.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let content = read_entry(&path).map(|entry| {
+                let n = answer_points(&entry.answer).iter().map(|p| p.len()).sum();
+                (entry.request, n)
+            });
+            out.push(EntryInfo {
+                path,
+                bytes,
+                content,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stores a checked answer atomically (temporary file + rename), in the compact
+    /// format, replacing a JSON entry of the same request. Empty answers are not stored: a
+    /// later run asks again.
     pub fn put(&self, key: &CacheKey, answer: &Answer) -> Result<(), CacheError> {
         if is_empty(answer) {
             return Ok(());
         }
-        let path = key.path(&self.root);
         let entry = Entry {
             rules: RULES_VERSION,
             request: key.clone(),
             fetched_at: Utc::now(),
             answer: answer.clone(),
         };
-        let bytes = serde_json::to_vec_pretty(&entry).expect("cache entry serialises");
-        write_atomic(&path, &bytes).map_err(|source| CacheError { path, source })
+        let (path, bytes) = match encode_entry(&entry) {
+            Some(bytes) => (key.path(&self.root), bytes),
+            None => (
+                key.legacy_path(&self.root),
+                serde_json::to_vec_pretty(&entry).expect("cache entry serialises"),
+            ),
+        };
+        write_atomic(&path, &bytes).map_err(|source| CacheError {
+            path: path.clone(),
+            source,
+        })?;
+        if path.extension().is_some_and(|e| e == EXT) {
+            let legacy = key.legacy_path(&self.root);
+            match std::fs::remove_file(&legacy) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(CacheError {
+                        path: legacy,
+                        source: e,
+                    })
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
 
@@ -389,9 +787,164 @@ mod tests {
             p,
             Path::new(
                 "/c/hostway/127.0.0.1:8080%2Fapi/acme/%2E.%2Fsrv/2001:db8::1/\
-                 receive-hourly-avg-json/2015-01-01_2015-01-20.json"
+                 receive-hourly-avg-json/2015-01-01_2015-01-20.tgc"
             )
         );
+        assert_eq!(
+            key("10.0.0.1").legacy_path(Path::new("/c")).extension(),
+            Some("json".as_ref())
+        );
+    }
+
+    /// 20 days of hourly points with a few gaps, counts and not, awkward values.
+    fn hourly(days: i64) -> Vec<Point> {
+        let start = crate::source::file::parse_time("2015-01-01 00:00:00").unwrap();
+        (0..days * 24)
+            .filter(|h| h % 97 != 5)
+            .map(|h| Point {
+                time: start + chrono::Duration::hours(h),
+                value: (h as f64).sin().abs() * 1.0e9 / 7.0 + 0.1,
+                count: (h % 11 != 3).then_some(6),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn compact_entries_are_exact_and_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let k = key("10.0.0.1");
+        let points = hourly(20);
+        let answer = Answer::Data {
+            points: points.clone(),
+            dropped: 0,
+        };
+        cache.put(&k, &answer).unwrap();
+        assert_eq!(cache.get(&k, false), Lookup::Hit(answer));
+        let bytes = std::fs::metadata(k.path(dir.path())).unwrap().len();
+        let per = bytes as f64 / points.len() as f64;
+        assert!(per <= 12.0, "{bytes} bytes for {} points", points.len());
+        // Every kind of answer comes back as it went in.
+        let scoped = Answer::Scoped {
+            series: vec![
+                ScopedPoints {
+                    scope: Scope::Receive,
+                    points: points[..30].to_vec(),
+                },
+                ScopedPoints {
+                    scope: Scope::Transmit,
+                    points: Vec::new(),
+                },
+                ScopedPoints {
+                    scope: Scope::Total,
+                    points: points[7..9].to_vec(),
+                },
+            ],
+            dropped: 3,
+        };
+        let min = Answer::MinDate {
+            min: crate::range::parse_date("2015-01-03").unwrap(),
+        };
+        for answer in [scoped, Answer::OverLimit, min] {
+            let entry = Entry {
+                rules: RULES_VERSION,
+                request: k.clone(),
+                fetched_at: Utc::now(),
+                answer: answer.clone(),
+            };
+            let back = decode_entry(&encode_entry(&entry).unwrap()).unwrap();
+            assert_eq!(back.answer, answer);
+            assert_eq!(back.request, k);
+        }
+    }
+
+    #[test]
+    fn damaged_compact_entries_are_refused_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let k = key("10.0.0.1");
+        let answer = Answer::Data {
+            points: hourly(2),
+            dropped: 0,
+        };
+        cache.put(&k, &answer).unwrap();
+        let path = k.path(dir.path());
+        let good = std::fs::read(&path).unwrap();
+        let mut flipped = good.clone();
+        let at = good.len() - 20;
+        flipped[at] ^= 0x10;
+        std::fs::write(&path, &flipped).unwrap();
+        match cache.get(&k, false) {
+            Lookup::Invalid(why) => assert!(why.contains("checksum"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+        assert!(matches!(cache.get(&k, false), Lookup::Invalid(_)));
+        let mut newer = good.clone();
+        newer[4] = 9;
+        std::fs::write(&path, &newer).unwrap();
+        match cache.get(&k, false) {
+            Lookup::Invalid(why) => assert!(why.contains("version 9"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let all = cache.verify_all().unwrap();
+        assert_eq!(all.len(), 1);
+        assert!(all[0].1.is_err());
+    }
+
+    #[test]
+    fn json_entries_are_read_and_replaced_by_compact_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let k = key("10.0.0.1");
+        let answer = Answer::Data {
+            points: hourly(1),
+            dropped: 0,
+        };
+        let entry = Entry {
+            rules: RULES_VERSION,
+            request: k.clone(),
+            fetched_at: Utc::now(),
+            answer: answer.clone(),
+        };
+        let legacy = k.legacy_path(dir.path());
+        write_atomic(&legacy, &serde_json::to_vec_pretty(&entry).unwrap()).unwrap();
+        assert_eq!(cache.get(&k, false), Lookup::Hit(answer.clone()));
+        assert_eq!(cache.entry_path(&k), legacy);
+        assert!(legacy.exists(), "reading leaves the entry as it is");
+        assert!(cache.verify_all().unwrap()[0].1.is_ok());
+        cache.put(&k, &answer).unwrap();
+        assert!(!legacy.exists() && k.path(dir.path()).exists());
+        assert_eq!(cache.get(&k, false), Lookup::Hit(answer));
+        let listed = cache.entries().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].content.as_ref().unwrap().1, hourly(1).len());
+    }
+
+    #[test]
+    fn writers_and_readers_sharing_a_directory_see_whole_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = key("10.0.0.1");
+        let answer = Answer::Data {
+            points: hourly(20),
+            dropped: 0,
+        };
+        Cache::new(dir.path()).put(&k, &answer).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let cache = Cache::new(dir.path());
+                    for _ in 0..100 {
+                        cache.put(&k, &answer).unwrap();
+                        assert_eq!(cache.get(&k, false), Lookup::Hit(answer.clone()));
+                    }
+                });
+            }
+        });
+        let left: Vec<_> = std::fs::read_dir(k.path(dir.path()).parent().unwrap())
+            .unwrap()
+            .collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind");
     }
 
     #[test]
@@ -442,10 +995,10 @@ mod checks {
         let cache = Cache::new(dir.path());
         let good = old_entry(r#"{"time": "2015-01-01T03:00:00Z", "value": 5.0, "count": 6}"#);
         let k = key_of(&good);
-        write_atomic(&k.path(dir.path()), good.as_bytes()).unwrap();
+        write_atomic(&k.legacy_path(dir.path()), good.as_bytes()).unwrap();
         assert!(matches!(cache.get(&k, false), Lookup::Hit(_)));
         let bad = old_entry(r#"{"time": "1999-01-01T03:00:00Z", "value": 5.0, "count": 6}"#);
-        write_atomic(&k.path(dir.path()), bad.as_bytes()).unwrap();
+        write_atomic(&k.legacy_path(dir.path()), bad.as_bytes()).unwrap();
         match cache.get(&k, false) {
             Lookup::Invalid(reason) => assert!(reason.contains("outside"), "{reason}"),
             other => panic!("{other:?}"),
@@ -454,7 +1007,7 @@ mod checks {
         assert_eq!(all.len(), 1);
         assert!(all[0].1.is_err());
         let empty = old_entry("");
-        write_atomic(&k.path(dir.path()), empty.as_bytes()).unwrap();
+        write_atomic(&k.legacy_path(dir.path()), empty.as_bytes()).unwrap();
         assert_eq!(
             cache.get(&k, false),
             Lookup::Miss,

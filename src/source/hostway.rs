@@ -271,19 +271,22 @@ pub fn parse_base_url(s: &str) -> Result<Url, String> {
 /// An HTTP client bound to one endpoint and credential.
 #[derive(Debug, Clone)]
 pub struct HostwayClient {
-    http: reqwest::Client,
+    http: http::LazyClient,
     endpoint: Endpoint,
     auth: Option<HeaderValue>,
     timeout: Duration,
 }
 
 impl HostwayClient {
-    /// Builds the client ([`http::client`]: rustls with ring, our redirect policy).
+    /// The client of `endpoint`. Its HTTP client ([`http::client`]: rustls with ring, our
+    /// redirect policy) is taken from `clients` on the first request, so a fetch answered
+    /// from the cache builds none.
     pub fn new(
         endpoint: Endpoint,
         auth: Option<&Secret>,
         timeout: Duration,
         pool: usize,
+        clients: &http::Clients,
     ) -> Result<HostwayClient, String> {
         let auth = match auth {
             Some(secret) => {
@@ -294,7 +297,7 @@ impl HostwayClient {
             }
             None => None,
         };
-        let http = http::client(timeout, Some(pool))?;
+        let http = http::LazyClient::new(clients, timeout, Some(pool));
         Ok(HostwayClient {
             http,
             endpoint,
@@ -328,10 +331,11 @@ impl HostwayClient {
     }
 
     async fn exchange(&self, url: Url, shown: &str) -> Result<(StatusCode, Reply), RequestError> {
-        let mut request = self
-            .http
-            .get(url)
-            .header(ACCEPT, self.endpoint.accept.mime());
+        let client = self.http.get().map_err(|message| RequestError::Transport {
+            url: shown.to_string(),
+            message,
+        })?;
+        let mut request = client.get(url).header(ACCEPT, self.endpoint.accept.mime());
         if let Some(auth) = &self.auth {
             request = request.header(AUTHORIZATION, auth.clone());
         }

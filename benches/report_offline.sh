@@ -1,0 +1,39 @@
+#!/bin/sh
+# An offline report of N targets (default 1000) x 30 days hourly, all answered from the
+# cache: the cost of a report that needs no network. Fills the cache once from the
+# simulator, then times `report --offline` (perf stat when available).
+#
+#   benches/report_offline.sh [TARGETS] [BIN]   (BIN: target/release/trafficgraph)
+set -eu
+N=${1:-1000}
+BIN=${2:-${CARGO_TARGET_DIR:-target}/release/trafficgraph}
+DIR=${BENCH_DIR:-$(mktemp -d)}
+PORT=${PORT:-18931}
+mkdir -p "$DIR"
+"$BIN" sim --listen 127.0.0.1:$PORT >/dev/null 2>&1 &
+SIM=$!
+trap 'kill $SIM 2>/dev/null' EXIT
+CONF="$DIR/report.toml"
+{
+  printf '[defaults]\nbase_url = "http://127.0.0.1:%s/"\nrange = "specified_range"\n' "$PORT"
+  printf 'date = 2026-09-01\nend_date = 2026-09-30\n'
+  i=0
+  while [ $i -lt "$N" ]; do
+    printf '\n[[target]]\nname = "server-%04d"\naccount = "acme"\nserver = "srv-%s"\nips = ["10.%d.%d.1"]\n' \
+      $i "$(printf %d $i | tr 0-9 a-j)" $((i / 256)) $((i % 256))
+    i=$((i + 1))
+  done
+} > "$CONF"
+sleep 0.5
+"$BIN" report --config "$CONF" --out-dir "$DIR/fill" --cache-dir "$DIR/cache" --now 2026-11-01 -q
+echo "cache: $(find "$DIR/cache" -type f | wc -l) files, $(du -sb "$DIR/cache" | cut -f1) bytes"
+kill $SIM
+run() { "$BIN" report --config "$CONF" --out-dir "$DIR/offline" --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q; }
+run # warm the page cache
+if command -v perf >/dev/null; then
+  perf stat -e task-clock -r 3 "$BIN" report --config "$CONF" --out-dir "$DIR/offline" \
+    --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q 2>&1 | grep -E 'task-clock|elapsed'
+else
+  /usr/bin/time -f '%e s wall %U+%S s cpu' "$BIN" report --config "$CONF" --out-dir "$DIR/offline" \
+    --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q
+fi

@@ -1,0 +1,419 @@
+//! Sharded reports: `report --shard I/N` draws a fixed share of the targets into its own
+//! directory with a machine-readable `shard.json`; `report merge DIR... --out-dir OUT`
+//! puts the shards together into the report one unsharded run would have written.
+//!
+//! - A target belongs to shard `fnv1a64(name) % N` ([`crate::hash::fnv1a64`]): the same
+//!   on every machine and version, whatever the order of the config, so N processes (or
+//!   Kubernetes pods) given the same config split it without talking to each other, and a
+//!   shard re-run draws the same targets.
+//! - A shard draws no pool (a pool's members may live in other shards) and writes no
+//!   summary files; `shard.json` holds its rows, the config's text and the "today" its
+//!   range was resolved against, so the merge needs nothing else and can check that the
+//!   shards belong together (same config, same day, same N, every index once).
+//! - The merge copies each shard's target files, reads the pools' members back from their
+//!   CSVs (written in shortest round-trip form, so exactly the values in memory) and draws
+//!   the pools and the summary as [`super::run`] does: merged shards give the same files.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::config::{Config, SourceName};
+use super::summary::{file_stems, Summary, SummaryRow};
+use super::{Ctx, Plan, ReportError, ReportJob, ReportOutcome};
+use crate::model::{Method, Origin, Period, Traffic};
+use crate::output::write_output;
+
+/// The name of a shard's summary in its directory.
+pub const SUMMARY: &str = "shard.json";
+
+/// The version of `shard.json`.
+const FORMAT: u32 = 1;
+
+/// One share of a report's targets: `index` of `count` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether the target called `name` is this shard's.
+    pub fn owns(&self, name: &str) -> bool {
+        shard_of(name, self.count) == self.index
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The shard of `count` a target name belongs to.
+pub fn shard_of(name: &str, count: u32) -> u32 {
+    (crate::hash::fnv1a64(name.as_bytes()) % u64::from(count.max(1))) as u32
+}
+
+/// `--shard I/N`: I from 0 to N-1, N from 1 to 10,000.
+pub fn parse_shard(text: &str) -> Result<Shard, String> {
+    let bad = || format!("'{text}': expected I/N, e.g. 0/4 (I from 0 to N-1)");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let index: u32 = i.trim().parse().map_err(|_| bad())?;
+    let count: u32 = n.trim().parse().map_err(|_| bad())?;
+    if !(1..=10_000).contains(&count) {
+        return Err(format!("'{text}': N must be 1 to 10000"));
+    }
+    if index >= count {
+        return Err(format!(
+            "'{text}': I must be 0 to {} (shards count from 0)",
+            count - 1
+        ));
+    }
+    Ok(Shard { index, count })
+}
+
+/// True when `dir` holds a shard summary of ours: a shard's directory, which a re-run of
+/// that shard may write into again.
+pub(crate) fn is_shard_dir(dir: &std::path::Path) -> bool {
+    std::fs::read(dir.join(SUMMARY))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ShardFile>(&b).ok())
+        .is_some_and(|f| f.format == FORMAT)
+}
+
+/// `shard.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct ShardFile {
+    format: u32,
+    shard: u32,
+    shards: u32,
+    /// "Today" the range was resolved against.
+    today: NaiveDate,
+    /// The config's text, as read.
+    config: String,
+    rows: Vec<ShardRow>,
+}
+
+/// One target's row, with what a pool needs to read its CSV back.
+#[derive(Debug, Serialize, Deserialize)]
+struct ShardRow {
+    /// The target's place in the config.
+    index: usize,
+    row: RowData,
+}
+
+/// A [`SummaryRow`] as written (its field names), with owned strings.
+#[derive(Debug, Serialize, Deserialize)]
+struct RowData {
+    name: String,
+    kind: String,
+    status: String,
+    source: String,
+    received_bytes: Option<f64>,
+    transmitted_bytes: Option<f64>,
+    receive_max: Option<f64>,
+    transmit_max: Option<f64>,
+    receive_avg: Option<f64>,
+    transmit_avg: Option<f64>,
+    percentile: Option<f64>,
+    coverage: Option<f64>,
+    png: Option<String>,
+    csv: Option<String>,
+    error: Option<String>,
+}
+
+impl RowData {
+    fn from_row(row: &SummaryRow) -> RowData {
+        serde_json::from_value(serde_json::to_value(row).expect("row serialises"))
+            .expect("a summary row reads back")
+    }
+
+    fn into_row(self) -> Result<SummaryRow, String> {
+        let kind = match self.kind.as_str() {
+            "target" => "target",
+            other => return Err(format!("row '{}' is a '{other}', not a target", self.name)),
+        };
+        let status = match self.status.as_str() {
+            "ok" => "ok",
+            "failed" => "failed",
+            other => return Err(format!("row '{}' has status '{other}'", self.name)),
+        };
+        Ok(SummaryRow {
+            name: self.name,
+            kind,
+            status,
+            source: self.source,
+            received_bytes: self.received_bytes,
+            transmitted_bytes: self.transmitted_bytes,
+            receive_max: self.receive_max,
+            transmit_max: self.transmit_max,
+            receive_avg: self.receive_avg,
+            transmit_avg: self.transmit_avg,
+            percentile: self.percentile,
+            coverage: self.coverage,
+            png: self.png,
+            csv: self.csv,
+            error: self.error,
+        })
+    }
+}
+
+/// Writes `shard.json` for a shard's rows (by target index); the shard's summary and the
+/// file written.
+pub(super) fn write_summary(
+    ctx: &Ctx,
+    shard: Shard,
+    config_path: &Path,
+    rows: Vec<(usize, SummaryRow)>,
+) -> Result<(Summary, PathBuf), ReportError> {
+    let config = std::fs::read_to_string(config_path).map_err(|e| {
+        ReportError::Config(super::config::ConfigError {
+            path: config_path.display().to_string(),
+            message: e.to_string(),
+        })
+    })?;
+    let file = ShardFile {
+        format: FORMAT,
+        shard: shard.index,
+        shards: shard.count,
+        today: ctx.plan.today,
+        config,
+        rows: rows
+            .iter()
+            .map(|(index, row)| ShardRow {
+                index: *index,
+                row: RowData::from_row(row),
+            })
+            .collect(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&file).expect("shard summary serialises");
+    bytes.push(b'\n');
+    let path = ctx.job.out_dir.join(SUMMARY);
+    write_output(&path, &bytes)?;
+    let stats = &ctx.plan.render.stats;
+    let summary = Summary {
+        range: ctx.plan.range,
+        unit: stats.unit.as_str(),
+        percentile_p: stats.percentile.unwrap_or(0.0),
+        percentile_of: ctx.config.defaults.percentile_of.clone(),
+        rows: rows.into_iter().map(|(_, r)| r).collect(),
+    };
+    Ok((summary, path))
+}
+
+/// `report merge`: which shard directories, and where the whole report goes.
+#[derive(Debug, Clone)]
+pub struct MergeJob {
+    pub dirs: Vec<PathBuf>,
+    pub out_dir: PathBuf,
+    pub quiet: bool,
+}
+
+/// Puts shards together: every target's files and row, the pools drawn from their members'
+/// CSVs, and the summary files, as one unsharded run writes them.
+pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
+    let fail = |m: String| ReportError::Merge(m);
+    let mut shards: BTreeMap<u32, (PathBuf, ShardFile)> = BTreeMap::new();
+    for dir in &job.dirs {
+        let path = dir.join(SUMMARY);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            fail(format!(
+                "cannot read {}: {e} (give the --out-dir of each `report --shard I/N` run)",
+                path.display()
+            ))
+        })?;
+        let file: ShardFile = serde_json::from_str(&text)
+            .map_err(|e| fail(format!("{}: not a shard summary: {e}", path.display())))?;
+        if file.format != FORMAT {
+            return Err(fail(format!(
+                "{}: shard summary version {}, this trafficgraph reads {FORMAT}",
+                path.display(),
+                file.format
+            )));
+        }
+        if let Some((first, _)) = shards.get(&file.shard) {
+            return Err(fail(format!(
+                "{} and {} are both shard {}/{}",
+                first.display(),
+                dir.display(),
+                file.shard,
+                file.shards
+            )));
+        }
+        shards.insert(file.shard, (dir.clone(), file));
+    }
+    let Some((_, (first_dir, first))) = shards.iter().next() else {
+        return Err(fail("no shard directories given".into()));
+    };
+    for (dir, f) in shards.values() {
+        if f.shards != first.shards || f.config != first.config || f.today != first.today {
+            return Err(fail(format!(
+                "{} and {} are not shards of one report (their N, config or day differ: \
+                 run every shard with the same config, --now and N)",
+                first_dir.display(),
+                dir.display()
+            )));
+        }
+    }
+    let missing: Vec<String> = (0..first.shards)
+        .filter(|i| !shards.contains_key(i))
+        .map(|i| format!("{i}/{}", first.shards))
+        .collect();
+    if !missing.is_empty() {
+        return Err(fail(format!(
+            "shard {} missing: give every shard's directory",
+            missing.join(", ")
+        )));
+    }
+
+    let origin = first_dir.join(SUMMARY);
+    let config = Config::parse(&first.config)
+        .map_err(|m| fail(format!("{}: its config: {m}", origin.display())))?;
+    let plan = Plan::new(&config, Some(first.today), &origin)?;
+    std::fs::create_dir_all(&job.out_dir).map_err(|source| ReportError::OutDir {
+        path: job.out_dir.clone(),
+        source,
+    })?;
+    let n = config.targets.len();
+    let mut rows: Vec<Option<(SummaryRow, PathBuf)>> = (0..n).map(|_| None).collect();
+    for (dir, file) in shards.into_values() {
+        for r in file.rows {
+            let slot = rows.get_mut(r.index).ok_or_else(|| {
+                fail(format!(
+                    "{}: row {} is not a target of its config",
+                    dir.join(SUMMARY).display(),
+                    r.index
+                ))
+            })?;
+            if slot.is_some() {
+                return Err(fail(format!(
+                    "target '{}' is in two shards",
+                    config.targets[r.index].name
+                )));
+            }
+            let row = r
+                .row
+                .into_row()
+                .map_err(|m| fail(format!("{}: {m}", dir.join(SUMMARY).display())))?;
+            *slot = Some((row, dir.clone()));
+        }
+    }
+    if let Some(i) = rows.iter().position(Option::is_none) {
+        return Err(fail(format!(
+            "target '{}' is in no shard's summary (did its shard finish?)",
+            config.targets[i].name
+        )));
+    }
+    let rows: Vec<(SummaryRow, PathBuf)> = rows.into_iter().flatten().collect();
+
+    // Every target's files, and the members' traffic the pools need.
+    let members: HashSet<usize> = config
+        .pools
+        .iter()
+        .flat_map(|p| &p.targets)
+        .filter_map(|name| config.targets.iter().position(|t| &t.name == name))
+        .collect();
+    let mut written = Vec::new();
+    let mut kept: HashMap<usize, Traffic> = HashMap::new();
+    for (i, (row, dir)) in rows.iter().enumerate() {
+        for name in [&row.png, &row.csv].into_iter().flatten() {
+            let (from, to) = (dir.join(name), job.out_dir.join(name));
+            if from != to {
+                let bytes = std::fs::read(&from)
+                    .map_err(|e| fail(format!("cannot read {}: {e}", from.display())))?;
+                write_output(&to, &bytes)?;
+            }
+            written.push(to);
+        }
+        if let (true, Some(csv), None) = (members.contains(&i), &row.csv, &row.error) {
+            let path = dir.join(csv);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+            let mut traffic = crate::source::file::parse_export_csv(&text)
+                .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+            let method = match config.targets[i].source {
+                SourceName::Hostway => plan.method,
+                _ => Method::Sum,
+            };
+            for s in &mut traffic.series {
+                let step = s.step_seconds();
+                s.origin = Origin {
+                    period: Period::from_seconds(step),
+                    method: Some(method),
+                    target: None,
+                };
+            }
+            kept.insert(i, traffic);
+        }
+    }
+
+    let stems = file_stems(
+        config
+            .targets
+            .iter()
+            .map(|t| t.name.as_str())
+            .chain(config.pools.iter().map(|p| p.name.as_str())),
+    );
+    let mut report_job = ReportJob::new(origin, &job.out_dir);
+    report_job.quiet = job.quiet;
+    let ctx = Ctx {
+        stems,
+        plan,
+        job: report_job,
+        semaphore: Arc::new(tokio::sync::Semaphore::new(1)),
+        clients: crate::http::Clients::default(),
+        pool_members: members,
+        config,
+    };
+    let rows = rows.into_iter().map(|(r, _)| r).collect();
+    let outcome = super::finish(&ctx, None, rows, kept, written, &|| {})?;
+    if !job.quiet {
+        eprintln!(
+            "trafficgraph: merged report of {} graphs ({} failed) in {}",
+            outcome.summary.rows.len(),
+            outcome.summary.failed(),
+            job.out_dir.join("index.html").display()
+        );
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_flags_are_checked() {
+        assert_eq!(parse_shard("2/4"), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["4/4", "1/0", "-1/4", "1", "a/b", "1/4/5"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+        assert!(parse_shard("4/4").unwrap_err().contains("0 to 3"));
+    }
+
+    #[test]
+    fn every_target_falls_in_exactly_one_shard_and_stays_there() {
+        // Pinned (computed independently): a target's shard must not change between
+        // versions or machines, or a re-run of one shard would draw other targets.
+        let pinned = [("web-00", 0, 2), ("web-01", 3, 5), ("server-0000", 1, 0)];
+        for (name, of4, of7) in pinned {
+            assert_eq!((shard_of(name, 4), shard_of(name, 7)), (of4, of7), "{name}");
+        }
+        let names: Vec<String> = (0..1000).map(|i| format!("server-{i:04}")).collect();
+        let mut per = [0usize; 8];
+        for name in &names {
+            let owners: Vec<u32> = (0..8)
+                .filter(|&i| Shard { index: i, count: 8 }.owns(name))
+                .collect();
+            assert_eq!(owners.len(), 1, "{name}");
+            per[owners[0] as usize] += 1;
+        }
+        // FNV-1a spreads names with common prefixes: each eighth within 30% of 125.
+        assert!(per.iter().all(|&n| (88..=162).contains(&n)), "{per:?}");
+    }
+}
