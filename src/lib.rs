@@ -4,7 +4,7 @@
 //! Data flows one way, one module per stage:
 //!
 //! ```text
-//! cli (validated Command) -> source (file | HTTP | cache) -> validate -> model::Traffic
+//! job (validated Command) -> source (file | HTTP | cache) -> validate -> model::Traffic
 //!     -> stats (from raw samples) -> render (PNG) | export (CSV, JSON) -> output (atomic)
 //! ```
 //!
@@ -18,11 +18,11 @@
 //! in-process.
 
 pub mod bench;
-pub mod cli;
 pub mod export;
 pub mod fetch;
 pub mod hash;
 pub mod http;
+pub mod job;
 pub mod model;
 pub mod output;
 pub mod provider;
@@ -40,7 +40,7 @@ pub mod zone;
 
 use std::io::Write;
 
-pub use cli::Command;
+pub use job::Command;
 
 /// Every way a command can fail; each message is one line naming what and where.
 #[derive(Debug, thiserror::Error)]
@@ -224,8 +224,8 @@ struct StatsReport<'a> {
 }
 
 /// `render`: draws from raw data, or takes the provider's graph when the job says so.
-fn render(job: cli::RenderJob) -> Result<Outcome, Error> {
-    use cli::FallbackMode;
+fn render(job: job::RenderJob) -> Result<Outcome, Error> {
+    use job::FallbackMode;
     let on_error = matches!(&job.fallback, Some(f) if f.mode == FallbackMode::OnError);
     let reason = match &job.source {
         None => "--fallback always".to_string(),
@@ -353,7 +353,7 @@ fn cache_list(dir: &std::path::Path) -> Result<Outcome, Error> {
 
 /// `cache prune`: removes the entries whose data ends more than `older_than` days ago
 /// and/or that read `server`.
-fn cache_prune(job: &cli::CachePruneJob) -> Result<Outcome, Error> {
+fn cache_prune(job: &job::CachePruneJob) -> Result<Outcome, Error> {
     let dir = &job.cache_dir;
     let cache = source::cache::Cache::new(dir);
     let today = chrono::Utc::now().date_naive();
@@ -385,7 +385,7 @@ fn cache_prune(job: &cli::CachePruneJob) -> Result<Outcome, Error> {
     Ok(Outcome::default())
 }
 
-fn cache_verify(job: &cli::CacheVerifyJob) -> Result<Outcome, Error> {
+fn cache_verify(job: &job::CacheVerifyJob) -> Result<Outcome, Error> {
     let cache = source::cache::Cache::new(&job.cache_dir);
     let io = |source| {
         Error::Output(output::OutputError {
@@ -458,7 +458,7 @@ fn run_sim(config: sim::SimConfig) -> Result<(), Error> {
 }
 
 /// `trafficgraph bench`: parse once, then time whole graphs (see [`bench`]).
-fn run_bench(job: cli::BenchJob) -> Result<Outcome, Error> {
+fn run_bench(job: job::BenchJob) -> Result<Outcome, Error> {
     let traffic = source::file::read_inputs(&job.inputs)?;
     let (report, png) = bench::run(&traffic, &job.render, job.budget, job.threads)?;
     let mut written = Vec::new();

@@ -41,139 +41,13 @@ use crate::model::{Method, Origin, Period, Point, Scope, Series, Traffic};
 use crate::output::{write_output, OutputError};
 use crate::provider::cloudwatch::CloudWatchConfig;
 use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
-use crate::range::{parse_date, DateRange};
+use crate::range::DateRange;
 use crate::render::{RenderOptions, Theme};
 use crate::source::hostway::Secret;
 use crate::stats::{PercentileOf, StatsOptions};
 use crate::units::{DisplayUnit, ValueUnit};
 use config::{Config, ConfigError, SourceName, TargetConfig};
 use summary::{file_stems, Summary, SummaryRow};
-
-/// `trafficgraph report` flags.
-#[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-pub struct ReportArgs {
-    #[command(subcommand)]
-    pub command: Option<ReportCommand>,
-    /// The report configuration (TOML; see fixtures/report.toml).
-    #[arg(long, value_name = "FILE", required = true)]
-    pub config: Option<PathBuf>,
-    /// Directory for the graphs, CSVs, summary and index.html (created if missing).
-    #[arg(long, value_name = "DIR", required = true)]
-    pub out_dir: Option<PathBuf>,
-    /// Draw only shard I of N (0 to N-1): the targets whose name hashes to I, into
-    /// --out-dir with a shard.json instead of the summary and pools; `report merge`
-    /// puts the shards together.
-    #[arg(long, value_name = "I/N", value_parser = shard::parse_shard)]
-    pub shard: Option<shard::Shard>,
-    /// Use only the cache; name every chunk it lacks instead of asking the server.
-    #[arg(long, conflicts_with = "no_cache")]
-    pub offline: bool,
-    /// Targets in progress at once (fetched, drawn and written).
-    #[arg(long, default_value_t = 8)]
-    pub jobs: usize,
-    /// "Today" for the named range, YYYY-MM-DD (default: today in the configured zone).
-    #[arg(long, value_parser = parse_date, value_name = "YYYY-MM-DD")]
-    pub now: Option<NaiveDate>,
-    /// HTTP requests in flight at once, across all targets.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// Retries of a request after timeouts, connection errors, 429 and 5xx.
-    #[arg(long, default_value_t = 4)]
-    pub retries: usize,
-    /// Seconds to wait for one answer.
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
-    pub timeout: f64,
-    /// Cache directory (default: the platform cache directory + trafficgraph).
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Neither read nor write the cache.
-    #[arg(long, conflicts_with = "cache_dir")]
-    pub no_cache: bool,
-    /// No progress bar or notes on stderr.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    /// Log every request (method, URL, status, ms) to stderr.
-    #[arg(long, short = 'v', conflicts_with = "quiet")]
-    pub verbose: bool,
-    #[command(flatten)]
-    pub checks: crate::cli::CheckArgs,
-}
-
-/// `trafficgraph report ...` subcommands.
-#[derive(Debug, clap::Subcommand)]
-pub enum ReportCommand {
-    /// Put the output directories of `report --shard I/N` runs (every I of one N) together
-    /// into one report: the same files one unsharded run writes.
-    Merge {
-        /// The shards' output directories.
-        #[arg(required = true, value_name = "DIR")]
-        dirs: Vec<PathBuf>,
-        /// Directory for the whole report (created if missing).
-        #[arg(long, value_name = "DIR")]
-        out_dir: PathBuf,
-        /// No note on stderr.
-        #[arg(long, short = 'q')]
-        quiet: bool,
-    },
-}
-
-/// What `trafficgraph report` was asked to do.
-#[derive(Debug, Clone)]
-pub enum ReportTask {
-    Run(ReportJob),
-    Merge(shard::MergeJob),
-}
-
-impl ReportArgs {
-    /// The job of `report` or of `report merge`.
-    pub fn into_task(self) -> Result<ReportTask, String> {
-        match self.command {
-            Some(ReportCommand::Merge {
-                dirs,
-                out_dir,
-                quiet,
-            }) => Ok(ReportTask::Merge(shard::MergeJob {
-                dirs,
-                out_dir,
-                quiet,
-            })),
-            None => self.into_job().map(ReportTask::Run),
-        }
-    }
-
-    /// Checks the flags' ranges and builds the job.
-    pub fn into_job(self) -> Result<ReportJob, String> {
-        if !(1..=256).contains(&self.jobs) {
-            return Err(format!("--jobs {} out of range (1 to 256)", self.jobs));
-        }
-        let timeout = crate::cli::check_request_limits(self.concurrency, self.timeout)?;
-        let (Some(config), Some(out_dir)) = (self.config, self.out_dir) else {
-            return Err("report needs --config FILE and --out-dir DIR".into());
-        };
-        let mut job = ReportJob::new(config, out_dir);
-        job.shard = self.shard;
-        job.offline = self.offline;
-        job.jobs = self.jobs;
-        job.now = self.now;
-        job.concurrency = self.concurrency;
-        job.retries = self.retries;
-        job.timeout = timeout;
-        job.cache_dir = if self.no_cache {
-            None
-        } else {
-            self.cache_dir
-                .or_else(crate::source::cache::Cache::default_dir)
-        };
-        job.quiet = self.quiet;
-        job.verbose = self.verbose;
-        job.policy = self.checks.policy();
-        if job.offline && job.policy.refresh {
-            return Err("--refresh asks the server again; it cannot be used with --offline".into());
-        }
-        Ok(job)
-    }
-}
 
 /// A validated `report` command.
 #[derive(Debug, Clone)]
@@ -293,7 +167,7 @@ impl Plan {
             message,
         };
         let zone =
-            crate::cli::parse_timezone(&d.timezone).map_err(|e| err(format!("timezone: {e}")))?;
+            crate::zone::Zone::parse(&d.timezone).map_err(|e| err(format!("timezone: {e}")))?;
         // "Today" is the local date in the report's zone (with daylight saving).
         let today = now.unwrap_or_else(|| zone.today(Utc::now()));
         let params = ranges::RangeParams {

@@ -6,7 +6,7 @@
 use chrono::{Days, Utc};
 
 use super::{spawn, SimConfig};
-use crate::cli::DemoJob;
+use crate::job::DemoJob;
 use crate::fetch::{self, FetchOptions};
 use crate::range::DateRange;
 use crate::{output, render, stats, Error, FetchReport, Outcome};

@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod flags;
+
 fn main() -> ExitCode {
     keep_freed_memory();
-    let cli = trafficgraph::cli::Cli::parse();
+    let cli = flags::Cli::parse();
     let command = match cli.into_command() {
         Ok(c) => c,
         Err(msg) => {

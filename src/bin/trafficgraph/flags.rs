@@ -1,33 +1,41 @@
-//! Command-line definitions (clap), turned into validated options by [`Cli::into_command`].
-//! Nothing here does work: the library's [`crate::run`] takes the validated [`Command`].
-
-use std::path::PathBuf;
+//! Command-line definitions (clap), turned into the library's validated jobs by
+//! [`Cli::into_command`]. Nothing here does work: [`trafficgraph::run`] takes the
+//! validated [`Command`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-
-use crate::zone::Zone;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::export::ExportFormat;
-use crate::fetch::{CloudWatchRaw, FetchOptions, RawProvider, SoftLayerRaw};
-use crate::model::{Method, Period, Scope};
-use crate::provider::cloudwatch::{offset_hhmm, CloudWatchConfig, MetricWidget, NetworkWidget};
-use crate::provider::request::ProviderRequest;
-use crate::provider::softlayer::{
+use trafficgraph::export::ExportFormat;
+use trafficgraph::fetch::{AnswerPolicy, CloudWatchRaw, FetchOptions, RawProvider, SoftLayerRaw};
+use trafficgraph::job::{
+    check_request_limits, default_title, BenchJob, CachePruneJob, CacheVerifyJob, Command,
+    DemoJob, ExportJob, Fallback, FallbackMode, FetchJob, RenderJob, StatsFormat,
+};
+use trafficgraph::model::{Method, Period, Scope};
+use trafficgraph::provider::cloudwatch::{
+    offset_hhmm, CloudWatchConfig, MetricWidget, NetworkWidget,
+};
+use trafficgraph::provider::request::ProviderRequest;
+use trafficgraph::provider::softlayer::{
     NetworkType, PoolGraphRequest, ServerGraphRequest, SnapshotRange, SoftLayerConfig,
 };
-use crate::provider::ProviderKind;
-use crate::range::{parse_date, DateRange};
-use crate::render::{PngCompression, RenderOptions, Theme};
-use crate::sim::SimConfig;
-use crate::source::file::InputSpec;
-use crate::source::hostway::{Accept, Secret};
-use crate::source::Source;
-use crate::stats::{PercentileOf, StatsOptions};
-use crate::units::{DisplayUnit, ValueUnit};
+use trafficgraph::provider::ProviderKind;
+use trafficgraph::range::{parse_date, DateRange};
+use trafficgraph::render::{PngCompression, RenderOptions, Theme};
+use trafficgraph::report::shard::MergeJob;
+use trafficgraph::report::ReportJob;
+use trafficgraph::sim::SimConfig;
+use trafficgraph::source::cache::Cache;
+use trafficgraph::source::file::InputSpec;
+use trafficgraph::source::hostway::{Accept, Secret};
+use trafficgraph::source::Source;
+use trafficgraph::stats::{PercentileOf, StatsOptions};
+use trafficgraph::units::{DisplayUnit, ValueUnit};
+use trafficgraph::zone::Zone;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,7 +57,7 @@ pub enum CliCommand {
     /// Fetch traffic statistics from a Hostway-style API and write them as CSV or JSON.
     Fetch(FetchCmdArgs),
     /// Graphs, CSVs, a summary and index.html for every target and pool of a config file.
-    Report(crate::report::ReportArgs),
+    Report(ReportArgs),
     /// Serve a Hostway-compatible API with synthetic traffic on loopback (for testing).
     Sim(SimArgs),
     /// Start the simulator, fetch 90 days from it, write traffic.csv and graph.png.
@@ -213,7 +221,7 @@ pub struct FetchArgs {
     )]
     pub timeout: f64,
     /// Most data sets asked for in one request (the server may refuse fewer).
-    #[arg(long, default_value_t = crate::range::DEFAULT_LIMIT, help_heading = "Fetch")]
+    #[arg(long, default_value_t = trafficgraph::range::DEFAULT_LIMIT, help_heading = "Fetch")]
     pub limit: u32,
     /// Cache directory (default: the platform cache directory + trafficgraph).
     #[arg(long, value_name = "DIR", help_heading = "Fetch")]
@@ -253,8 +261,8 @@ pub struct CheckArgs {
 }
 
 impl CheckArgs {
-    pub fn policy(self) -> crate::fetch::AnswerPolicy {
-        crate::fetch::AnswerPolicy {
+    pub fn policy(self) -> AnswerPolicy {
+        AnswerPolicy {
             lenient: self.lenient,
             allow_empty: self.allow_empty,
             refresh: self.refresh,
@@ -316,7 +324,7 @@ impl FetchArgs {
             None
         } else {
             self.cache_dir
-                .or_else(crate::source::cache::Cache::default_dir)
+                .or_else(Cache::default_dir)
         };
         opts.quiet = self.quiet;
         opts.verbose = self.verbose;
@@ -336,7 +344,7 @@ impl FetchArgs {
         if self.ips.is_empty() {
             return Err("give at least one --ip".into());
         }
-        crate::source::hostway::parse_base_url(&base_url)?;
+        trafficgraph::source::hostway::parse_base_url(&base_url)?;
         let auth = match &self.user {
             Some(user) => {
                 let password = std::env::var("TRAFFICGRAPH_PASSWORD")
@@ -417,22 +425,6 @@ impl ProviderArgs {
     }
 }
 
-/// Checks `--concurrency` (1 to 64) and `--timeout` (seconds, up to an hour), shared by the
-/// fetching commands; returns the timeout.
-pub fn check_request_limits(concurrency: usize, timeout: f64) -> Result<Duration, String> {
-    if !(1..=64).contains(&concurrency) {
-        return Err(format!(
-            "--concurrency {concurrency} out of range (1 to 64)"
-        ));
-    }
-    if !(timeout > 0.0 && timeout <= 3600.0) {
-        return Err(format!(
-            "--timeout {timeout} out of range (0 to 3600 seconds)"
-        ));
-    }
-    Ok(Duration::from_secs_f64(timeout))
-}
-
 /// The source of `render` and `export`: `--input` files or the fetch flags.
 fn source(input: InputArgs, fetch: FetchArgs) -> Result<Source, String> {
     if fetch.fetches() && !input.inputs.is_empty() {
@@ -447,10 +439,9 @@ fn source(input: InputArgs, fetch: FetchArgs) -> Result<Source, String> {
         Ok(Source::Files(input.inputs))
     }
 }
-
 /// `--fallback`: when to use a provider-drawn graph instead of drawing from raw data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum FallbackMode {
+pub enum FallbackArg {
     /// Always draw locally from raw data.
     #[default]
     Never,
@@ -460,12 +451,36 @@ pub enum FallbackMode {
     Always,
 }
 
+impl From<FallbackArg> for FallbackMode {
+    fn from(a: FallbackArg) -> FallbackMode {
+        match a {
+            FallbackArg::Never => FallbackMode::Never,
+            FallbackArg::OnError => FallbackMode::OnError,
+            FallbackArg::Always => FallbackMode::Always,
+        }
+    }
+}
+
+/// `--stats`: the format of the figures on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsArg {
+    Json,
+}
+
+impl From<StatsArg> for StatsFormat {
+    fn from(a: StatsArg) -> StatsFormat {
+        match a {
+            StatsArg::Json => StatsFormat::Json,
+        }
+    }
+}
+
 /// The provider graph to fall back on.
 #[derive(Debug, Clone, Args)]
 pub struct FallbackArgs {
     /// When to use the provider's own graph instead of drawing from raw data.
     #[arg(long, value_enum, default_value = "never", help_heading = "Fallback")]
-    pub fallback: FallbackMode,
+    pub fallback: FallbackArg,
     /// softlayer or cloudwatch.
     #[arg(long, value_parser = parse_from_str::<ProviderKind>, help_heading = "Fallback")]
     pub provider: Option<ProviderKind>,
@@ -587,13 +602,6 @@ impl ProviderArgs {
     }
 }
 
-/// A validated fallback: when, and what to ask for.
-#[derive(Debug, Clone)]
-pub struct Fallback {
-    pub mode: FallbackMode,
-    pub request: ProviderRequest,
-}
-
 impl FallbackArgs {
     /// Builds the provider request; `None` for `--fallback never`. Reads credentials from
     /// the flags or their environment variables, so a missing one is reported up front.
@@ -602,7 +610,7 @@ impl FallbackArgs {
         fetch: &FetchArgs,
         graph: &RenderOptions,
     ) -> Result<Option<Fallback>, String> {
-        if self.fallback == FallbackMode::Never {
+        if self.fallback == FallbackArg::Never {
             return Ok(None);
         }
         // The provider whose raw data is fetched draws its own graph unless told otherwise.
@@ -692,7 +700,7 @@ impl FallbackArgs {
             }
         };
         Ok(Some(Fallback {
-            mode: self.fallback,
+            mode: self.fallback.into(),
             request,
         }))
     }
@@ -728,7 +736,7 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Most data sets per response.
-    #[arg(long, default_value_t = crate::range::DEFAULT_LIMIT)]
+    #[arg(long, default_value_t = trafficgraph::range::DEFAULT_LIMIT)]
     pub limit: u32,
     /// Require this exact Authorization value (401 otherwise).
     #[arg(long, env = "TRAFFICGRAPH_SIM_AUTH", hide_env_values = true)]
@@ -773,12 +781,7 @@ pub struct RenderArgs {
     pub fallback: FallbackArgs,
     /// Also print the figures (max, avg, min, last, total, percentile) to stdout.
     #[arg(long, value_enum, value_name = "FORMAT")]
-    pub stats: Option<StatsFormat>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StatsFormat {
-    Json,
+    pub stats: Option<StatsArg>,
 }
 
 /// How the graph looks and which figures it shows.
@@ -866,112 +869,8 @@ fn parse_from_str<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, Stri
 }
 
 /// `UTC`, `Z`, `+HHMM`, `-HHMM`, `+HH:MM`, `+HH` or an IANA zone name.
-pub fn parse_timezone(s: &str) -> Result<Zone, String> {
+fn parse_timezone(s: &str) -> Result<Zone, String> {
     Zone::parse(s)
-}
-
-/// The title of a graph drawn without `--title`: the target and range of fetched data, the
-/// file names of `--input` data, so a mailed PNG says what it shows.
-pub fn default_title(source: &Source) -> String {
-    match source {
-        Source::Files(specs) => specs
-            .iter()
-            .map(|s| {
-                s.path.file_name().map_or_else(
-                    || s.path.display().to_string(),
-                    |n| n.to_string_lossy().into_owned(),
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" + "),
-        Source::Http(f) => {
-            let target = match &f.provider {
-                crate::fetch::RawProvider::Hostway => {
-                    format!("server {} ({})", f.server, f.ips.join(", "))
-                }
-                crate::fetch::RawProvider::SoftLayer(sl) => {
-                    format!("SoftLayer hardware {}", sl.hardware_id)
-                }
-                crate::fetch::RawProvider::CloudWatch(cw) => cw.instance_id.clone(),
-            };
-            let r = &f.range;
-            if r.start == r.end {
-                format!("{target}, {}", r.start)
-            } else {
-                format!("{target}, {} to {}", r.start, r.end)
-            }
-        }
-    }
-}
-
-/// A validated command for [`crate::run`].
-#[derive(Debug, Clone)]
-pub enum Command {
-    Render(RenderJob),
-    Export(ExportJob),
-    Fetch(FetchJob),
-    Sim(SimConfig),
-    Demo(DemoJob),
-    Report(crate::report::ReportJob),
-    ReportMerge(crate::report::shard::MergeJob),
-    Bench(BenchJob),
-    CacheVerify(CacheVerifyJob),
-    CacheList(PathBuf),
-    CachePrune(CachePruneJob),
-}
-
-/// `cache prune`: which cache, and which entries (both conditions when both are given).
-#[derive(Debug, Clone)]
-pub struct CachePruneJob {
-    pub cache_dir: PathBuf,
-    pub older_than: Option<u32>,
-    pub server: Option<String>,
-}
-
-/// `cache verify`: which cache, and whether to delete the entries that fail.
-#[derive(Debug, Clone)]
-pub struct CacheVerifyJob {
-    pub cache_dir: PathBuf,
-    pub remove: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct FetchJob {
-    pub fetch: FetchOptions,
-    pub output: PathBuf,
-    pub format: ExportFormat,
-}
-
-#[derive(Debug, Clone)]
-pub struct DemoJob {
-    pub out_dir: PathBuf,
-}
-
-#[derive(Debug, Clone)]
-pub struct BenchJob {
-    pub inputs: Vec<InputSpec>,
-    pub render: RenderOptions,
-    pub budget: crate::bench::Budget,
-    pub threads: usize,
-    pub json: bool,
-    pub output: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone)]
-pub struct RenderJob {
-    /// `None` with `--fallback always`: nothing is fetched.
-    pub source: Option<Source>,
-    pub output: PathBuf,
-    pub render: RenderOptions,
-    pub stats: Option<StatsFormat>,
-    pub fallback: Option<Fallback>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ExportJob {
-    pub source: Source,
-    pub output: PathBuf,
-    pub format: ExportFormat,
 }
 
 impl GraphArgs {
@@ -1052,7 +951,7 @@ impl Cli {
                     source,
                     output: a.output,
                     render,
-                    stats: a.stats,
+                    stats: a.stats.map(StatsFormat::from),
                     fallback,
                 })
             }
@@ -1099,23 +998,20 @@ impl Cli {
                     auth: a.auth,
                     default_created: a.created,
                     created: a.server_created,
-                    providers: Some(crate::provider::sim::ProviderSimConfig::default()),
+                    providers: Some(trafficgraph::provider::sim::ProviderSimConfig::default()),
                 })
             }
             CliCommand::Demo(a) => Command::Demo(DemoJob { out_dir: a.out_dir }),
-            CliCommand::Report(a) => match a.into_task()? {
-                crate::report::ReportTask::Run(job) => Command::Report(job),
-                crate::report::ReportTask::Merge(job) => Command::ReportMerge(job),
-            },
+            CliCommand::Report(a) => a.into_command()?,
             CliCommand::Cache(CacheCommand::Verify { cache_dir, remove }) => {
                 let cache_dir = cache_dir
-                    .or_else(crate::source::cache::Cache::default_dir)
+                    .or_else(Cache::default_dir)
                     .ok_or("no platform cache directory here; give --cache-dir")?;
                 Command::CacheVerify(CacheVerifyJob { cache_dir, remove })
             }
             CliCommand::Cache(CacheCommand::List { cache_dir }) => {
                 let cache_dir = cache_dir
-                    .or_else(crate::source::cache::Cache::default_dir)
+                    .or_else(Cache::default_dir)
                     .ok_or("no platform cache directory here; give --cache-dir")?;
                 Command::CacheList(cache_dir)
             }
@@ -1125,7 +1021,7 @@ impl Cli {
                 server,
             }) => {
                 let cache_dir = cache_dir
-                    .or_else(crate::source::cache::Cache::default_dir)
+                    .or_else(Cache::default_dir)
                     .ok_or("no platform cache directory here; give --cache-dir")?;
                 Command::CachePrune(CachePruneJob {
                     cache_dir,
@@ -1139,7 +1035,7 @@ impl Cli {
 
 impl BenchArgs {
     fn into_job(self) -> Result<BenchJob, String> {
-        use crate::bench::Budget;
+        use trafficgraph::bench::Budget;
         let budget = match (self.seconds, self.graphs) {
             (_, Some(0)) => return Err("--graphs must be at least 1".into()),
             (_, Some(n)) => Budget::Graphs(n),
@@ -1165,6 +1061,126 @@ impl BenchArgs {
         })
     }
 }
+
+/// `trafficgraph report` flags.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub command: Option<ReportCommand>,
+    /// The report configuration (TOML; see fixtures/report.toml).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub config: Option<PathBuf>,
+    /// Directory for the graphs, CSVs, summary and index.html (created if missing).
+    #[arg(long, value_name = "DIR", required = true)]
+    pub out_dir: Option<PathBuf>,
+    /// Draw only shard I of N (0 to N-1): the targets whose name hashes to I, into
+    /// --out-dir with a shard.json instead of the summary and pools; `report merge`
+    /// puts the shards together.
+    #[arg(long, value_name = "I/N", value_parser = trafficgraph::report::shard::parse_shard)]
+    pub shard: Option<trafficgraph::report::shard::Shard>,
+    /// Use only the cache; name every chunk it lacks instead of asking the server.
+    #[arg(long, conflicts_with = "no_cache")]
+    pub offline: bool,
+    /// Targets in progress at once (fetched, drawn and written).
+    #[arg(long, default_value_t = 8)]
+    pub jobs: usize,
+    /// "Today" for the named range, YYYY-MM-DD (default: today in the configured zone).
+    #[arg(long, value_parser = parse_date, value_name = "YYYY-MM-DD")]
+    pub now: Option<NaiveDate>,
+    /// HTTP requests in flight at once, across all targets.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Retries of a request after timeouts, connection errors, 429 and 5xx.
+    #[arg(long, default_value_t = 4)]
+    pub retries: usize,
+    /// Seconds to wait for one answer.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Cache directory (default: the platform cache directory + trafficgraph).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor write the cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// No progress bar or notes on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Log every request (method, URL, status, ms) to stderr.
+    #[arg(long, short = 'v', conflicts_with = "quiet")]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub checks: CheckArgs,
+}
+
+/// `trafficgraph report ...` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Put the output directories of `report --shard I/N` runs (every I of one N) together
+    /// into one report: the same files one unsharded run writes.
+    Merge {
+        /// The shards' output directories.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Directory for the whole report (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+        /// No note on stderr.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+}
+
+impl ReportArgs {
+    /// The job of `report` or of `report merge`.
+    pub fn into_command(self) -> Result<Command, String> {
+        match self.command {
+            Some(ReportCommand::Merge {
+                dirs,
+                out_dir,
+                quiet,
+            }) => Ok(Command::ReportMerge(MergeJob {
+                dirs,
+                out_dir,
+                quiet,
+            })),
+            None => self.into_job().map(Command::Report),
+        }
+    }
+
+    /// Checks the flags' ranges and builds the job.
+    pub fn into_job(self) -> Result<ReportJob, String> {
+        if !(1..=256).contains(&self.jobs) {
+            return Err(format!("--jobs {} out of range (1 to 256)", self.jobs));
+        }
+        let timeout = check_request_limits(self.concurrency, self.timeout)?;
+        let (Some(config), Some(out_dir)) = (self.config, self.out_dir) else {
+            return Err("report needs --config FILE and --out-dir DIR".into());
+        };
+        let mut job = ReportJob::new(config, out_dir);
+        job.shard = self.shard;
+        job.offline = self.offline;
+        job.jobs = self.jobs;
+        job.now = self.now;
+        job.concurrency = self.concurrency;
+        job.retries = self.retries;
+        job.timeout = timeout;
+        job.cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir
+                .or_else(Cache::default_dir)
+        };
+        job.quiet = self.quiet;
+        job.verbose = self.verbose;
+        job.policy = self.checks.policy();
+        if job.offline && job.policy.refresh {
+            return Err("--refresh asks the server again; it cannot be used with --offline".into());
+        }
+        Ok(job)
+    }
+}
+
 
 #[cfg(test)]
 mod tests {
@@ -1213,15 +1229,85 @@ mod tests {
         let Ok(Command::Bench(job)) = parse(&["--graphs", "3", "--threads", "2", "--json"]) else {
             panic!("bench job expected");
         };
-        assert_eq!(job.budget, crate::bench::Budget::Graphs(3));
+        assert_eq!(job.budget, trafficgraph::bench::Budget::Graphs(3));
         assert_eq!((job.threads, job.json), (2, true));
         let Ok(Command::Bench(job)) = parse(&["--value-unit", "bits-per-second"]) else {
             panic!("bench job expected");
         };
-        assert_eq!(job.budget, crate::bench::Budget::Seconds(2.0));
+        assert_eq!(job.budget, trafficgraph::bench::Budget::Seconds(2.0));
         assert!(parse(&["--seconds", "1", "--graphs", "2"]).is_err());
         assert!(parse(&["--seconds", "-1"]).is_err());
         assert!(parse(&["--threads", "0"]).is_err());
+    }
+
+    #[test]
+    fn fetch_and_render_take_the_same_flags() {
+        let args = [
+            "trafficgraph",
+            "fetch",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--account",
+            "acme",
+            "--server",
+            "srv-1",
+            "--ip",
+            "10.0.0.1",
+            "--scope",
+            "both",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-02-29",
+            "--auth",
+            "Basic dXNlcjpjbGktdG9rZW4tNWQ=",
+            "--no-cache",
+            "--quiet",
+            "-o",
+            "out.csv",
+        ];
+        let command = Cli::try_parse_from(args).unwrap().into_command().unwrap();
+        assert!(!format!("{command:?}").contains("dXNlcjpjbGktdG9rZW4tNWQ="));
+        let mut render_args: Vec<&str> = args.to_vec();
+        render_args[1] = "render";
+        *render_args.last_mut().unwrap() = "graph.png";
+        let range = DateRange::new(
+            parse_date("2024-01-01").unwrap(),
+            parse_date("2024-02-29").unwrap(),
+        )
+        .unwrap();
+        match Cli::try_parse_from(&render_args)
+            .unwrap()
+            .into_command()
+            .unwrap()
+        {
+            Command::Render(job) => match job.source {
+                Some(Source::Http(o)) => {
+                    assert_eq!(o.ips, vec!["10.0.0.1".to_string()]);
+                    assert_eq!(o.range, range);
+                }
+                other => panic!("expected an HTTP source, got {other:?}"),
+            },
+            other => panic!("expected render, got {other:?}"),
+        }
+        let both = [
+            "trafficgraph",
+            "export",
+            "--input",
+            "x.csv",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "-o",
+            "-",
+        ];
+        let err = Cli::try_parse_from(both)
+            .unwrap()
+            .into_command()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "give either --input files or a source to fetch from, not both"
+        );
     }
 
     #[test]
