@@ -22,7 +22,6 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,7 +29,6 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{NaiveDate, Utc};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::http::MAX_RETRY_AFTER;
@@ -87,8 +85,10 @@ pub struct FetchOptions {
     pub limit: u32,
     /// Cache directory; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
-    /// No progress bar, no notes on stderr.
+    /// No progress bar, no notes.
     pub quiet: bool,
+    /// Where the progress bar and notes go (silent by default; the binary's go to stderr).
+    pub notes: crate::notes::Sink,
     /// Log every request (method, URL, status, ms) to stderr.
     pub verbose: bool,
     /// Use only the cache: a chunk it lacks is an error naming the chunk, no request made.
@@ -178,6 +178,7 @@ impl FetchOptions {
             limit: range::DEFAULT_LIMIT,
             cache_dir: None,
             quiet: true,
+            notes: crate::notes::Sink::default(),
             verbose: false,
             offline: false,
             semaphore: None,
@@ -364,35 +365,32 @@ pub struct Fetched {
 
 /// Progress bar and stderr lines; both silent when quiet.
 struct Reporter {
-    bar: Option<ProgressBar>,
+    bar: Option<Box<dyn crate::notes::Bar>>,
+    sink: crate::notes::Sink,
     verbose: bool,
     quiet: bool,
 }
 
 impl Reporter {
     fn new(opts: &FetchOptions, chunks: usize) -> Reporter {
-        let bar = (!opts.quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar =
-                ProgressBar::with_draw_target(Some(chunks as u64), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
+        let bar = if opts.quiet {
+            None
+        } else {
+            opts.notes.bar(
                 "fetching {bar:30} {pos}/{len} chunks {elapsed_precise} {msg}",
+                chunks as u64,
             )
-            .expect("valid template");
-            bar.set_style(style);
-            bar
-        });
+        };
         Reporter {
             bar,
+            sink: opts.notes.clone(),
             verbose: opts.verbose && !opts.quiet,
             quiet: opts.quiet,
         }
     }
 
     fn line(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
-        }
+        self.sink.note_over(self.bar.as_deref(), line);
     }
 
     fn log(&self, line: &str) {
@@ -435,7 +433,7 @@ impl Reporter {
 
     fn finish(&self) {
         if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+            bar.finish();
         }
     }
 }
@@ -900,11 +898,11 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     validate(opts)?;
     let today = Utc::now().date_naive();
     if opts.range.end > today && !opts.quiet {
-        eprintln!(
+        opts.notes.note(&format!(
             "trafficgraph: the range {} ends in the future (today is {today}, UTC): the days \
              after {today} have no data yet",
             opts.range
-        );
+        ));
     }
     let (client, note) = Client::new(opts)?;
     let streams = client.streams(opts);

@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::export::ExportFormat;
-use crate::fetch::FetchOptions;
+use crate::fetch::{FetchError, FetchOptions};
+use crate::model::Traffic;
 use crate::provider::request::ProviderRequest;
 use crate::render::RenderOptions;
 use crate::sim::SimConfig;
 use crate::source::file::InputSpec;
-use crate::source::Source;
+
+pub use crate::sim::demo::DemoJob;
 
 /// Checks `--concurrency` (1 to 64) and `--timeout` (seconds, up to an hour), shared by the
 /// fetching commands; returns the timeout.
@@ -128,11 +130,6 @@ pub struct FetchJob {
 }
 
 #[derive(Debug, Clone)]
-pub struct DemoJob {
-    pub out_dir: PathBuf,
-}
-
-#[derive(Debug, Clone)]
 pub struct BenchJob {
     pub inputs: Vec<InputSpec>,
     pub render: RenderOptions,
@@ -157,4 +154,34 @@ pub struct ExportJob {
     pub source: Source,
     pub output: PathBuf,
     pub format: ExportFormat,
+}
+
+/// A validated source of traffic.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// `--input` files.
+    Files(Vec<InputSpec>),
+    /// The Hostway API (`--base-url` and the other fetch flags).
+    Http(Box<FetchOptions>),
+}
+
+/// Why traffic could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Input(#[from] crate::source::file::InputError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+}
+
+/// Loads the traffic of a source, and what the fetch did when it was fetched.
+pub fn load(source: &Source) -> Result<(Traffic, Option<crate::FetchReport>), SourceError> {
+    match source {
+        Source::Files(specs) => Ok((crate::source::file::read_inputs(specs)?, None)),
+        Source::Http(opts) => {
+            let fetched = crate::fetch::fetch(opts)?;
+            let report = crate::FetchReport::from(&fetched);
+            Ok((fetched.traffic, Some(report)))
+        }
+    }
 }

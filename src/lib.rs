@@ -24,6 +24,7 @@ pub mod hash;
 pub mod http;
 pub mod job;
 pub mod model;
+pub mod notes;
 pub mod output;
 pub mod provider;
 pub mod range;
@@ -38,9 +39,8 @@ pub mod units;
 pub mod validate;
 pub mod zone;
 
-use std::io::Write;
-
 pub use job::Command;
+pub use notes::Sink;
 
 /// Every way a command can fail; each message is one line naming what and where.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +71,12 @@ pub enum Error {
     Figures(String),
     #[error(transparent)]
     Report(#[from] report::ReportError),
+    /// `cache verify` found entries that fail; `lines` name them (stdout).
+    #[error(
+        "{failed} cache entries fail a check; `trafficgraph cache verify --remove` deletes \
+         them, or run again with --refresh"
+    )]
+    CacheFails { failed: usize, lines: Vec<String> },
     /// The report was written, but some targets or pools are `failed` rows.
     #[error("{failed} of {total} targets and pools failed; the report in {} lists why", .dir.display())]
     ReportIncomplete {
@@ -88,6 +94,14 @@ impl Error {
             _ => 1,
         }
     }
+
+    /// Lines of output (stdout) the command had for the user before it failed.
+    pub fn stdout(&self) -> &[String] {
+        match self {
+            Error::CacheFails { lines, .. } => lines,
+            _ => &[],
+        }
+    }
 }
 
 /// What a command did, for the caller to report.
@@ -99,6 +113,9 @@ pub struct Outcome {
     pub stats: Option<stats::Stats>,
     /// What a fetch did and which part of the range does not exist, when one ran.
     pub fetch: Option<FetchReport>,
+    /// The command's output for the user, one entry a line (stdout): `--stats json`, the
+    /// bench summary, cache listings, what the demo did.
+    pub stdout: Vec<String>,
 }
 
 /// The result of a fetch, apart from the traffic itself (`"fetch"` in `--stats json`).
@@ -120,21 +137,43 @@ impl From<&fetch::Fetched> for FetchReport {
     }
 }
 
-impl From<source::SourceError> for Error {
-    fn from(e: source::SourceError) -> Error {
+impl From<job::SourceError> for Error {
+    fn from(e: job::SourceError) -> Error {
         match e {
-            source::SourceError::Input(e) => Error::Input(e),
-            source::SourceError::Fetch(e) => Error::Fetch(e),
+            job::SourceError::Input(e) => Error::Input(e),
+            job::SourceError::Fetch(e) => Error::Fetch(e),
         }
     }
 }
 
-/// Runs one validated command.
+/// Runs one validated command, silently: what it has to say is in the [`Outcome`].
 pub fn run(command: Command) -> Result<Outcome, Error> {
+    run_with(command, &Sink::default())
+}
+
+/// Runs one validated command; notes and progress bars go to `notes` while it runs (it
+/// replaces the sink of any fetch or report options the command carries).
+pub fn run_with(mut command: Command, notes: &Sink) -> Result<Outcome, Error> {
+    match &mut command {
+        Command::Render(job) => {
+            if let Some(job::Source::Http(o)) = &mut job.source {
+                o.notes = notes.clone();
+            }
+        }
+        Command::Export(job) => {
+            if let job::Source::Http(o) = &mut job.source {
+                o.notes = notes.clone();
+            }
+        }
+        Command::Fetch(job) => job.fetch.notes = notes.clone(),
+        Command::Report(job) => job.notes = notes.clone(),
+        Command::ReportMerge(job) => job.notes = notes.clone(),
+        _ => {}
+    }
     match command {
         Command::Render(job) => {
             output::check_target(&job.output, true)?;
-            render(job)
+            render(job, notes)
         }
         Command::Bench(job) => {
             if let Some(out) = &job.output {
@@ -144,7 +183,7 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
         }
         Command::Export(job) => {
             output::check_target(&job.output, false)?;
-            let (traffic, _) = source::load(&job.source)?;
+            let (traffic, _) = job::load(&job.source)?;
             let bytes = job.format.exporter().export(&traffic);
             output::write_file(&job.output, &bytes)?;
             Ok(Outcome {
@@ -161,13 +200,14 @@ pub fn run(command: Command) -> Result<Outcome, Error> {
                 written: vec![job.output],
                 stats: None,
                 fetch: Some(FetchReport::from(&fetched)),
+                stdout: Vec::new(),
             })
         }
         Command::Sim(config) => {
-            run_sim(config)?;
+            run_sim(config, notes)?;
             Ok(Outcome::default())
         }
-        Command::Demo(job) => sim::demo::run(&job),
+        Command::Demo(job) => sim::demo::run(&job, notes),
         Command::CacheVerify(job) => cache_verify(&job),
         Command::CacheList(dir) => cache_list(&dir),
         Command::CachePrune(job) => cache_prune(&job),
@@ -224,12 +264,12 @@ struct StatsReport<'a> {
 }
 
 /// `render`: draws from raw data, or takes the provider's graph when the job says so.
-fn render(job: job::RenderJob) -> Result<Outcome, Error> {
+fn render(job: job::RenderJob, notes: &Sink) -> Result<Outcome, Error> {
     use job::FallbackMode;
     let on_error = matches!(&job.fallback, Some(f) if f.mode == FallbackMode::OnError);
     let reason = match &job.source {
         None => "--fallback always".to_string(),
-        Some(src) => match source::load(src) {
+        Some(src) => match job::load(src) {
             Ok((traffic, fetched)) => {
                 if let (true, Some(f)) = (traffic.is_empty(), &fetched) {
                     return Err(Error::Usage(format!(
@@ -242,21 +282,23 @@ fn render(job: job::RenderJob) -> Result<Outcome, Error> {
                 stats.check_finite().map_err(Error::Figures)?;
                 let png = render::render_png(&traffic, &stats, &job.render)?;
                 output::write_file(&job.output, &png)?;
+                let mut stdout = Vec::new();
                 if job.stats.is_some() {
-                    print_json(&StatsReport {
+                    stdout.push(to_json(&StatsReport {
                         source: "local".into(),
                         fallback_reason: None,
                         stats: Some(&stats),
                         fetch: fetched.as_ref(),
-                    })?;
+                    })?);
                 }
                 return Ok(Outcome {
                     written: vec![job.output],
                     stats: Some(stats),
                     fetch: fetched,
+                    stdout,
                 });
             }
-            Err(source::SourceError::Fetch(e)) if on_error => e.to_string(),
+            Err(job::SourceError::Fetch(e)) if on_error => e.to_string(),
             Err(e) => return Err(e.into()),
         },
     };
@@ -265,7 +307,9 @@ fn render(job: job::RenderJob) -> Result<Outcome, Error> {
         .ok_or_else(|| Error::Usage("nothing to draw: no source and no fallback".into()))?;
     let provider = fallback.request.provider();
     if job.source.is_some() {
-        eprintln!("trafficgraph: raw data failed ({reason}); using the {provider} graph instead");
+        notes.note(&format!(
+            "trafficgraph: raw data failed ({reason}); using the {provider} graph instead"
+        ));
     }
     let image = fallback
         .request
@@ -279,16 +323,18 @@ fn render(job: job::RenderJob) -> Result<Outcome, Error> {
             None => Error::Provider(Box::new(source)),
         })?;
     output::write_file(&job.output, &image.png)?;
+    let mut stdout = Vec::new();
     if job.stats.is_some() {
-        print_json(&StatsReport {
+        stdout.push(to_json(&StatsReport {
             source: format!("provider:{provider}"),
             fallback_reason: Some(reason),
             stats: None,
             fetch: None,
-        })?;
+        })?);
     }
     Ok(Outcome {
         written: vec![job.output],
+        stdout,
         ..Outcome::default()
     })
 }
@@ -314,6 +360,7 @@ fn cache_list(dir: &std::path::Path) -> Result<Outcome, Error> {
     type Line = (chrono::NaiveDate, chrono::NaiveDate, usize, usize, u64);
     let mut lines: BTreeMap<String, Line> = BTreeMap::new();
     let (mut bytes, mut sets, mut bad) = (0u64, 0usize, 0usize);
+    let mut stdout = Vec::new();
     for e in &entries {
         bytes += e.bytes;
         match &e.content {
@@ -331,24 +378,29 @@ fn cache_list(dir: &std::path::Path) -> Result<Outcome, Error> {
             }
             Err(why) => {
                 bad += 1;
-                println!("{}: {why}", e.path.display());
+                stdout.push(format!("{}: {why}", e.path.display()));
             }
         }
     }
     for (label, (start, end, n, points, size)) in &lines {
-        println!("{label}  {start}..{end}  {n} entries  {points} data sets  {size} bytes");
+        stdout.push(format!(
+            "{label}  {start}..{end}  {n} entries  {points} data sets  {size} bytes"
+        ));
     }
     let per = if sets > 0 {
         format!(", {:.1} bytes a data set", bytes as f64 / sets as f64)
     } else {
         String::new()
     };
-    println!(
+    stdout.push(format!(
         "{} entries ({bad} unreadable) in {}: {sets} data sets, {bytes} bytes{per}",
         entries.len(),
         dir.display()
-    );
-    Ok(Outcome::default())
+    ));
+    Ok(Outcome {
+        stdout,
+        ..Outcome::default()
+    })
 }
 
 /// `cache prune`: removes the entries whose data ends more than `older_than` days ago
@@ -358,6 +410,7 @@ fn cache_prune(job: &job::CachePruneJob) -> Result<Outcome, Error> {
     let cache = source::cache::Cache::new(dir);
     let today = chrono::Utc::now().date_naive();
     let (mut removed, mut freed) = (0usize, 0u64);
+    let mut stdout = Vec::new();
     for e in cache.entries().map_err(cache_io(dir))? {
         let Ok((key, _)) = &e.content else { continue };
         let old = match (job.older_than, key.range()) {
@@ -373,16 +426,19 @@ fn cache_prune(job: &job::CachePruneJob) -> Result<Outcome, Error> {
                 }
                 _ => {}
             }
-            println!("removed {}", e.path.display());
+            stdout.push(format!("removed {}", e.path.display()));
             removed += 1;
             freed += e.bytes;
         }
     }
-    println!(
+    stdout.push(format!(
         "removed {removed} entries ({freed} bytes) from {}",
         dir.display()
-    );
-    Ok(Outcome::default())
+    ));
+    Ok(Outcome {
+        stdout,
+        ..Outcome::default()
+    })
 }
 
 fn cache_verify(job: &job::CacheVerifyJob) -> Result<Outcome, Error> {
@@ -395,18 +451,19 @@ fn cache_verify(job: &job::CacheVerifyJob) -> Result<Outcome, Error> {
     };
     let verdicts = cache.verify_all().map_err(io)?;
     let mut failed = 0;
+    let mut stdout = Vec::new();
     for (path, verdict) in &verdicts {
         if let Err(reason) = verdict {
             failed += 1;
             if job.remove {
                 std::fs::remove_file(path).map_err(io)?;
-                println!("removed {}: {reason}", path.display());
+                stdout.push(format!("removed {}: {reason}", path.display()));
             } else {
-                println!("{}: {reason}", path.display());
+                stdout.push(format!("{}: {reason}", path.display()));
             }
         }
     }
-    println!(
+    stdout.push(format!(
         "{} entries in {}: {} pass, {failed} fail{}",
         verdicts.len(),
         job.cache_dir.display(),
@@ -416,43 +473,46 @@ fn cache_verify(job: &job::CacheVerifyJob) -> Result<Outcome, Error> {
         } else {
             ""
         }
-    );
+    ));
     if failed > 0 && !job.remove {
-        return Err(Error::Usage(format!(
-            "{failed} cache entries fail a check; `trafficgraph cache verify --remove` deletes \
-             them, or run again with --refresh"
-        )));
+        return Err(Error::CacheFails {
+            failed,
+            lines: stdout,
+        });
     }
-    Ok(Outcome::default())
+    Ok(Outcome {
+        stdout,
+        ..Outcome::default()
+    })
 }
 
 /// Serves the simulator until Ctrl-C.
-fn run_sim(config: sim::SimConfig) -> Result<(), Error> {
+fn run_sim(config: sim::SimConfig, notes: &Sink) -> Result<(), Error> {
     let providers = config.providers.clone();
     let handle = sim::spawn(config)?;
-    eprintln!(
+    notes.note(&format!(
         "trafficgraph: simulator listening on {} (Ctrl-C to stop)",
         handle.base_url()
-    );
+    ));
     if let Some(p) = &providers {
-        eprintln!(
+        notes.note(&format!(
             "trafficgraph: SoftLayer REST at {0}/rest/v3.1/ (user {1}), CloudWatch at {0}/ \
              (key id {2}); keys as documented in the README",
             handle.base_url().trim_end_matches('/'),
             p.sl_username,
             p.aws_access_key_id
-        );
+        ));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(fetch::FetchError::Runtime)?;
     let _ = runtime.block_on(tokio::signal::ctrl_c());
-    eprintln!(
+    notes.note(&format!(
         "trafficgraph: simulator answered {} requests {:?}",
         handle.counters.total(),
         handle.counters.statuses()
-    );
+    ));
     handle.shutdown();
     Ok(())
 }
@@ -466,26 +526,19 @@ fn run_bench(job: job::BenchJob) -> Result<Outcome, Error> {
         output::write_file(&path, &png)?;
         written.push(path);
     }
-    println!("{}", report.summary());
+    let mut stdout = vec![report.summary()];
     if job.json {
         let line = serde_json::to_string(&report).map_err(|e| Error::Usage(e.to_string()))?;
-        println!("{line}");
+        stdout.push(line);
     }
     Ok(Outcome {
         written,
+        stdout,
         ..Outcome::default()
     })
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)
-        .map_err(std::io::Error::from)
-        .and_then(|_| out.write_all(b"\n"))
-        .map_err(|source| {
-            Error::Output(output::OutputError {
-                path: "-".into(),
-                source,
-            })
-        })
+/// `value` as pretty JSON, one entry of [`Outcome::stdout`].
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string_pretty(value).map_err(|e| Error::Usage(e.to_string()))
 }

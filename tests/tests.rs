@@ -13,6 +13,8 @@
 //!   chunk, never a wrong value; unbounded ranges, sizes and configs are refused up front;
 //! - `http_policy`: redirects refused to another origin and in loops, `Retry-After` in both
 //!   forms, and a server asking to wait too long, against raw HTTP servers on loopback;
+//! - `layout`: the library's modules depend on each other one way only (no import cycle),
+//!   and none names the binary's flags or clap, or prints;
 //! - `messages`: the first hour's mistakes (no credential, a base URL without scheme, a
 //!   range in the future, a missing output directory, a PNG to a terminal) each get one
 //!   line saying what to fix, a non-zero exit and nothing written;
@@ -44,6 +46,7 @@ mod fixtures_gen;
 mod hardening;
 mod hostile;
 mod http_policy;
+mod layout;
 mod messages;
 mod properties;
 mod provider;

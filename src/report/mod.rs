@@ -25,13 +25,11 @@ pub mod shard;
 pub mod summary;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::export::{CsvExporter, Exporter};
@@ -69,6 +67,8 @@ pub struct ReportJob {
     pub cache_dir: Option<PathBuf>,
     pub quiet: bool,
     pub verbose: bool,
+    /// Where the progress bar and notes go (silent by default).
+    pub notes: crate::notes::Sink,
     /// The answer checks relaxed, and whether to bypass the cache.
     pub policy: crate::fetch::AnswerPolicy,
     /// Only this share of the targets, and a shard summary instead of the summary files.
@@ -92,6 +92,7 @@ impl ReportJob {
             cache_dir: None,
             quiet: true,
             verbose: false,
+            notes: crate::notes::Sink::default(),
             policy: crate::fetch::AnswerPolicy::default(),
             shard: None,
         }
@@ -291,22 +292,20 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         Some(_) => selected.len(),
         None => config.targets.len() + config.pools.len(),
     };
-    let bar = (!job.quiet && !job.verbose && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("report {bar:30} {pos}/{len} graphs {elapsed_precise}")
-                .expect("valid template"),
-        );
-        bar
-    });
+    let bar = if job.quiet || job.verbose {
+        None
+    } else {
+        job.notes.bar(
+            "report {bar:30} {pos}/{len} graphs {elapsed_precise}",
+            total as u64,
+        )
+    };
     let note = |line: String| {
         if job.quiet {
             return;
         }
-        match &bar {
-            Some(bar) => bar.suspend(|| eprintln!("trafficgraph: {line}")),
-            None => eprintln!("trafficgraph: {line}"),
-        }
+        job.notes
+            .note_over(bar.as_deref(), &format!("trafficgraph: {line}"));
     };
     let ctx = Arc::new(Ctx {
         stems,
@@ -373,7 +372,7 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
             .collect();
         let (summary, file) = shard::write_summary(&ctx, shard, &job.config, rows)?;
         if let Some(bar) = &bar {
-            bar.finish_and_clear();
+            bar.finish();
         }
         written.push(file);
         note(format!(
@@ -399,7 +398,7 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         }
     })?;
     if let Some(bar) = &bar {
-        bar.finish_and_clear();
+        bar.finish();
     }
     for row in &outcome.summary.rows[n..] {
         if let Some(e) = &row.error {
@@ -470,11 +469,11 @@ fn finish(
     if let Some(out_dir) = out_dir {
         let removed = out_dir.remove_unlisted(out, &summary)?;
         if !removed.is_empty() && !ctx.job.quiet {
-            eprintln!(
+            ctx.job.notes.note(&format!(
                 "trafficgraph: removed {} graph and CSV files of a previous run that this \
                  report does not list",
                 removed.len()
-            );
+            ));
         }
     }
     for (name, bytes) in [
@@ -568,6 +567,7 @@ fn fetch_options(ctx: &Ctx, t: &TargetConfig, provider: RawProvider) -> FetchOpt
     o.quiet = !job.verbose;
     o.verbose = job.verbose;
     o.offline = job.offline;
+    o.notes = job.notes.clone();
     o.policy = job.policy;
     o.semaphore = Some(ctx.semaphore.clone());
     o.clients = ctx.clients.clone();

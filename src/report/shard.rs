@@ -212,6 +212,8 @@ pub struct MergeJob {
     pub dirs: Vec<PathBuf>,
     pub out_dir: PathBuf,
     pub quiet: bool,
+    /// Where the closing note goes (silent by default).
+    pub notes: crate::notes::Sink,
 }
 
 /// Puts shards together: every target's files and row, the pools drawn from their members'
@@ -361,6 +363,7 @@ pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
     );
     let mut report_job = ReportJob::new(origin, &job.out_dir);
     report_job.quiet = job.quiet;
+    report_job.notes = job.notes.clone();
     let ctx = Ctx {
         stems,
         plan,
@@ -373,12 +376,12 @@ pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
     let rows = rows.into_iter().map(|(r, _)| r).collect();
     let outcome = super::finish(&ctx, None, rows, kept, written, &|| {})?;
     if !job.quiet {
-        eprintln!(
+        job.notes.note(&format!(
             "trafficgraph: merged report of {} graphs ({} failed) in {}",
             outcome.summary.rows.len(),
             outcome.summary.failed(),
             job.out_dir.join("index.html").display()
-        );
+        ));
     }
     Ok(outcome)
 }

@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use trafficgraph::export::ExportFormat;
 use trafficgraph::fetch::{AnswerPolicy, CloudWatchRaw, FetchOptions, RawProvider, SoftLayerRaw};
 use trafficgraph::job::{
-    check_request_limits, default_title, BenchJob, CachePruneJob, CacheVerifyJob, Command,
-    DemoJob, ExportJob, Fallback, FallbackMode, FetchJob, RenderJob, StatsFormat,
+    check_request_limits, default_title, BenchJob, CachePruneJob, CacheVerifyJob, Command, DemoJob,
+    ExportJob, Fallback, FallbackMode, FetchJob, RenderJob, Source, StatsFormat,
 };
 use trafficgraph::model::{Method, Period, Scope};
 use trafficgraph::provider::cloudwatch::{
@@ -32,7 +32,6 @@ use trafficgraph::sim::SimConfig;
 use trafficgraph::source::cache::Cache;
 use trafficgraph::source::file::InputSpec;
 use trafficgraph::source::hostway::{Accept, Secret};
-use trafficgraph::source::Source;
 use trafficgraph::stats::{PercentileOf, StatsOptions};
 use trafficgraph::units::{DisplayUnit, ValueUnit};
 use trafficgraph::zone::Zone;
@@ -323,8 +322,7 @@ impl FetchArgs {
         opts.cache_dir = if self.no_cache {
             None
         } else {
-            self.cache_dir
-                .or_else(Cache::default_dir)
+            self.cache_dir.or_else(Cache::default_dir)
         };
         opts.quiet = self.quiet;
         opts.verbose = self.verbose;
@@ -1143,6 +1141,7 @@ impl ReportArgs {
                 dirs,
                 out_dir,
                 quiet,
+                notes: Default::default(),
             })),
             None => self.into_job().map(Command::Report),
         }
@@ -1168,8 +1167,7 @@ impl ReportArgs {
         job.cache_dir = if self.no_cache {
             None
         } else {
-            self.cache_dir
-                .or_else(Cache::default_dir)
+            self.cache_dir.or_else(Cache::default_dir)
         };
         job.quiet = self.quiet;
         job.verbose = self.verbose;
@@ -1180,7 +1178,6 @@ impl ReportArgs {
         Ok(job)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

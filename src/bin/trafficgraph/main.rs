@@ -1,8 +1,13 @@
-//! The `trafficgraph` binary: parse arguments, run the library, map errors to exit codes.
+//! The `trafficgraph` binary: parse arguments, run the library, print what it returns, map
+//! errors to exit codes.
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use trafficgraph::notes::{Bar, Notes};
+use trafficgraph::Sink;
 
 mod flags;
 
@@ -16,12 +21,71 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match trafficgraph::run(command) {
-        Ok(_) => ExitCode::SUCCESS,
+    match trafficgraph::run_with(command, &Sink::new(Stderr)) {
+        Ok(outcome) => match print(&outcome.stdout) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("trafficgraph: error: {e}");
+                ExitCode::from(1)
+            }
+        },
         Err(e) => {
+            // What the command had to say before it failed (e.g. the failing cache entries).
+            let _ = print(e.stdout());
             eprintln!("trafficgraph: error: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Prints the command's output, one line an entry.
+fn print(lines: &[String]) -> Result<(), trafficgraph::output::OutputError> {
+    let mut out = std::io::stdout().lock();
+    lines
+        .iter()
+        .try_for_each(|line| writeln!(out, "{line}"))
+        .and_then(|()| out.flush())
+        .map_err(|source| trafficgraph::output::OutputError {
+            path: "-".into(),
+            source,
+        })
+}
+
+/// Notes on stderr; a progress bar when stderr is a terminal.
+struct Stderr;
+
+impl Notes for Stderr {
+    fn note(&self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    fn bar(&self, template: &str, len: u64) -> Option<Box<dyn Bar>> {
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+        Some(Box::new(StderrBar(bar)))
+    }
+}
+
+struct StderrBar(ProgressBar);
+
+impl Bar for StderrBar {
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+
+    fn inc_length(&self, n: u64) {
+        self.0.inc_length(n);
+    }
+
+    fn note(&self, line: &str) {
+        self.0.suspend(|| eprintln!("{line}"));
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
     }
 }
 
