@@ -49,23 +49,58 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
-    /// Draw the bandwidth graph (PNG) from saved data or a Hostway-style API.
+    /// Draw the bandwidth graph (PNG) from saved data or a provider's raw data.
+    #[command(after_help = "Examples:
+  trafficgraph render -i receive=rx.json -i transmit=tx.json -o graph.png
+  trafficgraph render --base-url https://api.example.net/v1 --account 1234 --server 5678 \\
+      --ip 203.0.113.10 --start 2026-10-01 --end 2026-10-31 -o october.png --stats json
+  trafficgraph render --source softlayer --sl-hardware-id 309098 \\
+      --start 2026-10-01 --end 2026-10-31 --timezone Europe/Berlin -o october.png")]
     Render(Box<RenderArgs>),
     /// Write the data as CSV or JSON, one row per timestamp.
+    #[command(after_help = "Examples:
+  trafficgraph export -i october.csv -o october.json
+  trafficgraph export --source cloudwatch --cw-instance-id i-0123456789abcdef0 \\
+      --start 2026-11-01 --end 2026-11-28 -o - | head")]
     Export(ExportArgs),
-    /// Fetch traffic statistics from a Hostway-style API and write them as CSV or JSON.
+    /// Fetch traffic statistics (Hostway, SoftLayer or CloudWatch) and write them as CSV or
+    /// JSON.
+    #[command(after_help = "Examples:
+  trafficgraph fetch --base-url https://api.example.net/v1 --account 1234 --server 5678 \\
+      --ip 203.0.113.10 --ip 203.0.113.11 --start 2026-10-01 --end 2026-10-31 -o october.csv
+  trafficgraph fetch --source softlayer --sl-hardware-id 309098 --period daily \\
+      --start 2026-10-01 --end 2026-10-31 -o october-daily.csv")]
     Fetch(FetchCmdArgs),
     /// Graphs, CSVs, a summary and index.html for every target and pool of a config file.
+    #[command(after_help = "Examples:
+  trafficgraph report --config report.toml --out-dir report/
+  trafficgraph report --config report.toml --out-dir shard-0 --shard 0/4
+  trafficgraph report merge shard-0 shard-1 shard-2 shard-3 --out-dir report/")]
     Report(ReportArgs),
     /// Serve a Hostway-compatible API with synthetic traffic on loopback (for testing).
+    #[command(after_help = "Example:
+  trafficgraph sim --listen 127.0.0.1:8080 --latency-ms 20 --fail-rate 0.05")]
     Sim(SimArgs),
     /// Start the simulator, fetch 90 days from it, write traffic.csv and graph.png.
+    #[command(after_help = "Example:
+  trafficgraph demo --out-dir trafficgraph-demo")]
     Demo(DemoArgs),
     /// Time in-process rendering of one input, repeatedly (graphs/s, ms per graph, memory).
+    #[command(after_help = "Example:
+  trafficgraph bench --input traffic.csv --threads 2 --json")]
     Bench(BenchArgs),
-    /// Check the cache: every entry against the rules of today's trafficgraph.
+    /// The cache: list, prune, and verify every entry against today's rules.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Print shell completions to stdout (e.g. `trafficgraph completions bash >
+    /// /etc/bash_completion.d/trafficgraph`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout (e.g. `trafficgraph man | man -l -`).
+    Man,
 }
 
 /// `trafficgraph cache ...`.
@@ -177,8 +212,11 @@ pub struct FetchArgs {
     /// receive, transmit, total, or both (receive and transmit).
     #[arg(long, value_enum, default_value = "both", help_heading = "Fetch")]
     pub scope: ScopeArg,
+    /// Data sets of an hour or a day (SoftLayer: hours summed into UTC days).
     #[arg(long, value_enum, default_value = "hourly", help_heading = "Fetch")]
     pub period: PeriodArg,
+    /// How the provider consolidated each data set: avg and min/max are bytes per second,
+    /// sum is octets per period (Hostway only).
     #[arg(long, value_enum, default_value = "avg", help_heading = "Fetch")]
     pub method: MethodArg,
     /// First day, YYYY-MM-DD (UTC, included).
@@ -1001,6 +1039,9 @@ impl Cli {
             }
             CliCommand::Demo(a) => Command::Demo(DemoJob { out_dir: a.out_dir }),
             CliCommand::Report(a) => a.into_command()?,
+            CliCommand::Completions { .. } | CliCommand::Man => {
+                return Err("completions and the man page are printed by the binary".into())
+            }
             CliCommand::Cache(CacheCommand::Verify { cache_dir, remove }) => {
                 let cache_dir = cache_dir
                     .or_else(Cache::default_dir)
@@ -1312,4 +1353,66 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every flag of every subcommand says what it does (`--help` is the manual).
+    #[test]
+    fn every_flag_is_described() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{}", arg.get_long().unwrap_or(id)));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "trafficgraph", &mut missing);
+        missing.sort();
+        missing.dedup();
+        assert!(missing.is_empty(), "flags without help: {missing:#?}");
+    }
+
+    #[test]
+    fn completions_and_the_man_page_come_from_the_flags() {
+        let bash = generated(&Cli::parse_from(["trafficgraph", "completions", "bash"])).unwrap();
+        let bash = String::from_utf8(bash).unwrap();
+        assert!(bash.contains("--sl-hardware-id") && bash.contains("--allow-empty"));
+        let man = String::from_utf8(generated(&Cli::parse_from(["trafficgraph", "man"])).unwrap())
+            .unwrap();
+        assert!(
+            man.contains(".TH trafficgraph") && man.contains("report"),
+            "{man}"
+        );
+        assert!(generated(&Cli::parse_from(["trafficgraph", "demo"])).is_none());
+    }
+}
+
+/// `completions` and `man`: printed from the flag definitions themselves, so they never
+/// drift from `--help`. `None` for every other command.
+pub fn generated(cli: &Cli) -> Option<Vec<u8>> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    match &cli.command {
+        CliCommand::Completions { shell } => {
+            clap_complete::generate(*shell, &mut cmd, "trafficgraph", &mut out);
+        }
+        CliCommand::Man => {
+            clap_mangen::Man::new(cmd).render(&mut out).ok()?;
+        }
+        _ => return None,
+    }
+    Some(out)
 }

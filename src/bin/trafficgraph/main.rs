@@ -14,6 +14,16 @@ mod flags;
 fn main() -> ExitCode {
     keep_freed_memory();
     let cli = flags::Cli::parse();
+    if let Some(bytes) = flags::generated(&cli) {
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(&bytes).and_then(|()| out.flush()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("trafficgraph: error: cannot write to stdout: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let command = match cli.into_command() {
         Ok(c) => c,
         Err(msg) => {
