@@ -1016,3 +1016,68 @@ fn four_shards_merged_equal_one_unsharded_run() {
         "{err}"
     );
 }
+
+/// A report in Europe/Berlin sums its own local day: 2026-10-25 has 25 hours (clocks go
+/// back), from 22:00 UTC the day before; daily data, which is UTC days, is refused there.
+#[test]
+fn a_report_in_a_time_zone_sums_its_local_days_with_daylight_saving() {
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let config = |period: &str| {
+        format!(
+            "[defaults]\nbase_url = \"{}\"\nrange = \"specified_day\"\ndate = 2026-10-25\n\
+             timezone = \"Europe/Berlin\"\nperiod = \"{period}\"\n\
+             [[target]]\nname = \"berlin\"\naccount = \"acme\"\nserver = \"srv-1\"\n\
+             ips = [\"10.1.0.1\"]\n",
+            sim.base_url()
+        )
+    };
+    std::fs::write(work.path().join("berlin.toml"), config("hourly")).unwrap();
+    let o = run_in(
+        work.path(),
+        &[
+            "report",
+            "--config",
+            "berlin.toml",
+            "--out-dir",
+            "out",
+            "--no-cache",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let traffic = read_csv(&work.path().join("out/berlin.csv"));
+    let rx = traffic.get(Scope::Receive).unwrap();
+    let times: Vec<i64> = rx.points().map(|p| p.time.timestamp()).collect();
+    let first = parse_date("2026-10-24")
+        .unwrap()
+        .and_hms_opt(22, 0, 0)
+        .unwrap()
+        .and_utc();
+    assert_eq!(
+        times.first(),
+        Some(&first.timestamp()),
+        "local midnight, CEST"
+    );
+    assert_eq!(rx.len(), 25, "a 25-hour day");
+    let summary = summary_rows(&work.path().join("out"));
+    let total: f64 = rx.values().iter().map(|v| v * 3600.0).sum();
+    assert!((num(&summary[0], "received_bytes") - total).abs() <= 1e-9 * total);
+    std::fs::write(work.path().join("daily.toml"), config("daily")).unwrap();
+    let o = run_in(
+        work.path(),
+        &[
+            "report",
+            "--config",
+            "daily.toml",
+            "--out-dir",
+            "out2",
+            "--no-cache",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("do not start at Europe/Berlin's midnights"),
+        "{}",
+        stderr(&o)
+    );
+}

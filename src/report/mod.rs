@@ -152,7 +152,12 @@ pub struct ReportOutcome {
 struct Plan {
     /// "Today" the named range was resolved against.
     today: NaiveDate,
+    /// The local days of the report, in its time zone.
     range: DateRange,
+    /// Where those local days begin and end, in UTC seconds (`[start, end)`).
+    window: (i64, i64),
+    /// The UTC days asked for: those the window touches.
+    fetch_range: DateRange,
     scopes: Vec<Scope>,
     period: Period,
     method: Method,
@@ -177,6 +182,28 @@ impl Plan {
             end: d.end_date,
         };
         let range = ranges::resolve(d.range, today, &params).map_err(err)?;
+        // Local days are fetched as the UTC days they touch and cut to their instants, so
+        // a report in Europe/Berlin sums its own midnight to midnight (23 or 25 hours on a
+        // daylight-saving day), never the UTC day.
+        let window = (zone.day_bounds(range.start).0, zone.day_bounds(range.end).1);
+        let utc_day = |t: i64| crate::model::time_of(t).date_naive();
+        let fetch_range =
+            DateRange::new(utc_day(window.0), utc_day(window.1 - 1)).ok_or_else(|| {
+                err(format!(
+                    "the range {range} has no instants in {}",
+                    zone.name()
+                ))
+            })?;
+        let step = d.period.seconds();
+        if window.0.rem_euclid(step) != 0 || window.1.rem_euclid(step) != 0 {
+            return Err(err(format!(
+                "period \"{}\" data sets do not start at {}'s midnights, so the report's \
+                 local days cannot be summed exactly: use period = \"hourly\" or a time zone \
+                 whose midnight falls on a whole hour of UTC (or UTC for daily data)",
+                d.period,
+                zone.name()
+            )));
+        }
         let scopes = match d.scope.as_str() {
             "receive" => vec![Scope::Receive],
             "transmit" => vec![Scope::Transmit],
@@ -212,6 +239,8 @@ impl Plan {
         Ok(Plan {
             today,
             range,
+            window,
+            fetch_range,
             scopes,
             period: d.period,
             method: d.method,
@@ -533,6 +562,39 @@ fn target_provider(ctx: &Ctx, t: &TargetConfig) -> Result<Option<RawProvider>, S
     }))
 }
 
+/// The samples of `traffic` inside the report's local days (`window`, UTC seconds).
+fn within(traffic: Traffic, (lo, hi): (i64, i64)) -> Traffic {
+    let series = traffic
+        .series
+        .into_iter()
+        .map(|s| {
+            let keep: Vec<usize> = (0..s.len())
+                .filter(|&i| (lo..hi).contains(&s.times()[i]))
+                .collect();
+            if keep.len() == s.len() {
+                return s;
+            }
+            let pick = |i: &usize| *i;
+            let counts = if s.counts().is_empty() {
+                Vec::new()
+            } else {
+                keep.iter().map(pick).map(|i| s.counts()[i]).collect()
+            };
+            let mut cut = Series::from_columns(
+                s.scope,
+                keep.iter().map(pick).map(|i| s.times()[i]).collect(),
+                keep.iter().map(pick).map(|i| s.values()[i]).collect(),
+                counts,
+            );
+            cut.label = s.label;
+            cut.origin = s.origin;
+            cut
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    Traffic::new(series)
+}
+
 /// Fetch options of one target.
 fn fetch_options(ctx: &Ctx, t: &TargetConfig, provider: RawProvider) -> FetchOptions {
     let job = &ctx.job;
@@ -544,14 +606,19 @@ fn fetch_options(ctx: &Ctx, t: &TargetConfig, provider: RawProvider) -> FetchOpt
                 .clone()
                 .or_else(|| ctx.config.defaults.base_url.clone())
                 .unwrap_or_default();
-            let mut o =
-                FetchOptions::new(base_url, &t.account, &t.server, t.ips.clone(), plan.range);
+            let mut o = FetchOptions::new(
+                base_url,
+                &t.account,
+                &t.server,
+                t.ips.clone(),
+                plan.fetch_range,
+            );
             o.method = plan.method;
             o.auth = plan.auth.clone();
             o
         }
         raw => {
-            let mut o = FetchOptions::raw(raw, plan.range);
+            let mut o = FetchOptions::raw(raw, plan.fetch_range);
             o.method = Method::Sum;
             o
         }
@@ -598,10 +665,10 @@ async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
             let ctx2 = ctx.clone();
             let joined = tokio::task::spawn_blocking(move || {
                 let t = &ctx2.config.targets[index];
-                let (row, written) =
-                    draw_and_write(&ctx2, &t.name, "target", &stem, &fetched.traffic);
+                let traffic = within(fetched.traffic, ctx2.plan.window);
+                let (row, written) = draw_and_write(&ctx2, &t.name, "target", &stem, &traffic);
                 let ok = row.error.is_none();
-                (row, written, (keep && ok).then_some(fetched.traffic))
+                (row, written, (keep && ok).then_some(traffic))
             })
             .await;
             match joined {
