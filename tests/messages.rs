@@ -242,3 +242,25 @@ fn a_png_is_not_written_to_a_terminal() {
     assert!(o.status.success());
     assert!(o.stdout.starts_with(b"\x89PNG"));
 }
+
+#[test]
+fn an_output_name_of_the_other_kind_is_refused_not_written() {
+    let dir = scratch();
+    let input = fixture("hostway-30d-hourly-receive.json");
+    let input = format!("receive={}", input.display());
+    let o = run_in(dir.path(), &["render", "-i", &input, "-o", "graph.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        one_line(&o).contains("render writes a PNG") && one_line(&o).contains("export"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_in(dir.path(), &["export", "-i", &input, "-o", "data.png"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        one_line(&o).contains("export writes CSV or JSON"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(names_in(dir.path()).is_empty(), "nothing written");
+}

@@ -956,6 +956,14 @@ impl Cli {
         Ok(match self.command {
             CliCommand::Render(a) => {
                 let a = *a;
+                if let Some(ext @ ("csv" | "json")) = extension(&a.output).as_deref() {
+                    return Err(format!(
+                        "render writes a PNG, and -o {} names a .{ext} file: give a .png name, \
+                         or use `trafficgraph export` (or fetch) for {}",
+                        a.output.display(),
+                        ext.to_uppercase()
+                    ));
+                }
                 if a.output.as_os_str() == "-" && a.stats.is_some() {
                     return Err("--stats json prints to stdout; give -o a file name".into());
                 }
@@ -993,6 +1001,7 @@ impl Cli {
             }
             CliCommand::Bench(a) => Command::Bench(a.into_job()?),
             CliCommand::Export(a) => {
+                not_an_image("export", &a.output)?;
                 let format = a
                     .format
                     .unwrap_or_else(|| ExportFormat::from_path(&a.output.to_string_lossy()));
@@ -1003,6 +1012,7 @@ impl Cli {
                 })
             }
             CliCommand::Fetch(a) => {
+                not_an_image("fetch", &a.output)?;
                 let format = a
                     .format
                     .unwrap_or_else(|| ExportFormat::from_path(&a.output.to_string_lossy()));
@@ -1415,4 +1425,22 @@ pub fn generated(cli: &Cli) -> Option<Vec<u8>> {
         _ => return None,
     }
     Some(out)
+}
+
+/// The lower-case extension of `path`, if any.
+fn extension(path: &std::path::Path) -> Option<String> {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+}
+
+/// `export`/`fetch` write CSV or JSON: an image name is a mistake, not a CSV to write there.
+fn not_an_image(command: &str, output: &std::path::Path) -> Result<(), String> {
+    match extension(output).as_deref() {
+        Some(ext @ ("png" | "jpg" | "jpeg" | "svg")) => Err(format!(
+            "{command} writes CSV or JSON, and -o {} names a .{ext} image: give a .csv or \
+             .json name, or use `trafficgraph render` for the graph",
+            output.display()
+        )),
+        _ => Ok(()),
+    }
 }
