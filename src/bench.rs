@@ -6,6 +6,9 @@
 //! drawing and PNG encoding. With `--threads N`, N rayon workers render concurrently and
 //! graphs/s is graphs completed over wall time. Peak memory is the process's high-water
 //! mark (`VmHWM`), which includes the parsed input.
+//!
+//! `TRAFFICGRAPH_SIMD=avx2` (or `baseline`) caps the statistics pass's vector width, to
+//! measure the AVX2 path on an AVX-512 machine; the report names the path taken.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -37,6 +40,9 @@ pub struct BenchReport {
     pub points: usize,
     /// `VmHWM` in KiB, 0 where /proc is unavailable.
     pub peak_rss_kb: u64,
+    /// The statistics pass's vector path: `Avx512`, `Avx2` or `Baseline` (the widest the
+    /// CPU has, capped by `TRAFFICGRAPH_SIMD=avx2|baseline`; see [`crate::rollup::simd`]).
+    pub simd: String,
 }
 
 /// One full graph from parsed series.
@@ -100,6 +106,7 @@ pub fn run(
         png_bytes: png.len(),
         points: traffic.series.iter().map(Series::len).sum(),
         peak_rss_kb: peak_rss_kb(),
+        simd: format!("{:?}", crate::rollup::simd()),
     };
     Ok((report, png))
 }
@@ -130,7 +137,7 @@ impl BenchReport {
     pub fn summary(&self) -> String {
         format!(
             "{} graphs of {} points in {:.2} s on {} thread(s): {:.1} graphs/s\n\
-             per graph: median {:.2} ms, p95 {:.2} ms; PNG {} bytes; peak RSS {} KiB",
+             per graph: median {:.2} ms, p95 {:.2} ms; PNG {} bytes; peak RSS {} KiB; {}",
             self.graphs,
             self.points,
             self.seconds,
@@ -139,7 +146,8 @@ impl BenchReport {
             self.ms_median,
             self.ms_p95,
             self.png_bytes,
-            self.peak_rss_kb
+            self.peak_rss_kb,
+            self.simd
         )
     }
 }

@@ -12,7 +12,9 @@
 //! side by side gathers both rollups and brackets the percentile of the joined values. At a
 //! million points that pass is the costliest part of a graph, and it comes near memory
 //! speed only with wide vectors, so its loops are written in lanes and compiled for
-//! AVX-512, AVX2 and the baseline, picked at run time.
+//! AVX-512, AVX2 and the baseline, picked at run time ([`simd`]; the environment variable
+//! `TRAFFICGRAPH_SIMD=avx2` or `=baseline` forces a narrower path, for measuring it on a
+//! machine that has a wider one).
 //!
 //! [`Series::exact_sums`]: crate::model::Series::exact_sums
 
@@ -263,17 +265,57 @@ pub fn pair_pass<J: Fn(f64, f64) -> f64 + Copy>(
     kept: &mut Vec<f64>,
 ) -> PairPass {
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F, checked just above.
-            return unsafe { pair_pass_avx512(j, br, kept) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, checked just above.
-            return unsafe { pair_pass_avx2(j, br, kept) };
-        }
+    match simd() {
+        // SAFETY: `simd` picks AVX-512 only when the CPU has AVX-512F.
+        Simd::Avx512 => return unsafe { pair_pass_avx512(j, br, kept) },
+        // SAFETY: `simd` picks AVX2 only when the CPU has AVX2.
+        Simd::Avx2 => return unsafe { pair_pass_avx2(j, br, kept) },
+        Simd::Baseline => {}
     }
     pair_pass_lanes::<4, J>(j, br, kept)
+}
+
+/// The vector width the pass runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Simd {
+    Avx512,
+    Avx2,
+    /// The x86-64 baseline (SSE2), or whatever the target has without run-time checks.
+    Baseline,
+}
+
+/// The environment variable that caps the vector width: `avx512`, `avx2` or `baseline`
+/// (also `sse2`, `scalar`, `none`). Unset or unknown: the widest the CPU has. A width the
+/// CPU lacks falls back to the next narrower one. Read once per process; meant for
+/// measuring one path on a machine that has a wider one.
+pub const SIMD_ENV: &str = "TRAFFICGRAPH_SIMD";
+
+/// The path the pass takes on this CPU under [`SIMD_ENV`].
+pub fn simd() -> Simd {
+    static PICKED: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+    *PICKED.get_or_init(|| {
+        let cap = match std::env::var(SIMD_ENV).as_deref().map(str::trim) {
+            Ok("avx2") => Simd::Avx2,
+            Ok("baseline" | "sse2" | "scalar" | "none") => Simd::Baseline,
+            _ => Simd::Avx512,
+        };
+        pick(cap)
+    })
+}
+
+/// The widest path up to `cap` that this CPU runs.
+#[allow(unused_variables)]
+fn pick(cap: Simd) -> Simd {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if cap == Simd::Avx512 && std::arch::is_x86_feature_detected!("avx512f") {
+            return Simd::Avx512;
+        }
+        if cap != Simd::Baseline && std::arch::is_x86_feature_detected!("avx2") {
+            return Simd::Avx2;
+        }
+    }
+    Simd::Baseline
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -35,12 +35,22 @@ impl Ticked {
     }
 }
 
+/// `v.round() as i32` (halves away from zero, saturating, NaN to 0) without a call: on
+/// the x86-64 baseline `f64::round` is a libm function (no SSE4.1 `roundsd`), and each
+/// decimated point goes through [`Ticked::map`] twice (the call was 4% of an 8 760-point
+/// graph). Adding the largest double below one half, with `v`'s sign, then truncating is
+/// how LLVM lowers `round` itself where it has a truncating instruction: the same result.
+#[inline(always)]
+pub fn round_i32(v: f64) -> i32 {
+    (v + 0.499_999_999_999_999_94_f64.copysign(v)) as i32
+}
+
 impl Ranged for Ticked {
     type FormatOption = NoDefaultFormatting;
     type ValueType = f64;
 
     fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        self.map_f(*value, limit).round() as i32
+        round_i32(self.map_f(*value, limit))
     }
 
     /// The ticks for bold grid lines and labels; no light lines (they would only clutter).
@@ -353,6 +363,53 @@ mod tests {
 
     fn utc() -> Zone {
         Zone::UTC
+    }
+
+    #[test]
+    fn round_i32_is_round_as_i32() {
+        assert_eq!(0.499_999_999_999_999_94_f64, 0.5f64.next_down());
+        let mut vals = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            4503599627370495.5,
+            4503599627370497.0,
+            2_147_483_647.4,
+            2_147_483_647.5,
+            2_147_483_646.5,
+            -2_147_483_648.4,
+            -2_147_483_648.5,
+            -2_147_483_647.5,
+            2_147_483_648.0,
+            1e300,
+            -1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            f64::EPSILON,
+        ];
+        // A deterministic spread of ordinary coordinates, halves, near-halves, any bits.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = (x >> 11) as f64 / (1u64 << 53) as f64 * 4000.0 - 2000.0;
+            vals.extend([v, v.trunc() + 0.5, v.trunc() - 0.5, f64::from_bits(x)]);
+        }
+        for v in vals {
+            for w in [v, v.next_up(), v.next_down()] {
+                assert_eq!(round_i32(w), w.round() as i32, "{w:e}");
+            }
+        }
     }
 
     #[test]
