@@ -82,9 +82,24 @@ impl<'a> Table<'a> {
         Table { series, rows }
     }
 
-    fn headers(&self) -> Vec<String> {
+    /// Column names; `unit_in_names` (CSV, which has no other place for it) names a
+    /// column of octets per data set `receive_octets`, so reading the file back never takes
+    /// octets for a rate. JSON says `method` instead.
+    fn headers(&self, unit_in_names: bool) -> Vec<String> {
         let mut h = vec!["date".to_string()];
-        h.extend(self.series.iter().map(|s| s.name()));
+        h.extend(self.series.iter().map(|s| {
+            let octets = unit_in_names && s.origin.method == Some(crate::model::Method::Sum);
+            if !octets {
+                return s.name();
+            }
+            let name = crate::model::column_name(s.scope, "", false);
+            let name = format!("{name}{}", crate::source::file::OCTETS_SUFFIX);
+            if s.label.is_empty() {
+                name
+            } else {
+                format!("{name}@{}", s.label)
+            }
+        }));
         h.extend(self.series.iter().map(|s| s.count_name()));
         h
     }
@@ -122,7 +137,8 @@ impl Exporter for CsvExporter {
     fn export(&self, traffic: &Traffic) -> Vec<u8> {
         let table = Table::new(traffic);
         let mut w = csv::Writer::from_writer(Vec::with_capacity(table.rows.len() * 48));
-        w.write_record(table.headers()).expect("write to memory");
+        w.write_record(table.headers(true))
+            .expect("write to memory");
         let mut record: Vec<String> = Vec::new();
         for (time, cells) in &table.rows {
             record.clear();
@@ -159,7 +175,7 @@ struct JsonDoc<'a> {
 impl Exporter for JsonExporter {
     fn export(&self, traffic: &Traffic) -> Vec<u8> {
         let table = Table::new(traffic);
-        let columns = table.headers();
+        let columns = table.headers(false);
         let first = table.series.first();
         let mut targets: Vec<&crate::model::Target> = table
             .series

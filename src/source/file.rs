@@ -461,13 +461,19 @@ pub fn parse_hostway_csv(text: &str) -> Result<Vec<Row>, ParseError> {
     Ok(points)
 }
 
-/// One value column of our export: scope, label and where its count column is.
+/// One value column of our export: scope, label, where its count column is, and whether
+/// it holds octets per data set (`receive_octets`) rather than rates.
 struct Column {
     scope: Scope,
     label: String,
     value: usize,
     count: Option<usize>,
+    octets: bool,
 }
+
+/// The suffix of a CSV value column holding octets per data set (a `sum`), written by
+/// [`crate::export::CsvExporter`] for such series.
+pub const OCTETS_SUFFIX: &str = "_octets";
 
 fn split_column_name(name: &str) -> (&str, &str) {
     name.split_once('@').unwrap_or((name, ""))
@@ -533,6 +539,12 @@ fn export_csv_from<R: std::io::Read>(reader: R) -> Result<Traffic, CsvFail> {
             continue;
         }
         let (base, label) = split_column_name(h);
+        // `receive_octets`: octets per data set (a sum), not a rate; the unit travels with
+        // the file so that reading it back never takes octets for bytes per second.
+        let (base, octets) = match base.strip_suffix(OCTETS_SUFFIX) {
+            Some(b) => (b, true),
+            None => (base, false),
+        };
         let scope = base
             .parse::<Scope>()
             .map_err(|e| CsvFail::Parse(ParseError::at(1, Some(h), e)))?;
@@ -545,6 +557,7 @@ fn export_csv_from<R: std::io::Read>(reader: R) -> Result<Traffic, CsvFail> {
             label: label.to_string(),
             value: i,
             count: headers.iter().position(|x| *x == count_name),
+            octets,
         });
     }
     if columns.is_empty() {
@@ -560,6 +573,9 @@ fn export_csv_from<R: std::io::Read>(reader: R) -> Result<Traffic, CsvFail> {
         .map(|c| {
             let mut s = Series::empty(c.scope);
             s.label = c.label.clone();
+            if c.octets {
+                s.origin.method = Some(crate::model::Method::Sum);
+            }
             s
         })
         .collect();
