@@ -1288,8 +1288,12 @@ fn assemble_raw(opts: &FetchOptions, step: i64, plan: &[ChunkId], results: Vec<S
         if points.is_empty() {
             continue;
         }
-        let points = if daily { sum_days(points) } else { points };
         let mut series = Series::new(scope, points);
+        if daily {
+            // Octets per hour summed into UTC days.
+            let days = crate::model::sum_series([(&series, 1.0)], Period::Daily.seconds());
+            series = days.into_iter().next().unwrap_or(series);
+        }
         series.origin = Origin {
             period: if daily {
                 Some(Period::Daily)
@@ -1302,23 +1306,6 @@ fn assemble_raw(opts: &FetchOptions, step: i64, plan: &[ChunkId], results: Vec<S
         traffic.merge_series(series);
     }
     traffic
-}
-
-/// Octets per bucket summed into UTC days; a day's count is the buckets it holds.
-fn sum_days(points: Vec<Point>) -> Vec<Point> {
-    let mut days: BTreeMap<NaiveDate, (f64, u64)> = BTreeMap::new();
-    for p in points {
-        let day = days.entry(p.time.date_naive()).or_default();
-        day.0 += p.value;
-        day.1 += 1;
-    }
-    days.into_iter()
-        .map(|(d, (value, n))| Point {
-            time: day_start(d),
-            value,
-            count: Some(n),
-        })
-        .collect()
 }
 
 /// Joins the chunks of each IP and scope in order, then keeps IPs apart or sums them.
@@ -1362,28 +1349,11 @@ fn assemble(
         return traffic;
     }
     // Summed per timestamp, IPs in the order given; an IP missing an hour adds nothing.
-    let mut sums: BTreeMap<Scope, BTreeMap<chrono::DateTime<Utc>, Point>> = BTreeMap::new();
-    for ((_, scope), points) in per_ip {
-        let series = Series::new(scope, points);
-        let by_time = sums.entry(scope).or_default();
-        for p in series.points() {
-            by_time
-                .entry(p.time)
-                .and_modify(|s| {
-                    s.value += p.value;
-                    s.count = match (s.count, p.count) {
-                        (Some(a), Some(b)) => Some(a + b),
-                        (a, b) => a.or(b),
-                    };
-                })
-                .or_insert(p);
-        }
-    }
-    for (scope, by_time) in sums {
-        if by_time.is_empty() {
-            continue;
-        }
-        let mut series = Series::new(scope, by_time.into_values().collect());
+    let parts: Vec<Series> = per_ip
+        .into_iter()
+        .map(|((_, scope), points)| Series::new(scope, points))
+        .collect();
+    for mut series in crate::model::sum_series(parts.iter().map(|s| (s, 1.0)), 1) {
         series.origin = origin(opts.ips.join("+"));
         traffic.merge_series(series);
     }

@@ -606,6 +606,42 @@ impl Extend<Point> for Series {
     }
 }
 
+/// Series summed per scope into buckets of `step` seconds (1: per timestamp), each value
+/// multiplied by its series' factor; a series without a sample in a bucket adds nothing
+/// there, and counts add where given. The one summing rule of the crate: a server's IPs
+/// (fetch), a pool's members (report), SoftLayer's hours into UTC days. The sums carry no
+/// label or origin: the caller says what they are.
+pub fn sum_series<'a>(
+    parts: impl IntoIterator<Item = (&'a Series, f64)>,
+    step: i64,
+) -> Vec<Series> {
+    let step = step.max(1);
+    let mut sums: std::collections::BTreeMap<
+        Scope,
+        std::collections::BTreeMap<i64, (f64, Option<u64>)>,
+    > = Default::default();
+    for (series, factor) in parts {
+        let by_bucket = sums.entry(series.scope).or_default();
+        for i in 0..series.len() {
+            let bucket = series.times[i].div_euclid(step) * step;
+            let cell = by_bucket.entry(bucket).or_insert((0.0, None));
+            cell.0 += series.values[i] * factor;
+            cell.1 = match (cell.1, series.count(i)) {
+                (Some(a), Some(b)) => Some(a.saturating_add(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    sums.into_iter()
+        .filter(|(_, buckets)| !buckets.is_empty())
+        .map(|(scope, buckets)| {
+            let (times, cells): (Vec<i64>, Vec<(f64, Option<u64>)>) = buckets.into_iter().unzip();
+            let (values, counts) = cells.into_iter().unzip();
+            Series::from_columns(scope, times, values, counts)
+        })
+        .collect()
+}
+
 /// Two samples for one time that disagree: no rule can tell which is right.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Conflict {
@@ -770,6 +806,22 @@ mod tests {
             value: v,
             count: None,
         }
+    }
+
+    #[test]
+    fn sum_series_adds_per_time_or_per_bucket() {
+        let a = Series::new(Scope::Receive, vec![pt(0, 1.0), pt(1, 2.0)]);
+        let b = Series::new(Scope::Receive, vec![pt(1, 10.0), pt(2, 20.0)]);
+        let per_time = sum_series([(&a, 1.0), (&b, 1.0)], 1);
+        assert_eq!(per_time.len(), 1);
+        assert_eq!(
+            per_time[0].values(),
+            &[1.0, 12.0, 20.0],
+            "a missing hour adds nothing"
+        );
+        let per_day = sum_series([(&a, 3600.0), (&b, 1.0)], 86_400);
+        assert_eq!(per_day[0].values(), &[3600.0 * 3.0 + 30.0]);
+        assert_eq!(per_day[0].times()[0] % 86_400, 0);
     }
 
     #[test]

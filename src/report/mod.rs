@@ -24,7 +24,7 @@ pub mod ranges;
 pub mod shard;
 pub mod summary;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use crate::export::{CsvExporter, Exporter};
 use crate::fetch::FetchOptions;
 use crate::fetch::{CloudWatchRaw, RawProvider, SoftLayerRaw};
-use crate::model::{Method, Origin, Period, Point, Scope, Series, Traffic};
+use crate::model::{Method, Origin, Period, Scope, Series, Traffic};
 use crate::output::{write_output, OutputError};
 use crate::provider::cloudwatch::CloudWatchConfig;
 use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
@@ -486,14 +486,7 @@ fn finish(
         tick();
     }
 
-    let stats = &ctx.plan.render.stats;
-    let summary = Summary {
-        range: ctx.plan.range,
-        unit: stats.unit.as_str(),
-        percentile_p: stats.percentile.unwrap_or(0.0),
-        percentile_of: ctx.config.defaults.percentile_of.clone(),
-        rows,
-    };
+    let summary = ctx.summary(rows);
     let out = &ctx.job.out_dir;
     if let Some(out_dir) = out_dir {
         let removed = out_dir.remove_unlisted(out, &summary)?;
@@ -701,6 +694,18 @@ async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
 }
 
 impl Ctx {
+    /// The summary of `rows` under this report's range, unit and percentile.
+    fn summary(&self, rows: Vec<SummaryRow>) -> Summary {
+        let stats = &self.plan.render.stats;
+        Summary {
+            range: self.plan.range,
+            unit: stats.unit.as_str(),
+            percentile_p: stats.percentile.unwrap_or(0.0),
+            percentile_of: self.config.defaults.percentile_of.clone(),
+            rows,
+        }
+    }
+
     fn plan_view(&self) -> fallback::PlanView<'_> {
         fallback::PlanView {
             range: self.plan.range,
@@ -773,36 +778,15 @@ pub fn sum_traffic(
 
 /// [`sum_traffic`] of members of one kind.
 fn sum_alike(members: &[&Traffic], period: Period, method: Method) -> Traffic {
-    let mut sums: BTreeMap<Scope, BTreeMap<i64, Point>> = BTreeMap::new();
-    for traffic in members {
-        for series in &traffic.series {
-            let by_time = sums.entry(series.scope).or_default();
-            for p in series.points() {
-                by_time
-                    .entry(p.time.timestamp())
-                    .and_modify(|s| {
-                        s.value += p.value;
-                        s.count = match (s.count, p.count) {
-                            (Some(a), Some(b)) => Some(a + b),
-                            (a, b) => a.or(b),
-                        };
-                    })
-                    .or_insert(p);
-            }
-        }
+    let parts = members.iter().flat_map(|t| &t.series).map(|s| (s, 1.0));
+    let mut series = crate::model::sum_series(parts, 1);
+    for s in &mut series {
+        s.origin = Origin {
+            period: Some(period),
+            method: Some(method),
+            target: None,
+        };
     }
-    let series = sums
-        .into_iter()
-        .map(|(scope, by_time)| {
-            let mut s = Series::new(scope, by_time.into_values().collect());
-            s.origin = Origin {
-                period: Some(period),
-                method: Some(method),
-                target: None,
-            };
-            s
-        })
-        .collect();
     Traffic::new(series)
 }
 
@@ -810,7 +794,7 @@ fn sum_alike(members: &[&Traffic], period: Period, method: Method) -> Traffic {
 fn sum_as_octets(members: &[&Traffic]) -> Result<Traffic, String> {
     let all = || members.iter().flat_map(|t| &t.series);
     let step = all().map(Series::step_seconds).max().unwrap_or(3600);
-    let mut sums: BTreeMap<Scope, BTreeMap<i64, f64>> = BTreeMap::new();
+    let mut parts = Vec::new();
     for s in all() {
         let own = s.step_seconds();
         if step % own != 0 {
@@ -830,27 +814,15 @@ fn sum_as_octets(members: &[&Traffic]) -> Result<Traffic, String> {
                 ))
             }
         };
-        let by_bucket = sums.entry(s.scope).or_default();
-        for (&t, &v) in s.times().iter().zip(s.values()) {
-            *by_bucket.entry(t.div_euclid(step) * step).or_default() += v * octets;
-        }
+        parts.push((s, octets));
     }
-    let series = sums
-        .into_iter()
-        .map(|(scope, buckets)| {
-            let mut s = Series::from_columns(
-                scope,
-                buckets.keys().copied().collect(),
-                buckets.into_values().collect(),
-                Vec::new(),
-            );
-            s.origin = Origin {
-                period: Period::from_seconds(step),
-                method: Some(Method::Sum),
-                target: None,
-            };
-            s
-        })
-        .collect();
+    let mut series = crate::model::sum_series(parts, step);
+    for s in &mut series {
+        s.origin = Origin {
+            period: Period::from_seconds(step),
+            method: Some(Method::Sum),
+            target: None,
+        };
+    }
     Ok(Traffic::new(series))
 }

@@ -195,14 +195,7 @@ pub(super) fn write_summary(
     bytes.push(b'\n');
     let path = ctx.job.out_dir.join(SUMMARY);
     write_output(&path, &bytes)?;
-    let stats = &ctx.plan.render.stats;
-    let summary = Summary {
-        range: ctx.plan.range,
-        unit: stats.unit.as_str(),
-        percentile_p: stats.percentile.unwrap_or(0.0),
-        percentile_of: ctx.config.defaults.percentile_of.clone(),
-        rows: rows.into_iter().map(|(_, r)| r).collect(),
-    };
+    let summary = ctx.summary(rows.into_iter().map(|(_, r)| r).collect());
     Ok((summary, path))
 }
 
