@@ -8,7 +8,6 @@
 //! empty cell (CSV) or `null` (JSON); on a regular grid, hours or days missing from every
 //! series still get their row, so gaps show in a spreadsheet.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -62,24 +61,48 @@ impl FromStr for ExportFormat {
 /// The table both formats write: column names and one row of optional cells per timestamp.
 struct Table<'a> {
     series: Vec<&'a Series>,
-    rows: Vec<(DateTime<Utc>, Vec<Option<usize>>)>,
+    /// The rows' times, ascending: every series' times, and grid points none has.
+    times: Vec<i64>,
+    /// Row-major, one cell a series: the index of the row's sample in that series, or
+    /// [`NO_SAMPLE`].
+    cells: Vec<u32>,
+}
+
+/// A cell no series has a sample for.
+const NO_SAMPLE: u32 = u32::MAX;
+
+/// The sample a cell points at, if any.
+fn sample(cell: &u32) -> Option<usize> {
+    (*cell != NO_SAMPLE).then_some(*cell as usize)
 }
 
 impl<'a> Table<'a> {
     fn new(traffic: &'a Traffic) -> Table<'a> {
         let series: Vec<&Series> = traffic.series.iter().collect();
-        let mut by_time: BTreeMap<i64, Vec<Option<usize>>> = BTreeMap::new();
+        let times = row_times(&series, traffic.step_seconds());
+        let width = series.len();
+        let mut cells = vec![NO_SAMPLE; times.len() * width];
         for (col, s) in series.iter().enumerate() {
+            // Both sorted: one forward walk places every sample.
+            let mut row = 0;
             for (i, &t) in s.times().iter().enumerate() {
-                by_time.entry(t).or_insert_with(|| vec![None; series.len()])[col] = Some(i);
+                while times[row] < t {
+                    row += 1;
+                }
+                cells[row * width + col] = u32::try_from(i).expect("fewer than 2^32 samples");
             }
         }
-        fill_grid(&mut by_time, traffic.step_seconds(), series.len());
-        let rows = by_time
-            .into_iter()
-            .map(|(t, cells)| (DateTime::from_timestamp(t, 0).expect("valid time"), cells))
-            .collect();
-        Table { series, rows }
+        Table {
+            series,
+            times,
+            cells,
+        }
+    }
+
+    /// The rows: each time with its cells, one a series (see [`sample`]).
+    fn rows(&self) -> impl Iterator<Item = (i64, &[u32])> + '_ {
+        let width = self.series.len().max(1);
+        self.times.iter().copied().zip(self.cells.chunks(width))
     }
 
     /// Column names; `unit_in_names` (CSV, which has no other place for it) names a
@@ -105,28 +128,84 @@ impl<'a> Table<'a> {
     }
 }
 
-/// Adds empty rows for timestamps missing from every series, when the data sits on a
-/// regular grid of `step` seconds and the grid is not much larger than the data.
-fn fill_grid(rows: &mut BTreeMap<i64, Vec<Option<usize>>>, step: i64, width: usize) {
-    let (Some(&first), Some(&last)) = (rows.keys().next(), rows.keys().next_back()) else {
-        return;
+/// Every series' times, ascending and once each (series are sorted with unique times),
+/// plus, when they sit on a regular grid of `step` seconds that is not much larger than
+/// the data, the grid points missing from every series, so gaps show as empty rows.
+fn row_times(series: &[&Series], step: i64) -> Vec<i64> {
+    let mut times: Vec<i64> = match series {
+        [] => Vec::new(),
+        [first, rest @ ..] if rest.iter().all(|s| s.times() == first.times()) => {
+            first.times().to_vec()
+        }
+        _ => {
+            let mut all: Vec<i64> = series.iter().flat_map(|s| s.times()).copied().collect();
+            all.sort_unstable();
+            all.dedup();
+            all
+        }
     };
-    if step <= 0 || rows.keys().any(|t| (t - first) % step != 0) {
-        return;
+    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+        return times;
+    };
+    if step <= 0 || times.iter().any(|t| (t - first) % step != 0) {
+        return times;
     }
     let grid = (last - first) / step + 1;
-    if grid > 4 * rows.len() as i64 + 1_000 {
-        return;
+    if grid > 4 * times.len() as i64 + 1_000 || grid == times.len() as i64 {
+        return times;
     }
-    for k in 0..grid {
-        rows.entry(first + k * step)
-            .or_insert_with(|| vec![None; width]);
-    }
+    times = (0..grid).map(|k| first + k * step).collect();
+    times
 }
 
 /// ISO 8601 UTC with a `Z`: `2015-05-05T00:00:00Z`.
 pub fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Appends [`iso`] of `t` (whole seconds since the epoch) to `out`. The date part is
+/// formatted once per day (`day` keeps the last one), the time by hand: the CSV of a
+/// report writes one a row.
+fn push_iso(out: &mut Vec<u8>, t: i64, day: &mut Option<(i64, String)>) {
+    let (d, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let date = match day {
+        Some((cached, date)) if *cached == d => date,
+        _ => {
+            let Some(time) = DateTime::from_timestamp(t, 0) else {
+                unreachable!("a validated time is a valid date")
+            };
+            let text = iso(time);
+            // Only plain years (`2015-…`) take the by-hand path; others are written whole.
+            if text.len() != 20 {
+                out.extend_from_slice(text.as_bytes());
+                return;
+            }
+            &day.insert((d, text[..10].to_string())).1
+        }
+    };
+    out.extend_from_slice(date.as_bytes());
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    for (sep, n) in [(b'T', h), (b':', m), (b':', s)] {
+        out.extend_from_slice(&[sep, b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+    }
+    out.push(b'Z');
+}
+
+/// Appends `v` as Rust's `Display` writes it (the shortest digits that parse back to the
+/// same `f64`, never an exponent), through ryu and itoa where their text is the same.
+fn push_f64(out: &mut Vec<u8>, v: f64) {
+    use std::io::Write;
+    // Whole numbers: itoa. (-0.0 is "-0" in Display and goes the long way.)
+    if v.fract() == 0.0 && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative()) {
+        out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+        return;
+    }
+    // Between 1e-5 and 1e16 ryu writes plain decimals with the same shortest digits.
+    if v.is_finite() && (1e-5..1e15).contains(&v.abs()) {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        return;
+    }
+    write!(out, "{v}").expect("write to memory");
 }
 
 /// CSV for spreadsheets.
@@ -136,21 +215,31 @@ pub struct CsvExporter;
 impl Exporter for CsvExporter {
     fn export(&self, traffic: &Traffic) -> Vec<u8> {
         let table = Table::new(traffic);
-        let mut w = csv::Writer::from_writer(Vec::with_capacity(table.rows.len() * 48));
+        let mut w = csv::Writer::from_writer(Vec::with_capacity(table.times.len() * 48));
         w.write_record(table.headers(true))
             .expect("write to memory");
-        let mut record: Vec<String> = Vec::new();
-        for (time, cells) in &table.rows {
-            record.clear();
-            record.push(iso(*time));
+        // Every cell is a date or a number: no quoting, one reused buffer a field.
+        let mut field = Vec::with_capacity(32);
+        let mut day = None;
+        for (time, cells) in table.rows() {
+            field.clear();
+            push_iso(&mut field, time, &mut day);
+            w.write_field(&field).expect("write to memory");
             for (s, cell) in table.series.iter().zip(cells) {
-                record.push(cell.map_or(String::new(), |i| s.values()[i].to_string()));
+                field.clear();
+                if let Some(i) = sample(cell) {
+                    push_f64(&mut field, s.values()[i]);
+                }
+                w.write_field(&field).expect("write to memory");
             }
             for (s, cell) in table.series.iter().zip(cells) {
-                let count = cell.and_then(|i| s.count(i));
-                record.push(count.map_or(String::new(), |c| c.to_string()));
+                field.clear();
+                if let Some(c) = sample(cell).and_then(|i| s.count(i)) {
+                    field.extend_from_slice(itoa::Buffer::new().format(c).as_bytes());
+                }
+                w.write_field(&field).expect("write to memory");
             }
-            w.write_record(&record).expect("write to memory");
+            w.write_record(None::<&[u8]>).expect("write to memory");
         }
         w.into_inner().expect("flush to memory")
     }
@@ -184,16 +273,17 @@ impl Exporter for JsonExporter {
             .collect();
         targets.dedup();
         let rows = table
-            .rows
-            .iter()
+            .rows()
             .map(|(time, cells)| {
+                let cells: Vec<Option<usize>> = cells.iter().map(sample).collect();
+                let time = DateTime::from_timestamp(time, 0).expect("valid time");
                 let mut row = serde_json::Map::new();
-                row.insert("date".into(), iso(*time).into());
-                for (s, cell) in table.series.iter().zip(cells) {
+                row.insert("date".into(), iso(time).into());
+                for (s, cell) in table.series.iter().zip(&cells) {
                     let v = cell.map_or(serde_json::Value::Null, |i| s.values()[i].into());
                     row.insert(s.name(), v);
                 }
-                for (s, cell) in table.series.iter().zip(cells) {
+                for (s, cell) in table.series.iter().zip(&cells) {
                     let c = cell.and_then(|i| s.count(i));
                     row.insert(
                         s.count_name(),
@@ -298,5 +388,104 @@ mod tests {
         assert_eq!(back.series[0].to_points(), traffic().series[0].to_points());
         assert_eq!(back.series[1].to_points(), traffic().series[1].to_points());
         assert_eq!(JsonExporter.export(&back), first);
+    }
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        let edge = [
+            0.0,
+            -0.0,
+            1.0,
+            123.0,
+            0.1,
+            1.0 / 3.0,
+            1e-5,
+            9.999_999_999_999_999e-6,
+            1e15 - 0.5,
+            1e15,
+            1e15 + 2.0,
+            1e16,
+            1e18,
+            4_503_599_627_370_496.5,
+            5e-324,
+            f64::MAX,
+            344130.30069930002,
+        ];
+        for v in edge.into_iter().chain(edge.map(|v| -v)) {
+            let mut out = Vec::new();
+            push_f64(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string(), "{v:e}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_number_is_written_as_display_writes_it(bits in proptest::num::u64::ANY) {
+            let v = f64::from_bits(bits);
+            proptest::prop_assume!(v.is_finite());
+            let mut out = Vec::new();
+            push_f64(&mut out, v);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+
+        #[test]
+        fn dates_are_written_as_iso_writes_them(
+            start in -62_000_000_000i64..250_000_000_000,
+            steps in proptest::collection::vec(0i64..200_000, 1..40),
+        ) {
+            let mut day = None;
+            let mut t = start;
+            for step in steps {
+                t += step;
+                let mut out = Vec::new();
+                push_iso(&mut out, t, &mut day);
+                let want = iso(DateTime::from_timestamp(t, 0).unwrap());
+                proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), want);
+            }
+        }
+
+        /// The table's rows are the union of the series' times, each sample in its row,
+        /// plus empty grid rows: as a map from time to cells would have it.
+        #[test]
+        fn table_rows_are_the_union_of_times(
+            sets in proptest::collection::vec(
+                proptest::collection::btree_set(0i64..400, 0..60), 1..4),
+            step in 1i64..4,
+        ) {
+            let series: Vec<Series> = sets
+                .iter()
+                .map(|set| {
+                    let points = set.iter().map(|&k| Point {
+                        time: DateTime::from_timestamp(1_430_784_000 + k * step * 3600, 0).unwrap(),
+                        value: k as f64,
+                        count: None,
+                    });
+                    Series::new(Scope::Receive, points.collect())
+                })
+                .collect();
+            let traffic = Traffic::new(series);
+            let table = Table::new(&traffic);
+            let mut want: std::collections::BTreeMap<i64, Vec<Option<usize>>> = Default::default();
+            for (col, s) in traffic.series.iter().enumerate() {
+                for (i, &t) in s.times().iter().enumerate() {
+                    want.entry(t).or_insert_with(|| vec![None; traffic.series.len()])[col] = Some(i);
+                }
+            }
+            let got: Vec<(i64, Vec<Option<usize>>)> = table
+                .rows()
+                .map(|(t, cells)| (t, cells.iter().map(sample).collect()))
+                .collect();
+            let filled: Vec<&(i64, Vec<Option<usize>>)> =
+                got.iter().filter(|(_, c)| c.iter().any(Option::is_some)).collect();
+            let want: Vec<(i64, Vec<Option<usize>>)> = want.into_iter().collect();
+            proptest::prop_assert_eq!(filled.len(), want.len());
+            for (g, w) in filled.iter().zip(&want) {
+                proptest::prop_assert_eq!(*g, w);
+            }
+            // Empty rows only on the grid, between the first and last time.
+            for w in got.windows(2) {
+                proptest::prop_assert!(w[0].0 < w[1].0);
+            }
+        }
     }
 }
