@@ -37,10 +37,10 @@ use crate::provider::cloudwatch::{self, CloudWatchConfig, NetworkMetric};
 use crate::provider::softlayer::{self, NetworkType, SoftLayerConfig};
 use crate::provider::ProviderError;
 use crate::range::{self, DateRange};
-use crate::source::cache::{url_base, Cache, CacheKey, Lookup, RawKey};
+use crate::source::cache::{url_base, Cache, CacheKey, EntryError, Lookup, RawKey};
 use crate::source::hostway::{
-    parse_base_url, Accept, Answer, Endpoint, HostwayClient, Reply, RequestError, ScopedPoints,
-    Secret,
+    parse_base_url, Accept, Answer, BaseUrlError, Endpoint, HostwayClient, InvalidAuthHeader,
+    Reply, RequestError, ScopedPoints, Secret,
 };
 use crate::validate::{self, Expect, Row, Violation};
 
@@ -239,6 +239,12 @@ fn attempts_note(attempts: usize) -> String {
 pub enum FetchError {
     #[error("{0}")]
     Options(String),
+    /// A `--base-url` refused before any request.
+    #[error(transparent)]
+    BaseUrl(#[from] BaseUrlError),
+    /// A `--auth` value that cannot be sent.
+    #[error(transparent)]
+    Auth(#[from] InvalidAuthHeader),
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
     #[error("{chunk}: {source}{}", attempts_note(*attempts))]
@@ -296,7 +302,7 @@ pub enum FetchError {
     CacheInvalid {
         chunk: ChunkId,
         path: PathBuf,
-        reason: String,
+        reason: EntryError,
     },
 }
 
@@ -578,7 +584,7 @@ impl Client {
     }
 
     fn hostway(opts: &FetchOptions) -> Result<Client, FetchError> {
-        let base = parse_base_url(&opts.base_url).map_err(FetchError::Options)?;
+        let base = parse_base_url(&opts.base_url)?;
         let endpoint = Endpoint {
             base,
             account: opts.account.clone(),
@@ -593,8 +599,7 @@ impl Client {
             opts.timeout,
             opts.concurrency,
             &opts.clients,
-        )
-        .map_err(FetchError::Options)?;
+        )?;
         Ok(Client::Hostway(client))
     }
 

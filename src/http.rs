@@ -76,7 +76,7 @@ impl Clients {
         &self,
         timeout: Duration,
         max_idle_per_host: Option<usize>,
-    ) -> Result<reqwest::Client, String> {
+    ) -> Result<reqwest::Client, ClientError> {
         let mut built = self.built.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = built.get(&(timeout, max_idle_per_host)) {
             return Ok(c.clone());
@@ -119,7 +119,7 @@ impl LazyClient {
 
     /// The client, built (or taken from the run's) on the first call. The error is one
     /// line.
-    pub fn get(&self) -> Result<&reqwest::Client, String> {
+    pub fn get(&self) -> Result<&reqwest::Client, ClientError> {
         if let Some(c) = self.cell.get() {
             return Ok(c);
         }
@@ -135,7 +135,7 @@ impl LazyClient {
 pub fn client(
     timeout: Duration,
     max_idle_per_host: Option<usize>,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, ClientError> {
     // Installing twice is harmless; the first provider installed wins.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
@@ -146,12 +146,15 @@ pub fn client(
     if let Some(n) = max_idle_per_host {
         builder = builder.pool_max_idle_per_host(n);
     }
-    let built = builder
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
+    let built = builder.build().map_err(ClientError)?;
     CLIENTS_BUILT.fetch_add(1, Ordering::Relaxed);
     Ok(built)
 }
+
+/// Why the HTTP client could not be built (its TLS or system set-up failed); one line.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {}", error_chain(.0))]
+pub struct ClientError(reqwest::Error);
 
 /// A redirect the client refused to follow. Both URLs are shown without user info, and the
 /// ones a server chose (every one but the URL we asked for) without their query.

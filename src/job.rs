@@ -17,18 +17,25 @@ pub use crate::sim::demo::DemoJob;
 
 /// Checks `--concurrency` (1 to 64) and `--timeout` (seconds, up to an hour), shared by the
 /// fetching commands; returns the timeout.
-pub fn check_request_limits(concurrency: usize, timeout: f64) -> Result<Duration, String> {
+pub fn check_request_limits(concurrency: usize, timeout: f64) -> Result<Duration, LimitError> {
     if !(1..=64).contains(&concurrency) {
-        return Err(format!(
-            "--concurrency {concurrency} out of range (1 to 64)"
-        ));
+        return Err(LimitError::Concurrency(concurrency));
     }
     if !(timeout > 0.0 && timeout <= 3600.0) {
-        return Err(format!(
-            "--timeout {timeout} out of range (0 to 3600 seconds)"
-        ));
+        return Err(LimitError::Timeout(timeout));
     }
     Ok(Duration::from_secs_f64(timeout))
+}
+
+/// A request limit out of range; the variant holds the value given.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum LimitError {
+    /// `--concurrency` outside 1 to 64.
+    #[error("--concurrency {0} out of range (1 to 64)")]
+    Concurrency(usize),
+    /// `--timeout` not above 0 or over an hour.
+    #[error("--timeout {0} out of range (0 to 3600 seconds)")]
+    Timeout(f64),
 }
 
 /// `--fallback`: when to use a provider-drawn graph instead of drawing from raw data.

@@ -60,7 +60,7 @@ pub enum Error {
     #[error("raw data failed ({raw}); the {provider} fallback failed too: {source}")]
     Fallback {
         raw: String,
-        provider: &'static str,
+        provider: provider::ProviderKind,
         #[source]
         source: Box<provider::ProviderError>,
     },
@@ -68,7 +68,7 @@ pub enum Error {
     Usage(String),
     /// A figure came out infinite or NaN: refused rather than printed as null.
     #[error("{0}; nothing was written")]
-    Figures(String),
+    Figures(#[source] stats::FigureError),
     #[error(transparent)]
     Report(#[from] report::ReportError),
     /// `cache verify` found entries that fail; `lines` name them (stdout).

@@ -112,9 +112,18 @@ pub fn split_days(range: DateRange, step: u64) -> Vec<DateRange> {
 }
 
 /// Parses `YYYY-MM-DD`.
-pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("bad date '{s}' (expected YYYY-MM-DD)"))
+pub fn parse_date(s: &str) -> Result<NaiveDate, DateError> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| DateError {
+        text: s.to_string(),
+    })
+}
+
+/// A date that is not `YYYY-MM-DD` (or no such day); `text` is what was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad date '{text}' (expected YYYY-MM-DD)")]
+pub struct DateError {
+    /// The text as given, untrimmed.
+    pub text: String,
 }
 
 #[cfg(test)]

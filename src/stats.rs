@@ -124,7 +124,7 @@ impl Stats {
     /// Every figure is a number: an infinite or NaN one (which JSON would print as `null`,
     /// read by scripts as "no data") is an error naming it. Values that passed
     /// [`crate::validate`] never produce one; this is the last line of defence.
-    pub fn check_finite(&self) -> Result<(), String> {
+    pub fn check_finite(&self) -> Result<(), FigureError> {
         for s in &self.series {
             let figures = [
                 ("max", s.max),
@@ -136,21 +136,37 @@ impl Stats {
             ];
             for (name, v) in figures {
                 if !v.is_finite() {
-                    return Err(format!(
-                        "the {name} of {} cannot be computed ({v}); the values are out of range",
-                        s.name
-                    ));
+                    return Err(FigureError::Series {
+                        figure: name,
+                        series: s.name.clone(),
+                        value: v,
+                    });
                 }
             }
         }
         match &self.percentile {
-            Some(p) if !p.value.is_finite() => Err(format!(
-                "the {}th percentile cannot be computed ({})",
-                p.p, p.value
-            )),
+            Some(p) if !p.value.is_finite() => Err(FigureError::Percentile {
+                p: p.p,
+                value: p.value,
+            }),
             _ => Ok(()),
         }
     }
+}
+
+/// A figure that came out infinite or NaN.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FigureError {
+    /// A series figure (`max`, `avg`, `min`, `last`, `total_bytes`, `coverage`).
+    #[error("the {figure} of {series} cannot be computed ({value}); the values are out of range")]
+    Series {
+        figure: &'static str,
+        series: String,
+        value: f64,
+    },
+    /// The percentile.
+    #[error("the {p}th percentile cannot be computed ({value})")]
+    Percentile { p: f64, value: f64 },
 }
 
 /// Factor from one raw value of `series` to the display unit per second.

@@ -125,30 +125,45 @@ pub struct Checked {
 
 /// The value rule, for parsers and the gate alike: finite, not negative, at most
 /// [`MAX_VALUE`]. The message says what is wrong with `v`.
-pub fn check_value(v: f64) -> Result<(), String> {
+pub fn check_value(v: f64) -> Result<(), ValueError> {
     if !v.is_finite() {
-        Err(format!("value {v} is not a finite number"))
+        Err(ValueError::NotFinite(v))
     } else if v < 0.0 {
-        Err(format!(
-            "value {v} is negative; traffic is never below zero"
-        ))
+        Err(ValueError::Negative(v))
     } else if v > MAX_VALUE {
-        Err(format!(
-            "value {v:e} is over {MAX_VALUE:e}, more than any link carries; not a traffic figure"
-        ))
+        Err(ValueError::TooLarge(v))
     } else {
         Ok(())
     }
 }
 
+/// Why a value breaks the value rule; each variant holds the value.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    /// Infinite or NaN.
+    #[error("value {0} is not a finite number")]
+    NotFinite(f64),
+    /// Below zero.
+    #[error("value {0} is negative; traffic is never below zero")]
+    Negative(f64),
+    /// Over [`MAX_VALUE`].
+    #[error("value {0:e} is over {MAX_VALUE:e}, more than any link carries; not a traffic figure")]
+    TooLarge(f64),
+}
+
 /// The count rule: at most [`MAX_COUNT`].
-pub fn check_count(c: u64) -> Result<(), String> {
+pub fn check_count(c: u64) -> Result<(), CountError> {
     if c > MAX_COUNT {
-        Err(format!("count {c} is over {MAX_COUNT}; not a sample count"))
+        Err(CountError(c))
     } else {
         Ok(())
     }
 }
+
+/// A count over [`MAX_COUNT`] (the count held).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("count {0} is over {MAX_COUNT}; not a sample count")]
+pub struct CountError(pub u64);
 
 /// Seconds since the epoch of the start of `range`, and of the day after its end.
 fn bounds(range: DateRange) -> (i64, i64) {
@@ -198,10 +213,10 @@ pub fn check(rows: &[Row], expect: Option<&Expect>) -> Result<Checked, Violation
             }
         }
         if let Some(v) = r.value {
-            check_value(v).map_err(|m| fail(i, r, Rule::Value, m))?;
+            check_value(v).map_err(|e| fail(i, r, Rule::Value, e.to_string()))?;
         }
         if let Some(c) = r.count {
-            check_count(c).map_err(|m| fail(i, r, Rule::Count, m))?;
+            check_count(c).map_err(|e| fail(i, r, Rule::Count, e.to_string()))?;
         }
         kept.push((t, i));
     }

@@ -32,15 +32,17 @@ impl Zone {
 
     /// `UTC`, `Z`, `GMT`, `+HHMM`, `-HHMM`, `+HH:MM`, `+HH`, or an IANA name
     /// (`Europe/Berlin`; case-insensitive).
-    pub fn parse(s: &str) -> Result<Zone, String> {
+    pub fn parse(s: &str) -> Result<Zone, ZoneError> {
         let t = s.trim();
         if t.eq_ignore_ascii_case("utc") || t == "Z" || t.eq_ignore_ascii_case("gmt") {
             return Ok(Zone::UTC);
         }
         if t.starts_with('+') || t.starts_with('-') {
-            return parse_offset(t).map(Zone::Fixed).ok_or_else(|| {
-                format!("bad time zone '{s}' (expected UTC, +HHMM, -HHMM or a name such as Europe/Berlin)")
-            });
+            return parse_offset(t)
+                .map(Zone::Fixed)
+                .ok_or_else(|| ZoneError::BadOffset {
+                    text: s.to_string(),
+                });
         }
         if let Ok(tz) = t.parse::<chrono_tz::Tz>() {
             return Ok(Zone::Named(tz));
@@ -51,10 +53,9 @@ impl Zone {
         {
             return Ok(Zone::Named(*tz));
         }
-        Err(format!(
-            "unknown time zone '{s}' (expected UTC, +HHMM, -HHMM or an IANA name such as \
-             Europe/Berlin or America/Chicago)"
-        ))
+        Err(ZoneError::Unknown {
+            text: s.to_string(),
+        })
     }
 
     /// What the graph prints: `UTC`, `UTC+05:30`, `Europe/Berlin`.
@@ -150,8 +151,22 @@ impl fmt::Display for Zone {
     }
 }
 
+/// Why a time zone was refused; `text` is what was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZoneError {
+    /// A `+`/`-` offset that is not `HHMM`, `HH:MM` or `HH`, or over 14 hours.
+    #[error("bad time zone '{text}' (expected UTC, +HHMM, -HHMM or a name such as Europe/Berlin)")]
+    BadOffset { text: String },
+    /// Neither UTC, an offset nor an IANA name.
+    #[error(
+        "unknown time zone '{text}' (expected UTC, +HHMM, -HHMM or an IANA name such as \
+         Europe/Berlin or America/Chicago)"
+    )]
+    Unknown { text: String },
+}
+
 impl FromStr for Zone {
-    type Err = String;
+    type Err = ZoneError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Zone::parse(s)
     }
@@ -208,6 +223,7 @@ mod tests {
         assert!(Zone::parse("+2500").is_err());
         assert!(Zone::parse("Europe/Atlantis")
             .unwrap_err()
+            .to_string()
             .contains("Europe/Atlantis"));
     }
 

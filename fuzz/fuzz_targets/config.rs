@@ -10,6 +10,9 @@ fuzz_target!(|data: &[u8]| {
     };
     match Config::parse(text) {
         Ok(c) => assert!(!c.targets.is_empty()),
-        Err(e) => assert!(!e.contains('\n'), "multi-line error: {e:?}"),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(!msg.contains('\n'), "multi-line error: {msg:?}");
+        }
     }
 });

@@ -5,6 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use trafficgraph::provider::image::{finish, text_chunks};
+use trafficgraph::provider::ProviderKind;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, bytes)) = data.split_first() else {
@@ -17,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         2 => Some((1, 1)),
         _ => Some((u32::from(sel >> 2) + 1, 3)),
     };
-    match finish("softlayer", bytes, want, Some("t\u{e9}".into())) {
+    match finish(ProviderKind::SoftLayer, bytes, want, Some("t\u{e9}".into())) {
         Ok(img) => {
             if let Some((w, h)) = want {
                 assert_eq!((img.width, img.height), (w, h));

@@ -32,10 +32,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use super::xml::{self, Element};
-use super::{image, one_line, transport, ProviderError, ProviderImage, Secret};
+use super::{image, one_line, transport, ProviderError, ProviderImage, ProviderKind, Secret};
 use crate::validate::Row;
 
-const PROVIDER: &str = "cloudwatch";
+const PROVIDER: ProviderKind = ProviderKind::CloudWatch;
 /// The SigV4 signing name of CloudWatch.
 pub const SERVICE: &str = "monitoring";
 /// Most metrics one widget may hold.
@@ -725,7 +725,7 @@ pub fn statistics_rows(url: &str, status: u16, body: &[u8]) -> Result<Vec<Row>, 
         Err(_) if text.trim().is_empty() || text.to_ascii_lowercase().contains("<html") => {
             return Err(error_answer(url, status, &text, None, "Datapoints"));
         }
-        Err(e) => return Err(bad_response(url, e)),
+        Err(e) => return Err(bad_response(url, e.to_string())),
     };
     let Some(points) = doc.path(&[
         "GetMetricStatisticsResponse",
@@ -744,27 +744,22 @@ pub fn statistics_rows(url: &str, status: u16, body: &[u8]) -> Result<Vec<Row>, 
 }
 
 /// One `Datapoints/member`: `Timestamp`, `Sum` and `Unit` (which must be `Bytes`).
-fn datapoint(member: &Element) -> Result<Row, String> {
-    let field = |name: &str| {
+fn datapoint(member: &Element) -> Result<Row, PointError> {
+    let field = |name: &'static str| {
         member
             .child(name)
             .map(|e| e.text.trim())
-            .ok_or_else(|| format!("no {name}"))
+            .ok_or(PointError::Missing(name))
     };
     let unit = field("Unit")?;
     if unit != "Bytes" {
-        return Err(format!(
-            "unit '{}' where Bytes was expected (NetworkIn/NetworkOut sums are bytes)",
-            one_line(unit)
-        ));
+        return Err(PointError::Unit(one_line(unit)));
     }
     let stamp = field("Timestamp")?;
     let time = DateTime::parse_from_rfc3339(stamp)
-        .map_err(|e| {
-            format!(
-                "Timestamp '{}' is not an RFC 3339 time ({e})",
-                one_line(stamp)
-            )
+        .map_err(|error| PointError::Timestamp {
+            text: one_line(stamp),
+            error,
         })?
         .with_timezone(&Utc);
     let sum = field("Sum")?;
@@ -772,12 +767,28 @@ fn datapoint(member: &Element) -> Result<Row, String> {
         .parse::<f64>()
         .ok()
         .filter(|v| v.is_finite())
-        .ok_or_else(|| format!("Sum '{}' is not a finite number", one_line(sum)))?;
+        .ok_or_else(|| PointError::Sum(one_line(sum)))?;
     Ok(Row {
         time,
         value: Some(value),
         count: None,
     })
+}
+
+/// Why one `Datapoints/member` cannot be read (the texts quoted are cut to one line).
+#[derive(Debug, thiserror::Error)]
+enum PointError {
+    #[error("no {0}")]
+    Missing(&'static str),
+    #[error("unit '{0}' where Bytes was expected (NetworkIn/NetworkOut sums are bytes)")]
+    Unit(String),
+    #[error("Timestamp '{text}' is not an RFC 3339 time ({error})")]
+    Timestamp {
+        text: String,
+        error: chrono::ParseError,
+    },
+    #[error("Sum '{0}' is not a finite number")]
+    Sum(String),
 }
 
 fn bad_response(url: &str, what: String) -> ProviderError {

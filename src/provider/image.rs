@@ -11,7 +11,7 @@ use std::io::Cursor;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageFormat, ImageReader};
 
-use super::{ProviderError, ProviderImage};
+use super::{ProviderError, ProviderImage, ProviderKind};
 
 /// The eight bytes every PNG starts with.
 pub const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
@@ -28,7 +28,7 @@ pub const MAX_DECODE_BYTES: u64 = 128 * 1024 * 1024;
 /// Checks `bytes` is a decodable, non-empty PNG; resizes it to `want` (width, height) when
 /// given and different; re-encodes it with the `Source` chunk (and `Title` when known).
 pub fn finish(
-    provider: &'static str,
+    provider: ProviderKind,
     bytes: &[u8],
     want: Option<(u32, u32)>,
     title: Option<String>,
@@ -76,7 +76,7 @@ pub fn finish(
         png,
         width,
         height,
-        provider,
+        provider: provider.name(),
         title,
     })
 }
@@ -103,7 +103,7 @@ fn describe_non_png(bytes: &[u8]) -> String {
 }
 
 fn encode(
-    provider: &'static str,
+    provider: ProviderKind,
     img: DynamicImage,
     title: Option<&str>,
 ) -> Result<Vec<u8>, ProviderError> {
@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn keeps_size_and_adds_source() {
         let img = finish(
-            "softlayer",
+            ProviderKind::SoftLayer,
             &sample_png(40, 20),
             Some((40, 20)),
             Some("t".into()),
@@ -176,7 +176,13 @@ mod tests {
 
     #[test]
     fn resizes_to_requested() {
-        let img = finish("cloudwatch", &sample_png(40, 20), Some((80, 30)), None).unwrap();
+        let img = finish(
+            ProviderKind::CloudWatch,
+            &sample_png(40, 20),
+            Some((80, 30)),
+            None,
+        )
+        .unwrap();
         let back = image::load_from_memory(&img.png).unwrap();
         assert_eq!((back.width(), back.height()), (80, 30));
         assert_eq!((img.width, img.height), (80, 30));
@@ -197,13 +203,19 @@ mod tests {
         // Found with the `png_finish` fuzz target run with -malloc_limit_mb=128: a ~500 KB
         // zlib bomb declaring 16384x8000 passed the old 16384-pixel side limit and the
         // default 512 MiB budget, and was decoded (a 500 MiB allocation) then resized.
-        let e = finish("softlayer", &CLAIMS_16384X8000, Some((800, 300)), None).unwrap_err();
+        let e = finish(
+            ProviderKind::SoftLayer,
+            &CLAIMS_16384X8000,
+            Some((800, 300)),
+            None,
+        )
+        .unwrap_err();
         let msg = e.to_string();
         assert!(matches!(e, ProviderError::NotPng { .. }), "{msg}");
         assert!(msg.to_ascii_lowercase().contains("limit"), "{msg}");
         // Nor may a caller ask for a resize past the same bound.
         let e = finish(
-            "softlayer",
+            ProviderKind::SoftLayer,
             &sample_png(4, 4),
             Some((MAX_SIDE + 1, 1)),
             None,
@@ -214,10 +226,10 @@ mod tests {
 
     #[test]
     fn rejects_empty_html_and_truncated() {
-        let e = finish("softlayer", b"", None, None).unwrap_err();
+        let e = finish(ProviderKind::SoftLayer, b"", None, None).unwrap_err();
         assert!(e.to_string().contains("empty"), "{e}");
         let e = finish(
-            "softlayer",
+            ProviderKind::SoftLayer,
             b"<!DOCTYPE html><html><body>502</body></html>",
             None,
             None,
@@ -225,7 +237,7 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("HTML page"), "{e}");
         let png = sample_png(10, 10);
-        let e = finish("softlayer", &png[..png.len() / 2], None, None).unwrap_err();
+        let e = finish(ProviderKind::SoftLayer, &png[..png.len() / 2], None, None).unwrap_err();
         assert!(matches!(e, ProviderError::NotPng { .. }), "{e}");
     }
 }

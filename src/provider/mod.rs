@@ -54,6 +54,12 @@ impl ProviderKind {
     }
 }
 
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl std::str::FromStr for ProviderKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -100,12 +106,12 @@ pub use crate::secret::Secret;
 pub enum ProviderError {
     #[error("{provider}: no credentials: {hint}")]
     MissingCredentials {
-        provider: &'static str,
+        provider: ProviderKind,
         hint: &'static str,
     },
     #[error("{provider} rejected the credentials ({detail}): check {check}")]
     Auth {
-        provider: &'static str,
+        provider: ProviderKind,
         detail: String,
         check: &'static str,
     },
@@ -114,12 +120,12 @@ pub enum ProviderError {
          this graph cannot be had from the provider; use the raw traffic data instead"
     )]
     Deprecated {
-        provider: &'static str,
+        provider: ProviderKind,
         method: String,
     },
     #[error("{provider} API error from {url}: HTTP {status}{}: {message}", code_suffix(.code))]
     Api {
-        provider: &'static str,
+        provider: ProviderKind,
         url: String,
         status: u16,
         code: Option<String>,
@@ -127,40 +133,40 @@ pub enum ProviderError {
     },
     #[error("{provider}: request to {url} failed: {reason}; check the endpoint and the network")]
     Transport {
-        provider: &'static str,
+        provider: ProviderKind,
         url: String,
         reason: String,
     },
     /// A redirect to another origin, a loop or too long a chain (see [`crate::http`]).
     #[error("{provider}: {refused}")]
     Redirect {
-        provider: &'static str,
+        provider: ProviderKind,
         refused: RedirectRefused,
     },
     #[error("{provider}: unexpected answer from {url}: {what}")]
     BadResponse {
-        provider: &'static str,
+        provider: ProviderKind,
         url: String,
         what: String,
     },
     #[error("{provider}: the returned image is not a usable PNG: {reason}")]
     NotPng {
-        provider: &'static str,
+        provider: ProviderKind,
         reason: String,
     },
     #[error("{provider}: invalid request: {reason}")]
     InvalidRequest {
-        provider: &'static str,
+        provider: ProviderKind,
         reason: String,
     },
     #[error("{provider}: could not sign the request: {reason}")]
     Signing {
-        provider: &'static str,
+        provider: ProviderKind,
         reason: String,
     },
     #[error("{provider}: could not encode the PNG: {reason}")]
     Encode {
-        provider: &'static str,
+        provider: ProviderKind,
         reason: String,
     },
 }
@@ -202,20 +208,20 @@ pub(crate) fn http_client(clients: &http::Clients) -> http::LazyClient {
 }
 
 /// The lazy client's `reqwest::Client`, built now if this is the first call.
-pub(crate) fn built<'a>(
-    provider: &'static str,
-    http: &'a http::LazyClient,
-) -> Result<&'a reqwest::Client, ProviderError> {
-    http.get().map_err(|reason| ProviderError::Transport {
+pub(crate) fn built(
+    provider: ProviderKind,
+    http: &http::LazyClient,
+) -> Result<&reqwest::Client, ProviderError> {
+    http.get().map_err(|e| ProviderError::Transport {
         provider,
         url: "-".into(),
-        reason,
+        reason: e.to_string(),
     })
 }
 
 /// Reads a response body, refusing more than [`http::MAX_BODY_BYTES`].
 pub(crate) async fn read_body(
-    provider: &'static str,
+    provider: ProviderKind,
     url: &str,
     resp: reqwest::Response,
 ) -> Result<Vec<u8>, ProviderError> {
@@ -231,7 +237,7 @@ pub(crate) async fn read_body(
 
 /// Turns a reqwest failure into a [`ProviderError`] naming the URL we called: a refused
 /// redirect is [`ProviderError::Redirect`], anything else [`ProviderError::Transport`].
-pub(crate) fn transport(provider: &'static str, url: &str, err: reqwest::Error) -> ProviderError {
+pub(crate) fn transport(provider: ProviderKind, url: &str, err: reqwest::Error) -> ProviderError {
     if let Some(refused) = http::refused_redirect(&err) {
         return ProviderError::Redirect {
             provider,

@@ -4,7 +4,7 @@
 
 use super::cloudwatch::{self, CloudWatchConfig, MetricWidget};
 use super::softlayer::{self, PoolGraphRequest, ServerGraphRequest, SoftLayerConfig};
-use super::{ProviderError, ProviderImage};
+use super::{ProviderError, ProviderImage, ProviderKind};
 
 /// A provider graph to fetch.
 #[derive(Debug, Clone)]
@@ -30,12 +30,12 @@ pub enum ProviderRequest {
 
 impl ProviderRequest {
     /// `softlayer` or `cloudwatch`.
-    pub fn provider(&self) -> &'static str {
+    pub fn provider(&self) -> ProviderKind {
         match self {
             ProviderRequest::SoftLayerServer { .. } | ProviderRequest::SoftLayerPool { .. } => {
-                "softlayer"
+                ProviderKind::SoftLayer
             }
-            ProviderRequest::CloudWatch { .. } => "cloudwatch",
+            ProviderRequest::CloudWatch { .. } => ProviderKind::CloudWatch,
         }
     }
 

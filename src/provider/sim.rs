@@ -280,7 +280,7 @@ async fn softlayer(
             let Some(p) = params() else {
                 return invalid("expected a JSON body {\"parameters\": [...]}");
             };
-            sl_bandwidth_data(id, &p).unwrap_or_else(|m| invalid(&m))
+            sl_bandwidth_data(id, &p).unwrap_or_else(invalid)
         }
         ("SoftLayer_Metric_Tracking_Object", "getBandwidthGraph") => {
             if cfg.softlayer == SimMode::Deprecated {
@@ -442,7 +442,7 @@ fn sl_time_param(v: Option<&Value>) -> Option<i64> {
 
 /// `getBandwidthData(start, end, type, rollup)`: one row per direction per bucket in
 /// `[start, end)`, buckets aligned to `rollup` in UTC, times written in -06:00.
-fn sl_bandwidth_data(tracking_id: u64, p: &[Value]) -> Result<Response, String> {
+fn sl_bandwidth_data(tracking_id: u64, p: &[Value]) -> Result<Response, &'static str> {
     const USAGE: &str = "getBandwidthData takes startDateTime, endDateTime, type (public or private) and rollupSeconds (300, 600, 1800, 3600, 43200 or 86400)";
     let start = sl_time_param(p.first()).ok_or(USAGE)?;
     let end = sl_time_param(p.get(1)).ok_or(USAGE)?;
@@ -458,11 +458,11 @@ fn sl_bandwidth_data(tracking_id: u64, p: &[Value]) -> Result<Response, String> 
         .filter(|r| super::softlayer::ROLLUPS.contains(r))
         .ok_or(USAGE)?;
     if end <= start {
-        return Err("The end date must be after the start date.".into());
+        return Err("The end date must be after the start date.");
     }
     let step = i64::from(rollup);
     if (end - start) / step > SL_MAX_BUCKETS {
-        return Err("The requested range is too large for this rollup.".into());
+        return Err("The requested range is too large for this rollup.");
     }
     let zone = FixedOffset::west_opt(6 * 3600).expect("a valid offset");
     let first = start + (step - start.rem_euclid(step)) % step;

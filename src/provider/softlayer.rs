@@ -25,10 +25,10 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use super::{image, one_line, transport, ProviderError, ProviderImage, Secret};
+use super::{image, one_line, transport, ProviderError, ProviderImage, ProviderKind, Secret};
 use crate::validate::Row;
 
-const PROVIDER: &str = "softlayer";
+const PROVIDER: ProviderKind = ProviderKind::SoftLayer;
 /// The public REST endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://api.softlayer.com/rest/v3.1/";
 const CHECK_CREDENTIALS: &str = "SL_USERNAME and SL_API_KEY (API user name and API key)";
@@ -587,34 +587,52 @@ fn direction(kind: &str) -> Option<(NetworkType, bool)> {
 }
 
 /// `dateTime` with its offset, in UTC.
-fn row_time(item: &Value) -> Result<DateTime<Utc>, String> {
+fn row_time(item: &Value) -> Result<DateTime<Utc>, RowError> {
     let text = item
         .get("dateTime")
         .and_then(Value::as_str)
-        .ok_or("no \"dateTime\" text")?;
+        .ok_or(RowError::NoTime)?;
     DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            format!(
-                "dateTime '{}' is not a time with an offset like 2020-09-01T00:00:00-06:00 ({e})",
-                one_line(text)
-            )
+        .map_err(|error| RowError::Time {
+            text: one_line(text),
+            error,
         })
 }
 
 /// `counter` as a finite number, whether sent as a JSON number or a string.
-fn counter(item: &Value) -> Result<f64, String> {
+fn counter(item: &Value) -> Result<f64, RowError> {
     let parsed = match item.get("counter") {
         Some(Value::Number(n)) => n.as_f64().ok_or_else(|| n.to_string()),
         Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| s.clone()),
         Some(other) => Err(other.to_string()),
-        None => return Err("no \"counter\"".into()),
+        None => return Err(RowError::NoCounter),
     };
     match parsed {
         Ok(v) if v.is_finite() => Ok(v),
-        Ok(v) => Err(format!("counter '{v}' is not a finite number")),
-        Err(text) => Err(format!("counter '{}' is not a number", one_line(&text))),
+        Ok(v) => Err(RowError::NotFinite(v)),
+        Err(text) => Err(RowError::NotANumber(one_line(&text))),
     }
+}
+
+/// Why the time or counter of one bandwidth row cannot be read (texts cut to one line).
+#[derive(Debug, thiserror::Error)]
+enum RowError {
+    #[error("no \"dateTime\" text")]
+    NoTime,
+    #[error(
+        "dateTime '{text}' is not a time with an offset like 2020-09-01T00:00:00-06:00 ({error})"
+    )]
+    Time {
+        text: String,
+        error: chrono::ParseError,
+    },
+    #[error("no \"counter\"")]
+    NoCounter,
+    #[error("counter '{0}' is not a finite number")]
+    NotFinite(f64),
+    #[error("counter '{0}' is not a number")]
+    NotANumber(String),
 }
 
 fn json_kind(v: &Value) -> &'static str {

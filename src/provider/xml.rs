@@ -50,21 +50,21 @@ impl Element {
 
 /// Parses `xml` into a tree under an unnamed document element (whose children are the
 /// top-level elements). The error is one line saying what is wrong with the XML.
-pub fn parse(xml: &str) -> Result<Element, String> {
+pub fn parse(xml: &str) -> Result<Element, XmlError> {
     let mut reader = Reader::from_str(xml);
     let mut stack = vec![Element::default()];
     loop {
-        let event = reader.read_event().map_err(|e| {
-            format!(
-                "not well-formed XML at byte {}: {e}",
-                reader.error_position()
-            )
-        })?;
+        let event = reader
+            .read_event()
+            .map_err(|error| XmlError::NotWellFormed {
+                position: reader.error_position(),
+                error,
+            })?;
         let top = stack.len() - 1;
         match event {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 if stack.len() > MAX_DEPTH {
-                    return Err(format!("XML nested deeper than {MAX_DEPTH} elements"));
+                    return Err(XmlError::TooDeep);
                 }
                 let element = Element {
                     name: start.local_name().as_ref().to_string(),
@@ -77,7 +77,10 @@ pub fn parse(xml: &str) -> Result<Element, String> {
                 }
             }
             Event::End(_) => {
-                let done = stack.pop().filter(|_| top > 0).ok_or("unmatched end tag")?;
+                let done = stack
+                    .pop()
+                    .filter(|_| top > 0)
+                    .ok_or(XmlError::UnmatchedEnd)?;
                 stack[top - 1].children.push(done);
             }
             Event::Text(text) => stack[top].text.push_str(&text.xml10_content()),
@@ -86,9 +89,9 @@ pub fn parse(xml: &str) -> Result<Element, String> {
                 let resolved = match reference.resolve_char_ref() {
                     Ok(Some(c)) => c.to_string(),
                     Ok(None) => resolve_predefined_entity(&reference)
-                        .ok_or_else(|| format!("unknown XML entity &{};", &*reference))?
+                        .ok_or_else(|| XmlError::UnknownEntity(reference.to_string()))?
                         .to_string(),
-                    Err(e) => return Err(format!("bad character reference: {e}")),
+                    Err(e) => return Err(XmlError::CharRef(e)),
                 };
                 stack[top].text.push_str(&resolved);
             }
@@ -98,8 +101,34 @@ pub fn parse(xml: &str) -> Result<Element, String> {
     }
     match stack.pop() {
         Some(root) if stack.is_empty() => Ok(root),
-        _ => Err("XML ends inside an element".into()),
+        _ => Err(XmlError::Unclosed),
     }
+}
+
+/// Why a text is not XML we can read; one line.
+#[derive(Debug, thiserror::Error)]
+pub enum XmlError {
+    /// quick-xml's error, at a byte offset.
+    #[error("not well-formed XML at byte {position}: {error}")]
+    NotWellFormed {
+        position: u64,
+        error: quick_xml::Error,
+    },
+    /// Nested deeper than [`MAX_DEPTH`].
+    #[error("XML nested deeper than {MAX_DEPTH} elements")]
+    TooDeep,
+    /// An end tag with no start.
+    #[error("unmatched end tag")]
+    UnmatchedEnd,
+    /// An entity other than the predefined five (its name).
+    #[error("unknown XML entity &{0};")]
+    UnknownEntity(String),
+    /// A numeric character reference that is no character.
+    #[error("bad character reference: {0}")]
+    CharRef(quick_xml::Error),
+    /// The text ends with elements still open.
+    #[error("XML ends inside an element")]
+    Unclosed,
 }
 
 #[cfg(test)]
@@ -142,6 +171,6 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad}");
         }
         let deep = "<a>".repeat(MAX_DEPTH + 2);
-        assert!(parse(&deep).unwrap_err().contains("deeper"));
+        assert!(parse(&deep).unwrap_err().to_string().contains("deeper"));
     }
 }

@@ -31,16 +31,9 @@ use tiny_skia::{
 use super::text;
 
 /// Never produced; the trait wants an error type.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("tiny-skia backend error")]
 pub struct BackendError;
-
-impl std::fmt::Display for BackendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("tiny-skia backend error")
-    }
-}
-
-impl std::error::Error for BackendError {}
 
 type Result<T = ()> = std::result::Result<T, DrawingErrorKind<BackendError>>;
 

@@ -22,6 +22,66 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// What is wrong with a configuration's text (before the file's path is put in front).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidConfig {
+    /// Not TOML, or not our keys and values; `line` when the parser knows it.
+    #[error("{}", with_line(*.line, .message))]
+    Toml {
+        line: Option<usize>,
+        message: String,
+    },
+    /// No `[[target]]` at all.
+    #[error("no [[target]] entries")]
+    NoTargets,
+    /// More than [`MAX_TARGETS`] targets.
+    #[error("{0} targets; at most {MAX_TARGETS} in one report")]
+    TooManyTargets(usize),
+    /// A target whose name is blank.
+    #[error("a target has an empty name")]
+    EmptyName,
+    /// Two targets of one name.
+    #[error("target name '{0}' appears twice")]
+    DuplicateTarget(String),
+    /// A pool named like a target or another pool.
+    #[error("pool name '{0}' is already used")]
+    DuplicatePool(String),
+    /// A pool without members.
+    #[error("pool '{0}' lists no targets")]
+    EmptyPool(String),
+    /// A pool member that is no target.
+    #[error("pool '{pool}' names unknown target '{target}'")]
+    UnknownMember { pool: String, target: String },
+    /// A target with keys of a source other than its own.
+    #[error(
+        "target '{target}' mixes keys of several sources; its source is {kind:?} (set \
+         `source = \"softlayer\"` or `\"cloudwatch\"` for theirs)"
+    )]
+    MixedSources { target: String, kind: SourceName },
+    /// A Hostway target without IPs.
+    #[error("target '{0}' lists no ips")]
+    NoIps(String),
+    /// A Hostway target without a base URL (of its own or the defaults').
+    #[error("target '{0}' has no base_url (set it in [defaults] or on the target)")]
+    NoBaseUrl(String),
+    /// A SoftLayer target without `hardware_id`.
+    #[error("target '{0}' (softlayer) needs hardware_id")]
+    NoHardwareId(String),
+    /// A SoftLayer `network` other than public or private.
+    #[error("target '{0}': network must be \"public\" or \"private\"")]
+    BadNetwork(String),
+    /// A CloudWatch target without `instance_id`.
+    #[error("target '{0}' (cloudwatch) needs instance_id")]
+    NoInstanceId(String),
+}
+
+fn with_line(line: Option<usize>, message: &str) -> String {
+    match line {
+        Some(l) => format!("line {l}: {message}"),
+        None => message.to_string(),
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -174,8 +234,8 @@ pub struct PoolConfig {
 
 impl TargetConfig {
     /// The keys this target's source needs are there, and no other source's.
-    fn validate(&self, default_base_url: bool) -> Result<(), String> {
-        let name = &self.name;
+    fn validate(&self, default_base_url: bool) -> Result<(), InvalidConfig> {
+        let name = || self.name.clone();
         let hostway = !self.account.is_empty()
             || !self.server.is_empty()
             || !self.ips.is_empty()
@@ -189,35 +249,28 @@ impl TargetConfig {
             SourceName::Cloudwatch => hostway || softlayer,
         };
         if others {
-            return Err(format!(
-                "target '{name}' mixes keys of several sources; its source is {:?} (set \
-                 `source = \"softlayer\"` or `\"cloudwatch\"` for theirs)",
-                self.source
-            ));
+            return Err(InvalidConfig::MixedSources {
+                target: name(),
+                kind: self.source,
+            });
         }
         match self.source {
-            SourceName::Hostway if self.ips.is_empty() => {
-                Err(format!("target '{name}' lists no ips"))
-            }
+            SourceName::Hostway if self.ips.is_empty() => Err(InvalidConfig::NoIps(name())),
             SourceName::Hostway
                 if self.base_url.is_none() && !default_base_url && self.fallback.is_none() =>
             {
-                Err(format!(
-                    "target '{name}' has no base_url (set it in [defaults] or on the target)"
-                ))
+                Err(InvalidConfig::NoBaseUrl(name()))
             }
             SourceName::Softlayer if self.hardware_id.is_none() => {
-                Err(format!("target '{name}' (softlayer) needs hardware_id"))
+                Err(InvalidConfig::NoHardwareId(name()))
             }
             SourceName::Softlayer
                 if !matches!(self.network.as_deref(), None | Some("public" | "private")) =>
             {
-                Err(format!(
-                    "target '{name}': network must be \"public\" or \"private\""
-                ))
+                Err(InvalidConfig::BadNetwork(name()))
             }
             SourceName::Cloudwatch if self.instance_id.is_none() => {
-                Err(format!("target '{name}' (cloudwatch) needs instance_id"))
+                Err(InvalidConfig::NoInstanceId(name()))
             }
             _ => Ok(()),
         }
@@ -232,61 +285,54 @@ impl Config {
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        Config::parse(&text).map_err(err)
+        Config::parse(&text).map_err(|e| err(e.to_string()))
     }
 
     /// Parses and validates configuration text; errors name the line.
-    pub fn parse(text: &str) -> Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let line = e
+    pub fn parse(text: &str) -> Result<Config, InvalidConfig> {
+        let config: Config = toml::from_str(text).map_err(|e| InvalidConfig::Toml {
+            line: e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            let msg = e.message().trim().replace('\n', " ");
-            match line {
-                Some(l) => format!("line {l}: {msg}"),
-                None => msg,
-            }
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+            message: e.message().trim().replace('\n', " "),
         })?;
         config.validate()?;
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), InvalidConfig> {
         if self.targets.is_empty() {
-            return Err("no [[target]] entries".into());
+            return Err(InvalidConfig::NoTargets);
         }
         if self.targets.len() > MAX_TARGETS {
-            return Err(format!(
-                "{} targets; at most {MAX_TARGETS} in one report",
-                self.targets.len()
-            ));
+            return Err(InvalidConfig::TooManyTargets(self.targets.len()));
         }
         let mut names = HashSet::new();
         for t in &self.targets {
             if t.name.trim().is_empty() {
-                return Err("a target has an empty name".into());
+                return Err(InvalidConfig::EmptyName);
             }
             if !names.insert(t.name.as_str()) {
-                return Err(format!("target name '{}' appears twice", t.name));
+                return Err(InvalidConfig::DuplicateTarget(t.name.clone()));
             }
             t.validate(self.defaults.base_url.is_some())?;
         }
         for p in &self.pools {
             if !names.insert(p.name.as_str()) {
-                return Err(format!("pool name '{}' is already used", p.name));
+                return Err(InvalidConfig::DuplicatePool(p.name.clone()));
             }
             if p.targets.is_empty() {
-                return Err(format!("pool '{}' lists no targets", p.name));
+                return Err(InvalidConfig::EmptyPool(p.name.clone()));
             }
             if let Some(missing) = p
                 .targets
                 .iter()
                 .find(|n| !self.targets.iter().any(|t| &t.name == *n))
             {
-                return Err(format!(
-                    "pool '{}' names unknown target '{missing}'",
-                    p.name
-                ));
+                return Err(InvalidConfig::UnknownMember {
+                    pool: p.name.clone(),
+                    target: missing.clone(),
+                });
             }
         }
         Ok(())
@@ -339,16 +385,16 @@ targets = ["web-01", "db/../01"]
 
     #[test]
     fn typos_and_bad_references_name_the_problem() {
-        let e = Config::parse(&OK.replace("billing_day", "biling_day")).unwrap_err();
+        let parse_err = |text: &str| Config::parse(text).unwrap_err().to_string();
+        let e = parse_err(&OK.replace("billing_day", "biling_day"));
         assert!(e.starts_with("line 5: unknown field `biling_day`"), "{e}");
-        let e = Config::parse(&OK.replace("targets = [\"web-01\"", "targets = [\"web-9\""))
-            .unwrap_err();
+        let e = parse_err(&OK.replace("targets = [\"web-01\"", "targets = [\"web-9\""));
         assert_eq!(e, "pool 'all' names unknown target 'web-9'");
-        let e = Config::parse(&OK.replace("db/../01", "web-01")).unwrap_err();
+        let e = parse_err(&OK.replace("db/../01", "web-01"));
         assert_eq!(e, "target name 'web-01' appears twice");
-        let e = Config::parse("[defaults]\nperiod = \"weekly\"\n").unwrap_err();
+        let e = parse_err("[defaults]\nperiod = \"weekly\"\n");
         assert!(e.starts_with("line 2: unknown variant `weekly`"), "{e}");
-        let e = Config::parse("[defaults]\ndate = 2026-02-30\n").unwrap_err();
+        let e = parse_err("[defaults]\ndate = 2026-02-30\n");
         assert!(e.starts_with("line 2: "), "{e}");
     }
 

@@ -39,6 +39,7 @@ use crate::model::{Method, Origin, Period, Scope, Series, Traffic};
 use crate::output::{write_output, OutputError};
 use crate::provider::cloudwatch::CloudWatchConfig;
 use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
+use crate::provider::ProviderError;
 use crate::range::DateRange;
 use crate::render::{RenderOptions, Theme};
 use crate::source::hostway::Secret;
@@ -181,7 +182,7 @@ impl Plan {
             date: d.date,
             end: d.end_date,
         };
-        let range = ranges::resolve(d.range, today, &params).map_err(err)?;
+        let range = ranges::resolve(d.range, today, &params).map_err(|e| err(e.to_string()))?;
         // Local days are fetched as the UTC days they touch and cut to their instants, so
         // a report in Europe/Berlin sums its own midnight to midnight (23 or 25 hours on a
         // daylight-saving day), never the UTC day.
@@ -475,7 +476,10 @@ fn finish(
             }
             match sum_traffic(&members, ctx.plan.period, ctx.plan.method) {
                 Ok(traffic) => draw_and_write(ctx, &pool.name, "pool", stem, &traffic),
-                Err(why) => (SummaryRow::failed(&pool.name, "pool", why), Vec::new()),
+                Err(why) => (
+                    SummaryRow::failed(&pool.name, "pool", why.to_string()),
+                    Vec::new(),
+                ),
             }
         })
         .collect();
@@ -515,7 +519,7 @@ fn finish(
 }
 
 /// What a target reads: a Hostway base URL, or another provider's raw data.
-fn target_provider(ctx: &Ctx, t: &TargetConfig) -> Result<Option<RawProvider>, String> {
+fn target_provider(ctx: &Ctx, t: &TargetConfig) -> Result<Option<RawProvider>, ProviderError> {
     Ok(Some(match t.source {
         SourceName::Hostway => {
             let base = t
@@ -525,7 +529,7 @@ fn target_provider(ctx: &Ctx, t: &TargetConfig) -> Result<Option<RawProvider>, S
             return Ok(base.map(|_| RawProvider::Hostway));
         }
         SourceName::Softlayer => {
-            let mut config = SoftLayerConfig::from_env().map_err(|e| e.to_string())?;
+            let mut config = SoftLayerConfig::from_env()?;
             if let Some(e) = &t.endpoint {
                 config = config.with_endpoint(e.clone());
             }
@@ -541,8 +545,7 @@ fn target_provider(ctx: &Ctx, t: &TargetConfig) -> Result<Option<RawProvider>, S
             })
         }
         SourceName::Cloudwatch => {
-            let mut config =
-                CloudWatchConfig::from_env(t.region.clone()).map_err(|e| e.to_string())?;
+            let mut config = CloudWatchConfig::from_env(t.region.clone())?;
             if let Some(e) = &t.endpoint {
                 config = config.with_endpoint(e.clone());
             }
@@ -643,7 +646,7 @@ async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
             .await
             .map_err(|e| e.to_string()),
         Ok(None) => Err("no base_url, only a fallback".to_string()),
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     };
     let done = |row, traffic, written, note| Done {
         index,
@@ -737,13 +740,13 @@ fn draw_and_write(
     let csv_name = format!("{stem}.csv");
     let png_path = ctx.job.out_dir.join(&png_name);
     let csv_path = ctx.job.out_dir.join(&csv_name);
-    let written = (|| -> Result<(), String> {
-        write_output(&csv_path, &CsvExporter.export(traffic)).map_err(|e| e.to_string())?;
-        let png = crate::render::render_png(traffic, &stats, &opts).map_err(|e| e.to_string())?;
-        write_output(&png_path, &png).map_err(|e| e.to_string())
+    let written = (|| -> Result<(), crate::Error> {
+        write_output(&csv_path, &CsvExporter.export(traffic))?;
+        let png = crate::render::render_png(traffic, &stats, &opts)?;
+        Ok(write_output(&png_path, &png)?)
     })();
     if let Err(why) = written {
-        return (SummaryRow::failed(name, kind, why), Vec::new());
+        return (SummaryRow::failed(name, kind, why.to_string()), Vec::new());
     }
     let mut row = SummaryRow::from_stats(name, kind, &stats, plan.range, traffic.step_seconds());
     row.png = Some(png_name);
@@ -764,7 +767,7 @@ pub fn sum_traffic(
     members: &[&Traffic],
     period: Period,
     method: Method,
-) -> Result<Traffic, String> {
+) -> Result<Traffic, PoolError> {
     let kinds: HashSet<(i64, Option<Method>)> = members
         .iter()
         .flat_map(|t| &t.series)
@@ -774,6 +777,23 @@ pub fn sum_traffic(
         return sum_as_octets(members);
     }
     Ok(sum_alike(members, period, method))
+}
+
+/// Why a pool's members cannot be summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PoolError {
+    /// Two members' steps (seconds) of which neither divides the other.
+    #[error(
+        "members' steps of {own} s and {step} s do not nest; a pool sums members \
+         whose steps divide each other"
+    )]
+    Steps { own: i64, step: i64 },
+    /// Members of several kinds, one of them of minimum or maximum values.
+    #[error(
+        "a pool of several providers or steps sums octets; {0} values cannot \
+         be summed (use method = \"avg\" or \"sum\")"
+    )]
+    Method(Method),
 }
 
 /// [`sum_traffic`] of members of one kind.
@@ -791,28 +811,20 @@ fn sum_alike(members: &[&Traffic], period: Period, method: Method) -> Traffic {
 }
 
 /// [`sum_traffic`] of members of several kinds: octets per bucket of the coarsest step.
-fn sum_as_octets(members: &[&Traffic]) -> Result<Traffic, String> {
+fn sum_as_octets(members: &[&Traffic]) -> Result<Traffic, PoolError> {
     let all = || members.iter().flat_map(|t| &t.series);
     let step = all().map(Series::step_seconds).max().unwrap_or(3600);
     let mut parts = Vec::new();
     for s in all() {
         let own = s.step_seconds();
         if step % own != 0 {
-            return Err(format!(
-                "members' steps of {own} s and {step} s do not nest; a pool sums members \
-                 whose steps divide each other"
-            ));
+            return Err(PoolError::Steps { own, step });
         }
         // Octets in one of the member's own buckets, from one raw value.
         let octets = match s.origin.method {
             Some(Method::Sum) => 1.0,
             Some(Method::Avg) | None => own as f64,
-            Some(m) => {
-                return Err(format!(
-                    "a pool of several providers or steps sums octets; {m} values cannot \
-                     be summed (use method = \"avg\" or \"sum\")"
-                ))
-            }
+            Some(m) => return Err(PoolError::Method(m)),
         };
         parts.push((s, octets));
     }

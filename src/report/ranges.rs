@@ -26,9 +26,34 @@ use serde::{Deserialize, Serialize};
 use crate::range::DateRange;
 
 /// `start..=end`, or an error saying the range ends before it starts.
-fn span(start: NaiveDate, end: NaiveDate) -> Result<DateRange, String> {
-    DateRange::new(start, end)
-        .ok_or_else(|| format!("range ends ({end}) before it starts ({start})"))
+fn span(start: NaiveDate, end: NaiveDate) -> Result<DateRange, RangeError> {
+    DateRange::new(start, end).ok_or(RangeError::Backwards { start, end })
+}
+
+/// Why a named range has no dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    /// The range would end before it starts.
+    #[error("range ends ({end}) before it starts ({start})")]
+    Backwards { start: NaiveDate, end: NaiveDate },
+    /// A billing-cycle range without `billing_day`.
+    #[error("a billing-cycle range needs billing_day (1-31)")]
+    NoBillingDay,
+    /// A `billing_day` outside 1 to 31.
+    #[error("billing_day {0} out of range (1-31)")]
+    BillingDay(u32),
+    /// `specified_day` without `date`.
+    #[error("specified_day needs a date (YYYY-MM-DD)")]
+    NoDate,
+    /// `specified_range` without both dates.
+    #[error("specified_range needs start and end dates (YYYY-MM-DD)")]
+    NoDates,
+    /// A billing day in a month past the calendar's range.
+    #[error("billing day {day} of {year}-{month:02} is out of the calendar's range")]
+    BillingDate { year: i32, month: u32, day: u32 },
+    /// Days before a date at the start of the calendar's range.
+    #[error("{days} days before {date} is out of the calendar's range")]
+    DaysBefore { date: NaiveDate, days: u64 },
 }
 
 /// A range by name.
@@ -72,7 +97,11 @@ pub struct RangeParams {
 }
 
 /// Resolves `name` against `today`.
-pub fn resolve(name: RangeName, today: NaiveDate, p: &RangeParams) -> Result<DateRange, String> {
+pub fn resolve(
+    name: RangeName,
+    today: NaiveDate,
+    p: &RangeParams,
+) -> Result<DateRange, RangeError> {
     let yesterday = days_before(today, 1)?;
     match name {
         RangeName::Day => span(yesterday, yesterday),
@@ -85,11 +114,9 @@ pub fn resolve(name: RangeName, today: NaiveDate, p: &RangeParams) -> Result<Dat
         }
         RangeName::CurrentCalendarMonth => span(today.with_day(1).expect("day 1 exists"), today),
         RangeName::CurrentBillingCycle | RangeName::PreviousBillingCycle => {
-            let day = p
-                .billing_day
-                .ok_or("a billing-cycle range needs billing_day (1-31)")?;
+            let day = p.billing_day.ok_or(RangeError::NoBillingDay)?;
             if !(1..=31).contains(&day) {
-                return Err(format!("billing_day {day} out of range (1-31)"));
+                return Err(RangeError::BillingDay(day));
             }
             let this_month = billing_date(today.year(), today.month(), day)?;
             let current_start = if this_month <= today {
@@ -106,12 +133,12 @@ pub fn resolve(name: RangeName, today: NaiveDate, p: &RangeParams) -> Result<Dat
             }
         }
         RangeName::SpecifiedDay => {
-            let d = p.date.ok_or("specified_day needs a date (YYYY-MM-DD)")?;
+            let d = p.date.ok_or(RangeError::NoDate)?;
             span(d, d)
         }
         RangeName::SpecifiedRange => {
             let (Some(s), Some(e)) = (p.date, p.end) else {
-                return Err("specified_range needs start and end dates (YYYY-MM-DD)".into());
+                return Err(RangeError::NoDates);
             };
             span(s, e)
         }
@@ -128,16 +155,20 @@ fn previous_month(y: i32, m: u32) -> (i32, u32) {
 
 /// The billing day in a month, or the month's last day when the month is shorter; an
 /// error past the calendar's range (year beyond what dates can hold).
-fn billing_date(y: i32, m: u32, day: u32) -> Result<NaiveDate, String> {
+fn billing_date(y: i32, m: u32, day: u32) -> Result<NaiveDate, RangeError> {
     (0..4)
         .find_map(|back| NaiveDate::from_ymd_opt(y, m, day.checked_sub(back)?))
-        .ok_or_else(|| format!("billing day {day} of {y}-{m:02} is out of the calendar's range"))
+        .ok_or(RangeError::BillingDate {
+            year: y,
+            month: m,
+            day,
+        })
 }
 
 /// `n` days before `d`, or an error at the start of the calendar's range.
-fn days_before(d: NaiveDate, n: u64) -> Result<NaiveDate, String> {
+fn days_before(d: NaiveDate, n: u64) -> Result<NaiveDate, RangeError> {
     d.checked_sub_days(Days::new(n))
-        .ok_or_else(|| format!("{n} days before {d} is out of the calendar's range"))
+        .ok_or(RangeError::DaysBefore { date: d, days: n })
 }
 
 #[cfg(test)]
@@ -249,7 +280,9 @@ mod tests {
             end: Some(d("2025-12-01")),
             ..none
         };
-        let e = resolve(RangeName::SpecifiedRange, d("2026-01-01"), &p).unwrap_err();
+        let e = resolve(RangeName::SpecifiedRange, d("2026-01-01"), &p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("before it starts"), "{e}");
         assert!("monthly".parse::<RangeName>().is_err());
         assert_eq!("30day".parse::<RangeName>().unwrap(), RangeName::ThirtyDay);

@@ -60,21 +60,39 @@ pub fn shard_of(name: &str, count: u32) -> u32 {
 }
 
 /// `--shard I/N`: I from 0 to N-1, N from 1 to 10,000.
-pub fn parse_shard(text: &str) -> Result<Shard, String> {
-    let bad = || format!("'{text}': expected I/N, e.g. 0/4 (I from 0 to N-1)");
+pub fn parse_shard(text: &str) -> Result<Shard, ShardError> {
+    let bad = || ShardError::Syntax {
+        text: text.to_string(),
+    };
     let (i, n) = text.split_once('/').ok_or_else(bad)?;
     let index: u32 = i.trim().parse().map_err(|_| bad())?;
     let count: u32 = n.trim().parse().map_err(|_| bad())?;
     if !(1..=10_000).contains(&count) {
-        return Err(format!("'{text}': N must be 1 to 10000"));
+        return Err(ShardError::Count {
+            text: text.to_string(),
+        });
     }
     if index >= count {
-        return Err(format!(
-            "'{text}': I must be 0 to {} (shards count from 0)",
-            count - 1
-        ));
+        return Err(ShardError::Index {
+            text: text.to_string(),
+            count,
+        });
     }
     Ok(Shard { index, count })
+}
+
+/// Why a `--shard` was refused; `text` is what was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    /// Not two numbers `I/N`.
+    #[error("'{text}': expected I/N, e.g. 0/4 (I from 0 to N-1)")]
+    Syntax { text: String },
+    /// N outside 1 to 10,000.
+    #[error("'{text}': N must be 1 to 10000")]
+    Count { text: String },
+    /// I not below N.
+    #[error("'{text}': I must be 0 to {} (shards count from 0)", .count - 1)]
+    Index { text: String, count: u32 },
 }
 
 /// True when `dir` holds a shard summary of ours: a shard's directory, which a re-run of
@@ -133,15 +151,25 @@ impl RowData {
             .expect("a summary row reads back")
     }
 
-    fn into_row(self) -> Result<SummaryRow, String> {
+    fn into_row(self) -> Result<SummaryRow, RowError> {
         let kind = match self.kind.as_str() {
             "target" => "target",
-            other => return Err(format!("row '{}' is a '{other}', not a target", self.name)),
+            _ => {
+                return Err(RowError::NotTarget {
+                    name: self.name,
+                    kind: self.kind,
+                })
+            }
         };
         let status = match self.status.as_str() {
             "ok" => "ok",
             "failed" => "failed",
-            other => return Err(format!("row '{}' has status '{other}'", self.name)),
+            _ => {
+                return Err(RowError::Status {
+                    name: self.name,
+                    status: self.status,
+                })
+            }
         };
         Ok(SummaryRow {
             name: self.name,
@@ -161,6 +189,15 @@ impl RowData {
             error: self.error,
         })
     }
+}
+
+/// A row of `shard.json` that a merge cannot take.
+#[derive(Debug, thiserror::Error)]
+enum RowError {
+    #[error("row '{name}' is a '{kind}', not a target")]
+    NotTarget { name: String, kind: String },
+    #[error("row '{name}' has status '{status}'")]
+    Status { name: String, status: String },
 }
 
 /// Writes `shard.json` for a shard's rows (by target index); the shard's summary and the
@@ -389,7 +426,10 @@ mod tests {
         for bad in ["4/4", "1/0", "-1/4", "1", "a/b", "1/4/5"] {
             assert!(parse_shard(bad).is_err(), "{bad}");
         }
-        assert!(parse_shard("4/4").unwrap_err().contains("0 to 3"));
+        assert!(parse_shard("4/4")
+            .unwrap_err()
+            .to_string()
+            .contains("0 to 3"));
     }
 
     #[test]

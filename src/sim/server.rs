@@ -56,41 +56,56 @@ fn bad_param(name: &str, message: String) -> Response {
 /// A refused parameter: its name and why.
 type Rejection = (&'static str, String);
 
-fn param<T>(
+fn param<T, E: std::fmt::Display>(
     query: &HashMap<String, String>,
     name: &'static str,
-    parse: impl Fn(&str) -> Result<T, String>,
+    parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<T, Rejection> {
     let raw = query
         .get(name)
         .ok_or_else(|| (name, format!("{name} is required")))?;
-    parse(raw).map_err(|e| (name, e))
+    parse(raw).map_err(|e| (name, e.to_string()))
 }
 
-fn parse_period(s: &str) -> Result<Period, String> {
-    match s {
-        "hourly" => Ok(Period::Hourly),
-        "daily" => Ok(Period::Daily),
-        _ => Err(format!("{s} is not one of hourly, daily")),
+/// A query parameter outside its values (`allowed` lists them).
+#[derive(Debug, thiserror::Error)]
+#[error("{value} is not one of {allowed}")]
+struct NotOneOf {
+    value: String,
+    allowed: &'static str,
+}
+
+fn not_one_of(value: &str, allowed: &'static str) -> NotOneOf {
+    NotOneOf {
+        value: value.to_string(),
+        allowed,
     }
 }
 
-fn parse_method(s: &str) -> Result<Method, String> {
+fn parse_period(s: &str) -> Result<Period, NotOneOf> {
+    match s {
+        "hourly" => Ok(Period::Hourly),
+        "daily" => Ok(Period::Daily),
+        _ => Err(not_one_of(s, "hourly, daily")),
+    }
+}
+
+fn parse_method(s: &str) -> Result<Method, NotOneOf> {
     match s {
         "avg" => Ok(Method::Avg),
         "sum" => Ok(Method::Sum),
         "min" => Ok(Method::Min),
         "max" => Ok(Method::Max),
-        _ => Err(format!("{s} is not one of avg, sum, min, max")),
+        _ => Err(not_one_of(s, "avg, sum, min, max")),
     }
 }
 
-fn parse_scope(s: &str) -> Result<Scope, String> {
+fn parse_scope(s: &str) -> Result<Scope, NotOneOf> {
     match s {
         "receive" => Ok(Scope::Receive),
         "transmit" => Ok(Scope::Transmit),
         "total" => Ok(Scope::Total),
-        _ => Err(format!("{s} is not one of receive, transmit, total")),
+        _ => Err(not_one_of(s, "receive, transmit, total")),
     }
 }
 

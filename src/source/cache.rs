@@ -367,15 +367,15 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], EntryError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or_else(|| "truncated compact entry".to_string())?;
+        let end = end.ok_or(EntryError::Truncated)?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(out)
     }
 
-    fn varint(&mut self) -> Result<u64, String> {
+    fn varint(&mut self) -> Result<u64, EntryError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.take(1)?[0];
@@ -384,7 +384,7 @@ impl<'a> Reader<'a> {
                 return Ok(v);
             }
         }
-        Err("bad number in compact entry".into())
+        Err(EntryError::BadNumber)
     }
 
     fn left(&self) -> usize {
@@ -393,32 +393,28 @@ impl<'a> Reader<'a> {
 }
 
 /// A compact entry from its bytes; why not, in one line.
-fn decode_entry(bytes: &[u8]) -> Result<Entry, String> {
+fn decode_entry(bytes: &[u8]) -> Result<Entry, EntryError> {
     if bytes.len() < MAGIC.len() + 1 + 8 || &bytes[..4] != MAGIC {
-        return Err("not a cache entry (no TGCE header)".into());
+        return Err(EntryError::NoHeader);
     }
     if bytes[4] != FORMAT {
-        return Err(format!(
-            "cache format version {} is not this trafficgraph's {FORMAT}",
-            bytes[4]
-        ));
+        return Err(EntryError::Format(bytes[4]));
     }
     let (body, sum) = bytes.split_at(bytes.len() - 8);
     if crate::hash::fnv1a64(body).to_le_bytes() != sum {
-        return Err("checksum mismatch: the entry changed after it was written".into());
+        return Err(EntryError::Checksum);
     }
     let mut r = Reader {
         bytes: body,
         pos: 5,
     };
     let len = r.varint()? as usize;
-    let header: Header =
-        serde_json::from_slice(r.take(len)?).map_err(|e| format!("not a cache entry: {e}"))?;
-    let read_points = |r: &mut Reader| -> Result<Vec<Point>, String> {
+    let header: Header = serde_json::from_slice(r.take(len)?).map_err(not_an_entry)?;
+    let read_points = |r: &mut Reader| -> Result<Vec<Point>, EntryError> {
         let n = r.varint()? as usize;
         // Every point takes at least 9 bytes (its value and count).
         if n > r.left() / 9 {
-            return Err("truncated compact entry".into());
+            return Err(EntryError::Truncated);
         }
         if n == 0 {
             return Ok(Vec::new());
@@ -431,7 +427,7 @@ fn decode_entry(bytes: &[u8]) -> Result<Entry, String> {
             t = unzigzag(r.varint()?)
                 .checked_mul(unit)
                 .and_then(|d| t.checked_add(d))
-                .ok_or("bad time in compact entry")?;
+                .ok_or(EntryError::BadTime)?;
             times.push(t);
         }
         let values = r.take(8 * n)?;
@@ -442,7 +438,7 @@ fn decode_entry(bytes: &[u8]) -> Result<Entry, String> {
                 0 => None,
                 c => Some(c - 1),
             };
-            let time = DateTime::from_timestamp(secs, 0).ok_or("bad time in compact entry")?;
+            let time = DateTime::from_timestamp(secs, 0).ok_or(EntryError::BadTime)?;
             points.push(Point { time, value, count });
         }
         Ok(points)
@@ -464,7 +460,7 @@ fn decode_entry(bytes: &[u8]) -> Result<Entry, String> {
         Shape::MinDate { min } => Answer::MinDate { min },
     };
     if r.left() != 0 {
-        return Err("bytes after the end of the compact entry".into());
+        return Err(EntryError::TrailingBytes);
     }
     Ok(Entry {
         rules: header.rules,
@@ -475,13 +471,66 @@ fn decode_entry(bytes: &[u8]) -> Result<Entry, String> {
 }
 
 /// An entry's file, compact or JSON by its extension.
-fn read_entry(path: &Path) -> Result<Entry, String> {
+fn read_entry(path: &Path) -> Result<Entry, EntryError> {
     if path.extension().is_some_and(|e| e == EXT) {
-        decode_entry(&std::fs::read(path).map_err(|e| e.to_string())?)
+        decode_entry(&std::fs::read(path).map_err(io_error)?)
     } else {
-        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-        serde_json::from_str(&text).map_err(|e| format!("not a cache entry: {e}"))
+        let text = std::fs::read_to_string(path).map_err(io_error)?;
+        serde_json::from_str(&text).map_err(not_an_entry)
     }
+}
+
+/// Why a cache entry cannot be used; one line, for `cache verify` and
+/// [`Lookup::Invalid`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EntryError {
+    /// The file cannot be read: the I/O error's message.
+    #[error("{0}")]
+    Io(String),
+    /// No `TGCE` header.
+    #[error("not a cache entry (no TGCE header)")]
+    NoHeader,
+    /// A compact format version other than this build's.
+    #[error("cache format version {0} is not this trafficgraph's {FORMAT}")]
+    Format(u8),
+    /// The checksum does not match the bytes.
+    #[error("checksum mismatch: the entry changed after it was written")]
+    Checksum,
+    /// The compact entry ends early.
+    #[error("truncated compact entry")]
+    Truncated,
+    /// A varint longer than 64 bits.
+    #[error("bad number in compact entry")]
+    BadNumber,
+    /// A time out of range.
+    #[error("bad time in compact entry")]
+    BadTime,
+    /// Bytes after the last point.
+    #[error("bytes after the end of the compact entry")]
+    TrailingBytes,
+    /// Its header or JSON does not read as an entry: the JSON error's message.
+    #[error("not a cache entry: {0}")]
+    NotAnEntry(String),
+    /// Written under a newer rules version (the entry's).
+    #[error("written under rules version {0}, newer than this trafficgraph's {RULES_VERSION}")]
+    NewerRules(u32),
+    /// The stored request's range ends before it starts.
+    #[error("its request ends before it starts")]
+    Backwards,
+    /// The entry's file is not where its request would put it.
+    #[error("its request does not match its place")]
+    Misplaced,
+    /// The answer fails a rule against its own request.
+    #[error(transparent)]
+    Invalid(#[from] validate::Violation),
+}
+
+fn io_error(e: std::io::Error) -> EntryError {
+    EntryError::Io(e.to_string())
+}
+
+fn not_an_entry(e: serde_json::Error) -> EntryError {
+    EntryError::NotAnEntry(e.to_string())
 }
 
 /// One entry as `cache list` and `cache prune` see it.
@@ -490,7 +539,7 @@ pub struct EntryInfo {
     pub path: PathBuf,
     pub bytes: u64,
     /// The request and the data sets held, or why the entry cannot be read.
-    pub content: Result<(CacheKey, usize), String>,
+    pub content: Result<(CacheKey, usize), EntryError>,
 }
 
 /// What the cache holds for one request.
@@ -502,21 +551,15 @@ pub enum Lookup {
     /// leniency thinned for a strict run.
     Miss,
     /// An entry for this request that fails a check now: why.
-    Invalid(String),
+    Invalid(EntryError),
 }
 
 /// Checks an entry's answer against its own request, strictly; the reason when it fails.
-fn verify(entry: &Entry) -> Result<(), String> {
+fn verify(entry: &Entry) -> Result<(), EntryError> {
     if entry.rules > RULES_VERSION {
-        return Err(format!(
-            "written under rules version {}, newer than this trafficgraph's {RULES_VERSION}",
-            entry.rules
-        ));
+        return Err(EntryError::NewerRules(entry.rules));
     }
-    let range = entry
-        .request
-        .range()
-        .ok_or_else(|| "its request ends before it starts".to_string())?;
+    let range = entry.request.range().ok_or(EntryError::Backwards)?;
     let expect = Expect {
         range,
         step: entry.request.step(),
@@ -524,7 +567,7 @@ fn verify(entry: &Entry) -> Result<(), String> {
     };
     for points in answer_points(&entry.answer) {
         let rows: Vec<Row> = points.iter().copied().map(Row::from).collect();
-        validate::check(&rows, Some(&expect)).map_err(|v| v.to_string())?;
+        validate::check(&rows, Some(&expect))?;
     }
     Ok(())
 }
@@ -586,17 +629,15 @@ impl Cache {
     }
 
     /// This request's entry, compact first, then JSON; `None` when neither exists.
-    fn read(&self, key: &CacheKey) -> Option<Result<Entry, String>> {
+    fn read(&self, key: &CacheKey) -> Option<Result<Entry, EntryError>> {
         let path = key.path(&self.root);
         match std::fs::read(&path) {
             Ok(bytes) => return Some(decode_entry(&bytes)),
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Some(Err(e.to_string())),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Some(Err(io_error(e))),
             Err(_) => {}
         }
         match std::fs::read_to_string(key.legacy_path(&self.root)) {
-            Ok(text) => {
-                Some(serde_json::from_str(&text).map_err(|e| format!("not a cache entry: {e}")))
-            }
+            Ok(text) => Some(serde_json::from_str(&text).map_err(not_an_entry)),
             // Another process may have just replaced the JSON entry by a compact one.
             Err(_) => std::fs::read(&path).ok().map(|b| decode_entry(&b)),
         }
@@ -661,7 +702,7 @@ impl Cache {
 
     /// Checks every entry under the root against its own request: each entry's path and
     /// why it fails, if it does.
-    pub fn verify_all(&self) -> std::io::Result<Vec<(PathBuf, Result<(), String>)>> {
+    pub fn verify_all(&self) -> std::io::Result<Vec<(PathBuf, Result<(), EntryError>)>> {
         let files = self.files()?;
         Ok(files
             .into_iter()
@@ -673,7 +714,7 @@ impl Cache {
                         entry.request.legacy_path(&self.root)
                     };
                     if place != path {
-                        return Err("its request does not match its place".to_string());
+                        return Err(EntryError::Misplaced);
                     }
                     verify(&entry)
                 });
@@ -875,7 +916,7 @@ mod tests {
         flipped[at] ^= 0x10;
         std::fs::write(&path, &flipped).unwrap();
         match cache.get(&k, false) {
-            Lookup::Invalid(why) => assert!(why.contains("checksum"), "{why}"),
+            Lookup::Invalid(why) => assert!(why.to_string().contains("checksum"), "{why}"),
             other => panic!("{other:?}"),
         }
         std::fs::write(&path, &good[..good.len() / 2]).unwrap();
@@ -884,7 +925,7 @@ mod tests {
         newer[4] = 9;
         std::fs::write(&path, &newer).unwrap();
         match cache.get(&k, false) {
-            Lookup::Invalid(why) => assert!(why.contains("version 9"), "{why}"),
+            Lookup::Invalid(why) => assert!(why.to_string().contains("version 9"), "{why}"),
             other => panic!("{other:?}"),
         }
         let all = cache.verify_all().unwrap();
@@ -1000,7 +1041,9 @@ mod checks {
         let bad = old_entry(r#"{"time": "1999-01-01T03:00:00Z", "value": 5.0, "count": 6}"#);
         write_atomic(&k.legacy_path(dir.path()), bad.as_bytes()).unwrap();
         match cache.get(&k, false) {
-            Lookup::Invalid(reason) => assert!(reason.contains("outside"), "{reason}"),
+            Lookup::Invalid(reason) => {
+                assert!(reason.to_string().contains("outside"), "{reason}")
+            }
             other => panic!("{other:?}"),
         }
         let all = cache.verify_all().unwrap();

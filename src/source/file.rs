@@ -7,7 +7,6 @@
 //! CSV whose header says which kind it is.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
@@ -17,7 +16,8 @@ use crate::model::{column_name, Origin, Point, Scope, Series, Traffic};
 use crate::validate::{self, Row};
 
 /// A parse failure with its place in the text (1-based line; column or field when known).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", place(*.line, *.column, .field.as_deref()))]
 pub struct ParseError {
     pub line: usize,
     pub column: Option<usize>,
@@ -36,28 +36,25 @@ impl ParseError {
     }
 }
 
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Line 0: the place is the whole file (e.g. two rows that disagree).
-        let mut place = Vec::new();
-        if self.line > 0 {
-            place.push(format!("line {}", self.line));
-        }
-        if let Some(c) = self.column {
-            place.push(format!("column {c}"));
-        }
-        if let Some(field) = &self.field {
-            place.push(format!("field '{field}'"));
-        }
-        if place.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "{}: {}", place.join(", "), self.message)
-        }
+/// Where a [`ParseError`] is, followed by `: `; empty for the whole file (line 0, e.g.
+/// two rows that disagree).
+fn place(line: usize, column: Option<usize>, field: Option<&str>) -> String {
+    let mut place = Vec::new();
+    if line > 0 {
+        place.push(format!("line {line}"));
+    }
+    if let Some(c) = column {
+        place.push(format!("column {c}"));
+    }
+    if let Some(field) = field {
+        place.push(format!("field '{field}'"));
+    }
+    if place.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", place.join(", "))
     }
 }
-
-impl std::error::Error for ParseError {}
 
 /// Why a file given with `--input` could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -677,10 +674,10 @@ pub fn parse_export_json(text: &str) -> Result<Traffic, ParseError> {
                     .as_f64()
                     .ok_or_else(|| at(name, format!("'{v}' is not a number")))?,
             };
-            validate::check_value(value).map_err(|m| at(name, m))?;
+            validate::check_value(value).map_err(|e| at(name, e.to_string()))?;
             let count = row.get(&count_name).and_then(|c| c.as_u64());
             if let Some(c) = count {
-                validate::check_count(c).map_err(|m| at(&count_name, m))?;
+                validate::check_count(c).map_err(|e| at(&count_name, e.to_string()))?;
             }
             pts.push(Point { time, value, count });
         }
@@ -768,7 +765,7 @@ fn parse_value(s: &str, line: usize, field: &str) -> Result<Option<f64>, ParseEr
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() => validate::check_value(v)
             .map(|()| Some(v))
-            .map_err(|m| ParseError::at(line, Some(field), m)),
+            .map_err(|e| ParseError::at(line, Some(field), e.to_string())),
         _ => Err(ParseError::at(
             line,
             Some(field),
@@ -781,7 +778,7 @@ fn parse_count(s: &str, line: usize, field: &str) -> Result<u64, ParseError> {
     let c = s
         .parse::<u64>()
         .map_err(|_| ParseError::at(line, Some(field), format!("'{s}' is not a whole count")))?;
-    validate::check_count(c).map_err(|m| ParseError::at(line, Some(field), m))?;
+    validate::check_count(c).map_err(|e| ParseError::at(line, Some(field), e.to_string()))?;
     Ok(c)
 }
 

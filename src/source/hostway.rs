@@ -240,33 +240,60 @@ impl Endpoint {
 
 /// Checks a base URL: http or https, and no credentials or query in it (they would end up
 /// in messages and cache paths; the credential goes in `--auth`).
-pub fn parse_base_url(s: &str) -> Result<Url, String> {
+pub fn parse_base_url(s: &str) -> Result<Url, BaseUrlError> {
     let t = s.trim();
     if !t.contains("://") && t.contains('@') {
         // Never echo what may be a credential.
-        return Err(
-            "--base-url has no scheme (http:// or https://) and must not hold \
-                    credentials; give them with --auth or --user"
-                .into(),
-        );
+        return Err(BaseUrlError::NoSchemeWithCredentials);
     }
     if !t.contains("://") {
-        return Err(format!(
-            "--base-url {t} has no scheme: did you mean http://{t}? (or https://{t})"
-        ));
+        return Err(BaseUrlError::NoScheme { url: t.to_string() });
     }
-    let url = Url::parse(s.trim()).map_err(|e| format!("bad --base-url: {e}"))?;
+    let url = Url::parse(s.trim()).map_err(|e| BaseUrlError::Parse {
+        reason: e.to_string(),
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err("bad --base-url: expected http://HOST[:PORT][/PATH] or https://...".into());
+        return Err(BaseUrlError::NotHttp);
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("--base-url must not hold credentials; give them with --auth or --user".into());
+        return Err(BaseUrlError::Credentials);
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err("--base-url must not have a query or fragment".into());
+        return Err(BaseUrlError::QueryOrFragment);
     }
     Ok(url)
 }
+
+/// Why a `--base-url` was refused. No message echoes what may be a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BaseUrlError {
+    /// No scheme, and an `@` that may mark a credential (not echoed).
+    #[error(
+        "--base-url has no scheme (http:// or https://) and must not hold \
+         credentials; give them with --auth or --user"
+    )]
+    NoSchemeWithCredentials,
+    /// No scheme: `url` is what was given, trimmed.
+    #[error("--base-url {url} has no scheme: did you mean http://{url}? (or https://{url})")]
+    NoScheme { url: String },
+    /// Not a URL at all: `reason` is the URL parser's.
+    #[error("bad --base-url: {reason}")]
+    Parse { reason: String },
+    /// A scheme other than http or https, or a URL that cannot be a base.
+    #[error("bad --base-url: expected http://HOST[:PORT][/PATH] or https://...")]
+    NotHttp,
+    /// User info in the URL.
+    #[error("--base-url must not hold credentials; give them with --auth or --user")]
+    Credentials,
+    /// A query or fragment in the URL.
+    #[error("--base-url must not have a query or fragment")]
+    QueryOrFragment,
+}
+
+/// The `--auth` value cannot travel in an HTTP header.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the --auth value is not a valid HTTP header value")]
+pub struct InvalidAuthHeader;
 
 /// An HTTP client bound to one endpoint and credential.
 #[derive(Debug, Clone)]
@@ -287,11 +314,11 @@ impl HostwayClient {
         timeout: Duration,
         pool: usize,
         clients: &http::Clients,
-    ) -> Result<HostwayClient, String> {
+    ) -> Result<HostwayClient, InvalidAuthHeader> {
         let auth = match auth {
             Some(secret) => {
-                let mut v = HeaderValue::from_str(secret.expose())
-                    .map_err(|_| "the --auth value is not a valid HTTP header value".to_string())?;
+                let mut v =
+                    HeaderValue::from_str(secret.expose()).map_err(|_| InvalidAuthHeader)?;
                 v.set_sensitive(true);
                 Some(v)
             }
@@ -331,9 +358,9 @@ impl HostwayClient {
     }
 
     async fn exchange(&self, url: Url, shown: &str) -> Result<(StatusCode, Reply), RequestError> {
-        let client = self.http.get().map_err(|message| RequestError::Transport {
+        let client = self.http.get().map_err(|e| RequestError::Transport {
             url: shown.to_string(),
-            message,
+            message: e.to_string(),
         })?;
         let mut request = client.get(url).header(ACCEPT, self.endpoint.accept.mime());
         if let Some(auth) = &self.auth {
@@ -693,14 +720,17 @@ mod tests {
         assert!(parse_base_url("https://example.net/?key=1").is_err());
         assert!(parse_base_url("ftp://example.net").is_err());
         assert_eq!(
-            parse_base_url("127.0.0.1:8080").unwrap_err(),
+            parse_base_url("127.0.0.1:8080").unwrap_err().to_string(),
             "--base-url 127.0.0.1:8080 has no scheme: did you mean http://127.0.0.1:8080? \
              (or https://127.0.0.1:8080)"
         );
         assert!(parse_base_url("localhost:8080/api")
             .unwrap_err()
+            .to_string()
             .contains("http://localhost:8080/api?"));
-        let e = parse_base_url("user:secret@example.net").unwrap_err();
+        let e = parse_base_url("user:secret@example.net")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no scheme") && !e.contains("secret"), "{e}");
     }
 }

@@ -34,7 +34,7 @@ use trafficgraph::source::file::InputSpec;
 use trafficgraph::source::hostway::{Accept, Secret};
 use trafficgraph::stats::{PercentileOf, StatsOptions};
 use trafficgraph::units::{DisplayUnit, ValueUnit};
-use trafficgraph::zone::Zone;
+use trafficgraph::zone::{Zone, ZoneError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -315,7 +315,8 @@ impl FetchArgs {
         let end = self.end.ok_or("give --end YYYY-MM-DD")?;
         let range = DateRange::new(start, end)
             .ok_or_else(|| format!("--end {end} is before --start {start}"))?;
-        let timeout = check_request_limits(self.concurrency, self.timeout)?;
+        let timeout =
+            check_request_limits(self.concurrency, self.timeout).map_err(|e| e.to_string())?;
         if self.limit == 0 {
             return Err("--limit must be at least 1".into());
         }
@@ -380,7 +381,7 @@ impl FetchArgs {
         if self.ips.is_empty() {
             return Err("give at least one --ip".into());
         }
-        trafficgraph::source::hostway::parse_base_url(&base_url)?;
+        trafficgraph::source::hostway::parse_base_url(&base_url).map_err(|e| e.to_string())?;
         let auth = match &self.user {
             Some(user) => {
                 let password = std::env::var("TRAFFICGRAPH_PASSWORD")
@@ -792,7 +793,10 @@ fn parse_server_created(s: &str) -> Result<(String, NaiveDate), String> {
     let (server, date) = s
         .split_once('=')
         .ok_or_else(|| format!("'{s}': expected SERVER=YYYY-MM-DD"))?;
-    Ok((server.to_string(), parse_date(date)?))
+    Ok((
+        server.to_string(),
+        parse_date(date).map_err(|e| e.to_string())?,
+    ))
 }
 
 #[derive(Debug, Args)]
@@ -905,7 +909,7 @@ fn parse_from_str<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, Stri
 }
 
 /// `UTC`, `Z`, `+HHMM`, `-HHMM`, `+HH:MM`, `+HH` or an IANA zone name.
-fn parse_timezone(s: &str) -> Result<Zone, String> {
+fn parse_timezone(s: &str) -> Result<Zone, ZoneError> {
     Zone::parse(s)
 }
 
@@ -1203,7 +1207,8 @@ impl ReportArgs {
         if !(1..=256).contains(&self.jobs) {
             return Err(format!("--jobs {} out of range (1 to 256)", self.jobs));
         }
-        let timeout = check_request_limits(self.concurrency, self.timeout)?;
+        let timeout =
+            check_request_limits(self.concurrency, self.timeout).map_err(|e| e.to_string())?;
         let (Some(config), Some(out_dir)) = (self.config, self.out_dir) else {
             return Err("report needs --config FILE and --out-dir DIR".into());
         };
