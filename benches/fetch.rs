@@ -44,7 +44,7 @@ fn main() {
                 range,
             );
             opts.scopes = vec![Scope::Receive, Scope::Transmit];
-            opts.concurrency = concurrency;
+            opts.settings.concurrency = concurrency;
             let started = Instant::now();
             let fetched = fetch(&opts).expect("fetch");
             times.push(started.elapsed());

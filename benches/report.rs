@@ -74,7 +74,7 @@ fn main() {
     std::fs::write(&config, text).expect("write config");
 
     let mut job = ReportJob::new(&config, dir.path().join("out"));
-    job.concurrency = concurrency;
+    job.fetch.concurrency = concurrency;
     job.jobs = jobs;
     let rss_before = peak_rss_mib();
     let started = Instant::now();

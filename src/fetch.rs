@@ -52,47 +52,65 @@ pub const MAX_RANGE_DAYS: u64 = 36_525;
 /// silent pause that long looks like a hang.
 pub const LONG_WAIT: Duration = Duration::from_secs(5);
 
-/// A validated fetch request.
+/// A validated fetch request: what to fetch, and [how](FetchSettings).
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
     /// Base URL of the API (http or https, no credentials, no query).
     pub base_url: String,
+    /// The Hostway account the server belongs to (a path segment of every request).
     pub account: String,
+    /// The Hostway server id (a path segment of every request).
     pub server: String,
     /// One or more IP addresses, fetched side by side.
     pub ips: Vec<String>,
     /// Scopes to fetch (e.g. receive and transmit).
     pub scopes: Vec<Scope>,
+    /// Hourly or daily data sets.
     pub period: Period,
+    /// How the server consolidates the samples of a data set (avg, sum, min, max).
     pub method: Method,
     /// Inclusive range of UTC days.
     pub range: DateRange,
+    /// The body format asked for (JSON or CSV).
     pub accept: Accept,
     /// The whole `Authorization` header value.
     pub auth: Option<Secret>,
     /// Keep one series per IP (label = IP) instead of summing them per timestamp.
     pub per_ip: bool,
+    /// Data sets the client asks for at most in one request.
+    pub limit: u32,
+    /// Whose raw data: Hostway reads the fields above; the others carry their own.
+    pub provider: RawProvider,
+    /// How to fetch: requests, retries, cache, checks; shared by every fetch of a run.
+    pub settings: FetchSettings,
+}
+
+/// How to fetch, whatever is fetched: one value serves every fetch of a run (`fetch`,
+/// `render` and `export` take it from the same flags as `report`, whose targets share one).
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
     /// Requests in flight at once.
     pub concurrency: usize,
     /// Retries after the first attempt of a request.
     pub retries: usize,
-    /// First and largest backoff delay between retries (jitter is added).
+    /// First backoff delay between retries (jitter is added).
     pub backoff_min: Duration,
+    /// Largest backoff delay between retries.
     pub backoff_max: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Data sets the client asks for at most in one request.
-    pub limit: u32,
     /// Cache directory; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
-    /// No progress bar, no notes.
-    pub quiet: bool,
-    /// Where the progress bar and notes go (silent by default; the binary's go to stderr).
-    pub notes: crate::notes::Sink,
-    /// Log every request (method, URL, status, ms) to stderr.
-    pub verbose: bool,
     /// Use only the cache: a chunk it lacks is an error naming the chunk, no request made.
     pub offline: bool,
+    /// Which of the answer checks the user relaxed, and whether to bypass the cache.
+    pub policy: AnswerPolicy,
+    /// No progress bar, no notes.
+    pub quiet: bool,
+    /// Log every request (method, URL, status, ms) to stderr.
+    pub verbose: bool,
+    /// Where the progress bar and notes go (silent by default; the binary's go to stderr).
+    pub notes: crate::notes::Sink,
     /// A limit shared with other fetches (e.g. a report's targets): one permit is held
     /// around each HTTP request.
     pub semaphore: Option<Arc<tokio::sync::Semaphore>>,
@@ -100,10 +118,28 @@ pub struct FetchOptions {
     /// given the same `Clients` (a report's targets; they must run on one tokio runtime).
     /// A fetch answered wholly from the cache builds none.
     pub clients: crate::http::Clients,
-    /// Which of the answer checks the user relaxed, and whether to bypass the cache.
-    pub policy: AnswerPolicy,
-    /// Whose raw data: Hostway reads the fields above; the others carry their own.
-    pub provider: RawProvider,
+}
+
+impl Default for FetchSettings {
+    /// Concurrency 4, 4 retries backing off from 0.5 s to 30 s, 30 s timeout, no cache,
+    /// strict checks, quiet.
+    fn default() -> FetchSettings {
+        FetchSettings {
+            concurrency: 4,
+            retries: 4,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+            cache_dir: None,
+            offline: false,
+            policy: AnswerPolicy::default(),
+            quiet: true,
+            verbose: false,
+            notes: crate::notes::Sink::default(),
+            semaphore: None,
+            clients: crate::http::Clients::default(),
+        }
+    }
 }
 
 /// Which provider's raw data a fetch reads.
@@ -149,8 +185,8 @@ pub struct AnswerPolicy {
 }
 
 impl FetchOptions {
-    /// Options with the defaults: receive and transmit, hourly averages, JSON, concurrency
-    /// 4, 4 retries, 30 s timeout, limit 500, no cache, quiet.
+    /// Options with the defaults: receive and transmit, hourly averages, JSON, limit 500,
+    /// and [`FetchSettings::default`].
     pub fn new(
         base_url: impl Into<String>,
         account: impl Into<String>,
@@ -170,21 +206,9 @@ impl FetchOptions {
             accept: Accept::Json,
             auth: None,
             per_ip: false,
-            concurrency: 4,
-            retries: 4,
-            backoff_min: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-            timeout: Duration::from_secs(30),
             limit: range::DEFAULT_LIMIT,
-            cache_dir: None,
-            quiet: true,
-            notes: crate::notes::Sink::default(),
-            verbose: false,
-            offline: false,
-            semaphore: None,
-            clients: crate::http::Clients::default(),
-            policy: AnswerPolicy::default(),
             provider: RawProvider::Hostway,
+            settings: FetchSettings::default(),
         }
     }
 
@@ -379,19 +403,19 @@ struct Reporter {
 
 impl Reporter {
     fn new(opts: &FetchOptions, chunks: usize) -> Reporter {
-        let bar = if opts.quiet {
+        let bar = if opts.settings.quiet {
             None
         } else {
-            opts.notes.bar(
+            opts.settings.notes.bar(
                 "fetching {bar:30} {pos}/{len} chunks {elapsed_precise} {msg}",
                 chunks as u64,
             )
         };
         Reporter {
             bar,
-            sink: opts.notes.clone(),
-            verbose: opts.verbose && !opts.quiet,
-            quiet: opts.quiet,
+            sink: opts.settings.notes.clone(),
+            verbose: opts.settings.verbose && !opts.settings.quiet,
+            quiet: opts.settings.quiet,
         }
     }
 
@@ -524,8 +548,9 @@ impl Client {
                             .into(),
                     ));
                 }
-                let client = softlayer::Client::with_clients(spec.config.clone(), &opts.clients)
-                    .map_err(provider)?;
+                let client =
+                    softlayer::Client::with_clients(spec.config.clone(), &opts.settings.clients)
+                        .map_err(provider)?;
                 let spec = spec.clone();
                 let tracking = tokio::sync::OnceCell::new();
                 Ok((
@@ -545,8 +570,9 @@ impl Client {
                         spec.period
                     )));
                 }
-                let client = cloudwatch::Client::with_clients(spec.config.clone(), &opts.clients)
-                    .map_err(provider)?;
+                let client =
+                    cloudwatch::Client::with_clients(spec.config.clone(), &opts.settings.clients)
+                        .map_err(provider)?;
                 let start = day_start(opts.range.start);
                 let period = cloudwatch::finest_period(start, Utc::now(), spec.period);
                 let age = Utc::now() - start;
@@ -596,9 +622,9 @@ impl Client {
         let client = HostwayClient::new(
             endpoint,
             opts.auth.as_ref(),
-            opts.timeout,
-            opts.concurrency,
-            &opts.clients,
+            opts.settings.timeout,
+            opts.settings.concurrency,
+            &opts.settings.clients,
         )?;
         Ok(Client::Hostway(client))
     }
@@ -858,7 +884,7 @@ fn validate(opts: &FetchOptions) -> Result<(), FetchError> {
     } else if opts.scopes.contains(&Scope::Total) {
         return bad("--scope total is Hostway's; other providers give receive and transmit");
     }
-    if opts.concurrency == 0 {
+    if opts.settings.concurrency == 0 {
         return bad("--concurrency must be at least 1");
     }
     if opts.limit == 0 {
@@ -879,10 +905,10 @@ fn validate(opts: &FetchOptions) -> Result<(), FetchError> {
             opts.range
         )));
     }
-    if opts.offline && opts.cache_dir.is_none() {
+    if opts.settings.offline && opts.settings.cache_dir.is_none() {
         return bad("--offline reads only the cache; it cannot be used with --no-cache");
     }
-    if opts.offline && opts.policy.refresh {
+    if opts.settings.offline && opts.settings.policy.refresh {
         return bad("--refresh asks the server again; it cannot be used with --offline");
     }
     Ok(())
@@ -902,8 +928,8 @@ pub fn fetch(opts: &FetchOptions) -> Result<Fetched, FetchError> {
 pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     validate(opts)?;
     let today = Utc::now().date_naive();
-    if opts.range.end > today && !opts.quiet {
-        opts.notes.note(&format!(
+    if opts.range.end > today && !opts.settings.quiet {
+        opts.settings.notes.note(&format!(
             "trafficgraph: the range {} ends in the future (today is {today}, UTC): the days \
              after {today} have no data yet",
             opts.range
@@ -928,7 +954,7 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     let shared = Arc::new(Shared {
         client,
         streams,
-        cache: opts.cache_dir.as_ref().map(Cache::new),
+        cache: opts.settings.cache_dir.as_ref().map(Cache::new),
         opts: opts.clone(),
         today: Utc::now().date_naive(),
         jobs: Mutex::new(jobs),
@@ -949,7 +975,7 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
         shared.reporter.note(&note);
     }
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..opts.concurrency.min(planned) {
+    for _ in 0..opts.settings.concurrency.min(planned) {
         workers.spawn(worker(shared.clone()));
     }
     while let Some(joined) = workers.join_next().await {
@@ -1118,11 +1144,11 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
     let stream = &shared.streams[id.stream];
     let key = shared.client.cache_key(stream, id.range);
     let past = id.range.end < shared.today;
-    if let (Some(cache), true, false) = (&shared.cache, past, opts.policy.refresh) {
-        match cache.get(&key, opts.policy.lenient) {
+    if let (Some(cache), true, false) = (&shared.cache, past, opts.settings.policy.refresh) {
+        match cache.get(&key, opts.settings.policy.lenient) {
             Lookup::Hit(answer) => {
                 shared.cached.fetch_add(1, Ordering::SeqCst);
-                if opts.verbose {
+                if opts.settings.verbose {
                     let path = cache.entry_path(&key);
                     shared
                         .reporter
@@ -1143,7 +1169,7 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
             Lookup::Miss => {}
         }
     }
-    if opts.offline {
+    if opts.settings.offline {
         return Err(FetchError::Offline { chunk: id.clone() });
     }
     let wire = request(shared, id).await?;
@@ -1163,7 +1189,7 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
             let expect = Expect {
                 range: id.range,
                 step: shared.client.step(opts),
-                lenient: opts.policy.lenient,
+                lenient: opts.settings.policy.lenient,
             };
             let mut series = Vec::with_capacity(parts.len());
             let mut dropped = 0;
@@ -1183,7 +1209,7 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
                 });
             }
             if series.iter().all(|s| s.points.is_empty()) && past {
-                if !opts.policy.allow_empty {
+                if !opts.settings.policy.allow_empty {
                     return Err(FetchError::Empty {
                         chunk: id.clone(),
                         url: url(),
@@ -1230,15 +1256,15 @@ async fn request(shared: &Shared, id: &ChunkId) -> Result<Wire, FetchError> {
     let stream = &shared.streams[id.stream];
     let opts = &shared.opts;
     let backoff = ExponentialBuilder::default()
-        .with_min_delay(opts.backoff_min)
-        .with_max_delay(opts.backoff_max.max(opts.backoff_min))
-        .with_max_times(opts.retries)
+        .with_min_delay(opts.settings.backoff_min)
+        .with_max_delay(opts.settings.backoff_max.max(opts.settings.backoff_min))
+        .with_max_times(opts.settings.retries)
         .with_jitter();
     let attempts = AtomicUsize::new(0);
     let log = |line: &str| shared.reporter.log(line);
     let result = (|| async {
         attempts.fetch_add(1, Ordering::SeqCst);
-        let _permit = match &opts.semaphore {
+        let _permit = match &opts.settings.semaphore {
             Some(limit) => limit.acquire().await.ok(),
             None => None,
         };

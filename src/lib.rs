@@ -157,16 +157,16 @@ pub fn run_with(mut command: Command, notes: &Sink) -> Result<Outcome, Error> {
     match &mut command {
         Command::Render(job) => {
             if let Some(job::Source::Http(o)) = &mut job.source {
-                o.notes = notes.clone();
+                o.settings.notes = notes.clone();
             }
         }
         Command::Export(job) => {
             if let job::Source::Http(o) = &mut job.source {
-                o.notes = notes.clone();
+                o.settings.notes = notes.clone();
             }
         }
-        Command::Fetch(job) => job.fetch.notes = notes.clone(),
-        Command::Report(job) => job.notes = notes.clone(),
+        Command::Fetch(job) => job.fetch.settings.notes = notes.clone(),
+        Command::Report(job) => job.fetch.notes = notes.clone(),
         Command::ReportMerge(job) => job.notes = notes.clone(),
         _ => {}
     }

@@ -32,9 +32,9 @@ fn start(config: SimConfig) -> SimHandle {
 fn options(sim: &SimHandle, scopes: &[Scope], range: DateRange) -> FetchOptions {
     let mut o = FetchOptions::new(sim.base_url(), ACCOUNT, SERVER, vec![IP.to_string()], range);
     o.scopes = scopes.to_vec();
-    o.backoff_min = Duration::from_millis(1);
-    o.backoff_max = Duration::from_millis(20);
-    o.timeout = Duration::from_secs(20);
+    o.settings.backoff_min = Duration::from_millis(1);
+    o.settings.backoff_max = Duration::from_millis(20);
+    o.settings.timeout = Duration::from_secs(20);
     o
 }
 
@@ -63,7 +63,7 @@ fn two_years_hourly_equal_the_simulator_value_for_value() {
     let sim = start(SimConfig::default());
     let r = range("2023-01-01", "2024-12-31");
     let mut o = options(&sim, &[Scope::Receive, Scope::Transmit], r);
-    o.concurrency = 8;
+    o.settings.concurrency = 8;
     let fetched = fetch(&o).unwrap();
     for scope in [Scope::Receive, Scope::Transmit] {
         let want = expected(IP, scope, r);
@@ -130,7 +130,7 @@ fn start_before_creation_continues_from_the_server_minimum() {
     });
     let r = range("2024-01-01", "2024-03-31");
     let mut o = options(&sim, &[Scope::Receive, Scope::Transmit], r);
-    o.concurrency = 1;
+    o.settings.concurrency = 1;
     let fetched = fetch(&o).unwrap();
     assert_eq!(
         fetched.unavailable,
@@ -213,7 +213,7 @@ fn twenty_percent_injected_503s_still_complete() {
     });
     let r = range("2024-01-01", "2024-12-31");
     let mut o = options(&sim, &[Scope::Receive, Scope::Transmit], r);
-    o.retries = 10;
+    o.settings.retries = 10;
     let fetched = fetch(&o).unwrap();
     for scope in [Scope::Receive, Scope::Transmit] {
         assert_eq!(
@@ -234,7 +234,7 @@ fn retries_are_bounded_and_the_failure_names_the_chunk() {
         ..SimConfig::default()
     });
     let mut o = options(&sim, &[Scope::Transmit], range("2024-01-01", "2024-01-02"));
-    o.retries = 2;
+    o.settings.retries = 2;
     let text = fetch(&o).unwrap_err().to_string();
     assert!(
         text.starts_with("chunk ip 10.0.0.1 transmit 2024-01-01..2024-01-02: 503 Service Unavailable from http://127.0.0.1:"),
@@ -267,9 +267,9 @@ fn interrupted_fetch_resumes_with_only_the_missing_requests() {
     let cache = tempfile::tempdir().unwrap();
     let r = range("2023-01-01", "2024-12-31"); // 37 chunks
     let mut o = options(&sim, &[Scope::Receive], r);
-    o.cache_dir = Some(cache.path().to_path_buf());
+    o.settings.cache_dir = Some(cache.path().to_path_buf());
     o.auth = Some(Secret::new("Bearer cache-token-91c2"));
-    o.retries = 1;
+    o.settings.retries = 1;
 
     let e = fetch(&o).unwrap_err().to_string();
     assert!(e.starts_with("chunk ip 10.0.0.1 receive "), "{e}");
@@ -414,9 +414,9 @@ fn connection_errors_and_timeouts_are_retried_then_named() {
     let r = range("2024-01-01", "2024-01-02");
     let mut o = FetchOptions::new(base, ACCOUNT, SERVER, vec![IP.into()], r);
     o.scopes = vec![Scope::Receive];
-    o.backoff_min = Duration::from_millis(1);
-    o.backoff_max = Duration::from_millis(5);
-    o.retries = 2;
+    o.settings.backoff_min = Duration::from_millis(1);
+    o.settings.backoff_max = Duration::from_millis(5);
+    o.settings.retries = 2;
     let e = fetch(&o).unwrap_err();
     let text = e.to_string();
     assert!(text.contains(": request to http://127.0.0.1:"), "{text}");
@@ -427,8 +427,8 @@ fn connection_errors_and_timeouts_are_retried_then_named() {
         ..SimConfig::default()
     });
     let mut o = options(&sim, &[Scope::Receive], r);
-    o.timeout = Duration::from_millis(50);
-    o.retries = 1;
+    o.settings.timeout = Duration::from_millis(50);
+    o.settings.retries = 1;
     let text = fetch(&o).unwrap_err().to_string();
     assert!(
         text.contains(": no answer from http://127.0.0.1:"),
@@ -449,7 +449,7 @@ fn rate_limited_429s_with_retry_after_are_retried() {
     });
     let r = range("2024-01-01", "2024-12-31");
     let mut o = options(&sim, &[Scope::Receive], r);
-    o.retries = 10;
+    o.settings.retries = 10;
     let fetched = fetch(&o).unwrap();
     assert_eq!(
         points(&fetched.traffic, Scope::Receive),

@@ -90,10 +90,10 @@ fn options(base: &str) -> FetchOptions {
         DateRange::new(day, day).unwrap(),
     );
     o.scopes = vec![Scope::Receive];
-    o.retries = 2;
-    o.backoff_min = Duration::from_millis(1);
-    o.backoff_max = Duration::from_millis(5);
-    o.timeout = Duration::from_millis(500);
+    o.settings.retries = 2;
+    o.settings.backoff_min = Duration::from_millis(1);
+    o.settings.backoff_max = Duration::from_millis(5);
+    o.settings.timeout = Duration::from_millis(500);
     o
 }
 

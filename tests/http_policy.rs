@@ -122,11 +122,11 @@ fn options(base: &str, cache: &Path) -> FetchOptions {
         DateRange::new(day, day).unwrap(),
     );
     o.scopes = vec![Scope::Receive];
-    o.retries = 2;
-    o.backoff_min = Duration::from_millis(1);
-    o.backoff_max = Duration::from_millis(5);
-    o.timeout = Duration::from_secs(5);
-    o.cache_dir = Some(cache.to_path_buf());
+    o.settings.retries = 2;
+    o.settings.backoff_min = Duration::from_millis(1);
+    o.settings.backoff_max = Duration::from_millis(5);
+    o.settings.timeout = Duration::from_secs(5);
+    o.settings.cache_dir = Some(cache.to_path_buf());
     o
 }
 

@@ -205,11 +205,11 @@ fn report_of_50_targets_and_2_pools_then_offline_rerun() {
     let out = work.path().join("out");
     let cache = work.path().join("cache");
     let mut job = ReportJob::new(&config, &out);
-    job.cache_dir = Some(cache.clone());
-    job.backoff_min = Duration::from_millis(1);
-    job.backoff_max = Duration::from_millis(10);
+    job.fetch.cache_dir = Some(cache.clone());
+    job.fetch.backoff_min = Duration::from_millis(1);
+    job.fetch.backoff_max = Duration::from_millis(10);
     job.jobs = 6;
-    job.concurrency = 4;
+    job.fetch.concurrency = 4;
     let outcome = report::run(&job).unwrap();
 
     // The flaky server's first requests failed and were retried; nothing else failed.
@@ -787,7 +787,7 @@ fn index_of_300_targets_sorts_filters_and_loads_lazily() {
     let out = work.path().join("out");
     let mut job = ReportJob::new(&config, &out);
     job.jobs = 16;
-    job.concurrency = 16;
+    job.fetch.concurrency = 16;
     let summary = report::run(&job).unwrap().summary;
     assert_eq!(summary.failed(), failing.len());
 
@@ -895,7 +895,7 @@ fn report_shares_one_http_client_and_builds_none_from_the_cache() {
     let config = work.path().join("report.toml");
     std::fs::write(&config, text).unwrap();
     let mut job = ReportJob::new(&config, work.path().join("out"));
-    job.cache_dir = Some(work.path().join("cache"));
+    job.fetch.cache_dir = Some(work.path().join("cache"));
     let first = report::run(&job).unwrap();
     assert_eq!(first.summary.failed(), 0);
     assert!(sim.counters.total() >= 24, "{}", sim.counters.total());
@@ -910,7 +910,7 @@ fn report_shares_one_http_client_and_builds_none_from_the_cache() {
         "a run the cache answers builds no client"
     );
 
-    job.offline = true;
+    job.fetch.offline = true;
     assert_eq!(report::run(&job).unwrap().http_clients, 0);
 }
 

@@ -27,14 +27,13 @@ pub mod summary;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use rayon::prelude::*;
 
 use crate::export::{CsvExporter, Exporter};
-use crate::fetch::FetchOptions;
 use crate::fetch::{CloudWatchRaw, RawProvider, SoftLayerRaw};
+use crate::fetch::{FetchOptions, FetchSettings};
 use crate::model::{Method, Origin, Period, Scope, Series, Traffic};
 use crate::output::{write_output, OutputError};
 use crate::provider::cloudwatch::CloudWatchConfig;
@@ -51,51 +50,35 @@ use summary::{file_stems, Summary, SummaryRow};
 /// A validated `report` command.
 #[derive(Debug, Clone)]
 pub struct ReportJob {
+    /// The TOML configuration: targets, pools, defaults.
     pub config: PathBuf,
+    /// Where the graphs, CSVs, summary and index go (owned by the report: see `outdir`).
     pub out_dir: PathBuf,
-    pub offline: bool,
     /// Targets in progress at once.
     pub jobs: usize,
     /// "Today"; `None` is today in the configured time zone.
     pub now: Option<NaiveDate>,
-    /// Requests in flight at once, across all targets.
-    pub concurrency: usize,
-    pub retries: usize,
-    pub backoff_min: Duration,
-    pub backoff_max: Duration,
-    pub timeout: Duration,
-    /// `None` disables the cache.
-    pub cache_dir: Option<PathBuf>,
-    pub quiet: bool,
-    pub verbose: bool,
-    /// Where the progress bar and notes go (silent by default).
-    pub notes: crate::notes::Sink,
-    /// The answer checks relaxed, and whether to bypass the cache.
-    pub policy: crate::fetch::AnswerPolicy,
     /// Only this share of the targets, and a shard summary instead of the summary files.
     pub shard: Option<shard::Shard>,
+    /// How every target is fetched. `concurrency` bounds requests across all targets;
+    /// `quiet` and `notes` are the report's own progress bar and notes.
+    pub fetch: FetchSettings,
 }
 
 impl ReportJob {
-    /// A job with the CLI's defaults, no cache, quiet.
+    /// A job with the CLI's defaults (8 targets at once, 8 requests in flight), no cache,
+    /// quiet.
     pub fn new(config: impl Into<PathBuf>, out_dir: impl Into<PathBuf>) -> ReportJob {
         ReportJob {
             config: config.into(),
             out_dir: out_dir.into(),
-            offline: false,
             jobs: 8,
             now: None,
-            concurrency: 8,
-            retries: 4,
-            backoff_min: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-            timeout: Duration::from_secs(30),
-            cache_dir: None,
-            quiet: true,
-            verbose: false,
-            notes: crate::notes::Sink::default(),
-            policy: crate::fetch::AnswerPolicy::default(),
             shard: None,
+            fetch: FetchSettings {
+                concurrency: 8,
+                ..FetchSettings::default()
+            },
         }
     }
 }
@@ -322,26 +305,27 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         Some(_) => selected.len(),
         None => config.targets.len() + config.pools.len(),
     };
-    let bar = if job.quiet || job.verbose {
+    let bar = if job.fetch.quiet || job.fetch.verbose {
         None
     } else {
-        job.notes.bar(
+        job.fetch.notes.bar(
             "report {bar:30} {pos}/{len} graphs {elapsed_precise}",
             total as u64,
         )
     };
     let note = |line: String| {
-        if job.quiet {
+        if job.fetch.quiet {
             return;
         }
-        job.notes
+        job.fetch
+            .notes
             .note_over(bar.as_deref(), &format!("trafficgraph: {line}"));
     };
     let ctx = Arc::new(Ctx {
         stems,
         plan,
         job: job.clone(),
-        semaphore: Arc::new(tokio::sync::Semaphore::new(job.concurrency.max(1))),
+        semaphore: Arc::new(tokio::sync::Semaphore::new(job.fetch.concurrency.max(1))),
         clients: crate::http::Clients::default(),
         pool_members,
         config,
@@ -494,8 +478,8 @@ fn finish(
     let out = &ctx.job.out_dir;
     if let Some(out_dir) = out_dir {
         let removed = out_dir.remove_unlisted(out, &summary)?;
-        if !removed.is_empty() && !ctx.job.quiet {
-            ctx.job.notes.note(&format!(
+        if !removed.is_empty() && !ctx.job.fetch.quiet {
+            ctx.job.fetch.notes.note(&format!(
                 "trafficgraph: removed {} graph and CSV files of a previous run that this \
                  report does not list",
                 removed.len()
@@ -621,19 +605,13 @@ fn fetch_options(ctx: &Ctx, t: &TargetConfig, provider: RawProvider) -> FetchOpt
     };
     o.scopes = plan.scopes.clone();
     o.period = plan.period;
-    o.concurrency = job.concurrency;
-    o.retries = job.retries;
-    o.backoff_min = job.backoff_min;
-    o.backoff_max = job.backoff_max;
-    o.timeout = job.timeout;
-    o.cache_dir = job.cache_dir.clone();
-    o.quiet = !job.verbose;
-    o.verbose = job.verbose;
-    o.offline = job.offline;
-    o.notes = job.notes.clone();
-    o.policy = job.policy;
-    o.semaphore = Some(ctx.semaphore.clone());
-    o.clients = ctx.clients.clone();
+    o.settings = FetchSettings {
+        // A target's own fetch says nothing unless asked to: the report's bar speaks.
+        quiet: !job.fetch.verbose,
+        semaphore: Some(ctx.semaphore.clone()),
+        clients: ctx.clients.clone(),
+        ..job.fetch.clone()
+    };
     o
 }
 

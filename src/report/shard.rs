@@ -392,8 +392,8 @@ pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
             .chain(config.pools.iter().map(|p| p.name.as_str())),
     );
     let mut report_job = ReportJob::new(origin, &job.out_dir);
-    report_job.quiet = job.quiet;
-    report_job.notes = job.notes.clone();
+    report_job.fetch.quiet = job.quiet;
+    report_job.fetch.notes = job.notes.clone();
     let ctx = Ctx {
         stems,
         plan,

@@ -33,8 +33,8 @@ pub fn run(job: &DemoJob, notes: &crate::notes::Sink) -> Result<Outcome, Error> 
         vec!["192.0.2.10".to_string()],
         range,
     );
-    opts.quiet = false;
-    opts.notes = notes.clone();
+    opts.settings.quiet = false;
+    opts.settings.notes = notes.clone();
     let fetched = fetch::fetch(&opts)?;
     let requests = sim.counters.total();
     sim.shutdown();

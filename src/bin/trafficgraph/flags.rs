@@ -10,7 +10,9 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use trafficgraph::export::ExportFormat;
-use trafficgraph::fetch::{AnswerPolicy, CloudWatchRaw, FetchOptions, RawProvider, SoftLayerRaw};
+use trafficgraph::fetch::{
+    AnswerPolicy, CloudWatchRaw, FetchOptions, FetchSettings, RawProvider, SoftLayerRaw,
+};
 use trafficgraph::job::{
     check_request_limits, default_title, BenchJob, CachePruneJob, CacheVerifyJob, Command, DemoJob,
     ExportJob, Fallback, FallbackMode, FetchJob, RenderJob, Source, StatsFormat,
@@ -243,42 +245,78 @@ pub struct FetchArgs {
     /// Keep one series per IP instead of summing them per timestamp.
     #[arg(long, help_heading = "Fetch")]
     pub per_ip: bool,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 4, help_heading = "Fetch")]
-    pub concurrency: usize,
+    /// Most data sets asked for in one request (the server may refuse fewer).
+    #[arg(long, default_value_t = trafficgraph::range::DEFAULT_LIMIT, help_heading = "Fetch")]
+    pub limit: u32,
+    #[command(flatten)]
+    pub requests: RequestArgs,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+}
+
+/// How to fetch, for `fetch`, `render`, `export` and `report` alike: one group, turned
+/// into the library's [`FetchSettings`].
+#[derive(Debug, Clone, Args)]
+pub struct RequestArgs {
+    /// Requests in flight at once [default: 4 for one fetch; 8 for a report, across all
+    /// its targets].
+    #[arg(long, value_name = "N", help_heading = "Requests")]
+    pub concurrency: Option<usize>,
     /// Retries of a request after timeouts, connection errors, 429 and 5xx.
-    #[arg(long, default_value_t = 4, help_heading = "Fetch")]
+    #[arg(long, default_value_t = 4, help_heading = "Requests")]
     pub retries: usize,
     /// Seconds to wait for one answer.
     #[arg(
         long,
         default_value_t = 30.0,
         value_name = "SECONDS",
-        help_heading = "Fetch"
+        help_heading = "Requests"
     )]
     pub timeout: f64,
-    /// Most data sets asked for in one request (the server may refuse fewer).
-    #[arg(long, default_value_t = trafficgraph::range::DEFAULT_LIMIT, help_heading = "Fetch")]
-    pub limit: u32,
     /// Cache directory (default: the platform cache directory + trafficgraph).
-    #[arg(long, value_name = "DIR", help_heading = "Fetch")]
+    #[arg(long, value_name = "DIR", help_heading = "Requests")]
     pub cache_dir: Option<PathBuf>,
     /// Neither read nor write the cache.
-    #[arg(long, conflicts_with = "cache_dir", help_heading = "Fetch")]
+    #[arg(long, conflicts_with = "cache_dir", help_heading = "Requests")]
     pub no_cache: bool,
     /// Use only the cache; name every chunk it lacks instead of asking the server.
-    #[arg(long, conflicts_with = "no_cache", help_heading = "Fetch")]
+    #[arg(long, conflicts_with = "no_cache", help_heading = "Requests")]
     pub offline: bool,
     /// No progress bar or notes on stderr.
-    #[arg(long, short = 'q', help_heading = "Fetch")]
+    #[arg(long, short = 'q', help_heading = "Requests")]
     pub quiet: bool,
     /// Log every request (method, URL, status, ms) to stderr.
-    #[arg(long, short = 'v', conflicts_with = "quiet", help_heading = "Fetch")]
+    #[arg(long, short = 'v', conflicts_with = "quiet", help_heading = "Requests")]
     pub verbose: bool,
     #[command(flatten)]
     pub checks: CheckArgs,
-    #[command(flatten)]
-    pub provider: ProviderArgs,
+}
+
+impl RequestArgs {
+    /// Checks the flags and builds the settings; `concurrency` is the command's default.
+    pub fn settings(self, concurrency: usize) -> Result<FetchSettings, String> {
+        let concurrency = self.concurrency.unwrap_or(concurrency);
+        let timeout = check_request_limits(concurrency, self.timeout).map_err(|e| e.to_string())?;
+        let policy = self.checks.policy();
+        if self.offline && policy.refresh {
+            return Err("--refresh asks the server again; it cannot be used with --offline".into());
+        }
+        Ok(FetchSettings {
+            concurrency,
+            retries: self.retries,
+            timeout,
+            cache_dir: if self.no_cache {
+                None
+            } else {
+                self.cache_dir.or_else(Cache::default_dir)
+            },
+            offline: self.offline,
+            policy,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            ..FetchSettings::default()
+        })
+    }
 }
 
 /// The answer checks a user may relax (README "What the tool checks"); strict by default.
@@ -315,8 +353,7 @@ impl FetchArgs {
         let end = self.end.ok_or("give --end YYYY-MM-DD")?;
         let range = DateRange::new(start, end)
             .ok_or_else(|| format!("--end {end} is before --start {start}"))?;
-        let timeout =
-            check_request_limits(self.concurrency, self.timeout).map_err(|e| e.to_string())?;
+        let settings = self.requests.clone().settings(4)?;
         if self.limit == 0 {
             return Err("--limit must be at least 1".into());
         }
@@ -354,19 +391,8 @@ impl FetchArgs {
         };
         opts.period = period;
         opts.scopes = self.scope.scopes();
-        opts.concurrency = self.concurrency;
-        opts.retries = self.retries;
-        opts.timeout = timeout;
         opts.limit = self.limit;
-        opts.cache_dir = if self.no_cache {
-            None
-        } else {
-            self.cache_dir.or_else(Cache::default_dir)
-        };
-        opts.quiet = self.quiet;
-        opts.verbose = self.verbose;
-        opts.offline = self.offline;
-        opts.policy = self.checks.policy();
+        opts.settings = settings;
         Ok(opts)
     }
 
@@ -1132,38 +1158,14 @@ pub struct ReportArgs {
     /// puts the shards together.
     #[arg(long, value_name = "I/N", value_parser = trafficgraph::report::shard::parse_shard)]
     pub shard: Option<trafficgraph::report::shard::Shard>,
-    /// Use only the cache; name every chunk it lacks instead of asking the server.
-    #[arg(long, conflicts_with = "no_cache")]
-    pub offline: bool,
     /// Targets in progress at once (fetched, drawn and written).
     #[arg(long, default_value_t = 8)]
     pub jobs: usize,
     /// "Today" for the named range, YYYY-MM-DD (default: today in the configured zone).
     #[arg(long, value_parser = parse_date, value_name = "YYYY-MM-DD")]
     pub now: Option<NaiveDate>,
-    /// HTTP requests in flight at once, across all targets.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// Retries of a request after timeouts, connection errors, 429 and 5xx.
-    #[arg(long, default_value_t = 4)]
-    pub retries: usize,
-    /// Seconds to wait for one answer.
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
-    pub timeout: f64,
-    /// Cache directory (default: the platform cache directory + trafficgraph).
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Neither read nor write the cache.
-    #[arg(long, conflicts_with = "cache_dir")]
-    pub no_cache: bool,
-    /// No progress bar or notes on stderr.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    /// Log every request (method, URL, status, ms) to stderr.
-    #[arg(long, short = 'v', conflicts_with = "quiet")]
-    pub verbose: bool,
     #[command(flatten)]
-    pub checks: CheckArgs,
+    pub requests: RequestArgs,
 }
 
 /// `trafficgraph report ...` subcommands.
@@ -1207,30 +1209,15 @@ impl ReportArgs {
         if !(1..=256).contains(&self.jobs) {
             return Err(format!("--jobs {} out of range (1 to 256)", self.jobs));
         }
-        let timeout =
-            check_request_limits(self.concurrency, self.timeout).map_err(|e| e.to_string())?;
+        let fetch = self.requests.settings(8)?;
         let (Some(config), Some(out_dir)) = (self.config, self.out_dir) else {
             return Err("report needs --config FILE and --out-dir DIR".into());
         };
         let mut job = ReportJob::new(config, out_dir);
         job.shard = self.shard;
-        job.offline = self.offline;
         job.jobs = self.jobs;
         job.now = self.now;
-        job.concurrency = self.concurrency;
-        job.retries = self.retries;
-        job.timeout = timeout;
-        job.cache_dir = if self.no_cache {
-            None
-        } else {
-            self.cache_dir.or_else(Cache::default_dir)
-        };
-        job.quiet = self.quiet;
-        job.verbose = self.verbose;
-        job.policy = self.checks.policy();
-        if job.offline && job.policy.refresh {
-            return Err("--refresh asks the server again; it cannot be used with --offline".into());
-        }
+        job.fetch = fetch;
         Ok(job)
     }
 }
