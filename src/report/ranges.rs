@@ -35,15 +35,24 @@ fn span(start: NaiveDate, end: NaiveDate) -> Result<DateRange, String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RangeName {
+    /// `day`: yesterday.
     Day,
+    /// `week`: the 7 days before today.
     Week,
+    /// `30day`: the 30 days before today.
     #[serde(rename = "30day")]
     ThirtyDay,
+    /// `previous_calendar_month`: all of last month.
     PreviousCalendarMonth,
+    /// `current_calendar_month`: the 1st of this month to today (partial).
     CurrentCalendarMonth,
+    /// `current_billing_cycle`: the last billing day on or before today, to today (partial).
     CurrentBillingCycle,
+    /// `previous_billing_cycle`: the cycle before the current one.
     PreviousBillingCycle,
+    /// `specified_day`: the given date.
     SpecifiedDay,
+    /// `specified_range`: the given start to end, inclusive.
     SpecifiedRange,
 }
 
