@@ -23,13 +23,15 @@ use crate::stats;
 /// How long to run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Budget {
+    /// Render for about this many seconds of wall time (at least 0.01).
     Seconds(f64),
+    /// Render this many graphs (at least 1).
     Graphs(usize),
 }
 
 /// The measured figures; `--json` prints them as the last stdout line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BenchReport {
+pub(crate) struct BenchReport {
     pub graphs: usize,
     pub threads: usize,
     pub seconds: f64,
@@ -52,7 +54,7 @@ fn one_graph(traffic: &Traffic, opts: &RenderOptions) -> Result<Vec<u8>, RenderE
 }
 
 /// Renders until the budget is spent; returns the report and the last PNG.
-pub fn run(
+pub(crate) fn run(
     traffic: &Traffic,
     opts: &RenderOptions,
     budget: Budget,

@@ -24,12 +24,15 @@ pub trait Exporter {
 /// `--format csv|json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExportFormat {
+    /// CSV, one column per series (the default).
     #[default]
     Csv,
+    /// JSON: the same rows as the CSV, plus what is known of their origin.
     Json,
 }
 
 impl ExportFormat {
+    /// The exporter that writes this format.
     pub fn exporter(self) -> Box<dyn Exporter + Send + Sync> {
         match self {
             ExportFormat::Csv => Box::new(CsvExporter),

@@ -148,15 +148,20 @@ pub enum RawProvider {
     /// The Hostway-style API at `base_url` (account, server, IPs).
     #[default]
     Hostway,
+    /// SoftLayer `getBandwidthData` of one server's network.
     SoftLayer(SoftLayerRaw),
+    /// CloudWatch `GetMetricStatistics` of one instance.
     CloudWatch(CloudWatchRaw),
 }
 
 /// SoftLayer `getBandwidthData` of one server's network: octets per bucket.
 #[derive(Debug, Clone)]
 pub struct SoftLayerRaw {
+    /// Account, API key and endpoint.
     pub config: SoftLayerConfig,
+    /// The hardware (server) id whose bandwidth is read.
     pub hardware_id: u64,
+    /// Public or private network.
     pub network: NetworkType,
     /// Bucket seconds asked for as they are; `None`: hourly, and for `Period::Daily` the
     /// hours summed into UTC days (SoftLayer's own daily buckets start at -06:00).
@@ -166,7 +171,9 @@ pub struct SoftLayerRaw {
 /// CloudWatch `GetMetricStatistics` `Sum` of an instance's `NetworkIn`/`NetworkOut`.
 #[derive(Debug, Clone)]
 pub struct CloudWatchRaw {
+    /// Credentials, region and endpoint.
     pub config: CloudWatchConfig,
+    /// The EC2 instance whose `NetworkIn`/`NetworkOut` are read.
     pub instance_id: String,
     /// Seconds per data point asked for (raised to what CloudWatch keeps for the range).
     pub period: u32,
@@ -241,6 +248,7 @@ pub struct ChunkId {
     pub stream: usize,
     /// The stream's label, for messages.
     pub label: String,
+    /// The chunk's inclusive UTC days.
     pub range: DateRange,
 }
 
@@ -261,6 +269,7 @@ fn attempts_note(attempts: usize) -> String {
 /// Why a fetch failed. One line each, naming the chunk; never the credential.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// The options were refused before any request (the message says which and why).
     #[error("{0}")]
     Options(String),
     /// A `--base-url` refused before any request.
@@ -269,54 +278,93 @@ pub enum FetchError {
     /// A `--auth` value that cannot be sent.
     #[error(transparent)]
     Auth(#[from] InvalidAuthHeader),
+    /// The tokio runtime could not be built.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// A request failed for good: not retryable, or still failing after every retry.
     #[error("{chunk}: {source}{}", attempts_note(*attempts))]
     Request {
+        /// The chunk being fetched.
         chunk: ChunkId,
+        /// Attempts made, the first included.
         attempts: usize,
+        /// The last failure.
         #[source]
         source: Box<RequestError>,
     },
+    /// Even a single day was refused as over the server's limit of data sets.
     #[error(
         "{chunk}: the server refuses even one day as over its limit of data sets; try --period daily"
     )]
-    OverLimitDay { chunk: ChunkId },
+    OverLimitDay {
+        /// The one-day chunk refused.
+        chunk: ChunkId,
+    },
+    /// The server's minimum start date did not move the chunk's start, so clamping to it
+    /// would loop.
     #[error("{chunk}: the server gave minimum start date {min}, which does not move the start")]
-    MinDateLoop { chunk: ChunkId, min: NaiveDate },
+    MinDateLoop {
+        /// The chunk whose start did not move.
+        chunk: ChunkId,
+        /// The minimum date the server gave.
+        min: NaiveDate,
+    },
+    /// `offline` is set and the cache does not hold this chunk.
     #[error("{chunk}: not in the cache, and --offline makes no requests")]
-    Offline { chunk: ChunkId },
+    Offline {
+        /// The chunk missing from the cache.
+        chunk: ChunkId,
+    },
+    /// A raw provider (SoftLayer, CloudWatch) request failed for good.
     #[error("{chunk}: {source}{}", attempts_note(*attempts))]
     Provider {
+        /// The chunk being fetched.
         chunk: ChunkId,
+        /// Attempts made, the first included.
         attempts: usize,
+        /// The last failure.
         #[source]
         source: Box<ProviderError>,
     },
+    /// An answer failed a [`crate::validate`] rule; nothing of it was written or cached.
     #[error(
         "{chunk}: the answer from {url} fails a check, so nothing was written or cached: {source}"
     )]
     Invalid {
+        /// The chunk the answer was for.
         chunk: ChunkId,
+        /// The request URL (no credential in it).
         url: String,
+        /// The rule broken and the row that broke it.
         #[source]
         source: Violation,
     },
+    /// No data for days wholly in the past, refused unless `allow_empty`.
     #[error(
         "{chunk}: the server answered no data for days wholly in the past ({url}); \
          nothing was written or cached. If the server really carried no traffic then, \
          run again with --allow-empty"
     )]
-    Empty { chunk: ChunkId, url: String },
+    Empty {
+        /// The chunk answered empty.
+        chunk: ChunkId,
+        /// The request URL.
+        url: String,
+    },
+    /// The server's creation date is after the whole range, so none of it exists.
     #[error(
         "ip {ip}: the server was created after the range: its first day is {min}, the range \
          {range} ends before it (the server's 400 minimum date); ask for days from {min} on"
     )]
     CreatedAfterRange {
+        /// The IP whose server was created later.
         ip: String,
+        /// The days asked for.
         range: DateRange,
+        /// The server's first day.
         min: NaiveDate,
     },
+    /// A cache entry for this chunk fails a check when read.
     #[error(
         "{chunk}: cache entry {} fails a check ({reason}); it was written by an earlier \
          trafficgraph or changed on disk: run again with --refresh to fetch it anew \
@@ -324,8 +372,11 @@ pub enum FetchError {
         path.display()
     )]
     CacheInvalid {
+        /// The chunk the entry holds.
         chunk: ChunkId,
+        /// The entry's file.
         path: PathBuf,
+        /// The check it fails.
         reason: EntryError,
     },
 }
@@ -333,6 +384,7 @@ pub enum FetchError {
 /// Part of the requested range that does not exist on the server (before its creation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unavailable {
+    /// The Hostway IP whose data starts after the requested start (raw providers have none).
     pub ip: String,
     /// The requested days that do not exist.
     pub range: DateRange,
@@ -387,9 +439,13 @@ pub struct Coverage {
 /// The traffic fetched, and what is missing from it.
 #[derive(Debug, Clone)]
 pub struct Fetched {
+    /// The series fetched, merged in time order.
     pub traffic: Traffic,
+    /// Parts of the range before the server's creation date, one per IP that has them.
     pub unavailable: Vec<Unavailable>,
+    /// Counts of what the fetch did.
     pub summary: FetchSummary,
+    /// How much of the requested range the answers cover.
     pub coverage: Coverage,
 }
 

@@ -91,6 +91,7 @@ impl Clients {
         self.built.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
+    /// Whether this run built no client yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -100,7 +101,7 @@ impl Clients {
 /// fetch answered wholly from the cache, or `--offline`, builds none and loads no
 /// certificates. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct LazyClient {
+pub(crate) struct LazyClient {
     clients: Clients,
     timeout: Duration,
     max_idle_per_host: Option<usize>,
@@ -131,7 +132,7 @@ impl LazyClient {
 /// The one HTTP client set-up: user agent, `timeout` for a whole request (connecting takes
 /// at most 10 s of it), rustls with the ring provider, and the redirect policy of this
 /// module. `max_idle_per_host` bounds the kept-alive connections (`None`: reqwest's
-/// default). The error is one line. Fetches take theirs through [`LazyClient`].
+/// default). The error is one line. Fetches take theirs through `LazyClient`.
 pub fn client(
     timeout: Duration,
     max_idle_per_host: Option<usize>,
@@ -160,21 +161,39 @@ pub struct ClientError(reqwest::Error);
 /// ones a server chose (every one but the URL we asked for) without their query.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RedirectRefused {
+    /// The target is on another origin (scheme, host or port).
     #[error(
         "{from} redirected to {to}: another origin, not followed (data is only taken from \
          the host you named; if the new one is right, name it instead)"
     )]
-    OtherOrigin { from: String, to: String },
+    OtherOrigin {
+        /// The URL that redirected.
+        from: String,
+        /// Where it pointed.
+        to: String,
+    },
+    /// The target was already visited in this chain.
     #[error(
         "{from} redirected to {to}, which it already visited: a redirect loop, not followed; \
          the server is misconfigured, check the URL"
     )]
-    Loop { from: String, to: String },
+    Loop {
+        /// The URL that redirected.
+        from: String,
+        /// Where it pointed.
+        to: String,
+    },
+    /// The chain is longer than [`MAX_REDIRECTS`].
     #[error(
         "{from} redirected to {to}: more than {MAX_REDIRECTS} redirects, not followed; \
          check the URL"
     )]
-    TooMany { from: String, to: String },
+    TooMany {
+        /// The URL that redirected.
+        from: String,
+        /// Where it pointed.
+        to: String,
+    },
 }
 
 fn redirect_policy() -> Policy {

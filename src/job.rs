@@ -53,7 +53,9 @@ pub enum FallbackMode {
 /// A validated fallback: when, and what to ask for.
 #[derive(Debug, Clone)]
 pub struct Fallback {
+    /// When the provider's graph is used.
     pub mode: FallbackMode,
+    /// Which provider graph to ask for, and how.
     pub request: ProviderRequest,
 }
 
@@ -101,65 +103,103 @@ pub fn default_title(source: &Source) -> String {
 /// A validated command for [`crate::run`].
 #[derive(Debug, Clone)]
 pub enum Command {
+    /// `render`: a PNG from raw data or the provider's graph.
     Render(RenderJob),
+    /// `export`: CSV or JSON from raw data.
     Export(ExportJob),
+    /// `fetch`: the raw data of a range, written as CSV or JSON.
     Fetch(FetchJob),
+    /// `sim`: the loopback simulator, served until Ctrl-C.
     Sim(SimConfig),
+    /// `demo`: a fetch from the in-process simulator, written as `traffic.csv` and
+    /// `graph.png`.
     Demo(DemoJob),
+    /// `report`: every target of a config, with a summary and an index page.
     Report(crate::report::ReportJob),
+    /// `report merge`: the shards of a sharded report, merged.
     ReportMerge(crate::report::shard::MergeJob),
+    /// `bench`: the same graph rendered over and over, timed.
     Bench(BenchJob),
+    /// `cache verify`: every cache entry checked.
     CacheVerify(CacheVerifyJob),
+    /// `cache list`: what the cache in this directory holds.
     CacheList(PathBuf),
+    /// `cache prune`: removes old or named entries.
     CachePrune(CachePruneJob),
 }
 
 /// `cache prune`: which cache, and which entries (both conditions when both are given).
 #[derive(Debug, Clone)]
 pub struct CachePruneJob {
+    /// The cache directory.
     pub cache_dir: PathBuf,
+    /// Remove entries whose data ends more than this many days ago.
     pub older_than: Option<u32>,
+    /// Remove entries that name this server: a Hostway account or server id, or a part of a
+    /// raw provider's key (e.g. the hardware or instance id).
     pub server: Option<String>,
 }
 
 /// `cache verify`: which cache, and whether to delete the entries that fail.
 #[derive(Debug, Clone)]
 pub struct CacheVerifyJob {
+    /// The cache directory.
     pub cache_dir: PathBuf,
+    /// Delete the entries that fail instead of only naming them.
     pub remove: bool,
 }
 
+/// `fetch`: what to fetch and where to write it.
 #[derive(Debug, Clone)]
 pub struct FetchJob {
+    /// What to fetch.
     pub fetch: FetchOptions,
+    /// The file written (atomically).
     pub output: PathBuf,
+    /// CSV or JSON.
     pub format: ExportFormat,
 }
 
+/// `bench`: the input and graph to time, and for how long.
 #[derive(Debug, Clone)]
 pub struct BenchJob {
+    /// `--input` files, parsed once before the timing.
     pub inputs: Vec<InputSpec>,
+    /// The graph rendered each time.
     pub render: RenderOptions,
+    /// How long to run.
     pub budget: crate::bench::Budget,
+    /// Rayon workers rendering at once (0 counts as 1).
     pub threads: usize,
+    /// Also print the report as one JSON line.
     pub json: bool,
+    /// Where to write the last PNG, if anywhere.
     pub output: Option<PathBuf>,
 }
 
+/// `render`: where the traffic comes from and how it is drawn.
 #[derive(Debug, Clone)]
 pub struct RenderJob {
     /// `None` with `--fallback always`: nothing is fetched.
     pub source: Option<Source>,
+    /// The PNG written (atomically).
     pub output: PathBuf,
+    /// Size, theme, units, figures and the rest of the drawing.
     pub render: RenderOptions,
+    /// Print the figures on stdout, in this format.
     pub stats: Option<StatsFormat>,
+    /// Whether and how to use a provider-drawn graph instead.
     pub fallback: Option<Fallback>,
 }
 
+/// `export`: where the traffic comes from and the file it is written to.
 #[derive(Debug, Clone)]
 pub struct ExportJob {
+    /// The traffic exported.
     pub source: Source,
+    /// The file written (atomically).
     pub output: PathBuf,
+    /// CSV or JSON.
     pub format: ExportFormat,
 }
 
@@ -168,13 +208,14 @@ pub struct ExportJob {
 pub enum Source {
     /// `--input` files.
     Files(Vec<InputSpec>),
-    /// The Hostway API (`--base-url` and the other fetch flags).
+    /// Fetched over HTTP: the Hostway API (`--base-url`) or a raw provider, with the fetch
+    /// flags.
     Http(Box<FetchOptions>),
 }
 
 /// Why traffic could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum SourceError {
+pub(crate) enum SourceError {
     #[error(transparent)]
     Input(#[from] crate::source::file::InputError),
     #[error(transparent)]
@@ -182,7 +223,7 @@ pub enum SourceError {
 }
 
 /// Loads the traffic of a source, and what the fetch did when it was fetched.
-pub fn load(source: &Source) -> Result<(Traffic, Option<crate::FetchReport>), SourceError> {
+pub(crate) fn load(source: &Source) -> Result<(Traffic, Option<crate::FetchReport>), SourceError> {
     match source {
         Source::Files(specs) => Ok((crate::source::file::read_inputs(specs)?, None)),
         Source::Http(opts) => {

@@ -17,10 +17,12 @@
 //! The binary is a thin shell over [`run`], so integration tests drive the whole tool
 //! in-process.
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod export;
 pub mod fetch;
-pub mod hash;
+pub(crate) mod hash;
 pub mod http;
 pub mod job;
 pub mod model;
@@ -45,30 +47,43 @@ pub use notes::Sink;
 /// Every way a command can fail; each message is one line naming what and where.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An `--input` file could not be read, parsed or checked.
     #[error(transparent)]
     Input(#[from] source::file::InputError),
+    /// The graph could not be drawn or encoded.
     #[error(transparent)]
     Render(#[from] render::RenderError),
+    /// An output file could not be written.
     #[error(transparent)]
     Output(#[from] output::OutputError),
+    /// Fetching raw data failed.
     #[error(transparent)]
     Fetch(#[from] fetch::FetchError),
+    /// The simulator could not start.
     #[error(transparent)]
     Sim(#[from] sim::SimError),
+    /// The provider-drawn graph (`--fallback always`) could not be had.
     #[error(transparent)]
     Provider(Box<provider::ProviderError>),
+    /// Raw data failed and so did the provider-drawn graph that replaces it.
     #[error("raw data failed ({raw}); the {provider} fallback failed too: {source}")]
     Fallback {
+        /// Why the raw data failed.
         raw: String,
+        /// The provider asked.
         provider: provider::ProviderKind,
+        /// Why the provider's graph failed.
         #[source]
         source: Box<provider::ProviderError>,
     },
+    /// The command cannot do what was asked, or its output could not be formatted; the
+    /// message says why.
     #[error("{0}")]
     Usage(String),
     /// A figure came out infinite or NaN: refused rather than printed as null.
     #[error("{0}; nothing was written")]
     Figures(#[source] stats::FigureError),
+    /// No report could be written at all.
     #[error(transparent)]
     Report(#[from] report::ReportError),
     /// `cache verify` found entries that fail; `lines` name them (stdout).
@@ -76,12 +91,20 @@ pub enum Error {
         "{failed} cache entries fail a check; `trafficgraph cache verify --remove` deletes \
          them, or run again with --refresh"
     )]
-    CacheFails { failed: usize, lines: Vec<String> },
+    CacheFails {
+        /// How many entries fail.
+        failed: usize,
+        /// One line per failing entry, then the count.
+        lines: Vec<String>,
+    },
     /// The report was written, but some targets or pools are `failed` rows.
     #[error("{failed} of {total} targets and pools failed; the report in {} lists why", .dir.display())]
     ReportIncomplete {
+        /// The report directory, or for a shard its shard summary file.
         dir: std::path::PathBuf,
+        /// Rows that failed.
         failed: usize,
+        /// Rows (targets and pools) in the report.
         total: usize,
     },
 }
@@ -121,9 +144,12 @@ pub struct Outcome {
 /// The result of a fetch, apart from the traffic itself (`"fetch"` in `--stats json`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FetchReport {
+    /// What the fetch asked for and how much of it came back.
     #[serde(flatten)]
     pub coverage: fetch::Coverage,
+    /// Parts of the range before the server's creation date.
     pub unavailable: Vec<fetch::Unavailable>,
+    /// Counts of what the fetch did (requests, cache hits, splits, retries).
     pub summary: fetch::FetchSummary,
 }
 

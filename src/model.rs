@@ -14,15 +14,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
+    /// Traffic into the server (inbound).
     Receive,
+    /// Traffic out of the server (outbound).
     Transmit,
     /// Receive plus transmit, as the provider computed it.
     Total,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Receive, Scope::Transmit, Scope::Total];
+    pub(crate) const ALL: [Scope; 3] = [Scope::Receive, Scope::Transmit, Scope::Total];
 
+    /// The lowercase name the APIs and files use: `receive`, `transmit` or `total`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Receive => "receive",
@@ -56,7 +59,9 @@ impl FromStr for Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
+    /// One data set per hour.
     Hourly,
+    /// One data set per day.
     Daily,
 }
 
@@ -74,6 +79,7 @@ impl Period {
         86_400 / self.seconds()
     }
 
+    /// The name the APIs and files use: `hourly` or `daily`.
     pub fn as_str(self) -> &'static str {
         match self {
             Period::Hourly => "hourly",
@@ -101,13 +107,18 @@ impl fmt::Display for Period {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
+    /// The average of the samples.
     Avg,
+    /// The sum of the samples.
     Sum,
+    /// The smallest sample.
     Min,
+    /// The largest sample.
     Max,
 }
 
 impl Method {
+    /// The name the APIs and files use: `avg`, `sum`, `min` or `max`.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Avg => "avg",
@@ -127,8 +138,11 @@ impl fmt::Display for Method {
 /// What was asked for: one IP address of one dedicated server of one account.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Target {
+    /// Account id.
     pub account: String,
+    /// Dedicated server id.
     pub server: String,
+    /// IP address, as the API names it.
     pub ip: String,
 }
 
@@ -142,8 +156,11 @@ impl fmt::Display for Target {
 /// says, how many samples stand behind it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Point {
+    /// Start of the period the data set covers (UTC, whole seconds).
     pub time: DateTime<Utc>,
+    /// The value as the source gave it, in the source's unit (see [`crate::units::ValueUnit`]).
     pub value: f64,
+    /// Samples behind the value, when the source says.
     pub count: Option<u64>,
 }
 
@@ -158,6 +175,8 @@ pub struct Stamper {
 }
 
 impl Stamper {
+    /// Unix seconds of `t` (as `t.timestamp()`, sub-second part dropped); fastest when
+    /// called in time order.
     #[inline]
     pub fn stamp(&mut self, t: &DateTime<Utc>) -> i64 {
         use chrono::Timelike;
@@ -174,10 +193,13 @@ impl Stamper {
 /// Where a series came from. Every field is optional: a file on disk may say nothing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Origin {
+    /// Granularity of the data sets, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub period: Option<Period>,
+    /// How the provider consolidated each period, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<Method>,
+    /// Which IP of which server, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<Target>,
 }
@@ -194,9 +216,11 @@ pub struct Origin {
 /// the series changes ([`Series::grid_step`]), so hot paths can map indices to times.
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// The direction of traffic measured.
     pub scope: Scope,
     /// Distinguishes series of the same scope (e.g. the IP with `--per-ip`); empty otherwise.
     pub label: String,
+    /// Where the series came from, as far as known.
     pub origin: Origin,
     times: Vec<i64>,
     values: Vec<f64>,
@@ -346,7 +370,7 @@ impl Series {
         s
     }
 
-    pub fn reserve(&mut self, additional: usize) {
+    pub(crate) fn reserve(&mut self, additional: usize) {
         self.times.reserve(additional);
         self.values.reserve(additional);
         if !self.counts.is_empty() {
@@ -397,6 +421,7 @@ impl Series {
         self.times.len()
     }
 
+    /// Whether the series has no samples.
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.times.is_empty()
@@ -536,17 +561,17 @@ impl Series {
         infer_step(&self.times)
     }
 
-    pub fn first_time(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn first_time(&self) -> Option<DateTime<Utc>> {
         self.times.first().map(|&t| time_of(t))
     }
 
-    pub fn last_time(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn last_time(&self) -> Option<DateTime<Utc>> {
         self.times.last().map(|&t| time_of(t))
     }
 
     /// The first time at which two samples disagree (another value or count), in time
     /// order. Equal duplicates are not a conflict: [`Series::normalize`] merges them.
-    pub fn conflict(&self) -> Option<Conflict> {
+    pub(crate) fn conflict(&self) -> Option<Conflict> {
         if self.times.windows(2).all(|w| w[0] < w[1]) {
             return None;
         }
@@ -558,7 +583,7 @@ impl Series {
     }
 
     /// The first time at which this series and `other` (both normalized) disagree.
-    pub fn conflict_with(&self, other: &Series) -> Option<Conflict> {
+    pub(crate) fn conflict_with(&self, other: &Series) -> Option<Conflict> {
         let (mut i, mut j) = (0, 0);
         while i < self.len() && j < other.len() {
             match self.times[i].cmp(&other.times[j]) {
@@ -645,8 +670,11 @@ pub fn sum_series<'a>(
 /// Two samples for one time that disagree: no rule can tell which is right.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Conflict {
+    /// The timestamp both samples claim.
     pub time: DateTime<Utc>,
+    /// The value seen first (in time order, or of the series asked).
     pub first: f64,
+    /// The value that contradicts it (a later sample, or the other series').
     pub second: f64,
 }
 
@@ -726,10 +754,12 @@ fn snap_step(d: i64) -> i64 {
 /// scope and label.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Traffic {
+    /// The series, in the order they were read or fetched.
     pub series: Vec<Series>,
 }
 
 impl Traffic {
+    /// Traffic of these series, as given.
     pub fn new(series: Vec<Series>) -> Traffic {
         Traffic { series }
     }
@@ -742,6 +772,7 @@ impl Traffic {
             .or_else(|| self.series.iter().find(|s| s.scope == scope))
     }
 
+    /// Whether no series has a sample.
     pub fn is_empty(&self) -> bool {
         self.series.iter().all(Series::is_empty)
     }

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {source}")]
 pub struct OutputError {
+    /// The file (or directory) that could not be written.
     pub path: PathBuf,
+    /// The I/O error.
     #[source]
     pub source: std::io::Error,
 }

@@ -20,7 +20,9 @@ pub const DEFAULT_LIMIT: u32 = 500;
 /// An inclusive range of whole UTC days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DateRange {
+    /// First day, included.
     pub start: NaiveDate,
+    /// Last day, included (never before `start`).
     pub end: NaiveDate,
 }
 

@@ -12,7 +12,7 @@
 //! side by side gathers both rollups and brackets the percentile of the joined values. At a
 //! million points that pass is the costliest part of a graph, and it comes near memory
 //! speed only with wide vectors, so its loops are written in lanes and compiled for
-//! AVX-512, AVX2 and the baseline, picked at run time ([`simd`]; the environment variable
+//! AVX-512, AVX2 and the baseline, picked at run time (`simd`; the environment variable
 //! `TRAFFICGRAPH_SIMD=avx2` or `=baseline` forces a narrower path, for measuring it on a
 //! machine that has a wider one).
 //!
@@ -28,13 +28,16 @@ pub const BUCKET: usize = 128;
 /// -inf when there are none). NaNs are ignored by the minimum and maximum.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bucket {
+    /// Smallest value (+inf when none).
     pub min: f64,
+    /// Largest value (-inf when none).
     pub max: f64,
+    /// Sum of the values (exact only for exact sums).
     pub sum: f64,
 }
 
 impl Bucket {
-    pub const EMPTY: Bucket = Bucket {
+    pub(crate) const EMPTY: Bucket = Bucket {
         min: f64::INFINITY,
         max: f64::NEG_INFINITY,
         sum: 0.0,
@@ -57,6 +60,7 @@ impl Bucket {
         lanes.bucket()
     }
 
+    /// The figures of both buckets' values together.
     #[inline]
     pub fn merge(self, o: Bucket) -> Bucket {
         Bucket {
@@ -79,7 +83,9 @@ pub struct Rollup {
 /// The figures of a stretch of raw values, as a sample-by-sample scan finds them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Figures {
+    /// Smallest value of the stretch.
     pub min: f64,
+    /// Largest value of the stretch.
     pub max: f64,
     /// In lanes or from buckets: exact only for exact sums.
     pub sum: f64,
@@ -129,10 +135,12 @@ impl Rollup {
         self.len
     }
 
+    /// Whether no sample was summarised.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// The buckets, in time order (see [`Rollup::range`] for the samples of each).
     pub fn buckets(&self) -> &[Bucket] {
         &self.buckets
     }
@@ -190,15 +198,20 @@ impl Rollup {
 /// in `lo..=hi` kept (at most `cap` of them).
 #[derive(Debug, Clone, Copy)]
 pub struct Bracket {
+    /// Joined values below this are only counted.
     pub lo: f64,
+    /// Joined values from `lo` to `hi` (inclusive) are kept.
     pub hi: f64,
+    /// Most values kept; more sets [`PairPass::overflow`].
     pub cap: usize,
 }
 
 /// What [`pair_pass`] found besides the values it kept.
 #[derive(Debug)]
 pub struct PairPass {
+    /// The rollup of `Join::a`.
     pub a: Rollup,
+    /// The rollup of `Join::b`.
     pub b: Rollup,
     /// Joined values below the bracket.
     pub below: usize,
@@ -210,12 +223,19 @@ pub struct PairPass {
 /// `i + ua == j + ub`; the joined value of a shared timestamp is `join(a, b)`, of a lone
 /// sample its value times `ga` (`gb`).
 pub struct Join<'s, J> {
+    /// The first series' raw values.
     pub a: &'s [f64],
+    /// Position of `a[0]` on the shared timeline.
     pub ua: usize,
+    /// Factor of an `a` sample with no `b` sample at its timestamp.
     pub ga: f64,
+    /// The second series' raw values.
     pub b: &'s [f64],
+    /// Position of `b[0]` on the shared timeline.
     pub ub: usize,
+    /// Factor of a `b` sample with no `a` sample at its timestamp.
     pub gb: f64,
+    /// The joined value of a shared timestamp, from `a`'s and `b`'s values.
     pub join: J,
 }
 
@@ -277,7 +297,7 @@ pub fn pair_pass<J: Fn(f64, f64) -> f64 + Copy>(
 
 /// The vector width the pass runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Simd {
+pub(crate) enum Simd {
     Avx512,
     Avx2,
     /// The x86-64 baseline (SSE2), or whatever the target has without run-time checks.
@@ -291,7 +311,7 @@ pub enum Simd {
 pub const SIMD_ENV: &str = "TRAFFICGRAPH_SIMD";
 
 /// The path the pass takes on this CPU under [`SIMD_ENV`].
-pub fn simd() -> Simd {
+pub(crate) fn simd() -> Simd {
     static PICKED: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
     *PICKED.get_or_init(|| {
         let cap = match std::env::var(SIMD_ENV).as_deref().map(str::trim) {

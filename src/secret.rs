@@ -7,10 +7,13 @@ use std::fmt;
 
 use base64::Engine as _;
 
+/// A credential that formats as `<redacted>` with both `{}` and `{:?}`; read it with
+/// [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value` (used as it is: no trimming, no encoding).
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }

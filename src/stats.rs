@@ -24,7 +24,9 @@ use crate::units::{DisplayUnit, ValueUnit};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PercentileOf {
+    /// The receive samples only.
     Receive,
+    /// The transmit samples only.
     Transmit,
     /// max(receive, transmit) per timestamp: the usual billing rule.
     #[default]
@@ -51,10 +53,13 @@ impl FromStr for PercentileOf {
 /// How raw values become rates, and which percentile to compute.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StatsOptions {
+    /// What the raw values are (resolved per series with its method).
     pub value_unit: ValueUnit,
+    /// Bits or bytes per second, for every rate figure.
     pub unit: DisplayUnit,
     /// In (0, 100]; `None` draws and computes no percentile.
     pub percentile: Option<f64>,
+    /// Which samples the percentile is taken of.
     pub percentile_of: PercentileOf,
 }
 
@@ -73,16 +78,25 @@ impl Default for StatsOptions {
 /// volume transferred over the samples present.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeriesStats {
+    /// The series' name, as in legends: `receive` or `receive@10.0.0.1`.
     pub name: String,
+    /// The direction of traffic.
     pub scope: Scope,
+    /// Number of samples.
     pub samples: usize,
     /// Samples present / samples expected between the first and last timestamp.
     pub coverage: f64,
+    /// Largest rate.
     pub max: f64,
+    /// When the largest rate first occurred (start of its period); `None` without samples.
     pub max_at: Option<DateTime<Utc>>,
+    /// Mean rate over the samples present (gaps are not counted as zero).
     pub avg: f64,
+    /// Smallest rate.
     pub min: f64,
+    /// Rate of the latest sample.
     pub last: f64,
+    /// Bytes transferred over the samples present.
     pub total_bytes: f64,
     /// The largest finite rate (at least 0): what the rate axis is scaled to. Gathered in
     /// the same pass as the other figures so drawing need not scan the samples again;
@@ -95,28 +109,40 @@ pub struct SeriesStats {
     pub rollup: Option<Arc<Rollup>>,
 }
 
+/// The percentile line: which percentile, of what, and its value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PercentileStat {
+    /// The percentile, in (0, 100].
     pub p: f64,
     /// What the samples were: receive, transmit, max, sum (or total when that is all there is).
     pub of: String,
+    /// Always `nearest-rank` (see the module documentation).
     pub method: &'static str,
+    /// Number of samples ranked.
     pub samples: usize,
+    /// The percentile's rate, in the display unit.
     pub value: f64,
 }
 
 /// Everything `--stats json` prints and the legend shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stats {
+    /// `bits/s` or `bytes/s`: the unit of every rate.
     pub unit: &'static str,
+    /// The step between data sets, in seconds (the finest series').
     pub step_seconds: i64,
+    /// Earliest timestamp over all series.
     pub start: Option<DateTime<Utc>>,
+    /// Latest timestamp over all series.
     pub end: Option<DateTime<Utc>>,
+    /// Figures of each non-empty series, in the traffic's order.
     pub series: Vec<SeriesStats>,
+    /// The percentile line, when one was asked for and there were samples.
     pub percentile: Option<PercentileStat>,
 }
 
 impl Stats {
+    /// The figures of the first series of `scope`.
     pub fn series(&self, scope: Scope) -> Option<&SeriesStats> {
         self.series.iter().find(|s| s.scope == scope)
     }
@@ -160,13 +186,21 @@ pub enum FigureError {
     /// A series figure (`max`, `avg`, `min`, `last`, `total_bytes`, `coverage`).
     #[error("the {figure} of {series} cannot be computed ({value}); the values are out of range")]
     Series {
+        /// Which figure.
         figure: &'static str,
+        /// The series' column name.
         series: String,
+        /// What it came out as.
         value: f64,
     },
     /// The percentile.
     #[error("the {p}th percentile cannot be computed ({value})")]
-    Percentile { p: f64, value: f64 },
+    Percentile {
+        /// The percentile asked for, in (0, 100].
+        p: f64,
+        /// What it came out as.
+        value: f64,
+    },
 }
 
 /// Factor from one raw value of `series` to the display unit per second.

@@ -15,7 +15,9 @@ pub enum ValueUnit {
     /// `octets-per-period` when the series was consolidated with `sum`, otherwise
     /// `bytes-per-second`.
     Auto,
+    /// `bits-per-second`: a rate in bits per second.
     BitsPerSecond,
+    /// `bytes-per-second`: a rate in bytes (octets) per second.
     BytesPerSecond,
     /// Octets transferred during the data set's period (an hour or a day).
     OctetsPerPeriod,
@@ -68,8 +70,10 @@ impl FromStr for ValueUnit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DisplayUnit {
+    /// Bits per second (the default; what links are sold in).
     #[default]
     Bits,
+    /// Bytes per second.
     Bytes,
 }
 
@@ -90,6 +94,7 @@ impl DisplayUnit {
         }
     }
 
+    /// `bits/s` or `bytes/s`, as figures and `--stats json` name the unit.
     pub fn as_str(self) -> &'static str {
         match self {
             DisplayUnit::Bits => "bits/s",

@@ -45,9 +45,11 @@ pub const MAX_COUNT: u64 = u32::MAX as u64;
 /// One data set as a source sent it, before gaps are dropped.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Row {
+    /// The timestamp as sent (UTC).
     pub time: DateTime<Utc>,
     /// `None` is a gap (`null`, or an empty CSV cell).
     pub value: Option<f64>,
+    /// Samples behind the value, when the source says.
     pub count: Option<u64>,
 }
 
@@ -64,14 +66,20 @@ impl From<Point> for Row {
 /// Which rule a row broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
+    /// A timestamp outside the requested days (relaxed by `--lenient`).
     Range,
+    /// A timestamp off the period's grid.
     Grid,
+    /// Two different rows for one timestamp.
     Duplicate,
+    /// A value that is not finite, negative, or over [`MAX_VALUE`].
     Value,
+    /// A count over [`MAX_COUNT`].
     Count,
 }
 
 impl Rule {
+    /// The rule's name in messages: `range`, `grid`, `duplicate`, `value` or `count`.
     pub fn as_str(self) -> &'static str {
         match self {
             Rule::Range => "range",
@@ -94,9 +102,13 @@ impl fmt::Display for Rule {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("row {row} ({}): {message} [rule: {rule}]", time.format("%Y-%m-%d %H:%M:%S UTC"))]
 pub struct Violation {
+    /// 1-based, in the order the source sent the rows.
     pub row: usize,
+    /// The row's timestamp.
     pub time: DateTime<Utc>,
+    /// The rule broken.
     pub rule: Rule,
+    /// What is wrong and what to do.
     pub message: String,
 }
 
@@ -116,6 +128,7 @@ pub struct Expect {
 /// merged, and what leniency dropped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checked {
+    /// The points, in time order, gaps dropped and equal duplicates merged.
     pub points: Vec<Point>,
     /// Rows outside the range dropped under `--lenient`.
     pub dropped: usize,

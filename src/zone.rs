@@ -14,7 +14,9 @@ use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, Offse
 /// A display zone. Fixed offsets stay an offset (`+0530` has no `Etc/GMT` name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Zone {
+    /// A fixed offset from UTC (`UTC`, `+0530`).
     Fixed(FixedOffset),
+    /// An IANA zone, whose offset follows its daylight-saving rules.
     Named(chrono_tz::Tz),
 }
 
@@ -25,6 +27,7 @@ impl Default for Zone {
 }
 
 impl Zone {
+    /// Coordinated Universal Time: offset 0.
     pub const UTC: Zone = Zone::Fixed(match FixedOffset::east_opt(0) {
         Some(o) => o,
         None => panic!("UTC"),
@@ -156,13 +159,19 @@ impl fmt::Display for Zone {
 pub enum ZoneError {
     /// A `+`/`-` offset that is not `HHMM`, `HH:MM` or `HH`, or over 14 hours.
     #[error("bad time zone '{text}' (expected UTC, +HHMM, -HHMM or a name such as Europe/Berlin)")]
-    BadOffset { text: String },
+    BadOffset {
+        /// What was given.
+        text: String,
+    },
     /// Neither UTC, an offset nor an IANA name.
     #[error(
         "unknown time zone '{text}' (expected UTC, +HHMM, -HHMM or an IANA name such as \
          Europe/Berlin or America/Chicago)"
     )]
-    Unknown { text: String },
+    Unknown {
+        /// What was given.
+        text: String,
+    },
 }
 
 impl FromStr for Zone {

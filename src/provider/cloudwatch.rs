@@ -17,7 +17,7 @@
 //! particular order and are returned as parsed; the validator sorts them.
 //!
 //! Both calls share one signed form POST and one process-wide rate limiter; all XML
-//! (images, data points, errors) is read with quick-xml through [`super::xml`].
+//! (images, data points, errors) is read with quick-xml through `xml`.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -57,8 +57,11 @@ const CHECK_CREDENTIALS: &str = "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AW
 /// An access key pair, with a session token for temporary credentials.
 #[derive(Clone)]
 pub struct AwsCredentials {
+    /// The access key id (`AKIA...`/`ASIA...`); kept out of `Debug` output too.
     pub access_key_id: String,
+    /// The secret access key.
     pub secret_access_key: Secret,
+    /// The session token of temporary credentials.
     pub session_token: Option<Secret>,
 }
 
@@ -74,6 +77,7 @@ impl fmt::Debug for AwsCredentials {
 }
 
 impl AwsCredentials {
+    /// Explicit credentials.
     pub fn new(
         access_key_id: impl Into<String>,
         secret_access_key: impl Into<Secret>,
@@ -106,13 +110,16 @@ impl AwsCredentials {
 /// Region, credentials and (for tests) another endpoint.
 #[derive(Debug, Clone)]
 pub struct CloudWatchConfig {
+    /// AWS region, e.g. `us-east-1`; part of the endpoint and of the signature.
     pub region: String,
+    /// The key the requests are signed with.
     pub credentials: AwsCredentials,
     /// `None`: `https://monitoring.{region}.amazonaws.com/`.
     pub endpoint: Option<String>,
 }
 
 impl CloudWatchConfig {
+    /// `region` and `credentials`, the region's public endpoint.
     pub fn new(region: impl Into<String>, credentials: AwsCredentials) -> Self {
         CloudWatchConfig {
             region: region.into(),
@@ -133,6 +140,7 @@ impl CloudWatchConfig {
         Ok(Self::new(region, AwsCredentials::from_env()?))
     }
 
+    /// Another endpoint URL (a loopback simulator, a VPC endpoint), used as it is.
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
         self
@@ -220,11 +228,17 @@ pub struct MetricWidget {
 /// Options for the usual graph: an EC2 instance's NetworkIn and NetworkOut in bit/s.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkWidget {
+    /// The EC2 instance id.
     pub instance_id: String,
+    /// First instant of the graph (UTC).
     pub start: DateTime<Utc>,
+    /// Last instant of the graph (UTC).
     pub end: DateTime<Utc>,
+    /// Width in pixels asked for.
     pub width: u32,
+    /// Height in pixels asked for.
     pub height: u32,
+    /// Title drawn by AWS; `None` draws none.
     pub title: Option<String>,
     /// `+HHMM` or `-HHMM`; AWS draws UTC when absent.
     pub timezone: Option<String>,
@@ -295,10 +309,6 @@ impl MetricWidget {
         MetricWidget { json }
     }
 
-    pub fn as_json(&self) -> &Value {
-        &self.json
-    }
-
     /// The size AWS will draw: `width`/`height`, or 600x400.
     pub fn size(&self) -> (u32, u32) {
         let side = |k: &str, d: u32| {
@@ -314,6 +324,7 @@ impl MetricWidget {
         )
     }
 
+    /// The widget's `title`, when it has one.
     pub fn title(&self) -> Option<String> {
         self.json
             .get("title")
@@ -480,7 +491,7 @@ fn check_statistics(
 /// At most `max` starts in any `window`: each call reserves the earliest allowed instant.
 /// Pure (the caller passes `now` and sleeps), so it is tested without clocks.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     max: usize,
     window: Duration,
     slots: VecDeque<Instant>,
@@ -530,6 +541,7 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client with its own HTTP client, built on the first call.
     pub fn new(config: CloudWatchConfig) -> Result<Self, ProviderError> {
         Self::with_clients(config, &crate::http::Clients::default())
     }

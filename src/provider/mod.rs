@@ -15,22 +15,23 @@
 //! the pure provider layer: one request, parsed faithfully into [`crate::validate::Row`]s
 //! in UTC; chunking, caching and the validation rules are the fetch engine's.
 //!
-//! Credentials travel in [`Secret`], whose `Debug` prints `<redacted>` and which has no
-//! `Display`, so they cannot end up in logs, errors or outputs by accident.
+//! Credentials travel in [`Secret`], whose `Debug` and `Display` both print `<redacted>`
+//! (only [`Secret::expose`] gives the value, and it is not `Serialize`), so they cannot end
+//! up in logs, errors or outputs by accident.
 //!
 //! - [`softlayer`]: REST client for the server and bandwidth-pool graphs and the raw counters;
 //! - [`cloudwatch`]: Query-protocol client for `GetMetricWidgetImage` and
 //!   `GetMetricStatistics`, SigV4-signed;
 //! - [`image`]: PNG validation, resizing and re-encoding;
 //! - [`sim`]: a loopback server answering both providers' calls, for tests and demos;
-//! - [`xml`]: the element tree AWS answers are read into (quick-xml underneath).
+//! - `xml`: the element tree AWS answers are read into (quick-xml underneath).
 
 pub mod cloudwatch;
 pub mod image;
 pub mod request;
 pub mod sim;
 pub mod softlayer;
-pub mod xml;
+pub(crate) mod xml;
 
 use std::fmt;
 use std::time::Duration;
@@ -40,7 +41,9 @@ use crate::http::{self, BodyError, RedirectRefused};
 /// Which provider draws the fallback graph (`--provider softlayer|cloudwatch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {
+    /// IBM Cloud (SoftLayer) `getBandwidthGraph`/`getBandwidthImage`.
     SoftLayer,
+    /// AWS CloudWatch `GetMetricWidgetImage`.
     CloudWatch,
 }
 
@@ -78,7 +81,9 @@ impl std::str::FromStr for ProviderKind {
 pub struct ProviderImage {
     /// PNG bytes with a `tEXt` chunk `Source` = `provider:<name>`.
     pub png: Vec<u8>,
+    /// Pixels across (the size asked for).
     pub width: u32,
+    /// Pixels down (the size asked for).
     pub height: u32,
     /// `"softlayer"` or `"cloudwatch"`.
     pub provider: &'static str,
@@ -104,69 +109,108 @@ pub use crate::secret::Secret;
 /// none carries a credential (URLs never hold any: they travel in headers).
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
+    /// No credential was given for the provider.
     #[error("{provider}: no credentials: {hint}")]
     MissingCredentials {
+        /// The provider asked.
         provider: ProviderKind,
+        /// Which flags or environment variables supply it.
         hint: &'static str,
     },
+    /// The provider refused the credentials (401/403 or its own auth error).
     #[error("{provider} rejected the credentials ({detail}): check {check}")]
     Auth {
+        /// The provider asked.
         provider: ProviderKind,
+        /// What the provider said, on one line.
         detail: String,
+        /// What the user should check (the key, its permissions).
         check: &'static str,
     },
+    /// The API says the method no longer exists.
     #[error(
         "{provider} no longer offers {method} (the API says it is not a valid method): \
          this graph cannot be had from the provider; use the raw traffic data instead"
     )]
     Deprecated {
+        /// The provider asked.
         provider: ProviderKind,
+        /// The method asked for, `Service::method`.
         method: String,
     },
+    /// Any other error status from the API.
     #[error("{provider} API error from {url}: HTTP {status}{}: {message}", code_suffix(.code))]
     Api {
+        /// The provider asked.
         provider: ProviderKind,
+        /// The request URL (it holds no credential).
         url: String,
+        /// The HTTP status.
         status: u16,
+        /// The provider's error code (an exception or AWS error name), when it gave one.
         code: Option<String>,
+        /// The provider's message, on one line and cut short.
         message: String,
     },
+    /// The request could not be made or got no answer (connection, TLS, timeout, or the
+    /// HTTP client could not be built); worth another attempt.
     #[error("{provider}: request to {url} failed: {reason}; check the endpoint and the network")]
     Transport {
+        /// The provider asked.
         provider: ProviderKind,
+        /// The request URL (`-` when no HTTP client could be built).
         url: String,
+        /// What the HTTP client said.
         reason: String,
     },
     /// A redirect to another origin, a loop or too long a chain (see [`crate::http`]).
     #[error("{provider}: {refused}")]
     Redirect {
+        /// The provider asked.
         provider: ProviderKind,
+        /// Why the redirect was refused.
         refused: RedirectRefused,
     },
+    /// A successful status whose body is not what the API documents.
     #[error("{provider}: unexpected answer from {url}: {what}")]
     BadResponse {
+        /// The provider asked.
         provider: ProviderKind,
+        /// The request URL.
         url: String,
+        /// What is wrong with the body.
         what: String,
     },
+    /// The image sent does not decode as a PNG of sane size.
     #[error("{provider}: the returned image is not a usable PNG: {reason}")]
     NotPng {
+        /// The provider asked.
         provider: ProviderKind,
+        /// Why it was refused.
         reason: String,
     },
+    /// The request is refused before it is sent (e.g. a range that ends before it starts).
     #[error("{provider}: invalid request: {reason}")]
     InvalidRequest {
+        /// The provider asked.
         provider: ProviderKind,
+        /// What is wrong with it.
         reason: String,
     },
+    /// SigV4 signing failed (CloudWatch).
     #[error("{provider}: could not sign the request: {reason}")]
     Signing {
+        /// The provider asked.
         provider: ProviderKind,
+        /// The signer's error.
         reason: String,
     },
+    /// Re-encoding the checked image as PNG failed.
     #[error("{provider}: could not encode the PNG: {reason}")]
     Encode {
+        /// The provider asked.
         provider: ProviderKind,
+        /// The encoder's error.
         reason: String,
     },
 }

@@ -11,19 +11,27 @@ use super::{ProviderError, ProviderImage, ProviderKind};
 pub enum ProviderRequest {
     /// SoftLayer `getBandwidthGraph` of a hardware server.
     SoftLayerServer {
+        /// Credentials and endpoint.
         config: SoftLayerConfig,
+        /// The hardware (server) id.
         hardware_id: u64,
+        /// What to draw: range, network, size.
         graph: ServerGraphRequest,
     },
     /// SoftLayer `getBandwidthImage` of a bandwidth pool (allotment).
     SoftLayerPool {
+        /// Credentials and endpoint.
         config: SoftLayerConfig,
+        /// The bandwidth allotment (pool) id.
         allotment_id: u64,
+        /// What to draw: network, range, size.
         graph: PoolGraphRequest,
     },
     /// CloudWatch `GetMetricWidgetImage`.
     CloudWatch {
+        /// Region, credentials and endpoint.
         config: CloudWatchConfig,
+        /// The `MetricWidget` to draw.
         widget: MetricWidget,
     },
 }

@@ -79,6 +79,7 @@ pub struct SimCounters {
 }
 
 impl SimCounters {
+    /// Reads one of the counters above.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::SeqCst)
     }
@@ -87,14 +88,21 @@ impl SimCounters {
 /// The simulator's accounts and behaviour.
 #[derive(Debug, Clone)]
 pub struct ProviderSimConfig {
+    /// The SoftLayer user name the simulator accepts.
     pub sl_username: String,
+    /// The SoftLayer API key the simulator accepts.
     pub sl_api_key: Secret,
+    /// How the SoftLayer side answers.
     pub softlayer: SimMode,
+    /// The AWS access key id the simulator accepts.
     pub aws_access_key_id: String,
+    /// The AWS secret access key it checks SigV4 signatures with.
     pub aws_secret_access_key: Secret,
+    /// How the CloudWatch side answers.
     pub cloudwatch: SimMode,
     /// Draw this size whatever was asked (to exercise resizing).
     pub image_size: Option<(u32, u32)>,
+    /// What reached the simulator; shared with the caller, who keeps a clone.
     pub counters: Arc<SimCounters>,
 }
 
@@ -127,6 +135,7 @@ pub fn router(config: ProviderSimConfig) -> Router {
 /// A running simulator on 127.0.0.1; stops when dropped.
 #[derive(Debug)]
 pub struct SimServer {
+    /// The loopback address it listens on.
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }

@@ -36,7 +36,9 @@ const CHECK_CREDENTIALS: &str = "SL_USERNAME and SL_API_KEY (API user name and A
 /// Who we are and where we call.
 #[derive(Debug, Clone)]
 pub struct SoftLayerConfig {
+    /// The API user name (`SL_USERNAME`).
     pub username: String,
+    /// The API key (`SL_API_KEY`), sent as HTTP Basic password.
     pub api_key: Secret,
     /// Base URL ending in `/`, e.g. [`DEFAULT_ENDPOINT`] or a loopback simulator.
     pub endpoint: String,
@@ -78,12 +80,15 @@ impl SoftLayerConfig {
 /// Public or private network traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetworkType {
+    /// The public network (the default).
     #[default]
     Public,
+    /// The private (back-end) network.
     Private,
 }
 
 impl NetworkType {
+    /// The wire name: `public` or `private`.
     pub fn as_str(self) -> &'static str {
         match self {
             NetworkType::Public => "public",
@@ -114,12 +119,17 @@ impl FromStr for NetworkType {
 /// One server's graph: `getBandwidthGraph` parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerGraphRequest {
+    /// First instant of the graph (UTC).
     pub start: DateTime<Utc>,
+    /// Last instant of the graph (UTC).
     pub end: DateTime<Utc>,
+    /// Public or private network.
     pub network: NetworkType,
     /// Text height in pixels.
     pub font_size: u32,
+    /// Width in pixels asked for.
     pub width: u32,
+    /// Height in pixels asked for.
     pub height: u32,
     /// `doNotShowTimeZone`.
     pub hide_time_zone: bool,
@@ -128,13 +138,21 @@ pub struct ServerGraphRequest {
 /// The period a pool graph covers (`snapshotRange`); the specified ones carry their dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnapshotRange {
+    /// `day`: the last 24 hours.
     Day,
+    /// `week`: the last 7 days.
     Week,
+    /// `30day`: the last 30 days.
     ThirtyDay,
+    /// `previous_calendar_month`.
     PreviousCalendarMonth,
+    /// `current_calendar_month`.
     CurrentCalendarMonth,
+    /// `current_billing_cycle`.
     CurrentBillingCycle,
+    /// `previous_billing_cycle`.
     PreviousBillingCycle,
+    /// `specified_day`: that day.
     SpecifiedDay(NaiveDate),
     /// First and last day, inclusive.
     SpecifiedRange(NaiveDate, NaiveDate),
@@ -247,7 +265,9 @@ impl fmt::Display for SnapshotRange {
 /// A bandwidth pool's graph: `getBandwidthImage` parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolGraphRequest {
+    /// Public or private network.
     pub network: NetworkType,
+    /// The period the graph covers.
     pub range: SnapshotRange,
     /// SoftLayer picks the size of a pool graph; when set, the image is resized to it.
     pub size: Option<(u32, u32)>,
@@ -266,6 +286,7 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client with its own HTTP client, built on the first call.
     pub fn new(config: SoftLayerConfig) -> Result<Self, ProviderError> {
         Self::with_clients(config, &crate::http::Clients::default())
     }

@@ -32,15 +32,25 @@ use crate::units;
 /// Colours of one theme.
 #[derive(Debug, Clone, Copy)]
 pub struct Palette {
+    /// Background around the plot (title, axes, legend).
     pub canvas: RGBColor,
+    /// Background of the plotting area.
     pub plot: RGBColor,
+    /// Grid lines.
     pub grid: RGBColor,
+    /// Axis lines.
     pub axis: RGBColor,
+    /// Title, tick labels and legend text.
     pub text: RGBColor,
+    /// The header note (time zone, decimation), quieter than `text`.
     pub dim: RGBColor,
+    /// The receive series.
     pub receive: RGBColor,
+    /// The transmit series.
     pub transmit: RGBColor,
+    /// The total series (receive plus transmit as the provider computed it).
     pub total: RGBColor,
+    /// The percentile line.
     pub percentile: RGBColor,
     /// For per-IP series, drawn as lines; no red (the percentile's colour).
     pub extra: [RGBColor; 8],
@@ -132,13 +142,13 @@ impl Palette {
 
 /// How one series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mark {
+pub(crate) enum Mark {
     Area,
     Line,
 }
 
 /// One series as it will be drawn and listed in the legend.
-pub struct Plotted<'a> {
+pub(crate) struct Plotted<'a> {
     pub series: &'a Series,
     pub title: String,
     pub color: RGBColor,
@@ -150,7 +160,11 @@ pub struct Plotted<'a> {
 
 /// Receive as an area and transmit as a line; a lone series (of any scope) as an area;
 /// total beside receive/transmit, and any per-IP series, as lines.
-pub fn plan<'a>(traffic: &'a Traffic, stats: &'a Stats, opts: &RenderOptions) -> Vec<Plotted<'a>> {
+pub(crate) fn plan<'a>(
+    traffic: &'a Traffic,
+    stats: &'a Stats,
+    opts: &RenderOptions,
+) -> Vec<Plotted<'a>> {
     let pal = palette(opts.theme);
     let drawn: Vec<&Series> = traffic.series.iter().filter(|s| !s.is_empty()).collect();
     let labelled = drawn.iter().any(|s| !s.label.is_empty());
@@ -272,15 +286,17 @@ fn text_width<DB: DrawingBackend>(
 /// (tests, decimation) can map data to pixels the way the chart did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
-    /// Columns `x.start..x.end` and rows `y.start..y.end` of the plotting area.
+    /// Columns `x.start..x.end` of the plotting area.
     pub x: std::ops::Range<i32>,
+    /// Rows `y.start..y.end` of the plotting area.
     pub y: std::ops::Range<i32>,
     /// UTC seconds at the left and right edge.
     pub t: (f64, f64),
     /// Rate at the top edge (the bottom is 0).
     pub y_max: f64,
-    /// Columns the title and the time-zone note were drawn in (`None` when not drawn).
+    /// Columns the title was drawn in (`None` when not drawn).
     pub title_x: Option<std::ops::Range<i32>>,
+    /// Columns the header note (time zone, decimation) was drawn in (`None` when not drawn).
     pub note_x: Option<std::ops::Range<i32>>,
     /// How much of the legend there was room for.
     pub legend: LegendMode,
@@ -290,8 +306,11 @@ pub struct Frame {
 /// percentile only) when the graph is too short for it, or none, said in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegendMode {
+    /// A row of figures per series.
     Full,
+    /// One line: series names and the percentile only.
     Compact,
+    /// No legend; the header says so.
     Omitted,
 }
 
@@ -310,7 +329,7 @@ impl Frame {
 }
 
 /// Draws the whole graph on `root`, which must be `opts.width` × `opts.height`.
-pub fn draw<DB: DrawingBackend>(
+pub(crate) fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     traffic: &Traffic,
     stats: &Stats,

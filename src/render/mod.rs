@@ -6,10 +6,10 @@
 //! crate, which also writes the `tEXt` metadata.
 //!
 //! - [`chart`]: layout, series, legend (figures from [`Stats`], never from pixels)
-//! - [`axis`]: round rate steps and calendar-aligned time ticks in the display zone
-//! - [`decimate`]: samples to pixel paths, split at gaps, reduced per column when dense
-//! - [`backend`]: the plotters `DrawingBackend` over tiny-skia
-//! - [`text`], [`font`]: the embedded DejaVu Sans and its glyph cache
+//! - `axis`: round rate steps and calendar-aligned time ticks in the display zone
+//! - `decimate`: samples to pixel paths, split at gaps, reduced per column when dense
+//! - `backend`: the plotters `DrawingBackend` over tiny-skia
+//! - `text`, `font`: the embedded DejaVu Sans and its glyph cache
 //! - [`png`], [`quantize`]: encoding, palette images, text chunks
 //! - [`sample_data`]: deterministic synthetic traffic for tests, benches and docs
 
@@ -22,21 +22,23 @@ use plotters::prelude::IntoDrawingArea;
 use crate::model::Traffic;
 use crate::stats::{Stats, StatsOptions};
 
-pub mod axis;
-pub mod backend;
+pub(crate) mod axis;
+pub(crate) mod backend;
 pub mod chart;
-pub mod decimate;
-pub mod font;
+pub(crate) mod decimate;
+pub(crate) mod font;
 pub mod png;
 pub mod quantize;
 pub mod sample_data;
-pub mod text;
+pub(crate) mod text;
 
 /// Light or dark; both opaque.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Theme {
+    /// Light background (the default).
     #[default]
     Light,
+    /// Dark background.
     Dark,
 }
 
@@ -54,9 +56,12 @@ impl FromStr for Theme {
 /// PNG encoder effort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PngCompression {
+    /// Least effort: deflate level 1, about a quarter larger.
     Fast,
+    /// Deflate level 2: the balance (see [`png::settings`]).
     #[default]
     Default,
+    /// Deflate level 9: the smallest files, about 60 times slower to encode.
     Best,
 }
 
@@ -77,16 +82,23 @@ impl FromStr for PngCompression {
 /// Everything that shapes one graph.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderOptions {
+    /// Image width in pixels (100 to 8000).
     pub width: u32,
+    /// Image height in pixels (100 to 8000).
     pub height: u32,
+    /// Drawn above the plot; `None` (or empty) draws none.
     pub title: Option<String>,
     /// Text size in pixels.
     pub font_size: f64,
     /// Zone the time axis is labelled in; data stays UTC.
     pub timezone: crate::zone::Zone,
+    /// Say the time zone in the header (`Times in ...`).
     pub show_timezone: bool,
+    /// Colours.
     pub theme: Theme,
+    /// Units and the percentile: the same options the figures were computed with.
     pub stats: StatsOptions,
+    /// PNG encoder effort.
     pub png_compression: PngCompression,
     /// Stored in a PNG `tEXt` chunk named `Source` (e.g. `local`, `provider:softlayer`).
     pub source: String,
@@ -112,12 +124,21 @@ impl Default for RenderOptions {
 /// Why a graph could not be drawn.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// The traffic holds no data sets.
     #[error("nothing to draw: the input holds no data sets")]
     NoData,
+    /// The size is outside 100 to 8000 pixels a side.
     #[error("graph size {width}x{height} is out of range (each side 100 to 8000 pixels)")]
-    BadSize { width: u32, height: u32 },
+    BadSize {
+        /// Width asked for, in pixels.
+        width: u32,
+        /// Height asked for, in pixels.
+        height: u32,
+    },
+    /// Drawing failed (the message says what).
     #[error("drawing failed: {0}")]
     Draw(String),
+    /// PNG encoding failed.
     #[error("PNG encoding failed: {0}")]
     Encode(String),
 }
@@ -198,7 +219,7 @@ pub fn render_rgb(
 }
 
 /// [`render_rgb`] plus where the plot landed, for callers that inspect pixels.
-pub fn render_frame(
+pub(crate) fn render_frame(
     traffic: &Traffic,
     stats: &Stats,
     opts: &RenderOptions,

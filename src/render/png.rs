@@ -9,7 +9,9 @@ use super::{PngCompression, RenderError};
 /// Text chunks written into every graph.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PngText {
+    /// The `Source` chunk: where the data came from (`local`, `provider:softlayer`).
     pub source: String,
+    /// The `Title` chunk, when the graph has a title.
     pub title: Option<String>,
 }
 
@@ -61,6 +63,7 @@ pub fn encode(
 /// How the pixels are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
+    /// 8-bit RGB, three bytes a pixel.
     Rgb,
     /// Palette of at most 256 colours (see [`super::quantize`]).
     Indexed,
@@ -70,8 +73,11 @@ pub enum Layout {
 /// data no filter is both the fastest and the smallest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowFilter {
+    /// No filter (the fastest, and the smallest on palette data).
     None,
+    /// Each byte minus the one a pixel to its left.
     Sub,
+    /// Each byte minus the one above it.
     Up,
 }
 

@@ -14,7 +14,9 @@ pub type Rgb = [u8; 3];
 /// Frame pixels as indices into `palette`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Indexed {
+    /// At most 256 colours.
     pub palette: Vec<Rgb>,
+    /// One palette index per pixel, rows top down.
     pub indices: Vec<u8>,
     /// Whether every pixel kept its exact colour.
     pub exact: bool,
@@ -24,11 +26,14 @@ pub struct Indexed {
 /// paints an opaque background first, so a premultiplied pixmap's RGB is the colour).
 #[derive(Debug, Clone, Copy)]
 pub enum Pixels<'a> {
+    /// Three bytes a pixel.
     Rgb(&'a [u8]),
+    /// Four bytes a pixel; the alpha byte is ignored.
     Rgba(&'a [u8]),
 }
 
 impl Pixels<'_> {
+    /// Number of pixels.
     pub fn len(&self) -> usize {
         match self {
             Pixels::Rgb(b) => b.len() / 3,
@@ -36,6 +41,7 @@ impl Pixels<'_> {
         }
     }
 
+    /// Whether there are no pixels.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -21,7 +21,9 @@ impl Rng {
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct Spec {
+    /// Time of the first hourly sample (UTC).
     pub start: DateTime<Utc>,
+    /// Hours generated (those in `gap` are then left out).
     pub points: usize,
     /// Mean receive rate in bits per second.
     pub mean_bps: f64,
@@ -29,6 +31,7 @@ pub struct Spec {
     pub gap: Option<std::ops::Range<usize>>,
     /// Rare random spikes on receive (about one in 150 hours).
     pub spikes: bool,
+    /// Seed of the noise: the same spec gives the same series.
     pub seed: u64,
 }
 

@@ -18,7 +18,9 @@ pub const MAX_TARGETS: usize = 10_000;
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
 pub struct ConfigError {
+    /// The configuration file, as given.
     pub path: String,
+    /// What is wrong, with the line when the TOML parser knows it.
     pub message: String,
 }
 
@@ -28,7 +30,9 @@ pub enum InvalidConfig {
     /// Not TOML, or not our keys and values; `line` when the parser knows it.
     #[error("{}", with_line(*.line, .message))]
     Toml {
+        /// The line, 1-based, when the parser knows it.
         line: Option<usize>,
+        /// The parser's words.
         message: String,
     },
     /// No `[[target]]` at all.
@@ -51,13 +55,23 @@ pub enum InvalidConfig {
     EmptyPool(String),
     /// A pool member that is no target.
     #[error("pool '{pool}' names unknown target '{target}'")]
-    UnknownMember { pool: String, target: String },
+    UnknownMember {
+        /// The pool.
+        pool: String,
+        /// The name it lists.
+        target: String,
+    },
     /// A target with keys of a source other than its own.
     #[error(
         "target '{target}' mixes keys of several sources; its source is {kind:?} (set \
          `source = \"softlayer\"` or `\"cloudwatch\"` for theirs)"
     )]
-    MixedSources { target: String, kind: SourceName },
+    MixedSources {
+        /// The target.
+        target: String,
+        /// Its source.
+        kind: SourceName,
+    },
     /// A Hostway target without IPs.
     #[error("target '{0}' lists no ips")]
     NoIps(String),
@@ -82,13 +96,17 @@ fn with_line(line: Option<usize>, message: &str) -> String {
     }
 }
 
+/// A whole report configuration: `[defaults]`, `[[target]]`s and `[[pool]]`s, validated.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `[defaults]`: settings every target shares.
     #[serde(default)]
     pub defaults: Defaults,
+    /// `[[target]]`: one graph each, in file order (names unique).
     #[serde(default, rename = "target")]
     pub targets: Vec<TargetConfig>,
+    /// `[[pool]]`: sums of targets, one graph each.
     #[serde(default, rename = "pool")]
     pub pools: Vec<PoolConfig>,
 }
@@ -97,28 +115,42 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Defaults {
+    /// Root of the Hostway-style API; a target's `base_url` overrides it.
     pub base_url: Option<String>,
     /// Name of the environment variable holding the `Authorization` header value.
     pub auth_env: String,
+    /// `hourly` or `daily` data sets.
     pub period: Period,
+    /// `avg`, `sum`, `min` or `max`: how the server consolidates a period.
     pub method: Method,
     /// `receive`, `transmit`, `total` or `both` (receive and transmit).
     pub scope: String,
+    /// Which days the report covers (`previous_calendar_month` unless set).
     pub range: RangeName,
+    /// The day of the month billing cycles start on (the `*_billing_cycle` ranges need it).
     pub billing_day: Option<u32>,
     /// `specified_day`'s date or `specified_range`'s start.
     #[serde(deserialize_with = "opt_date")]
     pub date: Option<NaiveDate>,
+    /// `specified_range`'s last day (inclusive).
     #[serde(deserialize_with = "opt_date")]
     pub end_date: Option<NaiveDate>,
     /// `UTC` or `+HHMM`: the zone of "today" and of the time axis.
     pub timezone: String,
+    /// `bits` or `bytes` (per second) on the axis and in the figures.
     pub unit: String,
+    /// What the raw values are: `auto`, `bits-per-second`, `bytes-per-second`,
+    /// `octets-per-period` or `bits-per-period`.
     pub value_unit: String,
+    /// Graph width in pixels.
     pub width: u32,
+    /// Graph height in pixels.
     pub height: u32,
+    /// `light` or `dark`.
     pub theme: String,
+    /// The percentile drawn and reported (95 unless set).
     pub percentile: f64,
+    /// Which series the percentile is taken of: `receive`, `transmit`, `max` or `sum`.
     pub percentile_of: String,
 }
 
@@ -167,6 +199,7 @@ fn opt_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>,
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
+    /// Unique among targets and pools; names the target's files and summary row.
     pub name: String,
     /// Whose raw data: `hostway` (the default), `softlayer` or `cloudwatch`.
     #[serde(default)]
@@ -174,19 +207,24 @@ pub struct TargetConfig {
     /// Hostway: account, server and IPs.
     #[serde(default)]
     pub account: String,
+    /// Hostway dedicated server id.
     #[serde(default)]
     pub server: String,
+    /// Hostway IPs, fetched and summed into one series per scope.
     #[serde(default)]
     pub ips: Vec<String>,
     /// Overrides `defaults.base_url` (Hostway).
     pub base_url: Option<String>,
     /// SoftLayer: the hardware server and its network (`public` or `private`).
     pub hardware_id: Option<u64>,
+    /// `public` (the default) or `private`.
     pub network: Option<String>,
     /// CloudWatch: the EC2 instance, its region (default `AWS_REGION`) and the seconds
     /// per data point (default 300).
     pub instance_id: Option<String>,
+    /// AWS region (default `AWS_REGION`).
     pub region: Option<String>,
+    /// Seconds per CloudWatch data point (default 300).
     pub cw_period: Option<u32>,
     /// SoftLayer or CloudWatch endpoint (default the provider's public one).
     pub endpoint: Option<String>,
@@ -198,9 +236,12 @@ pub struct TargetConfig {
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceName {
+    /// The Hostway-style API (`account`, `server`, `ips`).
     #[default]
     Hostway,
+    /// SoftLayer `getBandwidthData` (`hardware_id`, `network`).
     Softlayer,
+    /// CloudWatch `GetMetricStatistics` (`instance_id`, `region`, `cw_period`).
     Cloudwatch,
 }
 
@@ -208,17 +249,25 @@ pub enum SourceName {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(tag = "provider", rename_all = "lowercase", deny_unknown_fields)]
 pub enum FallbackConfig {
+    /// SoftLayer's bandwidth graph of a hardware server.
     Softlayer {
+        /// The hardware (server) id.
         hardware_id: u64,
+        /// API endpoint (default SoftLayer's public one).
         #[serde(default)]
         endpoint: Option<String>,
+        /// Graph the private network instead of the public one.
         #[serde(default)]
         private: bool,
     },
+    /// CloudWatch's metric widget image of an EC2 instance.
     Cloudwatch {
+        /// The EC2 instance id.
         instance_id: String,
+        /// AWS region (default `AWS_REGION`).
         #[serde(default)]
         region: Option<String>,
+        /// API endpoint (default the region's public one).
         #[serde(default)]
         endpoint: Option<String>,
     },
@@ -228,7 +277,9 @@ pub enum FallbackConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PoolConfig {
+    /// Unique among targets and pools; names the pool's files and summary row.
     pub name: String,
+    /// Names of the targets summed (each must be a `[[target]]`).
     pub targets: Vec<String>,
 }
 

@@ -13,13 +13,13 @@
 //!   reason (and the run ends with exit code 3). Everything fetched is in the cache, so a
 //!   re-run asks only for what is missing, and `--offline` asks for nothing.
 //! - A target with a `fallback` whose raw data cannot be had gets the provider's own graph
-//!   ([`fallback`]); it has no CSV and no figures.
+//!   (`fallback`); it has no CSV and no figures.
 //!
 //! - [`config`]: the TOML file; [`ranges`]: named ranges; [`summary`]: the summary files.
 
 pub mod config;
-pub mod fallback;
-pub mod outdir;
+pub(crate) mod fallback;
+pub(crate) mod outdir;
 pub mod ranges;
 pub mod shard;
 pub mod summary;
@@ -86,13 +86,18 @@ impl ReportJob {
 /// Why no report was written at all (a failing target is a row, not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// The configuration file was refused.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A file could not be written.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The output directory could not be created.
     #[error("cannot create the output directory {path}: {source}")]
     OutDir {
+        /// The directory.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -102,17 +107,26 @@ pub enum ReportError {
          give an empty or new directory",
         .path.display()
     )]
-    NotOurs { path: PathBuf, example: String },
+    NotOurs {
+        /// The output directory.
+        path: PathBuf,
+        /// One of the files that are not a report's.
+        example: String,
+    },
+    /// A previous run's file that the new summary does not list could not be removed.
     #[error(
         "cannot remove {}, a previous run's file the new summary does not list: {source}; \
          remove it by hand",
         .path.display()
     )]
     Unlisted {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The tokio runtime could not be built.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
     /// `report merge` was given shards that do not make one report.
@@ -123,6 +137,7 @@ pub enum ReportError {
 /// What a report wrote.
 #[derive(Debug, Clone)]
 pub struct ReportOutcome {
+    /// One row per target and pool, with figures or why it failed.
     pub summary: Summary,
     /// Every file written, summary files last.
     pub written: Vec<PathBuf>,
@@ -765,7 +780,12 @@ pub enum PoolError {
         "members' steps of {own} s and {step} s do not nest; a pool sums members \
          whose steps divide each other"
     )]
-    Steps { own: i64, step: i64 },
+    Steps {
+        /// One member's step, seconds.
+        own: i64,
+        /// Another member's step, seconds.
+        step: i64,
+    },
     /// Members of several kinds, one of them of minimum or maximum values.
     #[error(
         "a pool of several providers or steps sums octets; {0} values cannot \

@@ -35,7 +35,12 @@ fn span(start: NaiveDate, end: NaiveDate) -> Result<DateRange, RangeError> {
 pub enum RangeError {
     /// The range would end before it starts.
     #[error("range ends ({end}) before it starts ({start})")]
-    Backwards { start: NaiveDate, end: NaiveDate },
+    Backwards {
+        /// The first day.
+        start: NaiveDate,
+        /// The last day, before `start`.
+        end: NaiveDate,
+    },
     /// A billing-cycle range without `billing_day`.
     #[error("a billing-cycle range needs billing_day (1-31)")]
     NoBillingDay,
@@ -50,25 +55,46 @@ pub enum RangeError {
     NoDates,
     /// A billing day in a month past the calendar's range.
     #[error("billing day {day} of {year}-{month:02} is out of the calendar's range")]
-    BillingDate { year: i32, month: u32, day: u32 },
+    BillingDate {
+        /// The year.
+        year: i32,
+        /// The month, 1 to 12.
+        month: u32,
+        /// The billing day, 1 to 31.
+        day: u32,
+    },
     /// Days before a date at the start of the calendar's range.
     #[error("{days} days before {date} is out of the calendar's range")]
-    DaysBefore { date: NaiveDate, days: u64 },
+    DaysBefore {
+        /// The day counted back from.
+        date: NaiveDate,
+        /// How many days back.
+        days: u64,
+    },
 }
 
 /// A range by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RangeName {
+    /// `day`: yesterday.
     Day,
+    /// `week`: the 7 days before today.
     Week,
+    /// `30day`: the 30 days before today.
     #[serde(rename = "30day")]
     ThirtyDay,
+    /// `previous_calendar_month`: all of last month.
     PreviousCalendarMonth,
+    /// `current_calendar_month`: the 1st of this month to today (partial).
     CurrentCalendarMonth,
+    /// `current_billing_cycle`: the last billing day on or before today, to today (partial).
     CurrentBillingCycle,
+    /// `previous_billing_cycle`: the cycle before the current one.
     PreviousBillingCycle,
+    /// `specified_day`: the given date.
     SpecifiedDay,
+    /// `specified_range`: the given start to end, inclusive.
     SpecifiedRange,
 }
 

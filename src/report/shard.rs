@@ -2,7 +2,7 @@
 //! directory with a machine-readable `shard.json`; `report merge DIR... --out-dir OUT`
 //! puts the shards together into the report one unsharded run would have written.
 //!
-//! - A target belongs to shard `fnv1a64(name) % N` ([`crate::hash::fnv1a64`]): the same
+//! - A target belongs to shard `fnv1a64(name) % N` (`crate::hash::fnv1a64`): the same
 //!   on every machine and version, whatever the order of the config, so N processes (or
 //!   Kubernetes pods) given the same config split it without talking to each other, and a
 //!   shard re-run draws the same targets.
@@ -37,7 +37,9 @@ const FORMAT: u32 = 1;
 /// One share of a report's targets: `index` of `count` (0-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
+    /// This shard's number, `0..count`.
     pub index: u32,
+    /// How many shards the targets are split into (at least 1).
     pub count: u32,
 }
 
@@ -86,13 +88,24 @@ pub fn parse_shard(text: &str) -> Result<Shard, ShardError> {
 pub enum ShardError {
     /// Not two numbers `I/N`.
     #[error("'{text}': expected I/N, e.g. 0/4 (I from 0 to N-1)")]
-    Syntax { text: String },
+    Syntax {
+        /// What was given.
+        text: String,
+    },
     /// N outside 1 to 10,000.
     #[error("'{text}': N must be 1 to 10000")]
-    Count { text: String },
+    Count {
+        /// What was given.
+        text: String,
+    },
     /// I not below N.
     #[error("'{text}': I must be 0 to {} (shards count from 0)", .count - 1)]
-    Index { text: String, count: u32 },
+    Index {
+        /// What was given.
+        text: String,
+        /// N, the number of shards.
+        count: u32,
+    },
 }
 
 /// True when `dir` holds a shard summary of ours: a shard's directory, which a re-run of
@@ -239,8 +252,11 @@ pub(super) fn write_summary(
 /// `report merge`: which shard directories, and where the whole report goes.
 #[derive(Debug, Clone)]
 pub struct MergeJob {
+    /// The shard directories, each written by `report --shard`.
     pub dirs: Vec<PathBuf>,
+    /// Where the merged report is written.
     pub out_dir: PathBuf,
+    /// No notes (the closing one included).
     pub quiet: bool,
     /// Where the closing note goes (silent by default).
     pub notes: crate::notes::Sink,

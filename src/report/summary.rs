@@ -14,6 +14,7 @@ use crate::units::format_si;
 /// One line of the summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SummaryRow {
+    /// The target's or pool's name from the config.
     pub name: String,
     /// `target` or `pool`.
     pub kind: &'static str,
@@ -21,16 +22,25 @@ pub struct SummaryRow {
     pub status: &'static str,
     /// `local` (drawn from raw data) or `provider:softlayer` / `provider:cloudwatch`.
     pub source: String,
+    /// Bytes received over the range (a lone `total` series counts here).
     pub received_bytes: Option<f64>,
+    /// Bytes transmitted over the range.
     pub transmitted_bytes: Option<f64>,
+    /// Largest receive rate, in the summary's unit (a lone `total` series counts here).
     pub receive_max: Option<f64>,
+    /// Largest transmit rate, in the summary's unit.
     pub transmit_max: Option<f64>,
+    /// Mean receive rate, in the summary's unit (a lone `total` series counts here).
     pub receive_avg: Option<f64>,
+    /// Mean transmit rate, in the summary's unit.
     pub transmit_avg: Option<f64>,
+    /// The percentile's rate, in the summary's unit.
     pub percentile: Option<f64>,
     /// Share of the expected samples (range x period, per series) that are present.
     pub coverage: Option<f64>,
+    /// The graph's file name in the output directory, when one was written.
     pub png: Option<String>,
+    /// The CSV's file name in the output directory, when one was written.
     pub csv: Option<String>,
     /// Why the row failed; on an `ok` row drawn by the provider, why raw data failed.
     pub error: Option<String>,
@@ -102,15 +112,20 @@ impl SummaryRow {
 /// The whole summary and what it was computed over.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
+    /// The local days the report covers (inclusive).
     pub range: DateRange,
     /// Rate unit of the max/avg/percentile columns.
     pub unit: &'static str,
+    /// The percentile computed, in (0, 100].
     pub percentile_p: f64,
+    /// What the percentile is of: `receive`, `transmit`, `max` or `sum`.
     pub percentile_of: String,
+    /// One row per target, then per pool.
     pub rows: Vec<SummaryRow>,
 }
 
 impl Summary {
+    /// How many rows did not succeed.
     pub fn failed(&self) -> usize {
         self.rows.iter().filter(|r| r.status != "ok").count()
     }
@@ -361,9 +376,11 @@ impl Summary {
 const STYLE: &str = include_str!("index.css");
 const SCRIPT: &str = include_str!("index.js");
 
-/// File stems for names from the config: only `[A-Za-z0-9._-]`, no leading dot, at most 64
-/// characters, never empty, and unique (case-insensitively) among themselves, so no name
-/// can escape the output directory or overwrite another's files.
+/// File stems for names from the config: only `[A-Za-z0-9_-]` (dots, slashes and every
+/// other character become `_`, and outer `_` are trimmed, so no stem starts with a dot), at
+/// most 64 characters before a `-2`, `-3`... suffix, never empty (`target`), and unique
+/// (case-insensitively) among themselves, so no name can escape the output directory or
+/// overwrite another's files.
 pub fn file_stems<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut used = HashSet::new();
     names

@@ -15,6 +15,7 @@ use crate::{output, render, stats, Error, FetchReport, Outcome};
 /// `demo`: where its files go.
 #[derive(Debug, Clone)]
 pub struct DemoJob {
+    /// The directory `traffic.csv` and `graph.png` are written to.
     pub out_dir: PathBuf,
 }
 

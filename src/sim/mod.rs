@@ -3,7 +3,7 @@
 //! server without a network or an account.
 //!
 //! It serves `GET /accounts/{a}/dedicatedServers/{s}/ipAddresses/{ip}/statistics/traffic`
-//! with the deterministic traffic of [`value`] (see [`data`] for the model and units), and
+//! with the deterministic traffic of [`value`] (see `data` for the model and units), and
 //! behaves like the documented API where clients trip up:
 //!
 //! - more than `limit` data sets asked → 403 with the seed's `overLimit` body;
@@ -25,8 +25,8 @@
 //! it runs. [`Counters`] count requests per status and the
 //! largest number of data sets any request asked for.
 
-pub mod data;
-pub mod demo;
+pub(crate) mod data;
+pub(crate) mod demo;
 mod server;
 
 use std::collections::BTreeMap;
@@ -196,16 +196,22 @@ impl Faults {
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
+    /// The address asked for is not a loopback one.
     #[error("the simulator only listens on loopback; {0} is not a loopback address")]
     NotLoopback(SocketAddr),
+    /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address asked for.
         addr: SocketAddr,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The failure rate is outside 0 to 1.
     #[error("--fail-rate {0} out of range (0 to 1)")]
     FailRate(f64),
+    /// The failure status is not 400 to 599.
     #[error("--fail-status {0} is not an HTTP error status (400 to 599)")]
     FailStatus(u16),
 }

@@ -48,7 +48,7 @@
 //! version of the rules that passed it (`rules`; absent in entries written before the
 //! rules existed). Every entry is checked again against its own request when read, so an
 //! entry a newer, stricter rule refuses, or one changed on disk, is never used: it is
-//! reported with how to refresh it ([`Lookup::Invalid`]). Empty answers are never stored,
+//! reported with how to refresh it (`Lookup::Invalid`). Empty answers are never stored,
 //! and an entry from which `--lenient` dropped rows is used only by lenient runs.
 
 use std::io::Write;
@@ -66,14 +66,14 @@ use crate::validate::{self, Expect, Row, RULES_VERSION};
 /// Written without a tag, so Hostway entries keep the shape they always had.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum CacheKey {
+pub(crate) enum CacheKey {
     Hostway(HostwayKey),
     Raw(RawKey),
 }
 
 /// A request to a raw provider other than Hostway (SoftLayer, CloudWatch).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RawKey {
+pub(crate) struct RawKey {
     /// `softlayer` or `cloudwatch`.
     pub provider: String,
     /// Host, port and path of the endpoint.
@@ -88,7 +88,7 @@ pub struct RawKey {
 
 /// A Hostway request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostwayKey {
+pub(crate) struct HostwayKey {
     /// Host, port and path of the base URL.
     pub base: String,
     pub account: String,
@@ -535,7 +535,7 @@ fn not_an_entry(e: serde_json::Error) -> EntryError {
 
 /// One entry as `cache list` and `cache prune` see it.
 #[derive(Debug, Clone)]
-pub struct EntryInfo {
+pub(crate) struct EntryInfo {
     pub path: PathBuf,
     pub bytes: u64,
     /// The request and the data sets held, or why the entry cannot be read.
@@ -544,7 +544,7 @@ pub struct EntryInfo {
 
 /// What the cache holds for one request.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     /// A checked answer to exactly this request.
     Hit(Answer),
     /// Nothing usable: no entry, another request's entry, an empty answer, or one that
@@ -590,7 +590,7 @@ fn is_empty(answer: &Answer) -> bool {
 /// Why an entry could not be stored.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write cache entry {path}: {source}")]
-pub struct CacheError {
+pub(crate) struct CacheError {
     pub path: PathBuf,
     #[source]
     pub source: std::io::Error,
@@ -603,7 +603,8 @@ pub struct Cache {
 }
 
 impl Cache {
-    pub fn new(root: impl Into<PathBuf>) -> Cache {
+    /// The cache under `root` (created when the first entry is written).
+    pub(crate) fn new(root: impl Into<PathBuf>) -> Cache {
         Cache { root: root.into() }
     }
 
@@ -612,13 +613,9 @@ impl Cache {
         dirs::cache_dir().map(|d| d.join("trafficgraph"))
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// The file holding this request's entry: the compact one, or the JSON one an earlier
     /// version wrote when only that exists.
-    pub fn entry_path(&self, key: &CacheKey) -> PathBuf {
+    pub(crate) fn entry_path(&self, key: &CacheKey) -> PathBuf {
         let path = key.path(&self.root);
         let legacy = key.legacy_path(&self.root);
         if !path.exists() && legacy.exists() {
@@ -645,7 +642,7 @@ impl Cache {
 
     /// The stored answer to exactly this request, checked again against it. `lenient`
     /// runs may use entries from which `--lenient` dropped rows; strict runs ask again.
-    pub fn get(&self, key: &CacheKey, lenient: bool) -> Lookup {
+    pub(crate) fn get(&self, key: &CacheKey, lenient: bool) -> Lookup {
         let entry = match self.read(key) {
             None => return Lookup::Miss,
             Some(Err(reason)) => return Lookup::Invalid(reason),
@@ -724,7 +721,7 @@ impl Cache {
     }
 
     /// Every entry under the root with its size, request and number of data sets.
-    pub fn entries(&self) -> std::io::Result<Vec<EntryInfo>> {
+    pub(crate) fn entries(&self) -> std::io::Result<Vec<EntryInfo>> {
         let mut out = Vec::new();
         for path in self.files()? {
             let bytes = match std::fs::metadata(&path) {
@@ -749,7 +746,7 @@ impl Cache {
     /// Stores a checked answer atomically (temporary file + rename), in the compact
     /// format, replacing a JSON entry of the same request. Empty answers are not stored: a
     /// later run asks again.
-    pub fn put(&self, key: &CacheKey, answer: &Answer) -> Result<(), CacheError> {
+    pub(crate) fn put(&self, key: &CacheKey, answer: &Answer) -> Result<(), CacheError> {
         if is_empty(answer) {
             return Ok(());
         }

@@ -19,9 +19,13 @@ use crate::validate::{self, Row};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{message}", place(*.line, *.column, .field.as_deref()))]
 pub struct ParseError {
+    /// 1-based line; 0 when the place is the whole text (e.g. two rows that disagree).
     pub line: usize,
+    /// 1-based column, when known.
     pub column: Option<usize>,
+    /// The field (JSON key or CSV column) at fault, when known.
     pub field: Option<String>,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -59,43 +63,66 @@ fn place(line: usize, column: Option<usize>, field: Option<&str>) -> String {
 /// Why a file given with `--input` could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
+    /// The file could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The file's content could not be parsed.
     #[error("{path}: {source}")]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// What is wrong, and where.
         #[source]
         source: ParseError,
     },
+    /// A raw Hostway body without a scope given or in the file name.
     #[error(
         "{path}: a raw Hostway body does not say its scope; name it: --input receive={path} \
          (or transmit=, total=), or put receive/transmit/total in the file name"
     )]
-    UnknownScope { path: PathBuf },
+    UnknownScope {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A row breaks a [`crate::validate`] rule.
     #[error("{path}: {source}")]
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// The rule broken and the row.
         #[source]
         source: validate::Violation,
     },
+    /// A series disagrees with one read from an earlier `--input`.
     #[error("{path}: {series}: {conflict} with an earlier --input; give files that agree")]
     Conflict {
+        /// The later file.
         path: PathBuf,
+        /// The series' name (`receive`, `receive@10.0.0.1`).
         series: String,
+        /// The time and the two values.
         conflict: crate::model::Conflict,
     },
+    /// The file holds no data sets.
     #[error("{path}: holds no data sets")]
-    Empty { path: PathBuf },
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 /// One `--input` argument: `FILE` or `SCOPE=FILE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputSpec {
+    /// The file.
     pub path: PathBuf,
+    /// The scope given with `SCOPE=`; `None` lets the content or file name say.
     pub scope: Option<Scope>,
 }
 

@@ -27,23 +27,18 @@ pub use crate::secret::Secret;
 /// The body format asked for with `Accept`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Accept {
+    /// `application/json`, the default.
     #[default]
     Json,
+    /// `text/csv`.
     Csv,
 }
 
 impl Accept {
-    pub fn mime(self) -> &'static str {
+    pub(crate) fn mime(self) -> &'static str {
         match self {
             Accept::Json => "application/json",
             Accept::Csv => "text/csv",
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Accept::Json => "json",
-            Accept::Csv => "csv",
         }
     }
 }
@@ -64,7 +59,7 @@ impl std::str::FromStr for Accept {
 /// What a successful exchange said, as the wire said it: rows not yet checked against the
 /// request ([`crate::validate`] does that before anything else sees them).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// 200: the rows, in the order sent.
     Rows(Vec<Row>),
     /// 403 `overLimit`: the range asks for too many data sets.
@@ -76,7 +71,7 @@ pub enum Reply {
 /// A checked answer: what the fetch uses and the cache keeps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Answer {
+pub(crate) enum Answer {
     /// 200: the data sets that passed [`crate::validate`], in time order (gaps absent).
     Data {
         points: Vec<Point>,
@@ -99,7 +94,7 @@ pub enum Answer {
 
 /// The checked points of one scope of an answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScopedPoints {
+pub(crate) struct ScopedPoints {
     pub scope: Scope,
     pub points: Vec<Point>,
 }
@@ -111,37 +106,77 @@ fn is_zero(n: &usize) -> bool {
 /// Why one request failed. Messages are one line and name the URL (which holds no secret).
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
+    /// A 401 to a request that carried a credential: the credential is wrong.
     #[error(
         "401 Unauthorized from {url}: check --auth / TRAFFICGRAPH_AUTH (or --user / TRAFFICGRAPH_PASSWORD)"
     )]
-    Unauthorized { url: String },
+    Unauthorized {
+        /// The request URL (it holds no credential).
+        url: String,
+    },
     /// A 401 to a request that carried no credential: the fix is to give one.
     #[error(
         "401 Unauthorized from {url}: no credential was given: set TRAFFICGRAPH_AUTH or pass --auth (or --user with TRAFFICGRAPH_PASSWORD)"
     )]
-    NoCredential { url: String },
+    NoCredential {
+        /// The request URL (it holds no credential).
+        url: String,
+    },
+    /// A 403: the credential may not read this account, server or IP.
     #[error(
         "403 Forbidden from {url}: the credentials may not read this server; check the account and server ids and the credentials' permissions"
     )]
-    Forbidden { url: String },
+    Forbidden {
+        /// The request URL (it holds no credential).
+        url: String,
+    },
+    /// A 404: no such account, server or IP.
     #[error("404 Not Found from {url}: no such account, server or IP; check their ids")]
-    NotFound { url: String },
+    NotFound {
+        /// The request URL (it holds no credential).
+        url: String,
+    },
+    /// A 400 other than the minimum-date refusal.
     #[error("400 Bad Request from {url}: {details}")]
-    BadRequest { url: String, details: String },
+    BadRequest {
+        /// The request URL (it holds no credential).
+        url: String,
+        /// The server's explanation, as it gave it.
+        details: String,
+    },
+    /// Any other unsuccessful status (429 and 5xx are retried).
     #[error("{status} from {url}")]
     Status {
+        /// The request URL (it holds no credential).
         url: String,
+        /// The HTTP status.
         status: StatusCode,
+        /// The wait the server's `Retry-After` asked for, when it sent one.
         retry_after: Option<Duration>,
     },
+    /// No answer within the per-request timeout.
     #[error("no answer from {url} within {}s", timeout.as_secs_f64())]
-    Timeout { url: String, timeout: Duration },
+    Timeout {
+        /// The request URL (it holds no credential).
+        url: String,
+        /// The per-request timeout that elapsed.
+        timeout: Duration,
+    },
+    /// The request could not be made or its answer not read (connection, TLS, a broken
+    /// body, or the HTTP client could not be built).
     #[error("request to {url} failed: {message}")]
-    Transport { url: String, message: String },
+    Transport {
+        /// The request URL (it holds no credential).
+        url: String,
+        /// What the HTTP client said.
+        message: String,
+    },
     /// A redirect to another origin, a loop or too long a chain: never retried.
     #[error("{refused}")]
     Redirect {
+        /// The request URL (it holds no credential).
         url: String,
+        /// Why the redirect was refused.
         refused: RedirectRefused,
     },
     /// A 429 or 5xx whose `Retry-After` asks for more than one retry may wait: never
@@ -154,25 +189,42 @@ pub enum RequestError {
         MAX_RETRY_AFTER.as_secs()
     )]
     RetryLater {
+        /// The request URL (it holds no credential).
         url: String,
+        /// The HTTP status (429 or 5xx).
         status: StatusCode,
+        /// The wait `Retry-After` asked for.
         wait: Duration,
+        /// When that wait ends (UTC).
         at: DateTime<Utc>,
     },
+    /// The body is over [`MAX_BODY_BYTES`].
     #[error("the answer from {url} is over {limit} bytes; a response holds at most a few hundred data sets")]
-    TooLarge { url: String, limit: usize },
+    TooLarge {
+        /// The request URL (it holds no credential).
+        url: String,
+        /// The body cap in bytes.
+        limit: usize,
+    },
+    /// The body's `Content-Type` is neither JSON nor CSV.
     #[error(
         "the answer from {url} is {content_type}, not {asked} or the other documented format; \
          is --base-url the traffic API?"
     )]
     ContentType {
+        /// The request URL (it holds no credential).
         url: String,
+        /// The `Content-Type` the server sent.
         content_type: String,
+        /// The MIME type asked for with `Accept`.
         asked: &'static str,
     },
+    /// The body could not be parsed as the format it claimed.
     #[error("unreadable body from {url}: {source}")]
     Body {
+        /// The request URL (it holds no credential).
         url: String,
+        /// What is wrong with it, and where.
         #[source]
         source: ParseError,
     },
@@ -202,7 +254,7 @@ impl RequestError {
 
 /// What every request of one fetch shares.
 #[derive(Debug, Clone)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     /// Base URL (http or https, no user info, no query).
     pub base: Url,
     pub account: String,
@@ -275,10 +327,16 @@ pub enum BaseUrlError {
     NoSchemeWithCredentials,
     /// No scheme: `url` is what was given, trimmed.
     #[error("--base-url {url} has no scheme: did you mean http://{url}? (or https://{url})")]
-    NoScheme { url: String },
+    NoScheme {
+        /// The URL given, trimmed.
+        url: String,
+    },
     /// Not a URL at all: `reason` is the URL parser's.
     #[error("bad --base-url: {reason}")]
-    Parse { reason: String },
+    Parse {
+        /// The URL parser's words.
+        reason: String,
+    },
     /// A scheme other than http or https, or a URL that cannot be a base.
     #[error("bad --base-url: expected http://HOST[:PORT][/PATH] or https://...")]
     NotHttp,
@@ -297,7 +355,7 @@ pub struct InvalidAuthHeader;
 
 /// An HTTP client bound to one endpoint and credential.
 #[derive(Debug, Clone)]
-pub struct HostwayClient {
+pub(crate) struct HostwayClient {
     http: http::LazyClient,
     endpoint: Endpoint,
     auth: Option<HeaderValue>,
@@ -441,7 +499,7 @@ fn beyond_budget(e: RequestError, retry_after: Option<RetryAfter>) -> RequestErr
 /// Turns a status, body and content type into a reply or an error: the pure core of the
 /// client. A 200 must be JSON or CSV (as its `Content-Type` says; without one, the format
 /// asked for); an empty body, an HTML page or any other type is an error, never "no data".
-pub fn classify(
+pub(crate) fn classify(
     status: StatusCode,
     body: &str,
     content_type: Option<&str>,
