@@ -10,6 +10,36 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// A set of values known by name. `ALL` and `name` are the one definition of the names:
+/// `Display`, [`Named::from_name`], the simulator's query parameters and the command
+/// line's choices are derived from them, and a test holds serde's names to them.
+pub trait Named: Sized + Copy + PartialEq + 'static {
+    /// Every value, in the order lists and help show them.
+    const ALL: &'static [Self];
+    /// The name the APIs, files and flags use.
+    fn name(self) -> &'static str;
+    /// The value of exactly this name.
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.name() == name)
+    }
+    /// The names, comma-separated: `hourly, daily`.
+    fn names() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
+        names.join(", ")
+    }
+}
+
+/// `Display` for a [`Named`] type: its name.
+macro_rules! display_by_name {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(Named::name(*self))
+            }
+        }
+    )*};
+}
+
 /// Which direction of traffic a series measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -22,11 +52,9 @@ pub enum Scope {
     Total,
 }
 
-impl Scope {
-    pub(crate) const ALL: [Scope; 3] = [Scope::Receive, Scope::Transmit, Scope::Total];
-
-    /// The lowercase name the APIs and files use: `receive`, `transmit` or `total`.
-    pub fn as_str(self) -> &'static str {
+impl Named for Scope {
+    const ALL: &'static [Scope] = &[Scope::Receive, Scope::Transmit, Scope::Total];
+    fn name(self) -> &'static str {
         match self {
             Scope::Receive => "receive",
             Scope::Transmit => "transmit",
@@ -35,11 +63,14 @@ impl Scope {
     }
 }
 
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl Scope {
+    /// The lowercase name the APIs and files use: `receive`, `transmit` or `total`.
+    pub fn as_str(self) -> &'static str {
+        self.name()
     }
 }
+
+display_by_name!(Scope, Period, Method);
 
 impl FromStr for Scope {
     type Err = String;
@@ -81,10 +112,7 @@ impl Period {
 
     /// The name the APIs and files use: `hourly` or `daily`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Period::Hourly => "hourly",
-            Period::Daily => "daily",
-        }
+        self.name()
     }
 
     /// The period whose step is `seconds`, if any.
@@ -97,9 +125,13 @@ impl Period {
     }
 }
 
-impl fmt::Display for Period {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl Named for Period {
+    const ALL: &'static [Period] = &[Period::Hourly, Period::Daily];
+    fn name(self) -> &'static str {
+        match self {
+            Period::Hourly => "hourly",
+            Period::Daily => "daily",
+        }
     }
 }
 
@@ -120,18 +152,19 @@ pub enum Method {
 impl Method {
     /// The name the APIs and files use: `avg`, `sum`, `min` or `max`.
     pub fn as_str(self) -> &'static str {
+        self.name()
+    }
+}
+
+impl Named for Method {
+    const ALL: &'static [Method] = &[Method::Avg, Method::Sum, Method::Min, Method::Max];
+    fn name(self) -> &'static str {
         match self {
             Method::Avg => "avg",
             Method::Sum => "sum",
             Method::Min => "min",
             Method::Max => "max",
         }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -829,6 +862,24 @@ impl Traffic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serde's names (`rename_all = "lowercase"`) are the `Named` names, both ways.
+    #[test]
+    fn serde_names_are_the_named_names() {
+        fn check<T: Named + serde::Serialize + serde::de::DeserializeOwned + fmt::Debug>() {
+            for &v in T::ALL {
+                let text = serde_json::to_string(&v).unwrap();
+                assert_eq!(text, format!("\"{}\"", v.name()));
+                assert_eq!(serde_json::from_str::<T>(&text).unwrap(), v);
+                assert_eq!(T::from_name(v.name()), Some(v));
+            }
+        }
+        check::<Scope>();
+        check::<Period>();
+        check::<Method>();
+        assert_eq!(Period::names(), "hourly, daily");
+        assert_eq!(Method::Sum.to_string(), "sum");
+    }
     use chrono::TimeZone;
 
     fn pt(h: u32, v: f64) -> Point {

@@ -35,18 +35,35 @@ pub enum PercentileOf {
     Sum,
 }
 
+impl crate::model::Named for PercentileOf {
+    const ALL: &'static [PercentileOf] = &[
+        PercentileOf::Receive,
+        PercentileOf::Transmit,
+        PercentileOf::Max,
+        PercentileOf::Sum,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            PercentileOf::Receive => "receive",
+            PercentileOf::Transmit => "transmit",
+            PercentileOf::Max => "max",
+            PercentileOf::Sum => "sum",
+        }
+    }
+}
+
+impl std::fmt::Display for PercentileOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(crate::model::Named::name(*self))
+    }
+}
+
 impl FromStr for PercentileOf {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "receive" => Ok(PercentileOf::Receive),
-            "transmit" => Ok(PercentileOf::Transmit),
-            "max" => Ok(PercentileOf::Max),
-            "sum" => Ok(PercentileOf::Sum),
-            other => Err(format!(
-                "unknown percentile basis '{other}' (expected receive, transmit, max or sum)"
-            )),
-        }
+        crate::model::Named::from_name(s).ok_or_else(|| {
+            format!("unknown percentile basis '{s}' (expected receive, transmit, max or sum)")
+        })
     }
 }
 

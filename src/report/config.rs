@@ -8,8 +8,12 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::model::{Method, Period};
+use crate::model::{Method, Period, Scope};
+use crate::render::Theme;
 use crate::report::ranges::RangeName;
+use crate::stats::PercentileOf;
+use crate::units::{DisplayUnit, ValueUnit};
+use crate::zone::Zone;
 
 /// More targets than this is a mistake (or hostile input), not a report.
 pub const MAX_TARGETS: usize = 10_000;
@@ -124,7 +128,8 @@ pub struct Defaults {
     /// `avg`, `sum`, `min` or `max`: how the server consolidates a period.
     pub method: Method,
     /// `receive`, `transmit`, `total` or `both` (receive and transmit).
-    pub scope: String,
+    #[serde(deserialize_with = "scopes")]
+    pub scope: Vec<Scope>,
     /// Which days the report covers (`previous_calendar_month` unless set).
     pub range: RangeName,
     /// The day of the month billing cycles start on (the `*_billing_cycle` ranges need it).
@@ -135,23 +140,28 @@ pub struct Defaults {
     /// `specified_range`'s last day (inclusive).
     #[serde(deserialize_with = "opt_date")]
     pub end_date: Option<NaiveDate>,
-    /// `UTC` or `+HHMM`: the zone of "today" and of the time axis.
-    pub timezone: String,
+    /// `UTC`, `+HHMM` or an IANA name: the zone of "today" and of the time axis.
+    #[serde(deserialize_with = "parsed")]
+    pub timezone: Zone,
     /// `bits` or `bytes` (per second) on the axis and in the figures.
-    pub unit: String,
+    #[serde(deserialize_with = "parsed")]
+    pub unit: DisplayUnit,
     /// What the raw values are: `auto`, `bits-per-second`, `bytes-per-second`,
     /// `octets-per-period` or `bits-per-period`.
-    pub value_unit: String,
+    #[serde(deserialize_with = "parsed")]
+    pub value_unit: ValueUnit,
     /// Graph width in pixels.
     pub width: u32,
     /// Graph height in pixels.
     pub height: u32,
     /// `light` or `dark`.
-    pub theme: String,
+    #[serde(deserialize_with = "parsed")]
+    pub theme: Theme,
     /// The percentile drawn and reported (95 unless set).
     pub percentile: f64,
     /// Which series the percentile is taken of: `receive`, `transmit`, `max` or `sum`.
-    pub percentile_of: String,
+    #[serde(deserialize_with = "parsed")]
+    pub percentile_of: PercentileOf,
 }
 
 impl Default for Defaults {
@@ -161,21 +171,47 @@ impl Default for Defaults {
             auth_env: "TRAFFICGRAPH_AUTH".into(),
             period: Period::Hourly,
             method: Method::Avg,
-            scope: "both".into(),
+            scope: vec![Scope::Receive, Scope::Transmit],
             range: RangeName::PreviousCalendarMonth,
             billing_day: None,
             date: None,
             end_date: None,
-            timezone: "UTC".into(),
-            unit: "bits".into(),
-            value_unit: "auto".into(),
+            timezone: Zone::UTC,
+            unit: DisplayUnit::Bits,
+            value_unit: ValueUnit::Auto,
             width: 827,
             height: 273,
-            theme: "light".into(),
+            theme: Theme::Light,
             percentile: 95.0,
-            percentile_of: "max".into(),
+            percentile_of: PercentileOf::Max,
         }
     }
+}
+
+/// A value read from its text with the type's own `FromStr`, so a config is checked by
+/// the same rules, with the same words, as the flags; serde puts the line in front.
+fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+/// `scope`: one of the scopes, or `both` (receive and transmit).
+fn scopes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Scope>, D::Error> {
+    use crate::model::Named;
+    let text = String::deserialize(d)?;
+    if text == "both" {
+        return Ok(vec![Scope::Receive, Scope::Transmit]);
+    }
+    Scope::from_name(&text).map(|s| vec![s]).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "unknown scope '{text}' (expected receive, transmit, total or both)"
+        ))
+    })
 }
 
 /// A date as TOML writes it (`date = 2026-10-01`) or as a string (`"2026-10-01"`).

@@ -40,10 +40,9 @@ use crate::provider::cloudwatch::CloudWatchConfig;
 use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
 use crate::provider::ProviderError;
 use crate::range::DateRange;
-use crate::render::{RenderOptions, Theme};
+use crate::render::RenderOptions;
 use crate::source::hostway::Secret;
-use crate::stats::{PercentileOf, StatsOptions};
-use crate::units::{DisplayUnit, ValueUnit};
+use crate::stats::StatsOptions;
 use config::{Config, ConfigError, SourceName, TargetConfig};
 use summary::{file_stems, Summary, SummaryRow};
 
@@ -171,8 +170,7 @@ impl Plan {
             path: path.display().to_string(),
             message,
         };
-        let zone =
-            crate::zone::Zone::parse(&d.timezone).map_err(|e| err(format!("timezone: {e}")))?;
+        let zone = d.timezone;
         // "Today" is the local date in the report's zone (with daylight saving).
         let today = now.unwrap_or_else(|| zone.today(Utc::now()));
         let params = ranges::RangeParams {
@@ -203,21 +201,13 @@ impl Plan {
                 zone.name()
             )));
         }
-        let scopes = match d.scope.as_str() {
-            "receive" => vec![Scope::Receive],
-            "transmit" => vec![Scope::Transmit],
-            "total" => vec![Scope::Total],
-            "both" => vec![Scope::Receive, Scope::Transmit],
-            other => {
-                return Err(err(format!(
-                    "unknown scope '{other}' (expected receive, transmit, total or both)"
-                )))
-            }
-        };
-        let unit: DisplayUnit = d.unit.parse().map_err(err)?;
-        let value_unit: ValueUnit = d.value_unit.parse().map_err(err)?;
-        let theme: Theme = d.theme.parse().map_err(err)?;
-        let percentile_of: PercentileOf = d.percentile_of.parse().map_err(err)?;
+        let (scopes, unit, value_unit, theme, percentile_of) = (
+            d.scope.clone(),
+            d.unit,
+            d.value_unit,
+            d.theme,
+            d.percentile_of,
+        );
         if !(0.0..=100.0).contains(&d.percentile) || d.percentile.is_nan() {
             return Err(err(format!(
                 "percentile {} out of range (0 to 100)",
@@ -697,7 +687,7 @@ impl Ctx {
             range: self.plan.range,
             unit: stats.unit.as_str(),
             percentile_p: stats.percentile.unwrap_or(0.0),
-            percentile_of: self.config.defaults.percentile_of.clone(),
+            percentile_of: self.config.defaults.percentile_of.to_string(),
             rows,
         }
     }

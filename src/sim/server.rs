@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::{data, Counters, Faults, SimConfig};
-use crate::model::{Method, Period, Scope, Target};
+use crate::model::{Method, Named, Period, Scope, Target};
 use crate::range::{parse_date, DateRange};
 
 #[derive(Clone)]
@@ -72,41 +72,15 @@ fn param<T, E: std::fmt::Display>(
 #[error("{value} is not one of {allowed}")]
 struct NotOneOf {
     value: String,
-    allowed: &'static str,
+    allowed: String,
 }
 
-fn not_one_of(value: &str, allowed: &'static str) -> NotOneOf {
-    NotOneOf {
-        value: value.to_string(),
-        allowed,
-    }
-}
-
-fn parse_period(s: &str) -> Result<Period, NotOneOf> {
-    match s {
-        "hourly" => Ok(Period::Hourly),
-        "daily" => Ok(Period::Daily),
-        _ => Err(not_one_of(s, "hourly, daily")),
-    }
-}
-
-fn parse_method(s: &str) -> Result<Method, NotOneOf> {
-    match s {
-        "avg" => Ok(Method::Avg),
-        "sum" => Ok(Method::Sum),
-        "min" => Ok(Method::Min),
-        "max" => Ok(Method::Max),
-        _ => Err(not_one_of(s, "avg, sum, min, max")),
-    }
-}
-
-fn parse_scope(s: &str) -> Result<Scope, NotOneOf> {
-    match s {
-        "receive" => Ok(Scope::Receive),
-        "transmit" => Ok(Scope::Transmit),
-        "total" => Ok(Scope::Total),
-        _ => Err(not_one_of(s, "receive, transmit, total")),
-    }
+/// The value of a [`Named`] set called exactly `s`.
+fn named<T: Named>(s: &str) -> Result<T, NotOneOf> {
+    T::from_name(s).ok_or_else(|| NotOneOf {
+        value: s.to_string(),
+        allowed: T::names(),
+    })
 }
 
 async fn traffic(
@@ -184,9 +158,9 @@ fn answer(
     }
     let parsed = (|| {
         Ok::<_, Rejection>((
-            param(query, "scope", parse_scope)?,
-            param(query, "period", parse_period)?,
-            param(query, "method", parse_method)?,
+            param(query, "scope", named::<Scope>)?,
+            param(query, "period", named::<Period>)?,
+            param(query, "method", named::<Method>)?,
             param(query, "startDate", parse_date)?,
             param(query, "endDate", parse_date)?,
         ))

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
-use crate::model::{column_name, Origin, Point, Scope, Series, Traffic};
+use crate::model::{column_name, Named, Origin, Point, Scope, Series, Traffic};
 use crate::validate::{self, Row};
 
 /// A parse failure with its place in the text (1-based line; column or field when known).
@@ -279,7 +279,8 @@ fn read_head(file: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
 fn scope_from_file_name(path: &Path) -> Option<Scope> {
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
     let found: Vec<Scope> = Scope::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|s| name.contains(s.as_str()))
         .collect();
     match found.as_slice() {

@@ -34,6 +34,16 @@ pub enum Accept {
     Csv,
 }
 
+impl crate::model::Named for Accept {
+    const ALL: &'static [Accept] = &[Accept::Json, Accept::Csv];
+    fn name(self) -> &'static str {
+        match self {
+            Accept::Json => "json",
+            Accept::Csv => "csv",
+        }
+    }
+}
+
 impl Accept {
     pub(crate) fn mime(self) -> &'static str {
         match self {

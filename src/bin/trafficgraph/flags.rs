@@ -17,7 +17,7 @@ use trafficgraph::job::{
     check_request_limits, default_title, BenchJob, CachePruneJob, CacheVerifyJob, Command, DemoJob,
     ExportJob, Fallback, FallbackMode, FetchJob, RenderJob, Source, StatsFormat,
 };
-use trafficgraph::model::{Method, Period, Scope};
+use trafficgraph::model::{Method, Named, Period, Scope};
 use trafficgraph::provider::cloudwatch::{
     offset_hhmm, CloudWatchConfig, MetricWidget, NetworkWidget,
 };
@@ -171,24 +171,12 @@ impl ScopeArg {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PeriodArg {
-    Hourly,
-    Daily,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MethodArg {
-    Avg,
-    Sum,
-    Min,
-    Max,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AcceptArg {
-    Json,
-    Csv,
+/// A flag whose values are a library [`Named`] set: the choices clap lists, completes and
+/// checks are the library's own names, written once.
+fn named<T: Named + Send + Sync>() -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(T::ALL.iter().map(|v| v.name()))
+        .map(|name| T::from_name(&name).expect("clap allows only the possible values"))
 }
 
 /// Fetching from a Hostway-style traffic statistics API (the alternative to --input).
@@ -215,12 +203,12 @@ pub struct FetchArgs {
     #[arg(long, value_enum, default_value = "both", help_heading = "Fetch")]
     pub scope: ScopeArg,
     /// Data sets of an hour or a day (SoftLayer: hours summed into UTC days).
-    #[arg(long, value_enum, default_value = "hourly", help_heading = "Fetch")]
-    pub period: PeriodArg,
+    #[arg(long, value_parser = named::<Period>(), default_value = "hourly", help_heading = "Fetch")]
+    pub period: Period,
     /// How the provider consolidated each data set: avg and min/max are bytes per second,
     /// sum is octets per period (Hostway only).
-    #[arg(long, value_enum, default_value = "avg", help_heading = "Fetch")]
-    pub method: MethodArg,
+    #[arg(long, value_parser = named::<Method>(), default_value = "avg", help_heading = "Fetch")]
+    pub method: Method,
     /// First day, YYYY-MM-DD (UTC, included).
     #[arg(long, value_parser = parse_date, help_heading = "Fetch")]
     pub start: Option<NaiveDate>,
@@ -240,8 +228,8 @@ pub struct FetchArgs {
     #[arg(long, help_heading = "Fetch")]
     pub user: Option<String>,
     /// Body format to ask for.
-    #[arg(long, value_enum, default_value = "json", help_heading = "Fetch")]
-    pub accept: AcceptArg,
+    #[arg(long, value_parser = named::<Accept>(), default_value = "json", help_heading = "Fetch")]
+    pub accept: Accept,
     /// Keep one series per IP instead of summing them per timestamp.
     #[arg(long, help_heading = "Fetch")]
     pub per_ip: bool,
@@ -357,10 +345,7 @@ impl FetchArgs {
         if self.limit == 0 {
             return Err("--limit must be at least 1".into());
         }
-        let period = match self.period {
-            PeriodArg::Hourly => Period::Hourly,
-            PeriodArg::Daily => Period::Daily,
-        };
+        let period = self.period;
         let mut opts = match self.provider.source {
             SourceKind::Hostway => self.hostway_options(range)?,
             raw => {
@@ -378,7 +363,7 @@ impl FetchArgs {
                         raw.name()
                     ));
                 }
-                if self.method != MethodArg::Avg {
+                if self.method != Method::Avg {
                     return Err(format!(
                         "--method is Hostway's; {} gives octets per bucket (a sum)",
                         raw.name()
@@ -417,16 +402,8 @@ impl FetchArgs {
             None => self.auth.clone(),
         };
         let mut opts = FetchOptions::new(base_url, account, server, self.ips.clone(), range);
-        opts.method = match self.method {
-            MethodArg::Avg => Method::Avg,
-            MethodArg::Sum => Method::Sum,
-            MethodArg::Min => Method::Min,
-            MethodArg::Max => Method::Max,
-        };
-        opts.accept = match self.accept {
-            AcceptArg::Json => Accept::Json,
-            AcceptArg::Csv => Accept::Csv,
-        };
+        opts.method = self.method;
+        opts.accept = self.accept;
         opts.auth = auth;
         opts.per_ip = self.per_ip;
         Ok(opts)
