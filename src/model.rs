@@ -30,15 +30,18 @@ pub trait Named: Sized + Copy + PartialEq + 'static {
 }
 
 /// `Display` for a [`Named`] type: its name.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! display_by_name {
     ($($t:ty),*) => {$(
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(Named::name(*self))
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($crate::model::Named::name(*self))
             }
         }
     )*};
 }
+pub(crate) use display_by_name;
 
 /// Which direction of traffic a series measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

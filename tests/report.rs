@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use trafficgraph::model::{Method, Period, Scope, Target, Traffic};
 use trafficgraph::range::{parse_date, DateRange};
+use trafficgraph::report::summary::RowStatus;
 use trafficgraph::report::{self, ReportJob};
 use trafficgraph::sim::{self, SimConfig};
 use trafficgraph::source::file::parse_export_csv;
@@ -231,7 +232,7 @@ fn report_of_50_targets_and_2_pools_then_offline_rerun() {
     let missing = &summary.rows[MISSING];
     assert_eq!(
         (missing.name.as_str(), missing.status),
-        ("web-07", "failed")
+        ("web-07", RowStatus::Failed)
     );
     let why = missing.error.as_deref().unwrap();
     assert!(why.contains("404") && !why.contains('\n'), "{why}");
@@ -821,7 +822,7 @@ fn index_of_300_targets_sorts_filters_and_loads_lazily() {
 
     // Failed rows first, then the rest, each in the config's order.
     let mut initial: Vec<&report::summary::SummaryRow> = summary.rows.iter().collect();
-    initial.sort_by_key(|r| r.status == "ok");
+    initial.sort_by_key(|r| r.status == RowStatus::Ok);
     let names = |rows: &[&report::summary::SummaryRow]| -> Vec<String> {
         rows.iter().map(|r| r.name.clone()).collect()
     };

@@ -18,7 +18,7 @@ use crate::provider::{ProviderError, ProviderImage};
 use crate::range::DateRange;
 use crate::render::RenderOptions;
 use crate::report::config::{FallbackConfig, TargetConfig};
-use crate::report::summary::SummaryRow;
+use crate::report::summary::{RowKind, RowStatus, SummaryRow};
 
 /// The parts of the report's settings a provider graph needs.
 #[derive(Debug, Clone, Copy)]
@@ -115,7 +115,7 @@ pub async fn write(
     let failed = |why: String| {
         let row = SummaryRow::failed(
             &target.name,
-            "target",
+            RowKind::Target,
             format!("{fetch_error}; fallback: {why}"),
         );
         (row, Vec::new())
@@ -129,8 +129,8 @@ pub async fn write(
     if let Err(e) = write_output(&path, &image.png) {
         return failed(e.to_string());
     }
-    let mut row = SummaryRow::failed(&target.name, "target", String::new());
-    row.status = "ok";
+    let mut row = SummaryRow::failed(&target.name, RowKind::Target, String::new());
+    row.status = RowStatus::Ok;
     // Kept on the row (summary's `error` column, a tooltip in index.html): the graph is the
     // provider's because raw data failed, and the reader should know why.
     row.error = Some(fetch_error.to_string());

@@ -44,7 +44,7 @@ use crate::render::RenderOptions;
 use crate::source::hostway::Secret;
 use crate::stats::StatsOptions;
 use config::{Config, ConfigError, SourceName, TargetConfig};
-use summary::{file_stems, Summary, SummaryRow};
+use summary::{file_stems, RowKind, RowStatus, Summary, SummaryRow};
 
 /// A validated `report` command.
 #[derive(Debug, Clone)]
@@ -367,7 +367,7 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
                     "target '{name}': using the provider's graph: {why}"
                 ));
             }
-            if let (Some(e), "failed") = (&done.row.error, done.row.status) {
+            if let (Some(e), RowStatus::Failed) = (&done.row.error, done.row.status) {
                 note(format!("target '{name}' failed: {e}"));
             }
             if let Some(t) = done.traffic {
@@ -459,14 +459,17 @@ fn finish(
                     Some(t) => members.push(t),
                     None => {
                         let why = format!("member '{name}' has no raw data (see its row)");
-                        return (SummaryRow::failed(&pool.name, "pool", why), Vec::new());
+                        return (
+                            SummaryRow::failed(&pool.name, RowKind::Pool, why),
+                            Vec::new(),
+                        );
                     }
                 }
             }
             match sum_traffic(&members, ctx.plan.period, ctx.plan.method) {
-                Ok(traffic) => draw_and_write(ctx, &pool.name, "pool", stem, &traffic),
+                Ok(traffic) => draw_and_write(ctx, &pool.name, RowKind::Pool, stem, &traffic),
                 Err(why) => (
-                    SummaryRow::failed(&pool.name, "pool", why.to_string()),
+                    SummaryRow::failed(&pool.name, RowKind::Pool, why.to_string()),
                     Vec::new(),
                 ),
             }
@@ -645,7 +648,8 @@ async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
             let joined = tokio::task::spawn_blocking(move || {
                 let t = &ctx2.config.targets[index];
                 let traffic = within(fetched.traffic, ctx2.plan.window);
-                let (row, written) = draw_and_write(&ctx2, &t.name, "target", &stem, &traffic);
+                let (row, written) =
+                    draw_and_write(&ctx2, &t.name, RowKind::Target, &stem, &traffic);
                 let ok = row.error.is_none();
                 (row, written, (keep && ok).then_some(traffic))
             })
@@ -657,7 +661,7 @@ async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
         }
         Err(fetch_error) => match &t.fallback {
             None => done(
-                SummaryRow::failed(&t.name, "target", fetch_error),
+                SummaryRow::failed(&t.name, RowKind::Target, fetch_error),
                 None,
                 Vec::new(),
                 None,
@@ -672,7 +676,7 @@ async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
                     &fetch_error,
                 )
                 .await;
-                let note = (row.status == "ok").then_some(fetch_error);
+                let note = (row.status == RowStatus::Ok).then_some(fetch_error);
                 done(row, None, written, note)
             }
         },
@@ -705,7 +709,7 @@ impl Ctx {
 fn draw_and_write(
     ctx: &Ctx,
     name: &str,
-    kind: &'static str,
+    kind: RowKind,
     stem: &str,
     traffic: &Traffic,
 ) -> (SummaryRow, Vec<PathBuf>) {

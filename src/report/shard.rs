@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::config::{Config, SourceName};
-use super::summary::{file_stems, Summary, SummaryRow};
+use super::summary::{file_stems, RowKind, RowStatus, Summary, SummaryRow};
 use super::{Ctx, Plan, ReportError, ReportJob, ReportOutcome};
 use crate::model::{Method, Origin, Period, Traffic};
 use crate::output::write_output;
@@ -165,8 +165,9 @@ impl RowData {
     }
 
     fn into_row(self) -> Result<SummaryRow, RowError> {
-        let kind = match self.kind.as_str() {
-            "target" => "target",
+        use crate::model::Named;
+        let kind = match RowKind::from_name(&self.kind) {
+            Some(RowKind::Target) => RowKind::Target,
             _ => {
                 return Err(RowError::NotTarget {
                     name: self.name,
@@ -174,10 +175,9 @@ impl RowData {
                 })
             }
         };
-        let status = match self.status.as_str() {
-            "ok" => "ok",
-            "failed" => "failed",
-            _ => {
+        let status = match RowStatus::from_name(&self.status) {
+            Some(status) => status,
+            None => {
                 return Err(RowError::Status {
                     name: self.name,
                     status: self.status,

@@ -11,15 +11,57 @@ use crate::range::DateRange;
 use crate::stats::Stats;
 use crate::units::format_si;
 
+/// What a summary row is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowKind {
+    /// One `[[target]]`: a server's graph.
+    Target,
+    /// One `[[pool]]`: the sum of several targets.
+    Pool,
+}
+
+/// Whether a row's graph and figures were produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowStatus {
+    /// Drawn (from raw data, or the provider's picture: see `source`).
+    Ok,
+    /// Not drawn; `error` says why.
+    Failed,
+}
+
+impl crate::model::Named for RowKind {
+    const ALL: &'static [RowKind] = &[RowKind::Target, RowKind::Pool];
+    fn name(self) -> &'static str {
+        match self {
+            RowKind::Target => "target",
+            RowKind::Pool => "pool",
+        }
+    }
+}
+
+impl crate::model::Named for RowStatus {
+    const ALL: &'static [RowStatus] = &[RowStatus::Ok, RowStatus::Failed];
+    fn name(self) -> &'static str {
+        match self {
+            RowStatus::Ok => "ok",
+            RowStatus::Failed => "failed",
+        }
+    }
+}
+
+crate::model::display_by_name!(RowKind, RowStatus);
+
 /// One line of the summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SummaryRow {
     /// The target's or pool's name from the config.
     pub name: String,
-    /// `target` or `pool`.
-    pub kind: &'static str,
-    /// `ok` or `failed`.
-    pub status: &'static str,
+    /// A target's row or a pool's.
+    pub kind: RowKind,
+    /// Drawn or failed.
+    pub status: RowStatus,
     /// `local` (drawn from raw data) or `provider:softlayer` / `provider:cloudwatch`.
     pub source: String,
     /// Bytes received over the range (a lone `total` series counts here).
@@ -50,7 +92,7 @@ impl SummaryRow {
     /// A row from figures computed on raw data over `range` at `step_seconds`.
     pub fn from_stats(
         name: &str,
-        kind: &'static str,
+        kind: RowKind,
         stats: &Stats,
         range: DateRange,
         step_seconds: i64,
@@ -71,7 +113,7 @@ impl SummaryRow {
         SummaryRow {
             name: name.to_string(),
             kind,
-            status: "ok",
+            status: RowStatus::Ok,
             source: "local".into(),
             received_bytes: sum_of(Scope::Receive, |s| s.total_bytes).or(total),
             transmitted_bytes: sum_of(Scope::Transmit, |s| s.total_bytes),
@@ -88,11 +130,11 @@ impl SummaryRow {
     }
 
     /// A row for a target or pool that could not be produced.
-    pub fn failed(name: &str, kind: &'static str, error: String) -> SummaryRow {
+    pub fn failed(name: &str, kind: RowKind, error: String) -> SummaryRow {
         SummaryRow {
             name: name.to_string(),
             kind,
-            status: "failed",
+            status: RowStatus::Failed,
             source: String::new(),
             received_bytes: None,
             transmitted_bytes: None,
@@ -127,7 +169,10 @@ pub struct Summary {
 impl Summary {
     /// How many rows did not succeed.
     pub fn failed(&self) -> usize {
-        self.rows.iter().filter(|r| r.status != "ok").count()
+        self.rows
+            .iter()
+            .filter(|r| r.status != RowStatus::Ok)
+            .count()
     }
 
     /// `summary.csv`: exact figures (shortest round-trip form), empty cells where unknown.
@@ -163,8 +208,8 @@ impl Summary {
         for r in &self.rows {
             w.write_record([
                 r.name.clone(),
-                r.kind.into(),
-                r.status.into(),
+                r.kind.to_string(),
+                r.status.to_string(),
                 r.source.clone(),
                 self.range.start.to_string(),
                 self.range.end.to_string(),
@@ -199,13 +244,17 @@ impl Summary {
     /// `data-` attributes, never from text spliced into it.
     pub fn to_html(&self, title: &str) -> Vec<u8> {
         let suffix = if self.unit == "bits/s" { "b/s" } else { "B/s" };
-        let targets = self.rows.iter().filter(|r| r.kind == "target").count();
+        let targets = self
+            .rows
+            .iter()
+            .filter(|r| r.kind == RowKind::Target)
+            .count();
         let pools = self.rows.len() - targets;
         let failed = self.failed();
         let plural = |n: usize| if n == 1 { "" } else { "s" };
         // Failed rows first, each group in the config's order.
         let mut rows: Vec<&SummaryRow> = self.rows.iter().collect();
-        rows.sort_by_key(|r| r.status == "ok");
+        rows.sort_by_key(|r| r.status == RowStatus::Ok);
         let na = html! { span.na { "\u{2013}" } };
         let rate = |v: Option<f64>| match v {
             Some(x) => html! { (format_si(x, suffix)) },
@@ -295,7 +344,7 @@ impl Summary {
                                             data-pct=[r.percentile] data-cov=[r.coverage] {
                                             td.name { (r.name) }
                                             td { (r.kind) }
-                                            @if let (Some(e), true) = (&r.error, r.status != "ok") {
+                                            @if let (Some(e), true) = (&r.error, r.status != RowStatus::Ok) {
                                                 td { span.badge.failed { "failed" } }
                                                 // The reason takes the figures' cells: there are none.
                                                 td.reason colspan="9" { (e) }
@@ -452,11 +501,11 @@ mod tests {
             rows: vec![
                 SummaryRow {
                     png: Some("a.png".into()),
-                    status: "ok",
+                    status: RowStatus::Ok,
                     error: None,
-                    ..SummaryRow::failed("a \"quoted\" 'name'", "target", String::new())
+                    ..SummaryRow::failed("a \"quoted\" 'name'", RowKind::Target, String::new())
                 },
-                SummaryRow::failed("<script>x</script>", "target", "404 & gone".into()),
+                SummaryRow::failed("<script>x</script>", RowKind::Target, "404 & gone".into()),
             ],
         };
         let html = String::from_utf8(s.to_html("Report <&>")).unwrap();
