@@ -277,6 +277,26 @@ struct Done {
 
 /// Runs a report: every target, then every pool, then the summary files.
 pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
+    let (ctx, out_dir, selected) = prepare(job)?;
+    let total = match job.shard {
+        Some(_) => selected.len(),
+        None => ctx.config.targets.len() + ctx.config.pools.len(),
+    };
+    let progress = Progress::new(job, total);
+    let gathered = run_targets(&ctx, &selected, &progress)?;
+    let http_clients = ctx.clients.len();
+    let mut outcome = match job.shard {
+        Some(shard) => finish_shard(&ctx, shard, gathered, &progress)?,
+        None => finish_report(&ctx, &out_dir, gathered, &progress)?,
+    };
+    outcome.http_clients = http_clients;
+    Ok(outcome)
+}
+
+/// Reads and checks the config, plans the range, and claims the output directory, all
+/// before any request; returns the run's context and the targets this run draws (a
+/// shard's share, or all).
+fn prepare(job: &ReportJob) -> Result<(Arc<Ctx>, outdir::OutDir, Vec<usize>), ReportError> {
     let config = Config::load(&job.config)?;
     let plan = Plan::new(&config, job.now, &job.config)?;
     let stems = file_stems(
@@ -306,26 +326,6 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         .filter_map(|name| config.targets.iter().position(|t| &t.name == name))
         .filter(|_| job.shard.is_none())
         .collect();
-    let total = match job.shard {
-        Some(_) => selected.len(),
-        None => config.targets.len() + config.pools.len(),
-    };
-    let bar = if job.fetch.quiet || job.fetch.verbose {
-        None
-    } else {
-        job.fetch.notes.bar(
-            "report {bar:30} {pos}/{len} graphs {elapsed_precise}",
-            total as u64,
-        )
-    };
-    let note = |line: String| {
-        if job.fetch.quiet {
-            return;
-        }
-        job.fetch
-            .notes
-            .note_over(bar.as_deref(), &format!("trafficgraph: {line}"));
-    };
     let ctx = Arc::new(Ctx {
         stems,
         plan,
@@ -335,21 +335,88 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         pool_members,
         config,
     });
+    Ok((ctx, out_dir, selected))
+}
 
+/// The report's progress bar and notes (nothing when quiet; no bar when verbose).
+struct Progress<'a> {
+    job: &'a ReportJob,
+    bar: Option<Box<dyn crate::notes::Bar>>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(job: &'a ReportJob, total: usize) -> Progress<'a> {
+        let bar = if job.fetch.quiet || job.fetch.verbose {
+            None
+        } else {
+            job.fetch.notes.bar(
+                "report {bar:30} {pos}/{len} graphs {elapsed_precise}",
+                total as u64,
+            )
+        };
+        Progress { job, bar }
+    }
+
+    /// A line on stderr above the bar: `trafficgraph: {line}`.
+    fn note(&self, line: String) {
+        if self.job.fetch.quiet {
+            return;
+        }
+        self.job
+            .fetch
+            .notes
+            .note_over(self.bar.as_deref(), &format!("trafficgraph: {line}"));
+    }
+
+    /// One more graph done.
+    fn inc(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
+}
+
+/// What the targets left: a row each (by target index; `None` for another shard's),
+/// the traffic pools need, and the files written.
+struct Gathered {
+    rows: Vec<Option<SummaryRow>>,
+    kept: HashMap<usize, Traffic>,
+    written: Vec<PathBuf>,
+}
+
+/// Fetches, draws and writes the `selected` targets, at most `--jobs` at once, saying on
+/// stderr which failed or fell back to the provider's picture.
+fn run_targets(
+    ctx: &Arc<Ctx>,
+    selected: &[usize],
+    progress: &Progress,
+) -> Result<Gathered, ReportError> {
+    let jobs = ctx.job.jobs.max(1);
+    // Fetching (cache reads, parsing, checks) runs on the workers and drawing on the
+    // blocking pool: workers for every core `--jobs` can use, so neither side queues
+    // behind two threads on a large machine.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(cores.min(jobs).max(2))
         .enable_all()
         .build()
         .map_err(ReportError::Runtime)?;
-    let n = ctx.config.targets.len();
-    let mut rows: Vec<Option<SummaryRow>> = vec![None; n];
-    let mut kept: HashMap<usize, Traffic> = HashMap::new();
-    let mut written = Vec::new();
+    let mut gathered = Gathered {
+        rows: vec![None; ctx.config.targets.len()],
+        kept: HashMap::new(),
+        written: Vec::new(),
+    };
     runtime.block_on(async {
         let mut running = tokio::task::JoinSet::new();
         let mut next = 0;
         loop {
-            while running.len() < job.jobs.max(1) && next < selected.len() {
+            while running.len() < jobs && next < selected.len() {
                 running.spawn(target(ctx.clone(), selected[next]));
                 next += 1;
             }
@@ -363,74 +430,89 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
             };
             let name = &ctx.config.targets[done.index].name;
             if let Some(why) = &done.note {
-                note(format!(
+                progress.note(format!(
                     "target '{name}': using the provider's graph: {why}"
                 ));
             }
             if let (Some(e), RowStatus::Failed) = (&done.row.error, done.row.status) {
-                note(format!("target '{name}' failed: {e}"));
+                progress.note(format!("target '{name}' failed: {e}"));
             }
             if let Some(t) = done.traffic {
-                kept.insert(done.index, t);
+                gathered.kept.insert(done.index, t);
             }
-            written.extend(done.written);
-            rows[done.index] = Some(done.row);
-            if let Some(bar) = &bar {
-                bar.inc(1);
-            }
+            gathered.written.extend(done.written);
+            gathered.rows[done.index] = Some(done.row);
+            progress.inc();
         }
     });
-    drop(runtime);
+    Ok(gathered)
+}
 
-    let http_clients = ctx.clients.len();
-    if let Some(shard) = job.shard {
-        let rows: Vec<(usize, SummaryRow)> = rows
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, r)| r.map(|r| (i, r)))
-            .collect();
-        let (summary, file) = shard::write_summary(&ctx, shard, &job.config, rows)?;
-        if let Some(bar) = &bar {
-            bar.finish();
-        }
-        written.push(file);
-        note(format!(
-            "shard {shard}: {} of {} targets ({} failed) in {}",
-            summary.rows.len(),
-            n,
-            summary.failed(),
-            job.out_dir.display()
-        ));
-        return Ok(ReportOutcome {
-            summary,
-            written,
-            http_clients,
-        });
-    }
-    let rows: Vec<SummaryRow> = rows
+/// A shard's end: its `shard.json` instead of the summary files, and no pools.
+fn finish_shard(
+    ctx: &Ctx,
+    shard: shard::Shard,
+    gathered: Gathered,
+    progress: &Progress,
+) -> Result<ReportOutcome, ReportError> {
+    let job = &ctx.job;
+    let rows: Vec<(usize, SummaryRow)> = gathered
+        .rows
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.map(|r| (i, r)))
+        .collect();
+    let (summary, file) = shard::write_summary(ctx, shard, &job.config, rows)?;
+    progress.finish();
+    let mut written = gathered.written;
+    written.push(file);
+    progress.note(format!(
+        "shard {shard}: {} of {} targets ({} failed) in {}",
+        summary.rows.len(),
+        ctx.config.targets.len(),
+        summary.failed(),
+        job.out_dir.display()
+    ));
+    Ok(ReportOutcome {
+        summary,
+        written,
+        http_clients: 0,
+    })
+}
+
+/// A whole report's end: the pools, then the summary files.
+fn finish_report(
+    ctx: &Ctx,
+    out_dir: &outdir::OutDir,
+    gathered: Gathered,
+    progress: &Progress,
+) -> Result<ReportOutcome, ReportError> {
+    let n = ctx.config.targets.len();
+    let rows: Vec<SummaryRow> = gathered
+        .rows
         .into_iter()
         .map(|r| r.expect("every target finished"))
         .collect();
-    let mut outcome = finish(&ctx, Some(&out_dir), rows, kept, written, &|| {
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
-    })?;
-    if let Some(bar) = &bar {
-        bar.finish();
-    }
+    let outcome = finish(
+        ctx,
+        Some(out_dir),
+        rows,
+        gathered.kept,
+        gathered.written,
+        &|| progress.inc(),
+    )?;
+    progress.finish();
     for row in &outcome.summary.rows[n..] {
         if let Some(e) = &row.error {
-            note(format!("pool '{}' failed: {e}", row.name));
+            progress.note(format!("pool '{}' failed: {e}", row.name));
         }
     }
-    note(format!(
+    progress.note(format!(
         "report of {} graphs ({} failed) in {}",
         outcome.summary.rows.len(),
         outcome.summary.failed(),
-        job.out_dir.join("index.html").display()
+        ctx.job.out_dir.join("index.html").display()
     ));
-    outcome.http_clients = http_clients;
     Ok(outcome)
 }
 
