@@ -258,6 +258,8 @@ struct Ctx {
     plan: Plan,
     job: ReportJob,
     semaphore: Arc<tokio::sync::Semaphore>,
+    /// `--jobs` permits: one is held while a target is drawn.
+    drawing: Arc<tokio::sync::Semaphore>,
     /// The HTTP clients every target shares (one per set-up, built on the first request;
     /// none when the cache answers everything). They live and die with the run's runtime.
     clients: crate::http::Clients,
@@ -331,6 +333,7 @@ fn prepare(job: &ReportJob) -> Result<(Arc<Ctx>, outdir::OutDir, Vec<usize>), Re
         plan,
         job: job.clone(),
         semaphore: Arc::new(tokio::sync::Semaphore::new(job.fetch.concurrency.max(1))),
+        drawing: Arc::new(tokio::sync::Semaphore::new(job.jobs.max(1))),
         clients: crate::http::Clients::default(),
         pool_members,
         config,
@@ -398,6 +401,9 @@ fn run_targets(
     progress: &Progress,
 ) -> Result<Gathered, ReportError> {
     let jobs = ctx.job.jobs.max(1);
+    // Targets in flight: `--jobs` drawing, and as many again each fetching and writing,
+    // so the drawing slots never wait for a fetch or a disk; memory stays a few targets'.
+    let in_flight = jobs * 3;
     // Fetching (cache reads, parsing, checks) runs on the workers and drawing on the
     // blocking pool: workers for every core `--jobs` can use, so neither side queues
     // behind two threads on a large machine.
@@ -416,7 +422,7 @@ fn run_targets(
         let mut running = tokio::task::JoinSet::new();
         let mut next = 0;
         loop {
-            while running.len() < jobs && next < selected.len() {
+            while running.len() < in_flight && next < selected.len() {
                 running.spawn(target(ctx.clone(), selected[next]));
                 next += 1;
             }
@@ -726,18 +732,28 @@ async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
     match fetched {
         Ok(fetched) => {
             let keep = ctx.pool_members.contains(&index);
+            // `--jobs` targets draw at once; writing (the waits on the disk) happens
+            // after the slot is given back, so the drawing cores never wait on a disk.
+            let slot = ctx.drawing.clone().acquire_owned().await;
             let ctx2 = ctx.clone();
-            let joined = tokio::task::spawn_blocking(move || {
+            let drawn = tokio::task::spawn_blocking(move || {
                 let t = &ctx2.config.targets[index];
                 let traffic = within(fetched.traffic, ctx2.plan.window);
-                let (row, written) =
-                    draw_and_write(&ctx2, &t.name, RowKind::Target, &stem, &traffic);
-                let ok = row.error.is_none();
-                (row, written, (keep && ok).then_some(traffic))
+                let drawn = draw(&ctx2, &t.name, RowKind::Target, &stem, &traffic);
+                let ok = drawn.row.error.is_none();
+                (drawn, (keep && ok).then_some(traffic))
             })
             .await;
-            match joined {
-                Ok((row, written, traffic)) => done(row, traffic, written, None),
+            drop(slot);
+            let (drawn, traffic) = match drawn {
+                Ok(drawn) => drawn,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            match tokio::task::spawn_blocking(move || drawn.write()).await {
+                Ok((row, written)) => {
+                    let traffic = traffic.filter(|_| row.error.is_none());
+                    done(row, traffic, written, None)
+                }
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             }
         }
@@ -795,32 +811,63 @@ fn draw_and_write(
     stem: &str,
     traffic: &Traffic,
 ) -> (SummaryRow, Vec<PathBuf>) {
+    draw(ctx, name, kind, stem, traffic).write()
+}
+
+/// A row with the files that back it, drawn but not yet written.
+struct Drawn {
+    row: SummaryRow,
+    /// Each file's path and bytes (none for a failed row).
+    files: Vec<(PathBuf, Vec<u8>)>,
+}
+
+impl Drawn {
+    /// Writes the files (each atomically: temporary, sync, rename); the row fails if one
+    /// cannot be written. Returns the row and the paths written.
+    fn write(mut self) -> (SummaryRow, Vec<PathBuf>) {
+        let mut written = Vec::with_capacity(self.files.len());
+        for (path, bytes) in &self.files {
+            if let Err(e) = write_output(path, bytes) {
+                let row = SummaryRow::failed(&self.row.name, self.row.kind, e.to_string());
+                return (row, Vec::new());
+            }
+            written.push(path.clone());
+        }
+        self.files.clear();
+        (self.row, written)
+    }
+}
+
+/// Computes the figures and draws the graph and CSV of `traffic`, in memory: the CPU part
+/// of a target, apart from the disk waits of [`Drawn::write`].
+fn draw(ctx: &Ctx, name: &str, kind: RowKind, stem: &str, traffic: &Traffic) -> Drawn {
     let plan = &ctx.plan;
+    let failed = |why: String| Drawn {
+        row: SummaryRow::failed(name, kind, why),
+        files: Vec::new(),
+    };
     if traffic.is_empty() {
-        let why = format!("no data sets in {}", plan.range);
-        return (SummaryRow::failed(name, kind, why), Vec::new());
+        return failed(format!("no data sets in {}", plan.range));
     }
     let stats = crate::stats::compute(traffic, &plan.render.stats);
     let opts = RenderOptions {
         title: Some(name.to_string()),
         ..plan.render.clone()
     };
-    let png_name = format!("{stem}.png");
-    let csv_name = format!("{stem}.csv");
-    let png_path = ctx.job.out_dir.join(&png_name);
-    let csv_path = ctx.job.out_dir.join(&csv_name);
-    let written = (|| -> Result<(), crate::Error> {
-        write_output(&csv_path, &CsvExporter.export(traffic))?;
-        let png = crate::render::render_png(traffic, &stats, &opts)?;
-        Ok(write_output(&png_path, &png)?)
-    })();
-    if let Err(why) = written {
-        return (SummaryRow::failed(name, kind, why.to_string()), Vec::new());
-    }
+    let png = match crate::render::render_png(traffic, &stats, &opts) {
+        Ok(png) => png,
+        Err(e) => return failed(crate::Error::from(e).to_string()),
+    };
+    let (png_name, csv_name) = (format!("{stem}.png"), format!("{stem}.csv"));
+    let out = &ctx.job.out_dir;
+    let files = vec![
+        (out.join(&csv_name), CsvExporter.export(traffic)),
+        (out.join(&png_name), png),
+    ];
     let mut row = SummaryRow::from_stats(name, kind, &stats, plan.range, traffic.step_seconds());
     row.png = Some(png_name);
     row.csv = Some(csv_name);
-    (row, vec![csv_path, png_path])
+    Drawn { row, files }
 }
 
 /// Sums several targets' traffic per scope and timestamp (a pool's graph). A member

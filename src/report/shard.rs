@@ -415,6 +415,7 @@ pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
         plan,
         job: report_job,
         semaphore: Arc::new(tokio::sync::Semaphore::new(1)),
+        drawing: Arc::new(tokio::sync::Semaphore::new(1)),
         clients: crate::http::Clients::default(),
         pool_members: members,
         config,
