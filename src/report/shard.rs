@@ -416,6 +416,7 @@ pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
         job: report_job,
         semaphore: Arc::new(tokio::sync::Semaphore::new(1)),
         drawing: Arc::new(tokio::sync::Semaphore::new(1)),
+        writing: Arc::new(tokio::sync::Semaphore::new(1)),
         clients: crate::http::Clients::default(),
         pool_members: members,
         config,
