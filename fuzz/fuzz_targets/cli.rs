@@ -1,5 +1,7 @@
-//! The command line: `parse_timezone` on any text, and the whole clap parser on any argv
-//! (NUL-separated, not necessarily UTF-8) followed by `into_command`. Never panics.
+//! The command line: the time-zone parser on any text, and the whole clap parser on any
+//! argv (NUL-separated, not necessarily UTF-8) followed by `into_command`. Never panics.
+//! The flags live in the binary (src/bin/trafficgraph/flags.rs); the target compiles that
+//! module as its own, so it fuzzes the very code the binary runs.
 #![no_main]
 
 use std::ffi::OsString;
@@ -7,12 +9,16 @@ use std::os::unix::ffi::OsStringExt;
 
 use clap::Parser;
 use libfuzzer_sys::fuzz_target;
-use trafficgraph::cli::{parse_timezone, Cli};
+
+#[allow(dead_code)]
+#[path = "../../src/bin/trafficgraph/flags.rs"]
+mod flags;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(tz) = parse_timezone(text) {
-            assert!(tz.local_minus_utc().abs() <= 14 * 3600 + 59 * 60);
+        if let Ok(zone) = trafficgraph::zone::Zone::parse(text) {
+            let offset = zone.fixed_at(0).local_minus_utc();
+            assert!(offset.abs() <= 14 * 3600 + 59 * 60);
         }
     }
     let mut argv = vec![OsString::from("trafficgraph")];
@@ -20,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         data.split(|&b| b == 0)
             .map(|a| OsString::from_vec(a.to_vec())),
     );
-    if let Ok(cli) = Cli::try_parse_from(argv) {
+    if let Ok(cli) = flags::Cli::try_parse_from(argv) {
         let _ = cli.into_command();
     }
 });
