@@ -983,81 +983,22 @@ pub fn fetch(opts: &FetchOptions) -> Result<Fetched, FetchError> {
 /// Fetches every IP and scope of the range, chunk by chunk, and merges the result.
 pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
     validate(opts)?;
-    let today = Utc::now().date_naive();
-    if opts.range.end > today && !opts.settings.quiet {
-        opts.settings.notes.note(&format!(
-            "trafficgraph: the range {} ends in the future (today is {today}, UTC): the days \
-             after {today} have no data yet",
-            opts.range
-        ));
-    }
+    note_future_end(opts);
     let (client, note) = Client::new(opts)?;
     let streams = client.streams(opts);
     let chunks = client.plan(opts);
-    let mut jobs = VecDeque::new();
-    for (index, stream) in streams.iter().enumerate() {
-        for &range in &chunks {
-            let chunk = ChunkId {
-                stream: index,
-                label: stream.label.clone(),
-                range,
-            };
-            jobs.push_back((jobs.len(), chunk));
-        }
-    }
+    let jobs = plan_jobs(&streams, &chunks);
     let planned = jobs.len();
     let plan: Vec<ChunkId> = jobs.iter().map(|(_, c)| c.clone()).collect();
-    let shared = Arc::new(Shared {
-        client,
-        streams,
-        cache: opts.settings.cache_dir.as_ref().map(Cache::new),
-        opts: opts.clone(),
-        today: Utc::now().date_naive(),
-        jobs: Mutex::new(jobs),
-        results: Mutex::new(vec![None; planned]),
-        errors: Mutex::new(Vec::new()),
-        min_dates: Mutex::new(HashMap::new()),
-        stop: AtomicBool::new(false),
-        requests: AtomicU64::new(0),
-        retries: AtomicU64::new(0),
-        chunks: AtomicUsize::new(0),
-        cached: AtomicUsize::new(0),
-        splits: AtomicUsize::new(0),
-        dropped: AtomicUsize::new(0),
-        empty: AtomicUsize::new(0),
-        reporter: Reporter::new(opts, planned),
-    });
+    let shared = Arc::new(Shared::new(client, streams, opts, jobs));
     if let Some(note) = note {
         shared.reporter.note(&note);
     }
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..opts.settings.concurrency.min(planned) {
-        workers.spawn(worker(shared.clone()));
-    }
-    while let Some(joined) = workers.join_next().await {
-        if let Err(e) = joined {
-            if e.is_panic() {
-                std::panic::resume_unwind(e.into_panic());
-            }
-        }
-    }
+    run_workers(&shared, opts.settings.concurrency.min(planned)).await;
     shared.reporter.finish();
 
-    let mut errors = std::mem::take(&mut *shared.errors.lock().expect("lock"));
-    errors.sort_by_key(|(index, _)| *index);
-    if let Some((_, first)) = errors.into_iter().next() {
-        return Err(first);
-    }
-    let summary = FetchSummary {
-        planned,
-        chunks: shared.chunks.load(Ordering::SeqCst),
-        requests: shared.requests.load(Ordering::SeqCst),
-        cached: shared.cached.load(Ordering::SeqCst),
-        splits: shared.splits.load(Ordering::SeqCst),
-        retries: shared.retries.load(Ordering::SeqCst),
-        dropped_rows: shared.dropped.load(Ordering::SeqCst),
-        empty_chunks: shared.empty.load(Ordering::SeqCst),
-    };
+    shared.first_error()?;
+    let summary = shared.summary(planned);
     let results: Vec<Scoped> = std::mem::take(&mut *shared.results.lock().expect("lock"))
         .into_iter()
         .map(Option::unwrap_or_default)
@@ -1067,18 +1008,7 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
         _ => assemble_raw(opts, shared.client.step(opts), &plan, results),
     };
     let min_dates = shared.min_dates.lock().expect("lock").clone();
-    let unavailable: Vec<Unavailable> = opts
-        .ips
-        .iter()
-        .filter_map(|ip| {
-            let min = *min_dates.get(ip)?;
-            Some(Unavailable {
-                ip: ip.clone(),
-                range: opts.range.before_day(min)?,
-                min_date: min,
-            })
-        })
-        .collect();
+    let unavailable = unavailable(opts, &min_dates);
     for u in &unavailable {
         shared.reporter.note(&u.to_string());
     }
@@ -1096,6 +1026,121 @@ pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
         summary,
         coverage,
     })
+}
+
+/// Says (unless quiet) that the range ends after today, so its last days have no data.
+fn note_future_end(opts: &FetchOptions) {
+    let today = Utc::now().date_naive();
+    if opts.range.end > today && !opts.settings.quiet {
+        opts.settings.notes.note(&format!(
+            "trafficgraph: the range {} ends in the future (today is {today}, UTC): the days \
+             after {today} have no data yet",
+            opts.range
+        ));
+    }
+}
+
+/// Every stream's chunks, numbered in plan order: the workers' queue.
+fn plan_jobs(streams: &[Stream], chunks: &[DateRange]) -> VecDeque<(usize, ChunkId)> {
+    let mut jobs = VecDeque::new();
+    for (index, stream) in streams.iter().enumerate() {
+        for &range in chunks {
+            let chunk = ChunkId {
+                stream: index,
+                label: stream.label.clone(),
+                range,
+            };
+            jobs.push_back((jobs.len(), chunk));
+        }
+    }
+    jobs
+}
+
+/// Runs `count` workers on the queue until it is empty or one fails; a worker's panic
+/// goes on in the caller.
+async fn run_workers(shared: &Arc<Shared>, count: usize) {
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        workers.spawn(worker(shared.clone()));
+    }
+    while let Some(joined) = workers.join_next().await {
+        if let Err(e) = joined {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+    }
+}
+
+/// The parts of the range before each IP's minimum date (in the order the IPs were given).
+fn unavailable(opts: &FetchOptions, min_dates: &HashMap<String, NaiveDate>) -> Vec<Unavailable> {
+    opts.ips
+        .iter()
+        .filter_map(|ip| {
+            let min = *min_dates.get(ip)?;
+            Some(Unavailable {
+                ip: ip.clone(),
+                range: opts.range.before_day(min)?,
+                min_date: min,
+            })
+        })
+        .collect()
+}
+
+impl Shared {
+    /// The workers' state for `jobs`, every count at zero.
+    fn new(
+        client: Client,
+        streams: Vec<Stream>,
+        opts: &FetchOptions,
+        jobs: VecDeque<(usize, ChunkId)>,
+    ) -> Shared {
+        let planned = jobs.len();
+        Shared {
+            client,
+            streams,
+            cache: opts.settings.cache_dir.as_ref().map(Cache::new),
+            opts: opts.clone(),
+            today: Utc::now().date_naive(),
+            jobs: Mutex::new(jobs),
+            results: Mutex::new(vec![None; planned]),
+            errors: Mutex::new(Vec::new()),
+            min_dates: Mutex::new(HashMap::new()),
+            stop: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            chunks: AtomicUsize::new(0),
+            cached: AtomicUsize::new(0),
+            splits: AtomicUsize::new(0),
+            dropped: AtomicUsize::new(0),
+            empty: AtomicUsize::new(0),
+            reporter: Reporter::new(opts, planned),
+        }
+    }
+
+    /// The failure of the earliest planned chunk that failed, if any did.
+    fn first_error(&self) -> Result<(), FetchError> {
+        let mut errors = std::mem::take(&mut *self.errors.lock().expect("lock"));
+        errors.sort_by_key(|(index, _)| *index);
+        match errors.into_iter().next() {
+            Some((_, first)) => Err(first),
+            None => Ok(()),
+        }
+    }
+
+    /// The counts of what the fetch did.
+    fn summary(&self, planned: usize) -> FetchSummary {
+        FetchSummary {
+            planned,
+            chunks: self.chunks.load(Ordering::SeqCst),
+            requests: self.requests.load(Ordering::SeqCst),
+            cached: self.cached.load(Ordering::SeqCst),
+            splits: self.splits.load(Ordering::SeqCst),
+            retries: self.retries.load(Ordering::SeqCst),
+            dropped_rows: self.dropped.load(Ordering::SeqCst),
+            empty_chunks: self.empty.load(Ordering::SeqCst),
+        }
+    }
 }
 
 async fn worker(shared: Arc<Shared>) {
@@ -1200,37 +1245,15 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
     let stream = &shared.streams[id.stream];
     let key = shared.client.cache_key(stream, id.range);
     let past = id.range.end < shared.today;
-    if let (Some(cache), true, false) = (&shared.cache, past, opts.settings.policy.refresh) {
-        match cache.get(&key, opts.settings.policy.lenient) {
-            Lookup::Hit(answer) => {
-                shared.cached.fetch_add(1, Ordering::SeqCst);
-                if opts.settings.verbose {
-                    let path = cache.entry_path(&key);
-                    shared
-                        .reporter
-                        .log(&format!("{id}: from cache {}", path.display()));
-                }
-                if let Answer::Data { dropped, .. } | Answer::Scoped { dropped, .. } = &answer {
-                    note_dropped(shared, id, *dropped, None);
-                }
-                return Ok(answer);
-            }
-            Lookup::Invalid(reason) => {
-                return Err(FetchError::CacheInvalid {
-                    chunk: id.clone(),
-                    path: cache.entry_path(&key),
-                    reason,
-                })
-            }
-            Lookup::Miss => {}
+    if past && !opts.settings.policy.refresh {
+        if let Some(answer) = cached_answer(shared, id, &key)? {
+            return Ok(answer);
         }
     }
     if opts.settings.offline {
         return Err(FetchError::Offline { chunk: id.clone() });
     }
-    let wire = request(shared, id).await?;
-    let url = || shared.client.url(stream, id.range);
-    let answer = match wire {
+    let answer = match request(shared, id).await? {
         Wire::OverLimit => Answer::OverLimit,
         // A minimum date on or before the start contradicts the refusal itself: refused,
         // not cached (a re-run would only meet it again).
@@ -1241,51 +1264,7 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
             })
         }
         Wire::MinDate { min } => Answer::MinDate { min },
-        Wire::Rows(parts) => {
-            let expect = Expect {
-                range: id.range,
-                step: shared.client.step(opts),
-                lenient: opts.settings.policy.lenient,
-            };
-            let mut series = Vec::with_capacity(parts.len());
-            let mut dropped = 0;
-            for (scope, rows) in parts {
-                let checked = validate::check(&rows, Some(&expect)).map_err(|source| {
-                    FetchError::Invalid {
-                        chunk: id.clone(),
-                        url: url(),
-                        source,
-                    }
-                })?;
-                note_dropped(shared, id, checked.dropped, checked.first_dropped.as_ref());
-                dropped += checked.dropped;
-                series.push(ScopedPoints {
-                    scope,
-                    points: checked.points,
-                });
-            }
-            if series.iter().all(|s| s.points.is_empty()) && past {
-                if !opts.settings.policy.allow_empty {
-                    return Err(FetchError::Empty {
-                        chunk: id.clone(),
-                        url: url(),
-                    });
-                }
-                shared.empty.fetch_add(1, Ordering::SeqCst);
-                shared.reporter.note(&format!(
-                    "warning: {id}: the server answered no data for days in the past \
-                     (accepted by --allow-empty; not cached)"
-                ));
-            }
-            match &*stream.scopes {
-                // One scope a request (Hostway): the shape earlier caches hold.
-                [_] if matches!(shared.client, Client::Hostway(_)) => Answer::Data {
-                    points: series.pop().map(|s| s.points).unwrap_or_default(),
-                    dropped,
-                },
-                _ => Answer::Scoped { series, dropped },
-            }
-        }
+        Wire::Rows(parts) => checked_rows(shared, id, parts, past)?,
     };
     if let Some(cache) = &shared.cache {
         if let Err(e) = cache.put(&key, &answer) {
@@ -1293,6 +1272,95 @@ async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
         }
     }
     Ok(answer)
+}
+
+/// The cache's answer for `key` (counted, and its dropped rows noted), `None` on a miss
+/// or without a cache; a corrupt entry is an error.
+fn cached_answer(
+    shared: &Shared,
+    id: &ChunkId,
+    key: &CacheKey,
+) -> Result<Option<Answer>, FetchError> {
+    let Some(cache) = &shared.cache else {
+        return Ok(None);
+    };
+    let opts = &shared.opts;
+    match cache.get(key, opts.settings.policy.lenient) {
+        Lookup::Hit(answer) => {
+            shared.cached.fetch_add(1, Ordering::SeqCst);
+            if opts.settings.verbose {
+                let path = cache.entry_path(key);
+                shared
+                    .reporter
+                    .log(&format!("{id}: from cache {}", path.display()));
+            }
+            if let Answer::Data { dropped, .. } | Answer::Scoped { dropped, .. } = &answer {
+                note_dropped(shared, id, *dropped, None);
+            }
+            Ok(Some(answer))
+        }
+        Lookup::Invalid(reason) => Err(FetchError::CacheInvalid {
+            chunk: id.clone(),
+            path: cache.entry_path(key),
+            reason,
+        }),
+        Lookup::Miss => Ok(None),
+    }
+}
+
+/// The server's rows checked against the chunk's days and step, per scope; a past chunk
+/// with no data at all is refused unless `--allow-empty`.
+fn checked_rows(
+    shared: &Shared,
+    id: &ChunkId,
+    parts: Vec<(Scope, Vec<Row>)>,
+    past: bool,
+) -> Result<Answer, FetchError> {
+    let opts = &shared.opts;
+    let stream = &shared.streams[id.stream];
+    let url = || shared.client.url(stream, id.range);
+    let expect = Expect {
+        range: id.range,
+        step: shared.client.step(opts),
+        lenient: opts.settings.policy.lenient,
+    };
+    let mut series = Vec::with_capacity(parts.len());
+    let mut dropped = 0;
+    for (scope, rows) in parts {
+        let checked =
+            validate::check(&rows, Some(&expect)).map_err(|source| FetchError::Invalid {
+                chunk: id.clone(),
+                url: url(),
+                source,
+            })?;
+        note_dropped(shared, id, checked.dropped, checked.first_dropped.as_ref());
+        dropped += checked.dropped;
+        series.push(ScopedPoints {
+            scope,
+            points: checked.points,
+        });
+    }
+    if series.iter().all(|s| s.points.is_empty()) && past {
+        if !opts.settings.policy.allow_empty {
+            return Err(FetchError::Empty {
+                chunk: id.clone(),
+                url: url(),
+            });
+        }
+        shared.empty.fetch_add(1, Ordering::SeqCst);
+        shared.reporter.note(&format!(
+            "warning: {id}: the server answered no data for days in the past \
+             (accepted by --allow-empty; not cached)"
+        ));
+    }
+    Ok(match &*stream.scopes {
+        // One scope a request (Hostway): the shape earlier caches hold.
+        [_] if matches!(shared.client, Client::Hostway(_)) => Answer::Data {
+            points: series.pop().map(|s| s.points).unwrap_or_default(),
+            dropped,
+        },
+        _ => Answer::Scoped { series, dropped },
+    })
 }
 
 /// Counts and says what `--lenient` dropped from one chunk.

@@ -408,9 +408,7 @@ fn fetch_command_writes_the_export() {
 #[test]
 fn connection_errors_and_timeouts_are_retried_then_named() {
     // A port nobody listens on: bind, note it, close it.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let base = crate::util::closed_port_base();
     let r = range("2024-01-01", "2024-01-02");
     let mut o = FetchOptions::new(base, ACCOUNT, SERVER, vec![IP.into()], r);
     o.scopes = vec![Scope::Receive];

@@ -2,17 +2,12 @@
 //! chunk, never in a wrong value or a written file; and inputs that would take unbounded
 //! time or memory are refused up front.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::io::Write;
 use std::time::Duration;
 
 use trafficgraph::fetch::{fetch, FetchOptions};
-use trafficgraph::model::Scope;
-use trafficgraph::range::DateRange;
 
-use crate::util::{names_in, run_in, scratch, stderr};
+use crate::util::{http_reply, names_in, one_day_fetch, run_in, scratch, stderr, Loopback};
 
 /// What the server does with every request.
 #[derive(Clone, Copy)]
@@ -28,82 +23,51 @@ enum Script {
 }
 
 /// Serves `script` on 127.0.0.1:0 for up to `max` connections; counts requests.
-fn serve(script: Script, max: u64) -> (String, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = Arc::new(AtomicU64::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(max as usize) {
-            let Ok(mut stream) = stream else { continue };
-            seen.fetch_add(1, Ordering::SeqCst);
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf);
-                let _ = match script {
-                    Script::Answer(head, body) => stream.write_all(
-                        format!(
-                            "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        )
+fn serve(script: Script, max: usize) -> Loopback {
+    Loopback::serve(Some(max), move |_, _, stream| {
+        let _ = match script {
+            Script::Answer(head, body) => stream.write_all(http_reply(head, body).as_bytes()),
+            Script::Truncated { declared, sent } => {
+                let body: String = "["
+                    .chars()
+                    .chain(std::iter::repeat_n(' ', sent - 1))
+                    .collect();
+                stream.write_all(
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n{body}")
                         .as_bytes(),
-                    ),
-                    Script::Truncated { declared, sent } => {
-                        let body: String = "["
-                            .chars()
-                            .chain(std::iter::repeat_n(' ', sent - 1))
-                            .collect();
-                        stream.write_all(
-                            format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n{body}")
-                                .as_bytes(),
-                        )
+                )
+            }
+            Script::Huge { mib } => {
+                let mut r = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n[");
+                let block = vec![b' '; 1 << 20];
+                for _ in 0..mib {
+                    if r.is_err() {
+                        break;
                     }
-                    Script::Huge { mib } => {
-                        let mut r = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n[");
-                        let block = vec![b' '; 1 << 20];
-                        for _ in 0..mib {
-                            if r.is_err() {
-                                break;
-                            }
-                            r = stream.write_all(&block);
-                        }
-                        r
-                    }
-                    Script::Silent(d) => {
-                        std::thread::sleep(d);
-                        Ok(())
-                    }
-                };
-            });
-        }
-    });
-    (format!("http://{addr}"), count)
+                    r = stream.write_all(&block);
+                }
+                r
+            }
+            Script::Silent(d) => {
+                std::thread::sleep(d);
+                Ok(())
+            }
+        };
+    })
 }
 
 fn options(base: &str) -> FetchOptions {
     let day = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
-    let mut o = FetchOptions::new(
-        base,
-        "a1",
-        "s1",
-        vec!["10.0.0.1".into()],
-        DateRange::new(day, day).unwrap(),
-    );
-    o.scopes = vec![Scope::Receive];
-    o.settings.retries = 2;
-    o.settings.backoff_min = Duration::from_millis(1);
-    o.settings.backoff_max = Duration::from_millis(5);
-    o.settings.timeout = Duration::from_millis(500);
-    o
+    one_day_fetch(base, day, Duration::from_millis(500))
 }
 
 const CHUNK: &str = "chunk ip 10.0.0.1 receive 2025-03-01..2025-03-01";
 
 /// Fetches against `script`; returns the error text and the requests the server saw.
-fn fails(script: Script) -> (String, u64) {
-    let (base, count) = serve(script, 16);
-    let e = fetch(&options(&base)).expect_err("a bad answer must not yield data");
-    (e.to_string(), count.load(Ordering::SeqCst))
+fn fails(script: Script) -> (String, usize) {
+    let server = serve(script, 16);
+    let e = fetch(&options(&server.base)).expect_err("a bad answer must not yield data");
+    (e.to_string(), server.requests())
 }
 
 #[test]
@@ -176,7 +140,7 @@ fn a_gigantic_body_is_refused_without_reading_it_all() {
 
 #[test]
 fn the_cli_writes_nothing_when_the_server_lies() {
-    let (base, _) = serve(
+    let server = serve(
         Script::Answer(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json",
             "[{\"date\": 5}]",
@@ -189,7 +153,7 @@ fn the_cli_writes_nothing_when_the_server_lies() {
         &[
             "fetch",
             "--base-url",
-            &base,
+            &server.base,
             "--account",
             "a1",
             "--server",

@@ -4,8 +4,6 @@
 //! tool waits, ends the fetch at once naming the time the server gave. The provider clients
 //! share the redirect policy.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,11 +12,10 @@ use chrono::{DateTime, Utc};
 use trafficgraph::fetch::{fetch, FetchError, FetchOptions};
 use trafficgraph::http::{RedirectRefused, MAX_RETRY_AFTER};
 use trafficgraph::model::Scope;
-use trafficgraph::range::DateRange;
 use trafficgraph::source::file::parse_hostway_json;
 use trafficgraph::source::hostway::RequestError;
 
-use crate::util::{names_in, run_in, scratch, stderr};
+use crate::util::{http_reply, names_in, one_day_fetch, run_in, scratch, stderr, Loopback};
 
 /// A valid answer for 2015-05-05: inside the range, on whole hours, not empty.
 const DATA: &str = r#"[{"count": 6, "date": "2015-05-05 00:00:00", "values": 1.5},
@@ -27,67 +24,10 @@ const DATA: &str = r#"[{"count": 6, "date": "2015-05-05 00:00:00", "values": 1.5
 
 const CHUNK: &str = "chunk ip 10.0.0.1 receive 2015-05-05..2015-05-05";
 
-/// A loopback server answering each request with what `answer` makes of its target (path
-/// and query) and the targets seen so far (this one last).
-struct Server {
-    base: String,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(answer: impl Fn(&str, &[String]) -> String + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let answer = Arc::new(answer);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let log = log.clone();
-                let answer = answer.clone();
-                std::thread::spawn(move || {
-                    let Some(target) = read_target(&mut stream) else {
-                        return;
-                    };
-                    let reply = {
-                        let mut seen = log.lock().unwrap();
-                        seen.push(target.clone());
-                        answer(&target, &seen)
-                    };
-                    let _ = stream.write_all(reply.as_bytes());
-                });
-            }
-        });
-        Server { base, seen }
-    }
-
-    fn requests(&self) -> usize {
-        self.seen.lock().unwrap().len()
-    }
-
-    fn port(&self) -> &str {
-        self.base.rsplit(':').next().unwrap()
-    }
-}
-
-/// The request target of one HTTP/1.1 request (its head read whole).
-fn read_target(stream: &mut std::net::TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut buf).ok().filter(|&n| n > 0)?;
-        head.extend_from_slice(&buf[..n]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    head.split_whitespace().nth(1).map(str::to_string)
-}
-
+/// A response with `status` and `headers` (each ending in CRLF).
 fn reply(status: &str, headers: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
+    let head = format!("HTTP/1.1 {status}\r\n{headers}");
+    http_reply(head.trim_end_matches("\r\n"), body)
 }
 
 fn data() -> String {
@@ -114,18 +54,7 @@ fn http_date(t: DateTime<Utc>) -> String {
 
 fn options(base: &str, cache: &Path) -> FetchOptions {
     let day = chrono::NaiveDate::from_ymd_opt(2015, 5, 5).unwrap();
-    let mut o = FetchOptions::new(
-        base,
-        "a1",
-        "s1",
-        vec!["10.0.0.1".into()],
-        DateRange::new(day, day).unwrap(),
-    );
-    o.scopes = vec![Scope::Receive];
-    o.settings.retries = 2;
-    o.settings.backoff_min = Duration::from_millis(1);
-    o.settings.backoff_max = Duration::from_millis(5);
-    o.settings.timeout = Duration::from_secs(5);
+    let mut o = one_day_fetch(base, day, Duration::from_secs(5));
     o.settings.cache_dir = Some(cache.to_path_buf());
     o
 }
@@ -161,9 +90,9 @@ fn request_error(e: FetchError) -> (RequestError, usize, String) {
 
 #[test]
 fn a_redirect_to_another_origin_is_refused_at_once() {
-    let b = Server::start(|_, _| data());
+    let b = Loopback::start(|_, _| data());
     let to = format!("{}/v1/elsewhere?token=hunter2", b.base);
-    let a = Server::start(move |_, _| redirect(&to));
+    let a = Loopback::start(move |_, _| redirect(&to));
     let cache = scratch();
     let err = fetch(&options(&format!("{}/v1", a.base), cache.path())).unwrap_err();
     let (e, attempts, text) = request_error(err);
@@ -216,7 +145,7 @@ fn another_scheme_or_host_name_is_another_origin() {
     for (sent, shown) in locations {
         let target = Arc::new(Mutex::new(String::new()));
         let to = target.clone();
-        let a = Server::start(move |_, _| redirect(&to.lock().unwrap()));
+        let a = Loopback::start(move |_, _| redirect(&to.lock().unwrap()));
         let want = shown.replace("PORT", a.port());
         *target.lock().unwrap() = sent.replace("PORT", a.port());
         let cache = scratch();
@@ -248,7 +177,7 @@ fn another_scheme_or_host_name_is_another_origin() {
 
 #[test]
 fn a_same_origin_redirect_is_followed() {
-    let a = Server::start(|target, _| {
+    let a = Loopback::start(|target, _| {
         if target.starts_with("/old/") {
             redirect(&target.replacen("/old/", "/new/", 1))
         } else if target.starts_with("/new/") {
@@ -262,7 +191,7 @@ fn a_same_origin_redirect_is_followed() {
     let got = fetched.traffic.get(Scope::Receive).unwrap().to_points();
     assert_eq!(got, data_points());
     assert_eq!(got.len(), 3);
-    let seen = a.seen.lock().unwrap().clone();
+    let seen = a.targets();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(seen[0].starts_with("/old/accounts/a1/"), "{seen:?}");
     assert_eq!(seen[1], seen[0].replacen("/old/", "/new/", 1));
@@ -273,7 +202,7 @@ fn a_same_origin_redirect_is_followed() {
 #[test]
 fn a_redirect_loop_is_refused_at_once() {
     // A -> A/x -> A: the second redirect goes back to the URL first asked for.
-    let a = Server::start(|target, seen| {
+    let a = Loopback::start(|target, seen| {
         if target == "/x" {
             redirect(&seen[0])
         } else {
@@ -318,7 +247,7 @@ fn a_retry_after_beyond_the_budget_ends_the_fetch_at_once() {
     ];
     for (header, at) in cases {
         let value = header.clone();
-        let a = Server::start(move |_, _| unavailable(&value));
+        let a = Loopback::start(move |_, _| unavailable(&value));
         let cache = scratch();
         let (e, attempts, text) =
             request_error(fetch(&options(&a.base, cache.path())).unwrap_err());
@@ -364,7 +293,7 @@ fn a_retry_after_beyond_the_budget_ends_the_fetch_at_once() {
 
 #[test]
 fn a_retry_after_date_in_the_near_future_is_honoured() {
-    let a = Server::start(|_, seen| {
+    let a = Loopback::start(|_, seen| {
         if seen.len() == 1 {
             unavailable(&http_date(Utc::now() + chrono::Duration::seconds(2)))
         } else {
@@ -419,11 +348,11 @@ fn cli_fetch(dir: &Path, base: &str) -> std::process::Output {
 
 #[test]
 fn the_cli_says_a_long_wait_and_not_a_short_one() {
-    let short = Server::start(|_, seen| match seen.len() {
+    let short = Loopback::start(|_, seen| match seen.len() {
         1 => unavailable("1"),
         _ => data(),
     });
-    let long = Server::start(|_, seen| match seen.len() {
+    let long = Loopback::start(|_, seen| match seen.len() {
         1 => reply("429 Too Many Requests", "Retry-After: 6\r\n", ""),
         _ => data(),
     });
@@ -460,7 +389,7 @@ fn the_cli_says_a_long_wait_and_not_a_short_one() {
 
 #[test]
 fn the_cli_writes_nothing_when_the_server_says_come_back_in_an_hour() {
-    let a = Server::start(|_, _| unavailable("3600"));
+    let a = Loopback::start(|_, _| unavailable("3600"));
     let dir = scratch();
     let o = cli_fetch(dir.path(), &a.base);
     assert_eq!(o.status.code(), Some(1));
@@ -483,9 +412,9 @@ async fn a_provider_call_is_not_redirected_to_another_origin() {
     };
     use trafficgraph::provider::ProviderError;
 
-    let b = Server::start(|_, _| reply("200 OK", "Content-Type: application/json\r\n", "42"));
+    let b = Loopback::start(|_, _| reply("200 OK", "Content-Type: application/json\r\n", "42"));
     let to = format!("{}/rest/v3.1/elsewhere.json", b.base);
-    let a = Server::start(move |_, _| redirect(&to));
+    let a = Loopback::start(move |_, _| redirect(&to));
     let secret = "provider-Key-31337";
     let config =
         SoftLayerConfig::new("someone", secret).with_endpoint(format!("{}/rest/v3.1/", a.base));

@@ -622,12 +622,9 @@ async fn sim_router_works_nested_under_a_prefix() {
 #[tokio::test]
 async fn unreachable_endpoint_is_a_transport_error_naming_the_url() {
     // A port that was just free: nothing listens there any more.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let base = crate::util::closed_port_base();
     let secret = "unreachable-Key-31337";
-    let sl =
-        SoftLayerConfig::new("someone", secret).with_endpoint(format!("http://{addr}/rest/v3.1"));
+    let sl = SoftLayerConfig::new("someone", secret).with_endpoint(format!("{base}/rest/v3.1"));
     let err = softlayer::Client::new(sl)
         .unwrap()
         .server_graph(1, &server_request(100, 100))
@@ -636,9 +633,7 @@ async fn unreachable_endpoint_is_a_transport_error_naming_the_url() {
     assert!(matches!(err, ProviderError::Transport { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(
-        msg.contains(&format!(
-            "http://{addr}/rest/v3.1/SoftLayer_Hardware_Server/1/"
-        )),
+        msg.contains(&format!("{base}/rest/v3.1/SoftLayer_Hardware_Server/1/")),
         "{msg}"
     );
     assert!(msg.contains("check the endpoint"), "{msg}");

@@ -7,15 +7,11 @@
 //! cache: an entry written before the rules that fails them is refused with how to refresh
 //! it, `cache verify` lists it, `--refresh` replaces it.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 
-use crate::util::{run_in, scratch, stderr, stdout};
+use crate::util::{http_reply, run_in, scratch, stderr, stdout, Loopback};
 
 /// A twist applied to the honest answer of one request.
 #[derive(Clone, Copy, Debug)]
@@ -111,46 +107,18 @@ fn respond(twist: Twist, start: &str, end: &str, first_start: &str) -> (String, 
 }
 
 /// Serves `twist` on 127.0.0.1:0; the first chunk is the one starting `first_start`.
-fn serve(twist: Twist, first_start: &'static str) -> (String, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = Arc::new(AtomicU64::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            seen.fetch_add(1, Ordering::SeqCst);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                let _ = reader.read_line(&mut line);
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                }
-                let query = line.split_whitespace().nth(1).unwrap_or("");
-                let param = |k: &str| {
-                    query
-                        .split(['?', '&'])
-                        .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
-                        .unwrap_or("2025-03-01")
-                        .to_string()
-                };
-                let (head, body) =
-                    respond(twist, &param("startDate"), &param("endDate"), first_start);
-                let _ = stream.write_all(
-                    format!(
-                        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    )
-                    .as_bytes(),
-                );
-            });
-        }
-    });
-    (format!("http://{addr}"), count)
+fn serve(twist: Twist, first_start: &'static str) -> Loopback {
+    Loopback::start(move |target, _| {
+        let param = |k: &str| {
+            target
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                .unwrap_or("2025-03-01")
+                .to_string()
+        };
+        let (head, body) = respond(twist, &param("startDate"), &param("endDate"), first_start);
+        http_reply(&head, &body)
+    })
 }
 
 /// Cache entries (JSON files) under `dir`.
@@ -236,7 +204,7 @@ fn assert_exact(o: &std::process::Output, start: &str, end: &str) {
 fn refused(twist: Twist, needles: &[&str]) {
     let (start, end) = ("2025-03-01", "2025-03-02");
     let dir = scratch();
-    let (base, _) = serve(twist, start);
+    let base = serve(twist, start).base;
     let o = render(dir.path(), &base, start, end, &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{twist:?}: {err}");
@@ -260,7 +228,7 @@ fn refused(twist: Twist, needles: &[&str]) {
             "{twist:?}: {text}"
         );
     }
-    let (good, _) = serve(Twist::Honest, start);
+    let good = serve(Twist::Honest, start).base;
     assert_exact(&render(dir.path(), &good, start, end, &[]), start, end);
 }
 
@@ -286,7 +254,7 @@ fn a_row_for_another_chunks_hour_never_overwrites_it() {
     // first hour with a wrong value.
     let (start, end) = ("2025-03-01", "2025-03-25");
     let dir = scratch();
-    let (base, _) = serve(Twist::NeighbourHour, start);
+    let base = serve(Twist::NeighbourHour, start).base;
     let o = render(dir.path(), &base, start, end, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
@@ -382,7 +350,7 @@ fn an_empty_answer_for_past_days_is_refused_unless_allowed() {
         ],
     );
     let dir = scratch();
-    let (base, _) = serve(Twist::Empty, "2025-03-01");
+    let base = serve(Twist::Empty, "2025-03-01").base;
     let o = run_in(
         dir.path(),
         &[
@@ -465,7 +433,8 @@ fn plant_old_entry(dir: &Path, base: &str, points: &str) -> PathBuf {
 fn an_old_cache_entry_is_used_when_it_passes_and_refused_with_how_to_refresh_when_not() {
     let (start, end) = ("2025-03-01", "2025-03-02");
     let dir = scratch();
-    let (base, count) = serve(Twist::Honest, start);
+    let server = serve(Twist::Honest, start);
+    let base = server.base.clone();
     // A valid old entry is used without asking the server.
     let points: Vec<String> = (day_start(start)..day_start(end) + 86_400)
         .step_by(3600)
@@ -479,7 +448,7 @@ fn an_old_cache_entry_is_used_when_it_passes_and_refused_with_how_to_refresh_whe
         .collect();
     plant_old_entry(dir.path(), &base, &points.join(","));
     assert_exact(&render(dir.path(), &base, start, end, &[]), start, end);
-    assert_eq!(count.load(Ordering::SeqCst), 0, "answered from the cache");
+    assert_eq!(server.requests(), 0, "answered from the cache");
     // An entry holding a row from 1999 is refused, with how to refresh it.
     let mut bad = points.clone();
     bad.push(r#"{"time": "1999-01-01T00:00:00Z", "value": 5e9, "count": 6}"#.into());
@@ -515,7 +484,7 @@ fn an_old_cache_entry_is_used_when_it_passes_and_refused_with_how_to_refresh_whe
         start,
         end,
     );
-    assert_eq!(count.load(Ordering::SeqCst), 1, "asked the server once");
+    assert_eq!(server.requests(), 1, "asked the server once");
     let v = verify(&[]);
     assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
     assert!(stdout(&v).contains("1 pass, 0 fail"), "{}", stdout(&v));

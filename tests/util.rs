@@ -1,10 +1,13 @@
 //! Helpers shared by the integration-test modules: paths to fixtures, running the built
-//! binary, and scratch directories.
+//! binary, scratch directories, and loopback HTTP servers that answer as a test says.
 
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 
 /// The repository's `fixtures/` directory.
 pub fn fixtures_dir() -> PathBuf {
@@ -105,4 +108,122 @@ pub fn chromium_dump_dom_with(browser: &Path, page: &Path, check: &str, flags: &
         .expect("run chromium");
     let _ = std::fs::remove_file(&probe);
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An HTTP/1.1 server on 127.0.0.1:0 for the tests that need a server to lie, stall or
+/// redirect: each connection on its own thread, its request head read whole, its target
+/// (path and query) recorded, then answered by the test's handler.
+pub struct Loopback {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Loopback {
+    /// Answers every request with the bytes `answer` makes of its target and of the
+    /// targets seen so far (this one last); see [`http_reply`].
+    pub fn start(answer: impl Fn(&str, &[String]) -> String + Send + Sync + 'static) -> Loopback {
+        Loopback::serve(None, move |target, seen, stream| {
+            let _ = stream.write_all(answer(target, seen).as_bytes());
+        })
+    }
+
+    /// Lets `handle` write to each connection whatever it likes (a body cut short, an
+    /// endless one, nothing at all), given the request's target and the targets seen so far
+    /// (this one last); after `max` connections, if given, the port is closed.
+    pub fn serve(
+        max: Option<usize>,
+        handle: impl Fn(&str, &[String], &mut TcpStream) + Send + Sync + 'static,
+    ) -> Loopback {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let handle = Arc::new(handle);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(max.unwrap_or(usize::MAX)) {
+                let Ok(mut stream) = stream else { continue };
+                let log = log.clone();
+                let handle = handle.clone();
+                std::thread::spawn(move || {
+                    let Some(target) = read_target(&mut stream) else {
+                        return;
+                    };
+                    let seen = {
+                        let mut seen = log.lock().unwrap();
+                        seen.push(target.clone());
+                        seen.clone()
+                    };
+                    handle(&target, &seen, &mut stream);
+                });
+            }
+        });
+        Loopback { base, seen }
+    }
+
+    /// How many requests have come.
+    pub fn requests(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    /// The targets of the requests so far, in the order they came.
+    pub fn targets(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// The port, as text.
+    pub fn port(&self) -> &str {
+        self.base.rsplit(':').next().unwrap()
+    }
+}
+
+/// The request target of one HTTP/1.1 request (its head read whole).
+fn read_target(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).ok().filter(|&n| n > 0)?;
+        head.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    head.split_whitespace().nth(1).map(str::to_string)
+}
+
+/// A whole response: `head` (the status line and any headers, without the blank line
+/// that ends them), the body's length, `Connection: close`, and `body`.
+pub fn http_reply(head: &str, body: &str) -> String {
+    format!(
+        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// `http://127.0.0.1:PORT` of a port nobody listens on (bound, noted, closed).
+pub fn closed_port_base() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    base
+}
+
+/// A fetch from `base` of one day's receive traffic of IP 10.0.0.1 (account a1, server
+/// s1), retried twice with 1 to 5 ms of backoff: what the loopback-server tests ask.
+pub fn one_day_fetch(
+    base: &str,
+    day: chrono::NaiveDate,
+    timeout: std::time::Duration,
+) -> trafficgraph::fetch::FetchOptions {
+    let mut o = trafficgraph::fetch::FetchOptions::new(
+        base,
+        "a1",
+        "s1",
+        vec!["10.0.0.1".into()],
+        trafficgraph::range::DateRange::new(day, day).unwrap(),
+    );
+    o.scopes = vec![trafficgraph::model::Scope::Receive];
+    o.settings.retries = 2;
+    o.settings.backoff_min = std::time::Duration::from_millis(1);
+    o.settings.backoff_max = std::time::Duration::from_millis(5);
+    o.settings.timeout = timeout;
+    o
 }

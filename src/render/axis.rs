@@ -186,35 +186,29 @@ pub fn unit_for_span(span_seconds: i64) -> TimeUnit {
 pub fn time_ticks(start: i64, end: i64, zone: Zone, width_px: f64, font_px: f64) -> TimeTicks {
     let span = (end - start).max(1);
     let mut unit = unit_for_span(span);
-    loop {
+    let (step, ticks) = 'fit: loop {
         let label_px = unit.label_chars() as f64 * font_px * 0.62 + 1.8 * font_px;
         let max_ticks = ((width_px / label_px).floor() as usize).max(2);
         for &step in unit.steps() {
             let ticks = ticks_of(unit, step, start, end, zone);
             if ticks.len() <= max_ticks {
-                return TimeTicks {
-                    unit,
-                    step,
-                    ticks,
-                    span,
-                    zone,
-                };
+                break 'fit (step, ticks);
             }
         }
         match unit.next() {
             Some(u) => unit = u,
             None => {
                 let step = ((span / (365 * DAY)) / max_ticks as i64).max(1) * 100;
-                let ticks = ticks_of(unit, step, start, end, zone);
-                return TimeTicks {
-                    unit,
-                    step,
-                    ticks,
-                    span,
-                    zone,
-                };
+                break (step, ticks_of(unit, step, start, end, zone));
             }
         }
+    };
+    TimeTicks {
+        unit,
+        step,
+        ticks,
+        span,
+        zone,
     }
 }
 

@@ -803,8 +803,8 @@ fn percentile_basis(of: &str) -> &str {
 type Cell = (&'static str, String);
 
 fn figures(s: Option<&SeriesStats>, suffix: &str) -> Vec<Cell> {
-    let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| units::format_si(v, suffix));
-    let b = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| units::format_si(v, "B"));
+    let f = |v: Option<f64>| si_or_dash(v, suffix);
+    let b = |v: Option<f64>| si_or_dash(v, "B");
     vec![
         ("Max:", f(s.map(|s| s.max))),
         ("Avg:", f(s.map(|s| s.avg))),
@@ -812,6 +812,44 @@ fn figures(s: Option<&SeriesStats>, suffix: &str) -> Vec<Cell> {
         ("Last:", f(s.map(|s| s.last))),
         ("Total:", b(s.map(|s| s.total_bytes))),
     ]
+}
+
+/// A legend figure: `v` in SI units of `suffix`, or `-` when unknown.
+fn si_or_dash(v: Option<f64>, suffix: &str) -> String {
+    v.map_or_else(|| "-".to_string(), |v| units::format_si(v, suffix))
+}
+
+/// The vertical centre of legend line `row` (from 0).
+fn legend_row_y(lay: &Layout, row: usize) -> i32 {
+    lay.line_h * row as i32 + lay.line_h / 2 + lay.pad / 4
+}
+
+/// The width of the widest of `texts` in `style`.
+fn widest<'a, DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    texts: impl IntoIterator<Item = &'a str>,
+    style: &TextStyle,
+) -> Result<i32, RenderError> {
+    let mut w = 0;
+    for text in texts {
+        w = w.max(text_width(area, text, style)?);
+    }
+    Ok(w)
+}
+
+/// The legend's last line: the percentile's swatch at `x0`, then `text` after `gap`.
+fn draw_percentile_line<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    pal: &Palette,
+    style: &TextStyle,
+    (x0, cy): (i32, i32),
+    swatch: i32,
+    gap: i32,
+    text: &str,
+) -> Result<(), RenderError> {
+    draw_swatch(area, Mark::Line, pal.percentile, (x0, cy), swatch)?;
+    area.draw_text(text, style, (x0 + swatch + gap, cy))
+        .map_err(draw_err)
 }
 
 /// Legend lines the series take: one per series, or one per IP for per-IP series.
@@ -852,13 +890,10 @@ fn draw_ip_legend<DB: DrawingBackend>(
         .into_iter()
         .filter(|ip| plotted.iter().any(|p| p.series.label == *ip))
         .collect();
-    let mut name_w = 0;
-    for ip in &ips {
-        name_w = name_w.max(text_width(area, ip, &left)?);
-    }
-    let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| units::format_si(v, suffix));
+    let name_w = widest(area, ips.iter().copied(), &left)?;
+    let f = |v: Option<f64>| si_or_dash(v, suffix);
     for (row, ip) in ips.iter().enumerate() {
-        let cy = lay.line_h * row as i32 + lay.line_h / 2 + lay.pad / 4;
+        let cy = legend_row_y(lay, row);
         let mut x = x0;
         for scope in [Scope::Receive, Scope::Transmit, Scope::Total] {
             if let Some(p) = plotted
@@ -893,8 +928,6 @@ fn draw_ip_legend<DB: DrawingBackend>(
         }
     }
     if let Some(pct) = &stats.percentile {
-        let cy = lay.line_h * ips.len() as i32 + lay.line_h / 2 + lay.pad / 4;
-        draw_swatch(area, Mark::Line, pal.percentile, (x0, cy), swatch)?;
         let text = format!(
             "{} percentile ({}, all {} IPs summed): {}",
             ordinal(pct.p),
@@ -902,8 +935,8 @@ fn draw_ip_legend<DB: DrawingBackend>(
             ips.len(),
             units::format_si(pct.value, suffix)
         );
-        area.draw_text(&text, &left, (x0 + swatch + gap, cy))
-            .map_err(draw_err)?;
+        let at = (x0, legend_row_y(lay, ips.len()));
+        draw_percentile_line(area, pal, &left, at, swatch, gap, &text)?;
     }
     Ok(())
 }
@@ -922,7 +955,7 @@ fn draw_compact_legend<DB: DrawingBackend>(
     let swatch = px(fs * 1.1);
     let gap = px(fs * 0.4);
     let item_gap = px(fs * 1.0);
-    let cy = lay.line_h / 2 + lay.pad / 4;
+    let cy = legend_row_y(lay, 0);
     let end = area.dim_in_pixel().0 as i32 - lay.pad;
     let mut x = lay.pad + px(fs * 0.5);
     let mut items: Vec<(Mark, RGBColor, String)> = plotted
@@ -970,10 +1003,7 @@ fn draw_legend<DB: DrawingBackend>(
     let gap = px(fs * 0.6);
     let col_gap = px(fs * 1.4);
     let rows: Vec<Vec<Cell>> = plotted.iter().map(|p| figures(p.stats, suffix)).collect();
-    let mut name_w = 0;
-    for p in plotted {
-        name_w = name_w.max(text_width(area, &p.title, &left)?);
-    }
+    let name_w = widest(area, plotted.iter().map(|p| p.title.as_str()), &left)?;
     // Per column: widest label and widest value.
     let n_cols = rows.first().map_or(0, Vec::len);
     let mut cols = vec![(0, 0); n_cols];
@@ -1001,7 +1031,7 @@ fn draw_legend<DB: DrawingBackend>(
         shown -= 1;
     }
     for (i, (p, row)) in plotted.iter().zip(&rows).enumerate() {
-        let cy = lay.line_h * i as i32 + lay.line_h / 2 + lay.pad / 4;
+        let cy = legend_row_y(lay, i);
         draw_swatch(area, p.mark, p.color, (x0, cy), swatch)?;
         let mut x = x0 + swatch + gap;
         area.draw_text(&p.title, &left, (x, cy)).map_err(draw_err)?;
@@ -1014,16 +1044,14 @@ fn draw_legend<DB: DrawingBackend>(
         }
     }
     if let Some(pct) = &stats.percentile {
-        let cy = lay.line_h * plotted.len() as i32 + lay.line_h / 2 + lay.pad / 4;
-        draw_swatch(area, Mark::Line, pal.percentile, (x0, cy), swatch)?;
         let text = format!(
             "{} percentile ({}): {}",
             ordinal(pct.p),
             percentile_basis(&pct.of),
             units::format_si(pct.value, suffix)
         );
-        area.draw_text(&text, &left, (x0 + swatch + gap, cy))
-            .map_err(draw_err)?;
+        let at = (x0, legend_row_y(lay, plotted.len()));
+        draw_percentile_line(area, pal, &left, at, swatch, gap, &text)?;
     }
     Ok(())
 }

@@ -265,99 +265,17 @@ pub struct MergeJob {
 /// Puts shards together: every target's files and row, the pools drawn from their members'
 /// CSVs, and the summary files, as one unsharded run writes them.
 pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
-    let fail = |m: String| ReportError::Merge(m);
-    let mut shards: BTreeMap<u32, (PathBuf, ShardFile)> = BTreeMap::new();
-    for dir in &job.dirs {
-        let path = dir.join(SUMMARY);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            fail(format!(
-                "cannot read {}: {e} (give the --out-dir of each `report --shard I/N` run)",
-                path.display()
-            ))
-        })?;
-        let file: ShardFile = serde_json::from_str(&text)
-            .map_err(|e| fail(format!("{}: not a shard summary: {e}", path.display())))?;
-        if file.format != FORMAT {
-            return Err(fail(format!(
-                "{}: shard summary version {}, this trafficgraph reads {FORMAT}",
-                path.display(),
-                file.format
-            )));
-        }
-        if let Some((first, _)) = shards.get(&file.shard) {
-            return Err(fail(format!(
-                "{} and {} are both shard {}/{}",
-                first.display(),
-                dir.display(),
-                file.shard,
-                file.shards
-            )));
-        }
-        shards.insert(file.shard, (dir.clone(), file));
-    }
-    let Some((_, (first_dir, first))) = shards.iter().next() else {
-        return Err(fail("no shard directories given".into()));
-    };
-    for (dir, f) in shards.values() {
-        if f.shards != first.shards || f.config != first.config || f.today != first.today {
-            return Err(fail(format!(
-                "{} and {} are not shards of one report (their N, config or day differ: \
-                 run every shard with the same config, --now and N)",
-                first_dir.display(),
-                dir.display()
-            )));
-        }
-    }
-    let missing: Vec<String> = (0..first.shards)
-        .filter(|i| !shards.contains_key(i))
-        .map(|i| format!("{i}/{}", first.shards))
-        .collect();
-    if !missing.is_empty() {
-        return Err(fail(format!(
-            "shard {} missing: give every shard's directory",
-            missing.join(", ")
-        )));
-    }
-
+    let shards = read_shards(&job.dirs)?;
+    let (first_dir, first) = check_shards_agree(&shards)?;
     let origin = first_dir.join(SUMMARY);
     let config = Config::parse(&first.config)
-        .map_err(|m| fail(format!("{}: its config: {m}", origin.display())))?;
+        .map_err(|m| ReportError::Merge(format!("{}: its config: {m}", origin.display())))?;
     let plan = Plan::new(&config, Some(first.today), &origin)?;
     std::fs::create_dir_all(&job.out_dir).map_err(|source| ReportError::OutDir {
         path: job.out_dir.clone(),
         source,
     })?;
-    let n = config.targets.len();
-    let mut rows: Vec<Option<(SummaryRow, PathBuf)>> = (0..n).map(|_| None).collect();
-    for (dir, file) in shards.into_values() {
-        for r in file.rows {
-            let slot = rows.get_mut(r.index).ok_or_else(|| {
-                fail(format!(
-                    "{}: row {} is not a target of its config",
-                    dir.join(SUMMARY).display(),
-                    r.index
-                ))
-            })?;
-            if slot.is_some() {
-                return Err(fail(format!(
-                    "target '{}' is in two shards",
-                    config.targets[r.index].name
-                )));
-            }
-            let row = r
-                .row
-                .into_row()
-                .map_err(|m| fail(format!("{}: {m}", dir.join(SUMMARY).display())))?;
-            *slot = Some((row, dir.clone()));
-        }
-    }
-    if let Some(i) = rows.iter().position(Option::is_none) {
-        return Err(fail(format!(
-            "target '{}' is in no shard's summary (did its shard finish?)",
-            config.targets[i].name
-        )));
-    }
-    let rows: Vec<(SummaryRow, PathBuf)> = rows.into_iter().flatten().collect();
+    let rows = target_rows(shards, &config)?;
 
     // Every target's files, and the members' traffic the pools need.
     let members: HashSet<usize> = config
@@ -366,39 +284,7 @@ pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
         .flat_map(|p| &p.targets)
         .filter_map(|name| config.targets.iter().position(|t| &t.name == name))
         .collect();
-    let mut written = Vec::new();
-    let mut kept: HashMap<usize, Traffic> = HashMap::new();
-    for (i, (row, dir)) in rows.iter().enumerate() {
-        for name in [&row.png, &row.csv].into_iter().flatten() {
-            let (from, to) = (dir.join(name), job.out_dir.join(name));
-            if from != to {
-                let bytes = std::fs::read(&from)
-                    .map_err(|e| fail(format!("cannot read {}: {e}", from.display())))?;
-                write_output(&to, &bytes)?;
-            }
-            written.push(to);
-        }
-        if let (true, Some(csv), None) = (members.contains(&i), &row.csv, &row.error) {
-            let path = dir.join(csv);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
-            let mut traffic = crate::source::file::parse_export_csv(&text)
-                .map_err(|e| fail(format!("{}: {e}", path.display())))?;
-            let method = match config.targets[i].source {
-                SourceName::Hostway => plan.method,
-                _ => Method::Sum,
-            };
-            for s in &mut traffic.series {
-                let step = s.step_seconds();
-                s.origin = Origin {
-                    period: Period::from_seconds(step),
-                    method: Some(method),
-                    target: None,
-                };
-            }
-            kept.insert(i, traffic);
-        }
-    }
+    let (written, kept) = copy_targets(&rows, &config, plan.method, &members, &job.out_dir)?;
 
     let stems = file_stems(
         config
@@ -432,6 +318,177 @@ pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
         ));
     }
     Ok(outcome)
+}
+
+/// The shards' summaries by shard number, each with its directory: every `shard.json`
+/// read, of this version, and no shard number given twice.
+fn read_shards(dirs: &[PathBuf]) -> Result<BTreeMap<u32, (PathBuf, ShardFile)>, ReportError> {
+    let fail = ReportError::Merge;
+    let mut shards: BTreeMap<u32, (PathBuf, ShardFile)> = BTreeMap::new();
+    for dir in dirs {
+        let path = dir.join(SUMMARY);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            fail(format!(
+                "cannot read {}: {e} (give the --out-dir of each `report --shard I/N` run)",
+                path.display()
+            ))
+        })?;
+        let file: ShardFile = serde_json::from_str(&text)
+            .map_err(|e| fail(format!("{}: not a shard summary: {e}", path.display())))?;
+        if file.format != FORMAT {
+            return Err(fail(format!(
+                "{}: shard summary version {}, this trafficgraph reads {FORMAT}",
+                path.display(),
+                file.format
+            )));
+        }
+        if let Some((first, _)) = shards.get(&file.shard) {
+            return Err(fail(format!(
+                "{} and {} are both shard {}/{}",
+                first.display(),
+                dir.display(),
+                file.shard,
+                file.shards
+            )));
+        }
+        shards.insert(file.shard, (dir.clone(), file));
+    }
+    Ok(shards)
+}
+
+/// The first shard, once every shard is checked to be of one report (same N, config and
+/// day) and every shard number of N is there.
+fn check_shards_agree(
+    shards: &BTreeMap<u32, (PathBuf, ShardFile)>,
+) -> Result<(&PathBuf, &ShardFile), ReportError> {
+    let fail = ReportError::Merge;
+    let Some((_, (first_dir, first))) = shards.iter().next() else {
+        return Err(fail("no shard directories given".into()));
+    };
+    for (dir, f) in shards.values() {
+        if f.shards != first.shards || f.config != first.config || f.today != first.today {
+            return Err(fail(format!(
+                "{} and {} are not shards of one report (their N, config or day differ: \
+                 run every shard with the same config, --now and N)",
+                first_dir.display(),
+                dir.display()
+            )));
+        }
+    }
+    let missing: Vec<String> = (0..first.shards)
+        .filter(|i| !shards.contains_key(i))
+        .map(|i| format!("{i}/{}", first.shards))
+        .collect();
+    if !missing.is_empty() {
+        return Err(fail(format!(
+            "shard {} missing: give every shard's directory",
+            missing.join(", ")
+        )));
+    }
+    Ok((first_dir, first))
+}
+
+/// Every target's row in the config's order, with the shard directory holding its files:
+/// each target in exactly one shard.
+fn target_rows(
+    shards: BTreeMap<u32, (PathBuf, ShardFile)>,
+    config: &Config,
+) -> Result<Vec<(SummaryRow, PathBuf)>, ReportError> {
+    let fail = ReportError::Merge;
+    let n = config.targets.len();
+    let mut rows: Vec<Option<(SummaryRow, PathBuf)>> = (0..n).map(|_| None).collect();
+    for (dir, file) in shards.into_values() {
+        for r in file.rows {
+            let slot = rows.get_mut(r.index).ok_or_else(|| {
+                fail(format!(
+                    "{}: row {} is not a target of its config",
+                    dir.join(SUMMARY).display(),
+                    r.index
+                ))
+            })?;
+            if slot.is_some() {
+                return Err(fail(format!(
+                    "target '{}' is in two shards",
+                    config.targets[r.index].name
+                )));
+            }
+            let row = r
+                .row
+                .into_row()
+                .map_err(|m| fail(format!("{}: {m}", dir.join(SUMMARY).display())))?;
+            *slot = Some((row, dir.clone()));
+        }
+    }
+    if let Some(i) = rows.iter().position(Option::is_none) {
+        return Err(fail(format!(
+            "target '{}' is in no shard's summary (did its shard finish?)",
+            config.targets[i].name
+        )));
+    }
+    Ok(rows.into_iter().flatten().collect())
+}
+
+/// Copies every target's files into `out_dir` and reads back the traffic of the pools'
+/// members (by target index; `method` is a Hostway target's); the files written and the
+/// members' traffic.
+fn copy_targets(
+    rows: &[(SummaryRow, PathBuf)],
+    config: &Config,
+    method: Method,
+    members: &HashSet<usize>,
+    out_dir: &Path,
+) -> Result<(Vec<PathBuf>, HashMap<usize, Traffic>), ReportError> {
+    let mut written = Vec::new();
+    let mut kept: HashMap<usize, Traffic> = HashMap::new();
+    for (i, (row, dir)) in rows.iter().enumerate() {
+        written.extend(copy_row_files(row, dir, out_dir)?);
+        if let (true, Some(csv), None) = (members.contains(&i), &row.csv, &row.error) {
+            let method = match config.targets[i].source {
+                SourceName::Hostway => method,
+                _ => Method::Sum,
+            };
+            kept.insert(i, read_member_csv(&dir.join(csv), method)?);
+        }
+    }
+    Ok((written, kept))
+}
+
+/// Copies a row's PNG and CSV from its shard's directory into `out_dir` (unless that is
+/// where they are); the paths in `out_dir`.
+fn copy_row_files(
+    row: &SummaryRow,
+    dir: &Path,
+    out_dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
+    for name in [&row.png, &row.csv].into_iter().flatten() {
+        let (from, to) = (dir.join(name), out_dir.join(name));
+        if from != to {
+            let bytes = std::fs::read(&from)
+                .map_err(|e| ReportError::Merge(format!("cannot read {}: {e}", from.display())))?;
+            write_output(&to, &bytes)?;
+        }
+        written.push(to);
+    }
+    Ok(written)
+}
+
+/// A pool member's traffic read back from its CSV, each series' origin set to its step
+/// and the target's `method`.
+fn read_member_csv(path: &Path, method: Method) -> Result<Traffic, ReportError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ReportError::Merge(format!("cannot read {}: {e}", path.display())))?;
+    let mut traffic = crate::source::file::parse_export_csv(&text)
+        .map_err(|e| ReportError::Merge(format!("{}: {e}", path.display())))?;
+    for s in &mut traffic.series {
+        let step = s.step_seconds();
+        s.origin = Origin {
+            period: Period::from_seconds(step),
+            method: Some(method),
+            target: None,
+        };
+    }
+    Ok(traffic)
 }
 
 #[cfg(test)]

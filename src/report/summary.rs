@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use maud::{html, PreEscaped, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Serialize;
 
 use crate::model::Scope;
@@ -244,169 +244,29 @@ impl Summary {
     /// `data-` attributes, never from text spliced into it.
     pub fn to_html(&self, title: &str) -> Vec<u8> {
         let suffix = if self.unit == "bits/s" { "b/s" } else { "B/s" };
-        let targets = self
-            .rows
-            .iter()
-            .filter(|r| r.kind == RowKind::Target)
-            .count();
-        let pools = self.rows.len() - targets;
-        let failed = self.failed();
-        let plural = |n: usize| if n == 1 { "" } else { "s" };
         // Failed rows first, each group in the config's order.
         let mut rows: Vec<&SummaryRow> = self.rows.iter().collect();
         rows.sort_by_key(|r| r.status == RowStatus::Ok);
-        let na = html! { span.na { "\u{2013}" } };
-        let rate = |v: Option<f64>| match v {
-            Some(x) => html! { (format_si(x, suffix)) },
-            None => na.clone(),
-        };
-        let bytes = |v: Option<f64>| match v {
-            Some(x) => html! { (format_si(x, "B")) },
-            None => na.clone(),
-        };
-        // Sortable columns: header, key of the row's data- attribute, numeric or text.
-        let columns: [(&str, Option<(&str, bool)>); 14] = [
-            ("Name", Some(("name", false))),
-            ("Kind", Some(("kind", false))),
-            ("Status", Some(("status", false))),
-            ("Received", Some(("rx", true))),
-            ("Transmitted", Some(("tx", true))),
-            ("Max in", Some(("rxmax", true))),
-            ("Max out", Some(("txmax", true))),
-            ("Avg in", Some(("rxavg", true))),
-            ("Avg out", Some(("txavg", true))),
-            ("Percentile", Some(("pct", true))),
-            ("Coverage", Some(("cov", true))),
-            ("Source", Some(("source", false))),
-            ("Graph", None),
-            ("Data", None),
-        ];
         let page = html! {
             (DOCTYPE)
             html lang="en" {
-                head {
-                    meta charset="utf-8";
-                    meta name="viewport" content="width=device-width, initial-scale=1";
-                    title { (title) }
-                    style { (PreEscaped(STYLE)) }
-                }
+                (html_head(title))
                 body {
-                    header {
-                        h1 { (title) }
-                        p.meta {
-                            span { (self.range.start) " to " (self.range.end) " (UTC days)" }
-                            span {
-                                (targets) " target" (plural(targets)) ", "
-                                (pools) " pool" (plural(pools))
-                            }
-                            span class=(if failed > 0 { "bad" } else { "good" }) {
-                                (failed) " failed"
-                            }
-                            span {
-                                "percentile: nearest-rank p" (self.percentile_p) " of "
-                                (self.percentile_of)
-                            }
-                            span { "rates in " (self.unit) }
-                        }
-                    }
+                    (self.html_header(title))
                     main {
-                        div.tools {
-                            input #filter type="search" placeholder="Filter by name"
-                                aria-label="Filter by name" autocomplete="off" spellcheck="false";
-                            span #shown aria-live="polite" {
-                                (rows.len()) " of " (rows.len()) " shown"
-                            }
-                            span.hint { "Click a column to sort; click a graph to see it at full size." }
-                        }
+                        (html_tools(rows.len()))
                         div.table {
                             table #summary {
-                                thead {
-                                    tr {
-                                        @for (label, sort) in columns {
-                                            @match sort {
-                                                Some((key, numeric)) => th data-key=(key)
-                                                    data-type=(if numeric { "num" } else { "text" })
-                                                    aria-sort=[(key == "status").then_some("ascending")] {
-                                                    button type="button" { (label) }
-                                                },
-                                                None => th { (label) },
-                                            }
-                                        }
-                                    }
-                                }
+                                (html_columns())
                                 tbody {
                                     @for r in &rows {
-                                        tr class=(r.status) data-name=(r.name) data-kind=(r.kind)
-                                            data-status=(r.status) data-source=(r.source)
-                                            data-rx=[r.received_bytes] data-tx=[r.transmitted_bytes]
-                                            data-rxmax=[r.receive_max] data-txmax=[r.transmit_max]
-                                            data-rxavg=[r.receive_avg] data-txavg=[r.transmit_avg]
-                                            data-pct=[r.percentile] data-cov=[r.coverage] {
-                                            td.name { (r.name) }
-                                            td { (r.kind) }
-                                            @if let (Some(e), true) = (&r.error, r.status != RowStatus::Ok) {
-                                                td { span.badge.failed { "failed" } }
-                                                // The reason takes the figures' cells: there are none.
-                                                td.reason colspan="9" { (e) }
-                                            } @else {
-                                                td { span.badge.ok { "ok" } }
-                                                td { (bytes(r.received_bytes)) }
-                                                td { (bytes(r.transmitted_bytes)) }
-                                                td { (rate(r.receive_max)) }
-                                                td { (rate(r.transmit_max)) }
-                                                td { (rate(r.receive_avg)) }
-                                                td { (rate(r.transmit_avg)) }
-                                                td.pct { (rate(r.percentile)) }
-                                                td {
-                                                    @match r.coverage {
-                                                        Some(c) => (format!("{:.1}%", c * 100.0)),
-                                                        None => (na),
-                                                    }
-                                                }
-                                                td.src {
-                                                    @match (r.source.is_empty(), &r.error) {
-                                                        (true, _) => (na),
-                                                        // A provider's graph: why raw data could not be had.
-                                                        (false, Some(note)) => span
-                                                            title=(format!("raw data failed: {note}")) {
-                                                            (r.source) " \u{26a0}"
-                                                        },
-                                                        (false, None) => (r.source),
-                                                    }
-                                                }
-                                            }
-                                            td.graph {
-                                                @match &r.png {
-                                                    Some(png) => a.graph href=(png)
-                                                        title=(format!("{} at full size", r.name)) {
-                                                        img src=(png) loading="lazy" decoding="async"
-                                                            width="150" height="50"
-                                                            alt=(format!("{} bandwidth graph", r.name));
-                                                    },
-                                                    None => (na),
-                                                }
-                                            }
-                                            td {
-                                                @match &r.csv {
-                                                    Some(csv) => a href=(csv) { "CSV" },
-                                                    None => (na),
-                                                }
-                                            }
-                                        }
+                                        (html_row(r, suffix))
                                     }
                                 }
                             }
                         }
                     }
-                    dialog #viewer aria-label="Graph at full size" {
-                        div.bar {
-                            strong #viewer-name {}
-                            span.hint { "\u{2190} \u{2192} previous / next, Esc closes" }
-                            a #viewer-open href="" { "open the PNG" }
-                            form method="dialog" { button type="submit" { "Close" } }
-                        }
-                        img #viewer-img alt="";
-                    }
+                    (html_viewer())
                     footer {
                         "Drawn by trafficgraph from the raw traffic statistics; figures are \
                          computed from the samples, not from the pictures."
@@ -419,11 +279,209 @@ impl Summary {
         out.push(b'\n');
         out
     }
+
+    /// The page's header: the title, the range, the counts of targets, pools and failures,
+    /// the percentile and the unit.
+    fn html_header(&self, title: &str) -> Markup {
+        let targets = self
+            .rows
+            .iter()
+            .filter(|r| r.kind == RowKind::Target)
+            .count();
+        let pools = self.rows.len() - targets;
+        let failed = self.failed();
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        html! {
+            header {
+                h1 { (title) }
+                p.meta {
+                    span { (self.range.start) " to " (self.range.end) " (UTC days)" }
+                    span {
+                        (targets) " target" (plural(targets)) ", "
+                        (pools) " pool" (plural(pools))
+                    }
+                    span class=(if failed > 0 { "bad" } else { "good" }) {
+                        (failed) " failed"
+                    }
+                    span {
+                        "percentile: nearest-rank p" (self.percentile_p) " of "
+                        (self.percentile_of)
+                    }
+                    span { "rates in " (self.unit) }
+                }
+            }
+        }
+    }
 }
 
 /// The page's style and script: constants, with no value of the report spliced in.
 const STYLE: &str = include_str!("index.css");
 const SCRIPT: &str = include_str!("index.js");
+
+/// The table's columns: header, and for a sortable one the key of the row's `data-`
+/// attribute and whether it sorts as a number.
+const COLUMNS: [(&str, Option<(&str, bool)>); 14] = [
+    ("Name", Some(("name", false))),
+    ("Kind", Some(("kind", false))),
+    ("Status", Some(("status", false))),
+    ("Received", Some(("rx", true))),
+    ("Transmitted", Some(("tx", true))),
+    ("Max in", Some(("rxmax", true))),
+    ("Max out", Some(("txmax", true))),
+    ("Avg in", Some(("rxavg", true))),
+    ("Avg out", Some(("txavg", true))),
+    ("Percentile", Some(("pct", true))),
+    ("Coverage", Some(("cov", true))),
+    ("Source", Some(("source", false))),
+    ("Graph", None),
+    ("Data", None),
+];
+
+/// The page's `head`: charset, viewport, title and the inline style.
+fn html_head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            style { (PreEscaped(STYLE)) }
+        }
+    }
+}
+
+/// The tools above the table: the filter by name, the count shown and a hint.
+fn html_tools(rows: usize) -> Markup {
+    html! {
+        div.tools {
+            input #filter type="search" placeholder="Filter by name"
+                aria-label="Filter by name" autocomplete="off" spellcheck="false";
+            span #shown aria-live="polite" {
+                (rows) " of " (rows) " shown"
+            }
+            span.hint { "Click a column to sort; click a graph to see it at full size." }
+        }
+    }
+}
+
+/// The table's head: a sort button per sortable column, sorted by status at first.
+fn html_columns() -> Markup {
+    html! {
+        thead {
+            tr {
+                @for (label, sort) in COLUMNS {
+                    @match sort {
+                        Some((key, numeric)) => th data-key=(key)
+                            data-type=(if numeric { "num" } else { "text" })
+                            aria-sort=[(key == "status").then_some("ascending")] {
+                            button type="button" { (label) }
+                        },
+                        None => th { (label) },
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One row of the table: its figures in `data-` attributes for the script, and in cells
+/// as text (a failed row's reason in place of its figures), its thumbnail and CSV link.
+fn html_row(r: &SummaryRow, suffix: &str) -> Markup {
+    html! {
+        tr class=(r.status) data-name=(r.name) data-kind=(r.kind)
+            data-status=(r.status) data-source=(r.source)
+            data-rx=[r.received_bytes] data-tx=[r.transmitted_bytes]
+            data-rxmax=[r.receive_max] data-txmax=[r.transmit_max]
+            data-rxavg=[r.receive_avg] data-txavg=[r.transmit_avg]
+            data-pct=[r.percentile] data-cov=[r.coverage] {
+            td.name { (r.name) }
+            td { (r.kind) }
+            @if let (Some(e), true) = (&r.error, r.status != RowStatus::Ok) {
+                td { span.badge.failed { "failed" } }
+                // The reason takes the figures' cells: there are none.
+                td.reason colspan="9" { (e) }
+            } @else {
+                (html_figures(r, suffix))
+            }
+            td.graph {
+                @match &r.png {
+                    Some(png) => a.graph href=(png)
+                        title=(format!("{} at full size", r.name)) {
+                        img src=(png) loading="lazy" decoding="async"
+                            width="150" height="50"
+                            alt=(format!("{} bandwidth graph", r.name));
+                    },
+                    None => (na()),
+                }
+            }
+            td {
+                @match &r.csv {
+                    Some(csv) => a href=(csv) { "CSV" },
+                    None => (na()),
+                }
+            }
+        }
+    }
+}
+
+/// A drawn row's cells from status to source: the badge, the byte totals, the rates
+/// (`suffix` being `b/s` or `B/s`), the coverage and where the graph came from.
+fn html_figures(r: &SummaryRow, suffix: &str) -> Markup {
+    let rate = |v: Option<f64>| match v {
+        Some(x) => html! { (format_si(x, suffix)) },
+        None => na(),
+    };
+    let bytes = |v: Option<f64>| match v {
+        Some(x) => html! { (format_si(x, "B")) },
+        None => na(),
+    };
+    html! {
+        td { span.badge.ok { "ok" } }
+        td { (bytes(r.received_bytes)) }
+        td { (bytes(r.transmitted_bytes)) }
+        td { (rate(r.receive_max)) }
+        td { (rate(r.transmit_max)) }
+        td { (rate(r.receive_avg)) }
+        td { (rate(r.transmit_avg)) }
+        td.pct { (rate(r.percentile)) }
+        td {
+            @match r.coverage {
+                Some(c) => (format!("{:.1}%", c * 100.0)),
+                None => (na()),
+            }
+        }
+        td.src {
+            @match (r.source.is_empty(), &r.error) {
+                (true, _) => (na()),
+                // A provider's graph: why raw data could not be had.
+                (false, Some(note)) => span
+                    title=(format!("raw data failed: {note}")) {
+                    (r.source) " \u{26a0}"
+                },
+                (false, None) => (r.source),
+            }
+        }
+    }
+}
+
+/// The mark of a value that is not known.
+fn na() -> Markup {
+    html! { span.na { "\u{2013}" } }
+}
+
+/// The dialog that shows a graph at full size, with previous/next and close.
+fn html_viewer() -> Markup {
+    html! {
+        dialog #viewer aria-label="Graph at full size" {
+            div.bar {
+                strong #viewer-name {}
+                span.hint { "\u{2190} \u{2192} previous / next, Esc closes" }
+                a #viewer-open href="" { "open the PNG" }
+                form method="dialog" { button type="submit" { "Close" } }
+            }
+            img #viewer-img alt="";
+        }
+    }
+}
 
 /// File stems for names from the config: only `[A-Za-z0-9_-]` (dots, slashes and every
 /// other character become `_`, and outer `_` are trimmed, so no stem starts with a dot), at

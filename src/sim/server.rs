@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::{data, Counters, Faults, SimConfig};
-use crate::model::{Method, Named, Period, Scope, Target};
+use crate::model::{Method, Named, Period, Point, Scope, Target};
 use crate::range::{parse_date, DateRange};
 
 #[derive(Clone)]
@@ -98,6 +98,7 @@ async fn traffic(
     response
 }
 
+/// Checks a request in the API's order and answers it: a fault, a refusal or the data.
 fn answer(
     state: &State,
     request_no: u64,
@@ -107,86 +108,18 @@ fn answer(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Response {
-    let config = &state.config;
-    let fail_rate = state.faults.fail_rate();
-    let injected = request_no > state.faults.fail_after()
-        || state.faults.flaky(&server)
-        || (fail_rate > 0.0 && data::unit(data::mix(config.seed ^ request_no)) < fail_rate);
-    if injected {
-        let status =
-            StatusCode::from_u16(config.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let mut r = error_body(
-            status,
-            "serviceUnavailable",
-            json!("Injected fault: the service is temporarily unavailable."),
-        );
-        if let Some(secs) = config.retry_after {
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        return r;
-    }
-    if let Some(expected) = &config.auth {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes);
-        if given != Some(expected.expose().as_bytes()) {
-            return error_body(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                json!("The supplied credentials are invalid or do not provide permissions for this operation."),
-            );
-        }
-    }
-    let ids = [&account, &server, &ip];
-    if ids
-        .iter()
-        .any(|s| s.contains("missing") || s.contains("404"))
+    if let Some(refused) = injected_fault(state, request_no, &server)
+        .or_else(|| auth_refusal(&state.config, headers))
+        .or_else(|| ids_refusal(&account, &server, &ip))
     {
-        return error_body(
-            StatusCode::NOT_FOUND,
-            "itemNotFound",
-            json!("The dedicated server or account does not exist."),
-        );
+        return refused;
     }
-    if ids.iter().any(|s| s.contains("forbidden")) {
-        return error_body(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            json!("The authorized user does not have permissions to access the resource."),
-        );
-    }
-    let parsed = (|| {
-        Ok::<_, Rejection>((
-            param(query, "scope", named::<Scope>)?,
-            param(query, "period", named::<Period>)?,
-            param(query, "method", named::<Method>)?,
-            param(query, "startDate", parse_date)?,
-            param(query, "endDate", parse_date)?,
-        ))
-    })();
-    let (scope, period, method, start, end) = match parsed {
-        Ok(p) => p,
+    let (scope, period, method, range) = match parse_query(query) {
+        Ok(q) => q,
         Err((name, message)) => return bad_param(name, message),
     };
-    let Some(range) = DateRange::new(start, end) else {
-        return bad_param("endDate", format!("{end} is less than startDate {start}"));
-    };
-    let sets = range.sets(period);
-    state.counters.asked(sets);
-    let created = config.created(&server);
-    if start < created {
-        return bad_param(
-            "startDate",
-            format!("{start} is less than minimum value {created}"),
-        );
-    }
-    if sets > u64::from(config.limit) {
-        return error_body(
-            StatusCode::FORBIDDEN,
-            "overLimit",
-            json!("The (startDate, endDate) range is too large. Maximum number of returned data sets exceeded."),
-        );
+    if let Some(refused) = range_refusal(state, &server, range, period) {
+        return refused;
     }
     let target = Target {
         account,
@@ -194,6 +127,117 @@ fn answer(
         ip,
     };
     let points = data::series(&target, scope, period, method, range, Utc::now());
+    points_response(&points, headers)
+}
+
+/// The injected fault this request gets, if any (after `fail_after`, a flaky server, or
+/// drawn at `fail_rate`).
+fn injected_fault(state: &State, request_no: u64, server: &str) -> Option<Response> {
+    let config = &state.config;
+    let fail_rate = state.faults.fail_rate();
+    let injected = request_no > state.faults.fail_after()
+        || state.faults.flaky(server)
+        || (fail_rate > 0.0 && data::unit(data::mix(config.seed ^ request_no)) < fail_rate);
+    if !injected {
+        return None;
+    }
+    let status =
+        StatusCode::from_u16(config.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut r = error_body(
+        status,
+        "serviceUnavailable",
+        json!("Injected fault: the service is temporarily unavailable."),
+    );
+    if let Some(secs) = config.retry_after {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    Some(r)
+}
+
+/// The 401 for a request without the configured `Authorization` value.
+fn auth_refusal(config: &SimConfig, headers: &HeaderMap) -> Option<Response> {
+    let expected = config.auth.as_ref()?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    (given != Some(expected.expose().as_bytes())).then(|| {
+        error_body(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            json!("The supplied credentials are invalid or do not provide permissions for this operation."),
+        )
+    })
+}
+
+/// The 404 or 403 for ids that name a missing or forbidden account, server or IP.
+fn ids_refusal(account: &str, server: &str, ip: &str) -> Option<Response> {
+    let ids = [account, server, ip];
+    if ids
+        .iter()
+        .any(|s| s.contains("missing") || s.contains("404"))
+    {
+        return Some(error_body(
+            StatusCode::NOT_FOUND,
+            "itemNotFound",
+            json!("The dedicated server or account does not exist."),
+        ));
+    }
+    if ids.iter().any(|s| s.contains("forbidden")) {
+        return Some(error_body(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            json!("The authorized user does not have permissions to access the resource."),
+        ));
+    }
+    None
+}
+
+/// The query's scope, period, method and date range, or the first bad parameter.
+fn parse_query(
+    query: &HashMap<String, String>,
+) -> Result<(Scope, Period, Method, DateRange), Rejection> {
+    let scope = param(query, "scope", named::<Scope>)?;
+    let period = param(query, "period", named::<Period>)?;
+    let method = param(query, "method", named::<Method>)?;
+    let start = param(query, "startDate", parse_date)?;
+    let end = param(query, "endDate", parse_date)?;
+    let range = DateRange::new(start, end)
+        .ok_or_else(|| ("endDate", format!("{end} is less than startDate {start}")))?;
+    Ok((scope, period, method, range))
+}
+
+/// Counts the data sets asked for, then refuses a range starting before the server's
+/// creation date (400) or holding more data sets than the limit (403).
+fn range_refusal(
+    state: &State,
+    server: &str,
+    range: DateRange,
+    period: Period,
+) -> Option<Response> {
+    let config = &state.config;
+    let sets = range.sets(period);
+    state.counters.asked(sets);
+    let created = config.created(server);
+    let start = range.start;
+    if start < created {
+        return Some(bad_param(
+            "startDate",
+            format!("{start} is less than minimum value {created}"),
+        ));
+    }
+    if sets > u64::from(config.limit) {
+        return Some(error_body(
+            StatusCode::FORBIDDEN,
+            "overLimit",
+            json!("The (startDate, endDate) range is too large. Maximum number of returned data sets exceeded."),
+        ));
+    }
+    None
+}
+
+/// The points as CSV when the `Accept` header asks for `text/csv`, else as JSON.
+fn points_response(points: &[Point], headers: &HeaderMap) -> Response {
     let csv = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -201,7 +245,7 @@ fn answer(
     let fmt_date = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
     if csv {
         let mut body = String::from("count,date,values\n");
-        for p in &points {
+        for p in points {
             let _ = writeln!(
                 body,
                 "{},{},{}",

@@ -642,6 +642,10 @@ impl ProviderArgs {
     }
 }
 
+/// The UTC instants from the start of day `start` to the end of day `end`: what a provider
+/// graph of a server covers.
+type Span = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
+
 impl FallbackArgs {
     /// Builds the provider request; `None` for `--fallback never`. Reads credentials from
     /// the flags or their environment variables, so a missing one is reported up front.
@@ -653,96 +657,123 @@ impl FallbackArgs {
         if self.fallback == FallbackArg::Never {
             return Ok(None);
         }
-        // The provider whose raw data is fetched draws its own graph unless told otherwise.
-        let provider = self
+        let provider = self.provider(fetch)?;
+        let (start, end) = match (fetch.start, fetch.end) {
+            (Some(s), Some(e)) if e >= s => (Some(s), Some(e)),
+            (Some(s), Some(e)) => return Err(format!("--end {e} is before --start {s}")),
+            (s, e) => (s, e),
+        };
+        let request = match provider {
+            ProviderKind::SoftLayer => self.softlayer_request(fetch, graph, start, end)?,
+            ProviderKind::CloudWatch => self.cloudwatch_request(fetch, graph, start, end)?,
+        };
+        Ok(Some(Fallback {
+            mode: self.fallback.into(),
+            request,
+        }))
+    }
+
+    /// `--provider`, else the provider whose raw data is fetched: it draws its own graph
+    /// unless told otherwise.
+    fn provider(&self, fetch: &FetchArgs) -> Result<ProviderKind, String> {
+        Ok(self
             .provider
             .or(match fetch.provider.source {
                 SourceKind::Softlayer => Some(ProviderKind::SoftLayer),
                 SourceKind::Cloudwatch => Some(ProviderKind::CloudWatch),
                 SourceKind::Hostway => None,
             })
-            .ok_or("--fallback needs --provider softlayer or cloudwatch")?;
-        let day = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-        let (start, end) = match (fetch.start, fetch.end) {
-            (Some(s), Some(e)) if e >= s => (Some(s), Some(e)),
-            (Some(s), Some(e)) => return Err(format!("--end {e} is before --start {s}")),
-            (s, e) => (s, e),
-        };
-        let span = || -> Result<_, String> {
-            match (start, end) {
-                (Some(s), Some(e)) => Ok((day(s), day(e) + chrono::Duration::days(1))),
-                _ => Err("the provider graph needs --start and --end".to_string()),
-            }
-        };
-        let request = match provider {
-            ProviderKind::SoftLayer => {
-                let p = &fetch.provider;
-                let config = p.softlayer_config()?;
-                match (p.sl_hardware_id, self.sl_allotment_id) {
-                    (Some(hardware_id), _) => {
-                        let (start, end) = span()?;
-                        ProviderRequest::SoftLayerServer {
-                            config,
-                            hardware_id,
-                            graph: ServerGraphRequest {
-                                start,
-                                end,
-                                network: p.sl_network,
-                                font_size: graph.font_size.round() as u32,
-                                width: graph.width,
-                                height: graph.height,
-                                hide_time_zone: !graph.show_timezone,
-                            },
-                        }
-                    }
-                    (None, Some(allotment_id)) => ProviderRequest::SoftLayerPool {
-                        config,
-                        allotment_id,
-                        graph: PoolGraphRequest {
-                            network: p.sl_network,
-                            range: SnapshotRange::parse(&self.sl_range, start, end)
-                                .map_err(|e| e.to_string())?,
-                            size: Some((graph.width, graph.height)),
-                        },
+            .ok_or("--fallback needs --provider softlayer or cloudwatch")?)
+    }
+
+    /// SoftLayer's graph of a hardware server (over `--start` to `--end`) or of a
+    /// bandwidth pool (over `--sl-range`).
+    fn softlayer_request(
+        &self,
+        fetch: &FetchArgs,
+        graph: &RenderOptions,
+        start: Option<NaiveDate>,
+        end: Option<NaiveDate>,
+    ) -> Result<ProviderRequest, String> {
+        let p = &fetch.provider;
+        let config = p.softlayer_config()?;
+        Ok(match (p.sl_hardware_id, self.sl_allotment_id) {
+            (Some(hardware_id), _) => {
+                let (start, end) = graph_span(start, end)?;
+                ProviderRequest::SoftLayerServer {
+                    config,
+                    hardware_id,
+                    graph: ServerGraphRequest {
+                        start,
+                        end,
+                        network: p.sl_network,
+                        font_size: graph.font_size.round() as u32,
+                        width: graph.width,
+                        height: graph.height,
+                        hide_time_zone: !graph.show_timezone,
                     },
-                    (None, None) => {
-                        return Err("SoftLayer needs --sl-hardware-id or --sl-allotment-id".into())
-                    }
                 }
             }
-            ProviderKind::CloudWatch => {
-                let p = &fetch.provider;
-                let config = p.cloudwatch_config()?;
-                let widget = match (self.metric_widget.clone(), p.cw_instance_id.clone()) {
-                    (Some(file), _) => MetricWidget::from_file(&file)
-                        .map_err(|e| e.to_string())?
-                        .with_size(graph.width, graph.height),
-                    (None, Some(instance_id)) => {
-                        let (start, end) = span()?;
-                        MetricWidget::network(&NetworkWidget {
-                            instance_id,
-                            start,
-                            end,
-                            width: graph.width,
-                            height: graph.height,
-                            title: graph.title.clone(),
-                            // CloudWatch takes one offset: the one in force when the range starts.
-                            timezone: offset_hhmm(graph.timezone.fixed_at(start.timestamp())),
-                            period: p.cw_period,
-                        })
-                    }
-                    (None, None) => {
-                        return Err("CloudWatch needs --cw-instance-id or --metric-widget".into())
-                    }
-                };
-                widget.validate().map_err(|e| e.to_string())?;
-                ProviderRequest::CloudWatch { config, widget }
+            (None, Some(allotment_id)) => ProviderRequest::SoftLayerPool {
+                config,
+                allotment_id,
+                graph: PoolGraphRequest {
+                    network: p.sl_network,
+                    range: SnapshotRange::parse(&self.sl_range, start, end)
+                        .map_err(|e| e.to_string())?,
+                    size: Some((graph.width, graph.height)),
+                },
+            },
+            (None, None) => {
+                return Err("SoftLayer needs --sl-hardware-id or --sl-allotment-id".into())
+            }
+        })
+    }
+
+    /// CloudWatch's metric widget: from `--metric-widget`, or the instance's network in
+    /// and out over `--start` to `--end`; checked before it is sent.
+    fn cloudwatch_request(
+        &self,
+        fetch: &FetchArgs,
+        graph: &RenderOptions,
+        start: Option<NaiveDate>,
+        end: Option<NaiveDate>,
+    ) -> Result<ProviderRequest, String> {
+        let p = &fetch.provider;
+        let config = p.cloudwatch_config()?;
+        let widget = match (self.metric_widget.clone(), p.cw_instance_id.clone()) {
+            (Some(file), _) => MetricWidget::from_file(&file)
+                .map_err(|e| e.to_string())?
+                .with_size(graph.width, graph.height),
+            (None, Some(instance_id)) => {
+                let (start, end) = graph_span(start, end)?;
+                MetricWidget::network(&NetworkWidget {
+                    instance_id,
+                    start,
+                    end,
+                    width: graph.width,
+                    height: graph.height,
+                    title: graph.title.clone(),
+                    // CloudWatch takes one offset: the one in force when the range starts.
+                    timezone: offset_hhmm(graph.timezone.fixed_at(start.timestamp())),
+                    period: p.cw_period,
+                })
+            }
+            (None, None) => {
+                return Err("CloudWatch needs --cw-instance-id or --metric-widget".into())
             }
         };
-        Ok(Some(Fallback {
-            mode: self.fallback.into(),
-            request,
-        }))
+        widget.validate().map_err(|e| e.to_string())?;
+        Ok(ProviderRequest::CloudWatch { config, widget })
+    }
+}
+
+/// The provider graph's instants: both `--start` and `--end` are needed.
+fn graph_span(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Result<Span, String> {
+    let day = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    match (start, end) {
+        (Some(s), Some(e)) => Ok((day(s), day(e) + chrono::Duration::days(1))),
+        _ => Err("the provider graph needs --start and --end".to_string()),
     }
 }
 
@@ -961,57 +992,10 @@ impl Cli {
     /// Validates the parsed arguments.
     pub fn into_command(self) -> Result<Command, String> {
         Ok(match self.command {
-            CliCommand::Render(a) => {
-                let a = *a;
-                if let Some(ext @ ("csv" | "json")) = extension(&a.output).as_deref() {
-                    return Err(format!(
-                        "render writes a PNG, and -o {} names a .{ext} file: give a .png name, \
-                         or use `trafficgraph export` (or fetch) for {}",
-                        a.output.display(),
-                        ext.to_uppercase()
-                    ));
-                }
-                if a.output.as_os_str() == "-" && a.stats.is_some() {
-                    return Err("--stats json prints to stdout; give -o a file name".into());
-                }
-                let render = a.graph.into_options()?;
-                let fallback = a.fallback.into_fallback(&a.fetch, &render)?;
-                let always = matches!(&fallback, Some(f) if f.mode == FallbackMode::Always);
-                let source = if always && a.fetch.base_url.is_none() && a.input.inputs.is_empty() {
-                    None
-                } else if always {
-                    return Err(
-                        "--fallback always fetches no raw data: drop --input/--base-url".into(),
-                    );
-                } else {
-                    if matches!(&fallback, Some(f) if f.mode == FallbackMode::OnError)
-                        && !a.fetch.fetches()
-                    {
-                        return Err(
-                            "--fallback on-error applies to fetching: give --base-url or --source"
-                                .into(),
-                        );
-                    }
-                    Some(source(a.input, a.fetch)?)
-                };
-                let mut render = render;
-                if render.title.is_none() {
-                    render.title = source.as_ref().map(default_title);
-                }
-                Command::Render(RenderJob {
-                    source,
-                    output: a.output,
-                    render,
-                    stats: a.stats.map(StatsFormat::from),
-                    fallback,
-                })
-            }
+            CliCommand::Render(a) => Command::Render((*a).into_job()?),
             CliCommand::Bench(a) => Command::Bench(a.into_job()?),
             CliCommand::Export(a) => {
-                not_an_image("export", &a.output)?;
-                let format = a
-                    .format
-                    .unwrap_or_else(|| ExportFormat::from_path(&a.output.to_string_lossy()));
+                let format = export_format("export", &a.output, a.format)?;
                 Command::Export(ExportJob {
                     source: source(a.input, a.fetch)?,
                     output: a.output,
@@ -1019,74 +1003,148 @@ impl Cli {
                 })
             }
             CliCommand::Fetch(a) => {
-                not_an_image("fetch", &a.output)?;
-                let format = a
-                    .format
-                    .unwrap_or_else(|| ExportFormat::from_path(&a.output.to_string_lossy()));
+                let format = export_format("fetch", &a.output, a.format)?;
                 Command::Fetch(FetchJob {
                     fetch: a.fetch.into_options()?,
                     output: a.output,
                     format,
                 })
             }
-            CliCommand::Sim(a) => {
-                if !(0.0..=1.0).contains(&a.fail_rate) {
-                    return Err(format!("--fail-rate {} out of range (0 to 1)", a.fail_rate));
-                }
-                if !a.listen.ip().is_loopback() {
-                    return Err(format!(
-                        "--listen {}: the simulator only listens on loopback (127.0.0.1)",
-                        a.listen
-                    ));
-                }
-                Command::Sim(SimConfig {
-                    listen: a.listen,
-                    limit: a.limit,
-                    latency: Duration::from_millis(a.latency_ms),
-                    fail_rate: a.fail_rate,
-                    fail_status: a.fail_status,
-                    fail_after: None,
-                    retry_after: a.retry_after,
-                    seed: a.seed,
-                    auth: a.auth,
-                    default_created: a.created,
-                    created: a.server_created,
-                    providers: Some(trafficgraph::provider::sim::ProviderSimConfig::default()),
-                })
-            }
+            CliCommand::Sim(a) => Command::Sim(a.into_config()?),
             CliCommand::Demo(a) => Command::Demo(DemoJob { out_dir: a.out_dir }),
             CliCommand::Report(a) => a.into_command()?,
             CliCommand::Completions { .. } | CliCommand::Man => {
                 return Err("completions and the man page are printed by the binary".into())
             }
-            CliCommand::Cache(CacheCommand::Verify { cache_dir, remove }) => {
-                let cache_dir = cache_dir
-                    .or_else(Cache::default_dir)
-                    .ok_or("no platform cache directory here; give --cache-dir")?;
-                Command::CacheVerify(CacheVerifyJob { cache_dir, remove })
+            CliCommand::Cache(c) => c.into_command()?,
+        })
+    }
+}
+
+/// What `export`/`fetch` write to `output`: `--format`, else what its name says; an
+/// image's name is refused.
+fn export_format(
+    command: &str,
+    output: &std::path::Path,
+    format: Option<ExportFormat>,
+) -> Result<ExportFormat, String> {
+    not_an_image(command, output)?;
+    Ok(format.unwrap_or_else(|| ExportFormat::from_path(&output.to_string_lossy())))
+}
+
+impl RenderArgs {
+    /// Checks the output, the graph's options and the fallback, and builds the job.
+    fn into_job(self) -> Result<RenderJob, String> {
+        if let Some(ext @ ("csv" | "json")) = extension(&self.output).as_deref() {
+            return Err(format!(
+                "render writes a PNG, and -o {} names a .{ext} file: give a .png name, \
+                 or use `trafficgraph export` (or fetch) for {}",
+                self.output.display(),
+                ext.to_uppercase()
+            ));
+        }
+        if self.output.as_os_str() == "-" && self.stats.is_some() {
+            return Err("--stats json prints to stdout; give -o a file name".into());
+        }
+        let mut render = self.graph.into_options()?;
+        let fallback = self.fallback.into_fallback(&self.fetch, &render)?;
+        let source = render_source(self.input, self.fetch, fallback.as_ref())?;
+        if render.title.is_none() {
+            render.title = source.as_ref().map(default_title);
+        }
+        Ok(RenderJob {
+            source,
+            output: self.output,
+            render,
+            stats: self.stats.map(StatsFormat::from),
+            fallback,
+        })
+    }
+}
+
+/// Where `render` reads its data: none under `--fallback always` (which then takes no
+/// input or base URL), else the files or the fetch (which `--fallback on-error` needs).
+fn render_source(
+    input: InputArgs,
+    fetch: FetchArgs,
+    fallback: Option<&Fallback>,
+) -> Result<Option<Source>, String> {
+    let always = matches!(fallback, Some(f) if f.mode == FallbackMode::Always);
+    if always && fetch.base_url.is_none() && input.inputs.is_empty() {
+        Ok(None)
+    } else if always {
+        Err("--fallback always fetches no raw data: drop --input/--base-url".into())
+    } else {
+        if matches!(fallback, Some(f) if f.mode == FallbackMode::OnError) && !fetch.fetches() {
+            return Err(
+                "--fallback on-error applies to fetching: give --base-url or --source".into(),
+            );
+        }
+        Ok(Some(source(input, fetch)?))
+    }
+}
+
+impl SimArgs {
+    /// Checks the fault rate and the loopback address, and builds the simulator's config.
+    fn into_config(self) -> Result<SimConfig, String> {
+        if !(0.0..=1.0).contains(&self.fail_rate) {
+            return Err(format!(
+                "--fail-rate {} out of range (0 to 1)",
+                self.fail_rate
+            ));
+        }
+        if !self.listen.ip().is_loopback() {
+            return Err(format!(
+                "--listen {}: the simulator only listens on loopback (127.0.0.1)",
+                self.listen
+            ));
+        }
+        Ok(SimConfig {
+            listen: self.listen,
+            limit: self.limit,
+            latency: Duration::from_millis(self.latency_ms),
+            fail_rate: self.fail_rate,
+            fail_status: self.fail_status,
+            fail_after: None,
+            retry_after: self.retry_after,
+            seed: self.seed,
+            auth: self.auth,
+            default_created: self.created,
+            created: self.server_created,
+            providers: Some(trafficgraph::provider::sim::ProviderSimConfig::default()),
+        })
+    }
+}
+
+impl CacheCommand {
+    /// The cache job, on `--cache-dir` or the platform's cache directory.
+    fn into_command(self) -> Result<Command, String> {
+        Ok(match self {
+            CacheCommand::Verify { cache_dir, remove } => Command::CacheVerify(CacheVerifyJob {
+                cache_dir: cache_dir_or_default(cache_dir)?,
+                remove,
+            }),
+            CacheCommand::List { cache_dir } => {
+                Command::CacheList(cache_dir_or_default(cache_dir)?)
             }
-            CliCommand::Cache(CacheCommand::List { cache_dir }) => {
-                let cache_dir = cache_dir
-                    .or_else(Cache::default_dir)
-                    .ok_or("no platform cache directory here; give --cache-dir")?;
-                Command::CacheList(cache_dir)
-            }
-            CliCommand::Cache(CacheCommand::Prune {
+            CacheCommand::Prune {
                 cache_dir,
                 older_than,
                 server,
-            }) => {
-                let cache_dir = cache_dir
-                    .or_else(Cache::default_dir)
-                    .ok_or("no platform cache directory here; give --cache-dir")?;
-                Command::CachePrune(CachePruneJob {
-                    cache_dir,
-                    older_than,
-                    server,
-                })
-            }
+            } => Command::CachePrune(CachePruneJob {
+                cache_dir: cache_dir_or_default(cache_dir)?,
+                older_than,
+                server,
+            }),
         })
     }
+}
+
+/// `--cache-dir`, else the platform's cache directory, else an error.
+fn cache_dir_or_default(cache_dir: Option<PathBuf>) -> Result<PathBuf, String> {
+    cache_dir
+        .or_else(Cache::default_dir)
+        .ok_or_else(|| "no platform cache directory here; give --cache-dir".to_string())
 }
 
 impl BenchArgs {
