@@ -297,19 +297,24 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
     Ok(outcome)
 }
 
+/// The file stems of every target, then every pool, in config order.
+fn config_stems(config: &Config) -> Vec<String> {
+    file_stems(
+        config
+            .targets
+            .iter()
+            .map(|t| t.name.as_str())
+            .chain(config.pools.iter().map(|p| p.name.as_str())),
+    )
+}
+
 /// Reads and checks the config, plans the range, and claims the output directory, all
 /// before any request; returns the run's context and the targets this run draws (a
 /// shard's share, or all).
 fn prepare(job: &ReportJob) -> Result<(Arc<Ctx>, outdir::OutDir, Vec<usize>), ReportError> {
     let config = Config::load(&job.config)?;
     let plan = Plan::new(&config, job.now, &job.config)?;
-    let stems = file_stems(
-        config
-            .targets
-            .iter()
-            .map(|t| t.name.as_str())
-            .chain(config.pools.iter().map(|p| p.name.as_str())),
-    );
+    let stems = config_stems(&config);
     // Before any request: a directory that is not a report's (or a shard's) is refused
     // untouched.
     let out_dir = outdir::check(&job.out_dir, &stems)?;

@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::config::{Config, SourceName};
-use super::summary::{file_stems, RowKind, RowStatus, Summary, SummaryRow};
+use super::summary::{RowKind, RowStatus, Summary, SummaryRow};
 use super::{Ctx, Plan, ReportError, ReportJob, ReportOutcome};
 use crate::model::{Method, Origin, Period, Traffic};
 use crate::output::write_output;
@@ -286,13 +286,7 @@ pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
         .collect();
     let (written, kept) = copy_targets(&rows, &config, plan.method, &members, &job.out_dir)?;
 
-    let stems = file_stems(
-        config
-            .targets
-            .iter()
-            .map(|t| t.name.as_str())
-            .chain(config.pools.iter().map(|p| p.name.as_str())),
-    );
+    let stems = super::config_stems(&config);
     let mut report_job = ReportJob::new(origin, &job.out_dir);
     report_job.fetch.quiet = job.quiet;
     report_job.fetch.notes = job.notes.clone();
