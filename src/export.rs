@@ -8,8 +8,6 @@
 //! empty cell (CSV) or `null` (JSON); on a regular grid, hours or days missing from every
 //! series still get their row, so gaps show in a spreadsheet.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
@@ -50,16 +48,18 @@ impl ExportFormat {
     }
 }
 
-impl FromStr for ExportFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "csv" => Ok(ExportFormat::Csv),
-            "json" => Ok(ExportFormat::Json),
-            other => Err(format!("unknown format '{other}' (expected csv or json)")),
+impl crate::model::Named for ExportFormat {
+    const ALL: &'static [ExportFormat] = &[ExportFormat::Csv, ExportFormat::Json];
+    const WHAT: &'static str = "format";
+    fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Json => "json",
         }
     }
 }
+
+crate::model::from_str_by_name!(ExportFormat);
 
 /// The table both formats write: column names and one row of optional cells per timestamp.
 struct Table<'a> {

@@ -27,7 +27,51 @@ pub trait Named: Sized + Copy + PartialEq + 'static {
         let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
         names.join(", ")
     }
+    /// What one value is called in messages: `theme`, `provider`.
+    const WHAT: &'static str;
+    /// The value of exactly this name, or an error that lists the names.
+    fn parse_name(name: &str) -> Result<Self, UnknownName> {
+        Self::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
+            let expected = match names.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => names.join(""),
+            };
+            UnknownName {
+                what: Self::WHAT,
+                name: name.to_string(),
+                expected,
+            }
+        })
+    }
 }
+
+/// A name outside a [`Named`] set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} '{name}' (expected {expected})")]
+pub struct UnknownName {
+    /// What the set is ([`Named::WHAT`]).
+    pub what: &'static str,
+    /// The name given.
+    pub name: String,
+    /// The names allowed: `light or dark`.
+    pub expected: String,
+}
+
+/// `FromStr` for [`Named`] types: exactly a name, else [`UnknownName`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! from_str_by_name {
+    ($($t:ty),*) => {$(
+        impl std::str::FromStr for $t {
+            type Err = $crate::model::UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                <$t as $crate::model::Named>::parse_name(s)
+            }
+        }
+    )*};
+}
+pub(crate) use from_str_by_name;
 
 /// `Display` for a [`Named`] type: its name.
 #[macro_export]
@@ -57,6 +101,7 @@ pub enum Scope {
 
 impl Named for Scope {
     const ALL: &'static [Scope] = &[Scope::Receive, Scope::Transmit, Scope::Total];
+    const WHAT: &'static str = "scope";
     fn name(self) -> &'static str {
         match self {
             Scope::Receive => "receive",
@@ -130,6 +175,7 @@ impl Period {
 
 impl Named for Period {
     const ALL: &'static [Period] = &[Period::Hourly, Period::Daily];
+    const WHAT: &'static str = "period";
     fn name(self) -> &'static str {
         match self {
             Period::Hourly => "hourly",
@@ -161,6 +207,7 @@ impl Method {
 
 impl Named for Method {
     const ALL: &'static [Method] = &[Method::Avg, Method::Sum, Method::Min, Method::Max];
+    const WHAT: &'static str = "method";
     fn name(self) -> &'static str {
         match self {
             Method::Avg => "avg",

@@ -10,7 +10,6 @@
 //! The pass that reads the samples also leaves each series' [`Rollup`] (per-bucket
 //! minimum, maximum and sum) in its [`SeriesStats`], so drawing need not read them again.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -42,6 +41,7 @@ impl crate::model::Named for PercentileOf {
         PercentileOf::Max,
         PercentileOf::Sum,
     ];
+    const WHAT: &'static str = "percentile basis";
     fn name(self) -> &'static str {
         match self {
             PercentileOf::Receive => "receive",
@@ -58,14 +58,7 @@ impl std::fmt::Display for PercentileOf {
     }
 }
 
-impl FromStr for PercentileOf {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        crate::model::Named::from_name(s).ok_or_else(|| {
-            format!("unknown percentile basis '{s}' (expected receive, transmit, max or sum)")
-        })
-    }
-}
+crate::model::from_str_by_name!(PercentileOf);
 
 /// How raw values become rates, and which percentile to compute.
 #[derive(Debug, Clone, Copy, PartialEq)]

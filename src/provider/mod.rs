@@ -50,6 +50,14 @@ pub enum ProviderKind {
 impl ProviderKind {
     /// The name used on the command line and in the `Source` chunk.
     pub fn name(self) -> &'static str {
+        crate::model::Named::name(self)
+    }
+}
+
+impl crate::model::Named for ProviderKind {
+    const ALL: &'static [ProviderKind] = &[ProviderKind::SoftLayer, ProviderKind::CloudWatch];
+    const WHAT: &'static str = "provider";
+    fn name(self) -> &'static str {
         match self {
             ProviderKind::SoftLayer => "softlayer",
             ProviderKind::CloudWatch => "cloudwatch",
@@ -57,24 +65,8 @@ impl ProviderKind {
     }
 }
 
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for ProviderKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "softlayer" => Ok(ProviderKind::SoftLayer),
-            "cloudwatch" => Ok(ProviderKind::CloudWatch),
-            other => Err(format!(
-                "unknown provider '{other}' (expected softlayer or cloudwatch)"
-            )),
-        }
-    }
-}
+crate::model::display_by_name!(ProviderKind);
+crate::model::from_str_by_name!(ProviderKind);
 
 /// A graph drawn by a provider, validated and re-encoded as PNG.
 #[derive(Clone, PartialEq, Eq)]

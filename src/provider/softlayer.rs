@@ -19,7 +19,6 @@
 //! bucket an hour early); answers carry offsets (-06:00) and are turned into UTC here.
 
 use std::fmt;
-use std::str::FromStr;
 
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -103,18 +102,18 @@ impl std::fmt::Display for NetworkType {
     }
 }
 
-impl FromStr for NetworkType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "public" => Ok(NetworkType::Public),
-            "private" => Ok(NetworkType::Private),
-            other => Err(format!(
-                "unknown network type '{other}' (expected public or private)"
-            )),
+impl crate::model::Named for NetworkType {
+    const ALL: &'static [NetworkType] = &[NetworkType::Public, NetworkType::Private];
+    const WHAT: &'static str = "network type";
+    fn name(self) -> &'static str {
+        match self {
+            NetworkType::Public => "public",
+            NetworkType::Private => "private",
         }
     }
 }
+
+crate::model::from_str_by_name!(NetworkType);
 
 /// One server's graph: `getBandwidthGraph` parameters.
 #[derive(Debug, Clone, PartialEq)]

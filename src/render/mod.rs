@@ -14,7 +14,6 @@
 //! - [`sample_data`]: deterministic synthetic traffic for tests, benches and docs
 
 use std::cell::RefCell;
-use std::str::FromStr;
 use std::sync::OnceLock;
 
 use plotters::prelude::IntoDrawingArea;
@@ -42,16 +41,18 @@ pub enum Theme {
     Dark,
 }
 
-impl FromStr for Theme {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "light" => Ok(Theme::Light),
-            "dark" => Ok(Theme::Dark),
-            other => Err(format!("unknown theme '{other}' (expected light or dark)")),
+impl crate::model::Named for Theme {
+    const ALL: &'static [Theme] = &[Theme::Light, Theme::Dark];
+    const WHAT: &'static str = "theme";
+    fn name(self) -> &'static str {
+        match self {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
         }
     }
 }
+
+crate::model::from_str_by_name!(Theme);
 
 /// PNG encoder effort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,19 +66,23 @@ pub enum PngCompression {
     Best,
 }
 
-impl FromStr for PngCompression {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "fast" => Ok(PngCompression::Fast),
-            "default" => Ok(PngCompression::Default),
-            "best" => Ok(PngCompression::Best),
-            other => Err(format!(
-                "unknown PNG compression '{other}' (expected fast, default or best)"
-            )),
+impl crate::model::Named for PngCompression {
+    const ALL: &'static [PngCompression] = &[
+        PngCompression::Fast,
+        PngCompression::Default,
+        PngCompression::Best,
+    ];
+    const WHAT: &'static str = "PNG compression";
+    fn name(self) -> &'static str {
+        match self {
+            PngCompression::Fast => "fast",
+            PngCompression::Default => "default",
+            PngCompression::Best => "best",
         }
     }
 }
+
+crate::model::from_str_by_name!(PngCompression);
 
 /// Everything that shapes one graph.
 #[derive(Debug, Clone, PartialEq)]
@@ -257,15 +262,21 @@ fn draw_into(
     chart::draw(&root, traffic, stats, opts)
 }
 
+/// Pixels a side a graph may have: the one size rule of the flags, reports and renderer.
+pub const SIZE_RANGE: std::ops::RangeInclusive<u32> = 100..=8000;
+
+/// Refuses a graph size outside [`SIZE_RANGE`].
+pub fn check_size(width: u32, height: u32) -> Result<(), RenderError> {
+    if SIZE_RANGE.contains(&width) && SIZE_RANGE.contains(&height) {
+        Ok(())
+    } else {
+        Err(RenderError::BadSize { width, height })
+    }
+}
+
 /// Refuses what cannot make a graph before any drawing starts.
 fn validate(traffic: &Traffic, opts: &RenderOptions) -> Result<(), RenderError> {
-    let ok = |v: u32| (100..=8000).contains(&v);
-    if !ok(opts.width) || !ok(opts.height) {
-        return Err(RenderError::BadSize {
-            width: opts.width,
-            height: opts.height,
-        });
-    }
+    check_size(opts.width, opts.height)?;
     if traffic.is_empty() {
         return Err(RenderError::NoData);
     }

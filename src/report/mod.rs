@@ -214,12 +214,8 @@ impl Plan {
                 d.percentile
             )));
         }
-        if !(100..=8000).contains(&d.width) || !(100..=8000).contains(&d.height) {
-            return Err(err(format!(
-                "width/height {}x{} out of range (each 100 to 8000 pixels)",
-                d.width, d.height
-            )));
-        }
+        crate::render::check_size(d.width, d.height)
+            .map_err(|e| err(format!("width/height: {e}")))?;
         // The variable's value is the credential; it is read here and only ever sent.
         let auth = std::env::var(&d.auth_env)
             .ok()

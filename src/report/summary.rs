@@ -33,6 +33,7 @@ pub enum RowStatus {
 
 impl crate::model::Named for RowKind {
     const ALL: &'static [RowKind] = &[RowKind::Target, RowKind::Pool];
+    const WHAT: &'static str = "row kind";
     fn name(self) -> &'static str {
         match self {
             RowKind::Target => "target",
@@ -43,6 +44,7 @@ impl crate::model::Named for RowKind {
 
 impl crate::model::Named for RowStatus {
     const ALL: &'static [RowStatus] = &[RowStatus::Ok, RowStatus::Failed];
+    const WHAT: &'static str = "row status";
     fn name(self) -> &'static str {
         match self {
             RowStatus::Ok => "ok",

@@ -36,6 +36,7 @@ pub enum Accept {
 
 impl crate::model::Named for Accept {
     const ALL: &'static [Accept] = &[Accept::Json, Accept::Csv];
+    const WHAT: &'static str = "body format";
     fn name(self) -> &'static str {
         match self {
             Accept::Json => "json",

@@ -938,8 +938,12 @@ pub struct BenchArgs {
     pub graph: GraphArgs,
 }
 
-fn parse_from_str<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
-    s.parse()
+fn parse_from_str<T>(s: &str) -> Result<T, String>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e: T::Err| e.to_string())
 }
 
 /// `UTC`, `Z`, `+HHMM`, `-HHMM`, `+HH:MM`, `+HH` or an IANA zone name.
@@ -950,12 +954,8 @@ fn parse_timezone(s: &str) -> Result<Zone, ZoneError> {
 impl GraphArgs {
     /// Checks ranges and builds the render options.
     pub fn into_options(self) -> Result<RenderOptions, String> {
-        if !(100..=8000).contains(&self.width) || !(100..=8000).contains(&self.height) {
-            return Err(format!(
-                "--width/--height {}x{} out of range (each 100 to 8000 pixels)",
-                self.width, self.height
-            ));
-        }
+        trafficgraph::render::check_size(self.width, self.height)
+            .map_err(|e| format!("--width/--height: {e}"))?;
         if !(4.0..=72.0).contains(&self.font_size) {
             return Err(format!(
                 "--font-size {} out of range (4 to 72)",
