@@ -7,8 +7,11 @@
 //!   number of targets. The one exception is a pool member, whose traffic is kept until
 //!   the pools are drawn from it (pools make no requests of their own).
 //! - Every fetch shares one semaphore, so `--concurrency` bounds the requests in flight
-//!   across all targets, whatever `--jobs` is. Drawing runs on the blocking pool, so it
-//!   uses the other cores while fetches wait on the network.
+//!   across all targets, whatever `--jobs` is. Drawing runs on a pool of `--jobs` threads
+//!   of its own (default: one a core), while fetches wait on the network and writes on
+//!   the disk elsewhere: a drawing thread never waits, and only `--jobs` threads ever
+//!   hold a frame's buffers (each thread keeps its own, so memory follows `--jobs`, not
+//!   the number of targets).
 //! - A failing target does not stop the others: it becomes a `failed` row with a one-line
 //!   reason (and the run ends with exit code 3). Everything fetched is in the cache, so a
 //!   re-run asks only for what is missing, and `--offline` asks for nothing.
@@ -65,13 +68,13 @@ pub struct ReportJob {
 }
 
 impl ReportJob {
-    /// A job with the CLI's defaults (8 targets at once, 8 requests in flight), no cache,
-    /// quiet.
+    /// A job with the CLI's defaults (a target drawn at once per core, 8 requests in
+    /// flight), no cache, quiet.
     pub fn new(config: impl Into<PathBuf>, out_dir: impl Into<PathBuf>) -> ReportJob {
         ReportJob {
             config: config.into(),
             out_dir: out_dir.into(),
-            jobs: 8,
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
             now: None,
             shard: None,
             fetch: FetchSettings {
@@ -254,8 +257,8 @@ struct Ctx {
     plan: Plan,
     job: ReportJob,
     semaphore: Arc<tokio::sync::Semaphore>,
-    /// `--jobs` permits: one is held while a target is drawn.
-    drawing: Arc<tokio::sync::Semaphore>,
+    /// `--jobs` threads that draw (targets and pools), and nothing else.
+    draw_pool: rayon::ThreadPool,
     /// [`WRITERS`] permits: one is held while a target's files are written.
     writing: Arc<tokio::sync::Semaphore>,
     /// The HTTP clients every target shares (one per set-up, built on the first request;
@@ -291,6 +294,31 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
     };
     outcome.http_clients = http_clients;
     Ok(outcome)
+}
+
+/// The threads that draw: `jobs` of them.
+fn draw_pool(jobs: usize) -> Result<rayon::ThreadPool, ReportError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .thread_name(|i| format!("draw-{i}"))
+        .build()
+        .map_err(|e| ReportError::Runtime(std::io::Error::other(e)))
+}
+
+/// Runs `f` on the draw pool and waits for it without blocking a worker; a panic in `f`
+/// goes on in the caller.
+async fn on_draw_pool<T: Send + 'static>(
+    pool: &rayon::ThreadPool,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pool.spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.await.expect("the draw pool outlives the run") {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// The file stems of every target, then every pool, in config order.
@@ -336,7 +364,7 @@ fn prepare(job: &ReportJob) -> Result<(Arc<Ctx>, outdir::OutDir, Vec<usize>), Re
         plan,
         job: job.clone(),
         semaphore: Arc::new(tokio::sync::Semaphore::new(job.fetch.concurrency.max(1))),
-        drawing: Arc::new(tokio::sync::Semaphore::new(job.jobs.max(1))),
+        draw_pool: draw_pool(job.jobs)?,
         writing: Arc::new(tokio::sync::Semaphore::new(WRITERS)),
         clients: crate::http::Clients::default(),
         pool_members,
@@ -542,36 +570,37 @@ fn finish(
     tick: &(dyn Fn() + Sync),
 ) -> Result<ReportOutcome, ReportError> {
     let n = ctx.config.targets.len();
-    let pool_rows: Vec<(SummaryRow, Vec<PathBuf>)> = ctx
-        .config
-        .pools
-        .par_iter()
-        .enumerate()
-        .map(|(i, pool)| {
-            let stem = &ctx.stems[n + i];
-            let mut members = Vec::new();
-            for name in &pool.targets {
-                let index = ctx.config.targets.iter().position(|t| &t.name == name);
-                match index.and_then(|i| kept.get(&i)) {
-                    Some(t) => members.push(t),
-                    None => {
-                        let why = format!("member '{name}' has no raw data (see its row)");
-                        return (
-                            SummaryRow::failed(&pool.name, RowKind::Pool, why),
-                            Vec::new(),
-                        );
+    let pool_rows: Vec<(SummaryRow, Vec<PathBuf>)> = ctx.draw_pool.install(|| {
+        ctx.config
+            .pools
+            .par_iter()
+            .enumerate()
+            .map(|(i, pool)| {
+                let stem = &ctx.stems[n + i];
+                let mut members = Vec::new();
+                for name in &pool.targets {
+                    let index = ctx.config.targets.iter().position(|t| &t.name == name);
+                    match index.and_then(|i| kept.get(&i)) {
+                        Some(t) => members.push(t),
+                        None => {
+                            let why = format!("member '{name}' has no raw data (see its row)");
+                            return (
+                                SummaryRow::failed(&pool.name, RowKind::Pool, why),
+                                Vec::new(),
+                            );
+                        }
                     }
                 }
-            }
-            match sum_traffic(&members, ctx.plan.period, ctx.plan.method) {
-                Ok(traffic) => draw_and_write(ctx, &pool.name, RowKind::Pool, stem, &traffic),
-                Err(why) => (
-                    SummaryRow::failed(&pool.name, RowKind::Pool, why.to_string()),
-                    Vec::new(),
-                ),
-            }
-        })
-        .collect();
+                match sum_traffic(&members, ctx.plan.period, ctx.plan.method) {
+                    Ok(traffic) => draw_and_write(ctx, &pool.name, RowKind::Pool, stem, &traffic),
+                    Err(why) => (
+                        SummaryRow::failed(&pool.name, RowKind::Pool, why.to_string()),
+                        Vec::new(),
+                    ),
+                }
+            })
+            .collect()
+    });
     drop(kept);
     for (row, files) in pool_rows {
         rows.push(row);
@@ -741,11 +770,10 @@ async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
     match fetched {
         Ok(fetched) => {
             let keep = ctx.pool_members.contains(&index);
-            // `--jobs` targets draw at once; writing (the waits on the disk) happens
-            // after the slot is given back, so the drawing cores never wait on a disk.
-            let slot = ctx.drawing.clone().acquire_owned().await;
+            // Drawn on the draw pool; written (the waits on the disk) elsewhere, so the
+            // drawing threads never wait on a disk.
             let ctx2 = ctx.clone();
-            let drawn = tokio::task::spawn_blocking(move || {
+            let (drawn, traffic) = on_draw_pool(&ctx.draw_pool, move || {
                 let t = &ctx2.config.targets[index];
                 let traffic = within(fetched.traffic, ctx2.plan.window);
                 let drawn = draw(&ctx2, &t.name, RowKind::Target, &stem, &traffic);
@@ -753,11 +781,6 @@ async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
                 (drawn, (keep && ok).then_some(traffic))
             })
             .await;
-            drop(slot);
-            let (drawn, traffic) = match drawn {
-                Ok(drawn) => drawn,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
             // A few writers at once: more only contend for the directory's lock.
             let slot = ctx.writing.clone().acquire_owned().await;
             let written = tokio::task::spawn_blocking(move || drawn.write()).await;

@@ -1193,9 +1193,10 @@ pub struct ReportArgs {
     /// puts the shards together.
     #[arg(long, value_name = "I/N", value_parser = trafficgraph::report::shard::parse_shard)]
     pub shard: Option<trafficgraph::report::shard::Shard>,
-    /// Targets in progress at once (fetched, drawn and written).
-    #[arg(long, default_value_t = 8)]
-    pub jobs: usize,
+    /// Targets drawn at once, on as many threads [default: the number of cores]; fetching
+    /// and writing run beside them.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// "Today" for the named range, YYYY-MM-DD (default: today in the configured zone).
     #[arg(long, value_parser = parse_date, value_name = "YYYY-MM-DD")]
     pub now: Option<NaiveDate>,
@@ -1241,8 +1242,8 @@ impl ReportArgs {
 
     /// Checks the flags' ranges and builds the job.
     pub fn into_job(self) -> Result<ReportJob, String> {
-        if !(1..=256).contains(&self.jobs) {
-            return Err(format!("--jobs {} out of range (1 to 256)", self.jobs));
+        if let Some(jobs) = self.jobs.filter(|j| !(1..=256).contains(j)) {
+            return Err(format!("--jobs {jobs} out of range (1 to 256)"));
         }
         let fetch = self.requests.settings(8)?;
         let (Some(config), Some(out_dir)) = (self.config, self.out_dir) else {
@@ -1250,7 +1251,9 @@ impl ReportArgs {
         };
         let mut job = ReportJob::new(config, out_dir);
         job.shard = self.shard;
-        job.jobs = self.jobs;
+        if let Some(jobs) = self.jobs {
+            job.jobs = jobs;
+        }
         job.now = self.now;
         job.fetch = fetch;
         Ok(job)
