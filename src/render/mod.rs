@@ -10,7 +10,7 @@
 //! - [`decimate`]: samples to pixel paths, split at gaps, reduced per column when dense
 //! - [`backend`]: the plotters `DrawingBackend` over tiny-skia
 //! - [`text`], [`font`]: the embedded DejaVu Sans and its glyph cache
-//! - [`png`], [`quantize`]: encoding, palette images, text chunks
+//! - [`png`], [`quantize`], [`deflate`]: encoding, palette images, text chunks
 //! - [`sample_data`]: deterministic synthetic traffic for tests, benches and docs
 
 use std::cell::RefCell;
@@ -26,6 +26,7 @@ pub mod axis;
 pub mod backend;
 pub mod chart;
 pub mod decimate;
+pub mod deflate;
 pub mod font;
 pub mod png;
 pub mod quantize;
