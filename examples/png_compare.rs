@@ -1,11 +1,12 @@
 //! Compares PNG encodings of the standard graph: palette vs RGB, deflate levels and row
-//! filters. Prints bytes and the median encode time (quantizing included).
+//! filters, the row-run encoder. Prints bytes and the median encode time (quantizing
+//! included).
 //! `cargo run --release --example png_compare`
 
 use std::time::Instant;
 
 use trafficgraph::render::chart::palette;
-use trafficgraph::render::png::{encode_with, Layout, PngText, RowFilter};
+use trafficgraph::render::png::{encode_with, Compressor, Layout, PngText, RowFilter};
 use trafficgraph::render::quantize::{psnr, quantize, Pixels};
 use trafficgraph::render::sample_data::{hourly, Spec};
 use trafficgraph::render::{render_rgb, RenderOptions};
@@ -37,7 +38,17 @@ fn main() {
             psnr(&rgb, &q.to_rgb())
         );
         for layout in [Layout::Indexed, Layout::Rgb] {
-            for level in [1, 2, 3, 4, 6, 9] {
+            let compressors = [
+                Compressor::Runs { search: false },
+                Compressor::Runs { search: true },
+                Compressor::Zlib(1),
+                Compressor::Zlib(2),
+                Compressor::Zlib(3),
+                Compressor::Zlib(4),
+                Compressor::Zlib(6),
+                Compressor::Zlib(9),
+            ];
+            for compressor in compressors {
                 for (fname, filter) in filters {
                     let text = PngText::default();
                     let mut times = Vec::new();
@@ -50,7 +61,7 @@ fn main() {
                             Pixels::Rgb(&rgb),
                             layout,
                             &base,
-                            level,
+                            compressor,
                             filter,
                             &text,
                         )
@@ -60,9 +71,13 @@ fn main() {
                     }
                     times.sort_by(f64::total_cmp);
                     println!(
-                        "  {:<8} zlib{:<2} {:<5} {:>7} B  {:>6.2} ms",
+                        "  {:<8} {:<8} {:<5} {:>7} B  {:>6.2} ms",
                         format!("{layout:?}"),
-                        level,
+                        match compressor {
+                            Compressor::Runs { search: false } => "runs".to_string(),
+                            Compressor::Runs { search: true } => "runs+hash".to_string(),
+                            Compressor::Zlib(l) => format!("zlib{l}"),
+                        },
                         fname,
                         size,
                         times[times.len() / 2]

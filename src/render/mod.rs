@@ -10,7 +10,8 @@
 //! - `decimate`: samples to pixel paths, split at gaps, reduced per column when dense
 //! - `backend`: the plotters `DrawingBackend` over tiny-skia
 //! - `text`, `font`: the embedded DejaVu Sans and its glyph cache
-//! - [`png`], [`quantize`]: encoding, palette images, text chunks
+//! - [`png`], [`quantize`], `deflate`: encoding (a deflate for palette rows), palette
+//!   images, text chunks
 //! - [`sample_data`]: deterministic synthetic traffic for tests, benches and docs
 
 use std::cell::RefCell;
@@ -25,6 +26,7 @@ pub(crate) mod axis;
 pub(crate) mod backend;
 pub mod chart;
 pub(crate) mod decimate;
+pub(crate) mod deflate;
 pub(crate) mod font;
 pub mod png;
 pub mod quantize;

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use super::deflate;
 use super::quantize::{quantize, quantize_rows, Pixels, Rgb};
 use super::{PngCompression, RenderError};
 
@@ -22,28 +23,46 @@ pub fn software() -> String {
 
 /// Encoder settings per effort level, chosen by measurement (`cargo run --release
 /// --example png_compare`: the 827x273 graph at 500 and 8 760 points; see its output in
-/// `docs/bench-table.md`). Palette data with no row filter compresses best with zlib; the
-/// zlib-rs levels differ mostly in speed:
+/// `docs/bench-table.md`). Palette data with no row filter compresses best:
 ///
-/// | effort    | deflate         | filter | bytes (500 / 8 760) | deflate time   |
-/// |-----------|-----------------|--------|---------------------|----------------|
-/// | `fast`    | zlib-rs level 1 | none   | ~28 / ~32 KB        | ~0.22 ms       |
-/// | `default` | zlib-rs level 2 | none   | ~22 / ~23 KB        | ~0.38-0.45 ms  |
-/// |           | zlib-rs level 4 | none   | ~20 / ~20 KB        | ~0.65-0.75 ms  |
-/// | `best`    | zlib-rs level 9 | none   | ~18 / ~19 KB        | ~25-30 ms      |
+/// | effort            | deflate                          | bytes (500 / 8 760) | time, alone   |
+/// |-------------------|----------------------------------|---------------------|---------------|
+/// | `fast`, `default` | row runs (`deflate`)       | ~24 / ~11 KB        | ~0.13 / 0.08 ms |
+/// |                   | row runs + 4-byte hash search    | ~21 / ~10 KB        | ~0.15 / 0.09 ms |
+/// |                   | zlib-rs level 1                  | ~28 / ~18 KB        | ~0.15 / 0.11 ms |
+/// |                   | zlib-rs level 2 (the old default) | ~20 / ~12 KB       | ~0.23 / 0.16 ms |
+/// | `best`            | zlib-rs level 9                  | ~17 / ~9 KB         | ~25-30 ms     |
 ///
-/// Level 1 is zlib-ng's "quick" deflate (static Huffman codes); level 2 is the first with
-/// dynamic codes, a quarter smaller for ~0.2 ms more, and stays well under rrdtool's
-/// ~32 KB for the same graph. Levels 5 and up switch to lazy matching and cost 4x for
-/// 10% fewer bytes. The RLE strategy and the Sub/Up filters were larger at the same
-/// speed. The palette wins at every speed: it is exact when the frame has at most 256
-/// colours and otherwise ~58 dB PSNR (invisible); RGB is 2-3x the bytes.
-pub fn settings(c: PngCompression) -> (Layout, i32, RowFilter) {
+/// The row-run encoder only looks for repeats of the row above and runs of one colour,
+/// which is most of a chart: faster than any zlib level, smaller than level 1, within
+/// ~20% of level 2 at 500 points and smaller than it on dense graphs; ~0.8x rrdtool's PNG
+/// at 500 points. Its hash search between runs brings it to level 2's bytes, but costs
+/// ~0.1 ms a graph in place (its table and branches are cold after drawing), so it is
+/// not the default. zlib levels 5 and up switch to lazy matching and cost 4x or more
+/// for 10-20% fewer bytes; the RLE strategy and the Sub/Up filters were larger at the
+/// same speed. The palette wins at every speed: it is exact when the frame has at most
+/// 256 colours and otherwise ~58 dB PSNR (invisible); RGB is 2-3x the bytes.
+pub fn settings(c: PngCompression) -> (Layout, Compressor, RowFilter) {
     match c {
-        PngCompression::Fast => (Layout::Indexed, 1, RowFilter::None),
-        PngCompression::Default => (Layout::Indexed, 2, RowFilter::None),
-        PngCompression::Best => (Layout::Indexed, 9, RowFilter::None),
+        PngCompression::Fast | PngCompression::Default => (
+            Layout::Indexed,
+            Compressor::Runs { search: false },
+            RowFilter::None,
+        ),
+        PngCompression::Best => (Layout::Indexed, Compressor::Zlib(9), RowFilter::None),
     }
+}
+
+/// The deflate encoder of the image data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compressor {
+    /// Runs of the row above and of one colour (`super::deflate`).
+    Runs {
+        /// Also match the bytes between runs by a 4-byte hash (smaller, slower).
+        search: bool,
+    },
+    /// zlib-rs at this level (1-9).
+    Zlib(i32),
 }
 
 /// Encodes opaque `pixels` at effort `compression`; `base` is the fixed part of the
@@ -56,8 +75,10 @@ pub fn encode(
     compression: PngCompression,
     text: &PngText,
 ) -> Result<Vec<u8>, RenderError> {
-    let (layout, level, filter) = settings(compression);
-    encode_with(width, height, pixels, layout, base, level, filter, text)
+    let (layout, compressor, filter) = settings(compression);
+    encode_with(
+        width, height, pixels, layout, base, compressor, filter, text,
+    )
 }
 
 /// How the pixels are stored.
@@ -114,6 +135,8 @@ struct Scratch {
     rows: Vec<u8>,
     /// The deflate state and the level it was made for.
     deflate: Option<(i32, zlib_rs::Deflate)>,
+    /// The row-run encoder's masks and tokens.
+    runs: deflate::Scratch,
     zlib: Vec<u8>,
 }
 
@@ -127,7 +150,7 @@ const KEEP_BYTES: usize = 1 << 22;
 /// zlib stream of `data` at `level` (zlib-rs, one call: the whole frame is in memory),
 /// written to the start of `out` (grown as needed, never shrunk: it stays initialized);
 /// returns its length.
-fn deflate(
+fn zlib(
     data: &[u8],
     level: i32,
     state: &mut Option<(i32, zlib_rs::Deflate)>,
@@ -158,10 +181,10 @@ fn deflate(
     }
 }
 
-/// Encodes `pixels` as `layout` with an explicit deflate level and row filter (for
+/// Encodes `pixels` as `layout` with an explicit deflate encoder and row filter (for
 /// comparisons). The `png` crate writes the header, palette and text chunks; the image
 /// data is filtered and deflated here in one call, which is where the time goes, so the
-/// level (and zlib-rs's one-shot path) is under our control.
+/// encoder is under our control.
 #[allow(clippy::too_many_arguments)]
 pub fn encode_with(
     width: u32,
@@ -169,7 +192,7 @@ pub fn encode_with(
     pixels: Pixels,
     layout: Layout,
     base: &[Rgb],
-    level: i32,
+    compressor: Compressor,
     filter: RowFilter,
     text: &PngText,
 ) -> Result<Vec<u8>, RenderError> {
@@ -180,11 +203,24 @@ pub fn encode_with(
         )));
     }
     SCRATCH.with_borrow_mut(|scratch| {
-        let result = image_data(pixels, width as usize, layout, base, level, filter, scratch)
-            .and_then(|(palette, n)| {
-                write_png(width, height, palette.as_deref(), &scratch.zlib[..n], text)
-            });
-        if scratch.rows.capacity().max(scratch.zlib.capacity()) > KEEP_BYTES {
+        let result = image_data(
+            pixels,
+            width as usize,
+            layout,
+            base,
+            compressor,
+            filter,
+            scratch,
+        )
+        .and_then(|(palette, n)| {
+            write_png(width, height, palette.as_deref(), &scratch.zlib[..n], text)
+        });
+        let held = [
+            scratch.rows.capacity(),
+            scratch.zlib.capacity(),
+            scratch.runs.capacity(),
+        ];
+        if held.into_iter().max().unwrap_or(0) > KEEP_BYTES {
             *scratch = Scratch::default();
         }
         result
@@ -198,7 +234,7 @@ fn image_data(
     w: usize,
     layout: Layout,
     base: &[Rgb],
-    level: i32,
+    compressor: Compressor,
     filter: RowFilter,
     scratch: &mut Scratch,
 ) -> Result<(Option<Vec<Rgb>>, usize), RenderError> {
@@ -217,12 +253,19 @@ fn image_data(
             None
         }
     };
-    let n = deflate(
-        &scratch.rows,
-        level,
-        &mut scratch.deflate,
-        &mut scratch.zlib,
-    )?;
+    let n = match compressor {
+        Compressor::Runs { search } => {
+            let stride = 1 + w * if layout == Layout::Rgb { 3 } else { 1 };
+            let (rows, runs, out) = (&scratch.rows, &mut scratch.runs, &mut scratch.zlib);
+            deflate::zlib(rows, stride, search, runs, out)
+        }
+        Compressor::Zlib(level) => zlib(
+            &scratch.rows,
+            level,
+            &mut scratch.deflate,
+            &mut scratch.zlib,
+        )?,
+    };
     Ok((palette, n))
 }
 

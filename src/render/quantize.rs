@@ -419,6 +419,9 @@ fn exact_rgba(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option
             }
         }
         let (blocks, _) = diff.as_chunks::<16>();
+        // The last index written below and its pixel: a run of differing pixels of one
+        // colour takes it from a register, not back from `out` through memory.
+        let mut last = (usize::MAX, 0u8);
         for (k, block) in blocks.iter().enumerate() {
             if u128::from_ne_bytes(*block) == 0 {
                 continue;
@@ -430,11 +433,17 @@ fn exact_rgba(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option
                 if x >= width {
                     break;
                 }
-                out[x] = if x > 0 && cur[x] == cur[x - 1] {
-                    out[x - 1]
+                let index = if x > 0 && cur[x] == cur[x - 1] {
+                    if last.0 == x - 1 {
+                        last.1
+                    } else {
+                        out[x - 1]
+                    }
                 } else {
                     lookup(cur[x])?
                 };
+                out[x] = index;
+                last = (x, index);
             }
         }
     }

@@ -405,7 +405,8 @@ fn every_png_level_is_a_faithful_palette_and_smaller_with_effort() {
         assert!(db > 45.0, "{level:?}: PSNR {db:.1} dB");
         lens.push(len);
     }
-    assert!(lens[0] > lens[1] && lens[1] > lens[2], "{lens:?}");
+    // `fast` and `default` are both the row-run encoder; `best` is zlib level 9.
+    assert!(lens[0] == lens[1] && lens[1] > lens[2], "{lens:?}");
 }
 
 #[test]

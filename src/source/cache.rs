@@ -481,7 +481,7 @@ fn read_entry(path: &Path) -> Result<Entry, EntryError> {
 }
 
 /// Why a cache entry cannot be used; one line, for `cache verify` and
-/// [`Lookup::Invalid`].
+/// `Lookup::Invalid`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EntryError {
     /// The file cannot be read: the I/O error's message.
