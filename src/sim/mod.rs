@@ -299,7 +299,16 @@ pub fn spawn(config: SimConfig) -> Result<SimHandle, SimError> {
         faults: faults.clone(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Answers are built on every core, as a real provider serves clients in parallel: one
+    // thread would queue 8 concurrent answers of ~1 ms each behind one another, and a
+    // client's latency figures would measure the simulator.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(
+            std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(2, 8),
+        )
+        .thread_name("trafficgraph-sim")
         .enable_all()
         .build()
         .map_err(bind_err)?;

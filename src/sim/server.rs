@@ -242,7 +242,12 @@ fn points_response(points: &[Point], headers: &HeaderMap) -> Response {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/csv"));
-    let fmt_date = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    // `NaiveDateTime`'s Display is `%Y-%m-%d %H:%M:%S` for whole seconds, without
+    // parsing a format string per date (that was most of the simulator's time).
+    let fmt_date = |t: chrono::DateTime<Utc>| {
+        debug_assert_eq!(t.timestamp_subsec_nanos(), 0);
+        t.naive_utc().to_string()
+    };
     if csv {
         let mut body = String::from("count,date,values\n");
         for p in points {
