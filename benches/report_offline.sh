@@ -1,7 +1,9 @@
 #!/bin/sh
 # An offline report of N targets (default 1000) x 30 days hourly, all answered from the
 # cache: the cost of a report that needs no network. Fills the cache once from the
-# simulator, then times `report --offline` (perf stat when available).
+# simulator, then times `report --offline` (perf stat when available) and, in the same
+# run, `bench` drawing N graphs of one target's CSV: the report's CPU over the graphs'
+# alone is the ratio to quote.
 #
 #   benches/report_offline.sh [TARGETS] [BIN]   (BIN: target/release/trafficgraph)
 set -eu
@@ -33,7 +35,13 @@ run # warm the page cache
 if command -v perf >/dev/null; then
   perf stat -e task-clock -r 3 "$BIN" report --config "$CONF" --out-dir "$DIR/offline" \
     --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q 2>&1 | grep -E 'task-clock|elapsed'
+  perf stat -e task-clock "$BIN" bench -i "$DIR/offline/server-0000.csv" --graphs "$N" 2>&1 \
+    | grep -E 'task-clock|graphs of'
 else
   /usr/bin/time -f '%e s wall %U+%S s cpu' "$BIN" report --config "$CONF" --out-dir "$DIR/offline" \
     --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q
+  /usr/bin/time -f '%e s wall %U+%S s cpu (bench)' "$BIN" bench \
+    -i "$DIR/offline/server-0000.csv" --graphs "$N"
 fi
+/usr/bin/time -f 'peak RSS %M KB' "$BIN" report --config "$CONF" --out-dir "$DIR/offline" \
+  --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q
