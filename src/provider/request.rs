@@ -2,9 +2,45 @@
 //! endpoint, what to draw), so the CLI and the report build it once and any caller can run
 //! it, async or blocking.
 
-use super::cloudwatch::{self, CloudWatchConfig, MetricWidget};
-use super::softlayer::{self, PoolGraphRequest, ServerGraphRequest, SoftLayerConfig};
+use chrono::{DateTime, Days, Utc};
+
+use super::cloudwatch::{self, offset_hhmm, CloudWatchConfig, MetricWidget, NetworkWidget};
+use super::softlayer::{self, NetworkType, PoolGraphRequest, ServerGraphRequest, SoftLayerConfig};
 use super::{ProviderError, ProviderImage, ProviderKind};
+use crate::range::DateRange;
+use crate::zone::Zone;
+
+/// What a provider's picture of a server follows of ours: its days, size and text.
+/// The command line and reports fill it from their graph options
+/// (`RenderOptions::provider_look`), so both ask providers for the same picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphLook {
+    /// The UTC days drawn, whole: from the first's midnight to the end of the last.
+    pub range: DateRange,
+    /// Width in pixels asked for.
+    pub width: u32,
+    /// Height in pixels asked for.
+    pub height: u32,
+    /// Text size in pixels (SoftLayer draws whole pixels).
+    pub font_size: f64,
+    /// Title (CloudWatch draws it; SoftLayer has none).
+    pub title: Option<String>,
+    /// Whether SoftLayer prints its time zone on the graph.
+    pub show_timezone: bool,
+    /// The zone whose offset at the start CloudWatch draws the time axis in.
+    pub zone: Zone,
+}
+
+impl GraphLook {
+    /// The instants drawn: the first day's midnight to the midnight after the last day.
+    pub fn span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        (
+            midnight(self.range.start),
+            midnight(self.range.end + Days::new(1)),
+        )
+    }
+}
 
 /// A provider graph to fetch.
 #[derive(Debug, Clone)]
@@ -37,6 +73,52 @@ pub enum ProviderRequest {
 }
 
 impl ProviderRequest {
+    /// SoftLayer's graph of hardware server `hardware_id`'s `network`, looking like `look`.
+    pub fn softlayer_server(
+        config: SoftLayerConfig,
+        hardware_id: u64,
+        network: NetworkType,
+        look: &GraphLook,
+    ) -> ProviderRequest {
+        let (start, end) = look.span();
+        ProviderRequest::SoftLayerServer {
+            config,
+            hardware_id,
+            graph: ServerGraphRequest {
+                start,
+                end,
+                network,
+                font_size: look.font_size.round() as u32,
+                width: look.width,
+                height: look.height,
+                hide_time_zone: !look.show_timezone,
+            },
+        }
+    }
+
+    /// CloudWatch's graph of instance `instance_id`'s network in and out, one point per
+    /// `period` seconds, looking like `look`.
+    pub fn cloudwatch_network(
+        config: CloudWatchConfig,
+        instance_id: String,
+        period: u32,
+        look: &GraphLook,
+    ) -> ProviderRequest {
+        let (start, end) = look.span();
+        let widget = MetricWidget::network(&NetworkWidget {
+            instance_id,
+            start,
+            end,
+            width: look.width,
+            height: look.height,
+            title: look.title.clone(),
+            // CloudWatch takes one offset: the one in force when the range starts.
+            timezone: offset_hhmm(look.zone.fixed_at(start.timestamp())),
+            period,
+        });
+        ProviderRequest::CloudWatch { config, widget }
+    }
+
     /// `softlayer` or `cloudwatch`.
     pub fn provider(&self) -> ProviderKind {
         match self {

@@ -264,6 +264,24 @@ fn draw_into(
     chart::draw(&root, traffic, stats, opts)
 }
 
+impl RenderOptions {
+    /// What a provider's picture of the same graph over `range` should follow.
+    pub fn provider_look(
+        &self,
+        range: crate::range::DateRange,
+    ) -> crate::provider::request::GraphLook {
+        crate::provider::request::GraphLook {
+            range,
+            width: self.width,
+            height: self.height,
+            font_size: self.font_size,
+            title: self.title.clone(),
+            show_timezone: self.show_timezone,
+            zone: self.timezone,
+        }
+    }
+}
+
 /// Pixels a side a graph may have: the one size rule of the flags, reports and renderer.
 pub const SIZE_RANGE: std::ops::RangeInclusive<u32> = 100..=8000;
 

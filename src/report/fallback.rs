@@ -7,13 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
-
 use crate::model::Period;
 use crate::output::write_output;
-use crate::provider::cloudwatch::{offset_hhmm, CloudWatchConfig, MetricWidget, NetworkWidget};
+use crate::provider::cloudwatch::CloudWatchConfig;
 use crate::provider::request::ProviderRequest;
-use crate::provider::softlayer::{NetworkType, ServerGraphRequest, SoftLayerConfig};
+use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
 use crate::provider::{ProviderError, ProviderImage};
 use crate::range::DateRange;
 use crate::render::RenderOptions;
@@ -28,19 +26,17 @@ pub struct PlanView<'a> {
     pub render: &'a RenderOptions,
 }
 
-fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
-}
-
 /// The provider request for the target's graph over the report's range.
 pub fn provider_request(
     target: &TargetConfig,
     fallback: &FallbackConfig,
     plan: &PlanView<'_>,
 ) -> Result<ProviderRequest, ProviderError> {
-    let start = midnight(plan.range.start);
-    let end = midnight(plan.range.end + Days::new(1));
-    let (width, height) = (plan.render.width, plan.render.height);
+    let look = RenderOptions {
+        title: Some(target.name.clone()),
+        ..plan.render.clone()
+    }
+    .provider_look(plan.range);
     Ok(match fallback {
         FallbackConfig::Softlayer {
             hardware_id,
@@ -51,23 +47,12 @@ pub fn provider_request(
             if let Some(e) = endpoint {
                 config = config.with_endpoint(e.clone());
             }
-            ProviderRequest::SoftLayerServer {
-                config,
-                hardware_id: *hardware_id,
-                graph: ServerGraphRequest {
-                    start,
-                    end,
-                    network: if *private {
-                        NetworkType::Private
-                    } else {
-                        NetworkType::Public
-                    },
-                    font_size: plan.render.font_size.round() as u32,
-                    width,
-                    height,
-                    hide_time_zone: false,
-                },
-            }
+            let network = if *private {
+                NetworkType::Private
+            } else {
+                NetworkType::Public
+            };
+            ProviderRequest::softlayer_server(config, *hardware_id, network, &look)
         }
         FallbackConfig::Cloudwatch {
             instance_id,
@@ -78,17 +63,8 @@ pub fn provider_request(
             if let Some(e) = endpoint {
                 config = config.with_endpoint(e.clone());
             }
-            let widget = MetricWidget::network(&NetworkWidget {
-                instance_id: instance_id.clone(),
-                start,
-                end,
-                width,
-                height,
-                title: Some(target.name.clone()),
-                timezone: offset_hhmm(plan.render.timezone.fixed_at(start.timestamp())),
-                period: plan.period.seconds() as u32,
-            });
-            ProviderRequest::CloudWatch { config, widget }
+            let period = plan.period.seconds() as u32;
+            ProviderRequest::cloudwatch_network(config, instance_id.clone(), period, &look)
         }
     })
 }

@@ -18,12 +18,10 @@ use trafficgraph::job::{
     ExportJob, Fallback, FallbackMode, FetchJob, RenderJob, Source, StatsFormat,
 };
 use trafficgraph::model::{Method, Named, Period, Scope};
-use trafficgraph::provider::cloudwatch::{
-    offset_hhmm, CloudWatchConfig, MetricWidget, NetworkWidget,
-};
+use trafficgraph::provider::cloudwatch::{CloudWatchConfig, MetricWidget};
 use trafficgraph::provider::request::ProviderRequest;
 use trafficgraph::provider::softlayer::{
-    NetworkType, PoolGraphRequest, ServerGraphRequest, SnapshotRange, SoftLayerConfig,
+    NetworkType, PoolGraphRequest, SnapshotRange, SoftLayerConfig,
 };
 use trafficgraph::provider::ProviderKind;
 use trafficgraph::range::{parse_date, DateRange};
@@ -642,10 +640,6 @@ impl ProviderArgs {
     }
 }
 
-/// The UTC instants from the start of day `start` to the end of day `end`: what a provider
-/// graph of a server covers.
-type Span = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
-
 impl FallbackArgs {
     /// Builds the provider request; `None` for `--fallback never`. Reads credentials from
     /// the flags or their environment variables, so a missing one is reported up front.
@@ -699,20 +693,8 @@ impl FallbackArgs {
         let config = p.softlayer_config()?;
         Ok(match (p.sl_hardware_id, self.sl_allotment_id) {
             (Some(hardware_id), _) => {
-                let (start, end) = graph_span(start, end)?;
-                ProviderRequest::SoftLayerServer {
-                    config,
-                    hardware_id,
-                    graph: ServerGraphRequest {
-                        start,
-                        end,
-                        network: p.sl_network,
-                        font_size: graph.font_size.round() as u32,
-                        width: graph.width,
-                        height: graph.height,
-                        hide_time_zone: !graph.show_timezone,
-                    },
-                }
+                let look = graph.provider_look(graph_days(start, end)?);
+                ProviderRequest::softlayer_server(config, hardware_id, p.sl_network, &look)
             }
             (None, Some(allotment_id)) => ProviderRequest::SoftLayerPool {
                 config,
@@ -741,40 +723,34 @@ impl FallbackArgs {
     ) -> Result<ProviderRequest, String> {
         let p = &fetch.provider;
         let config = p.cloudwatch_config()?;
-        let widget = match (self.metric_widget.clone(), p.cw_instance_id.clone()) {
-            (Some(file), _) => MetricWidget::from_file(&file)
-                .map_err(|e| e.to_string())?
-                .with_size(graph.width, graph.height),
+        let request = match (self.metric_widget.clone(), p.cw_instance_id.clone()) {
+            (Some(file), _) => ProviderRequest::CloudWatch {
+                config,
+                widget: MetricWidget::from_file(&file)
+                    .map_err(|e| e.to_string())?
+                    .with_size(graph.width, graph.height),
+            },
             (None, Some(instance_id)) => {
-                let (start, end) = graph_span(start, end)?;
-                MetricWidget::network(&NetworkWidget {
-                    instance_id,
-                    start,
-                    end,
-                    width: graph.width,
-                    height: graph.height,
-                    title: graph.title.clone(),
-                    // CloudWatch takes one offset: the one in force when the range starts.
-                    timezone: offset_hhmm(graph.timezone.fixed_at(start.timestamp())),
-                    period: p.cw_period,
-                })
+                let look = graph.provider_look(graph_days(start, end)?);
+                ProviderRequest::cloudwatch_network(config, instance_id, p.cw_period, &look)
             }
             (None, None) => {
                 return Err("CloudWatch needs --cw-instance-id or --metric-widget".into())
             }
         };
-        widget.validate().map_err(|e| e.to_string())?;
-        Ok(ProviderRequest::CloudWatch { config, widget })
+        if let ProviderRequest::CloudWatch { widget, .. } = &request {
+            widget.validate().map_err(|e| e.to_string())?;
+        }
+        Ok(request)
     }
 }
 
-/// The provider graph's instants: both `--start` and `--end` are needed.
-fn graph_span(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Result<Span, String> {
-    let day = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-    match (start, end) {
-        (Some(s), Some(e)) => Ok((day(s), day(e) + chrono::Duration::days(1))),
-        _ => Err("the provider graph needs --start and --end".to_string()),
-    }
+/// The days `--start` to `--end` of a provider's graph of a server (both are needed).
+fn graph_days(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Result<DateRange, String> {
+    start
+        .zip(end)
+        .and_then(|(s, e)| DateRange::new(s, e))
+        .ok_or_else(|| "the provider graph needs --start and --end".to_string())
 }
 
 #[derive(Debug, Args)]
