@@ -439,8 +439,10 @@ fn run_targets(
 ) -> Result<Gathered, ReportError> {
     let jobs = ctx.job.jobs.max(1);
     // Targets in flight: `--jobs` drawing, and as many again each fetching and writing,
-    // so the drawing slots never wait for a fetch or a disk; memory stays a few targets'.
-    let in_flight = jobs * 3;
+    // so the drawing slots never wait for a fetch or a disk; and at least one a request
+    // `--concurrency` allows, so the requests never wait for targets. Memory stays a few
+    // targets'.
+    let in_flight = (jobs * 3).max(ctx.job.fetch.concurrency);
     // Fetching (cache reads, parsing, checks) runs on the workers and drawing on the
     // blocking pool: workers for every core `--jobs` can use, so neither side queues
     // behind two threads on a large machine.
