@@ -745,4 +745,69 @@ mod tests {
         roundtrip(&data, MAX_DIST);
         roundtrip(&data, MAX_DIST + 1);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Any rows a chart could make (a few colours, runs, rows repeating the one above,
+        /// noise), at any stride and length, decode to themselves in both modes; one
+        /// `Scratch` and one output buffer serve every case, as a render thread's do.
+        #[test]
+        fn any_rows_round_trip_with_reused_buffers(
+            cases in proptest::collection::vec(
+                (
+                    1usize..2_000,                       // stride
+                    0usize..40,                          // rows
+                    1u8..6,                              // colours
+                    0u8..4,                              // repeat the row above: 0 never, 3 often
+                    any_seed(),
+                ),
+                1..4,
+            )
+        ) {
+            let mut scratch = Scratch::default();
+            let mut out = Vec::new();
+            for (stride, rows, colours, repeat, seed) in cases {
+                let data = chart_rows(stride, rows, colours, repeat, seed);
+                for search in [false, true] {
+                    let len = zlib(&data, stride, search, &mut scratch, &mut out);
+                    let back = inflate(&out[..len], data.len());
+                    proptest::prop_assert_eq!(&back, &data, "stride {}, search {}", stride, search);
+                }
+            }
+        }
+    }
+
+    fn any_seed() -> impl proptest::strategy::Strategy<Value = u64> {
+        proptest::num::u64::ANY
+    }
+
+    /// Rows of `stride` bytes: a filter byte, then runs of `colours` palette indices with
+    /// now and then a noisy stretch; a row is the row above with odds `repeat` in 4.
+    fn chart_rows(stride: usize, rows: usize, colours: u8, repeat: u8, seed: u64) -> Vec<u8> {
+        let mut rng = noise(stride * rows + 64, seed).into_iter().cycle();
+        let mut next = move || rng.next().unwrap_or(0);
+        let mut data: Vec<u8> = Vec::with_capacity(stride * rows);
+        for r in 0..rows {
+            if r > 0 && next() % 4 < repeat {
+                let above = data[(r - 1) * stride..r * stride].to_vec();
+                data.extend_from_slice(&above);
+                continue;
+            }
+            data.push(0);
+            let mut colour = next() % colours;
+            while data.len() < (r + 1) * stride {
+                let run = 1 + usize::from(next() % 64);
+                let noisy = next() % 8 == 0;
+                for _ in 0..run {
+                    if data.len() == (r + 1) * stride {
+                        break;
+                    }
+                    data.push(if noisy { next() } else { colour });
+                }
+                colour = next() % colours;
+            }
+        }
+        data
+    }
 }
