@@ -259,7 +259,7 @@ struct Ctx {
     semaphore: Arc<tokio::sync::Semaphore>,
     /// `--jobs` threads that draw (targets and pools), and nothing else.
     draw_pool: rayon::ThreadPool,
-    /// [`WRITERS`] permits: one is held while a target's files are written.
+    /// [`writers`] permits: one is held while a target's files are written.
     writing: Arc<tokio::sync::Semaphore>,
     /// The HTTP clients every target shares (one per set-up, built on the first request;
     /// none when the cache answers everything). They live and die with the run's runtime.
@@ -365,7 +365,7 @@ fn prepare(job: &ReportJob) -> Result<(Arc<Ctx>, outdir::OutDir, Vec<usize>), Re
         job: job.clone(),
         semaphore: Arc::new(tokio::sync::Semaphore::new(job.fetch.concurrency.max(1))),
         draw_pool: draw_pool(job.jobs)?,
-        writing: Arc::new(tokio::sync::Semaphore::new(WRITERS)),
+        writing: Arc::new(tokio::sync::Semaphore::new(writers(job.jobs))),
         clients: crate::http::Clients::default(),
         pool_members,
         config,
@@ -373,10 +373,13 @@ fn prepare(job: &ReportJob) -> Result<(Arc<Ctx>, outdir::OutDir, Vec<usize>), Re
     Ok((ctx, out_dir, selected))
 }
 
-/// Targets whose files are written at once. Creating and renaming files in one directory
-/// takes its lock: more writers than this spin on it (measured: 5% of an offline report's
-/// CPU with 24) while each one's `fsync` still overlaps the others'.
-const WRITERS: usize = 4;
+/// Targets whose files are written at once: as many as draw, and at least 4 so the
+/// waits on the disk overlap. Creating and renaming files in one directory takes its
+/// lock: many more writers than cores only spin on it (measured on 2 cores: 5% of an
+/// offline report's CPU with 24 writers).
+fn writers(jobs: usize) -> usize {
+    jobs.max(4)
+}
 
 /// The report's progress bar and notes (nothing when quiet; no bar when verbose).
 struct Progress<'a> {
