@@ -16,16 +16,7 @@ mkdir -p "$DIR"
 SIM=$!
 trap 'kill $SIM 2>/dev/null' EXIT
 CONF="$DIR/report.toml"
-{
-  printf '[defaults]\nbase_url = "http://127.0.0.1:%s/"\nrange = "specified_range"\n' "$PORT"
-  printf 'date = 2026-09-01\nend_date = 2026-09-30\n'
-  i=0
-  while [ $i -lt "$N" ]; do
-    printf '\n[[target]]\nname = "server-%04d"\naccount = "acme"\nserver = "srv-%s"\nips = ["10.%d.%d.1"]\n' \
-      $i "$(printf %d $i | tr 0-9 a-j)" $((i / 256)) $((i % 256))
-    i=$((i + 1))
-  done
-} > "$CONF"
+sh "$(dirname "$0")/report_config.sh" "$N" "$PORT" > "$CONF"
 sleep 0.5
 "$BIN" report --config "$CONF" --out-dir "$DIR/fill" --cache-dir "$DIR/cache" --now 2026-11-01 -q
 echo "cache: $(find "$DIR/cache" -type f | wc -l) files, $(du -sb "$DIR/cache" | cut -f1) bytes"
@@ -35,13 +26,13 @@ run # warm the page cache
 if command -v perf >/dev/null; then
   perf stat -e task-clock -r 3 "$BIN" report --config "$CONF" --out-dir "$DIR/offline" \
     --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q 2>&1 | grep -E 'task-clock|elapsed'
-  perf stat -e task-clock "$BIN" bench -i "$DIR/offline/server-0000.csv" --graphs "$N" 2>&1 \
+  perf stat -e task-clock "$BIN" bench -i "$DIR/offline/server-00000.csv" --graphs "$N" 2>&1 \
     | grep -E 'task-clock|graphs of'
 else
   /usr/bin/time -f '%e s wall %U+%S s cpu' "$BIN" report --config "$CONF" --out-dir "$DIR/offline" \
     --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q
   /usr/bin/time -f '%e s wall %U+%S s cpu (bench)' "$BIN" bench \
-    -i "$DIR/offline/server-0000.csv" --graphs "$N"
+    -i "$DIR/offline/server-00000.csv" --graphs "$N"
 fi
 /usr/bin/time -f 'peak RSS %M KB' "$BIN" report --config "$CONF" --out-dir "$DIR/offline" \
   --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q

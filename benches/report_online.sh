@@ -16,16 +16,7 @@ mkdir -p "$DIR"
 SIM=$!
 trap 'kill $SIM 2>/dev/null' EXIT
 CONF="$DIR/report.toml"
-{
-  printf '[defaults]\nbase_url = "http://127.0.0.1:%s/"\nrange = "specified_range"\n' "$PORT"
-  printf 'date = 2026-09-01\nend_date = 2026-09-30\n'
-  i=0
-  while [ $i -lt "$N" ]; do
-    printf '\n[[target]]\nname = "server-%05d"\naccount = "acme"\nserver = "srv-%s"\nips = ["10.%d.%d.1"]\n' \
-      $i "$(printf %d $i | tr 0-9 a-j)" $((i / 256 % 256)) $((i % 256))
-    i=$((i + 1))
-  done
-} > "$CONF"
+sh "$(dirname "$0")/report_config.sh" "$N" "$PORT" > "$CONF"
 sleep 0.5
 awk -v n="$N" -v l="$LAT" 'BEGIN { printf "latency floor: %.2f s\n", n * 4 / 8 * l / 1000 }'
 /usr/bin/time -f '%e s wall, %U+%S s cpu, peak RSS %M KB' "$BIN" report --config "$CONF" \
