@@ -279,9 +279,9 @@ pub struct RequestArgs {
 }
 
 impl RequestArgs {
-    /// Checks the flags and builds the settings; `concurrency` is the command's default.
-    pub fn settings(self, concurrency: usize) -> Result<FetchSettings, String> {
-        let concurrency = self.concurrency.unwrap_or(concurrency);
+    /// Checks the flags and lays them over `defaults` (the library's, for the command).
+    pub fn settings(self, defaults: FetchSettings) -> Result<FetchSettings, String> {
+        let concurrency = self.concurrency.unwrap_or(defaults.concurrency);
         let timeout = check_request_limits(concurrency, self.timeout).map_err(|e| e.to_string())?;
         let policy = self.checks.policy();
         if self.offline && policy.refresh {
@@ -300,7 +300,7 @@ impl RequestArgs {
             policy,
             quiet: self.quiet,
             verbose: self.verbose,
-            ..FetchSettings::default()
+            ..defaults
         })
     }
 }
@@ -339,7 +339,7 @@ impl FetchArgs {
         let end = self.end.ok_or("give --end YYYY-MM-DD")?;
         let range = DateRange::new(start, end)
             .ok_or_else(|| format!("--end {end} is before --start {start}"))?;
-        let settings = self.requests.clone().settings(4)?;
+        let settings = self.requests.clone().settings(FetchSettings::default())?;
         if self.limit == 0 {
             return Err("--limit must be at least 1".into());
         }
@@ -757,12 +757,30 @@ fn graph_days(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Result<DateRa
 pub struct FetchCmdArgs {
     #[command(flatten)]
     pub fetch: FetchArgs,
+    #[command(flatten)]
+    pub out: ExportOutputArgs,
+}
+
+/// Where `export` and `fetch` write their table, and in which format.
+#[derive(Debug, Args)]
+pub struct ExportOutputArgs {
     /// Output file (.csv or .json), or `-` for stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
     /// csv or json (default: from the file name, else csv).
     #[arg(long, value_parser = parse_from_str::<ExportFormat>)]
     pub format: Option<ExportFormat>,
+}
+
+impl ExportOutputArgs {
+    /// The file and its format; refuses an image name (`-o x.png`), which is `render`'s.
+    fn checked(self, command: &str) -> Result<(PathBuf, ExportFormat), String> {
+        not_an_image(command, &self.output)?;
+        let format = self
+            .format
+            .unwrap_or_else(|| ExportFormat::from_path(&self.output.to_string_lossy()));
+        Ok((self.output, format))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -883,12 +901,8 @@ pub struct ExportArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub fetch: FetchArgs,
-    /// Output file, or `-` for stdout.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: PathBuf,
-    /// csv or json (default: from the file name, else csv).
-    #[arg(long, value_parser = parse_from_str::<ExportFormat>)]
-    pub format: Option<ExportFormat>,
+    #[command(flatten)]
+    pub out: ExportOutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -971,18 +985,18 @@ impl Cli {
             CliCommand::Render(a) => Command::Render((*a).into_job()?),
             CliCommand::Bench(a) => Command::Bench(a.into_job()?),
             CliCommand::Export(a) => {
-                let format = export_format("export", &a.output, a.format)?;
+                let (output, format) = a.out.checked("export")?;
                 Command::Export(ExportJob {
                     source: source(a.input, a.fetch)?,
-                    output: a.output,
+                    output,
                     format,
                 })
             }
             CliCommand::Fetch(a) => {
-                let format = export_format("fetch", &a.output, a.format)?;
+                let (output, format) = a.out.checked("fetch")?;
                 Command::Fetch(FetchJob {
                     fetch: a.fetch.into_options()?,
-                    output: a.output,
+                    output,
                     format,
                 })
             }
@@ -995,17 +1009,6 @@ impl Cli {
             CliCommand::Cache(c) => c.into_command()?,
         })
     }
-}
-
-/// What `export`/`fetch` write to `output`: `--format`, else what its name says; an
-/// image's name is refused.
-fn export_format(
-    command: &str,
-    output: &std::path::Path,
-    format: Option<ExportFormat>,
-) -> Result<ExportFormat, String> {
-    not_an_image(command, output)?;
-    Ok(format.unwrap_or_else(|| ExportFormat::from_path(&output.to_string_lossy())))
 }
 
 impl RenderArgs {
@@ -1221,11 +1224,11 @@ impl ReportArgs {
         if let Some(jobs) = self.jobs.filter(|j| !(1..=256).contains(j)) {
             return Err(format!("--jobs {jobs} out of range (1 to 256)"));
         }
-        let fetch = self.requests.settings(8)?;
         let (Some(config), Some(out_dir)) = (self.config, self.out_dir) else {
             return Err("report needs --config FILE and --out-dir DIR".into());
         };
         let mut job = ReportJob::new(config, out_dir);
+        let fetch = self.requests.settings(job.fetch.clone())?;
         job.shard = self.shard;
         if let Some(jobs) = self.jobs {
             job.jobs = jobs;
