@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use trafficgraph::fetch::{fetch, FetchOptions};
 
-use crate::util::{http_reply, names_in, one_day_fetch, run_in, scratch, stderr, Loopback};
+use crate::util::{http_reply, names_in, one_day_fetch, one_ip, run_in, scratch, stderr, Loopback};
 
 /// What the server does with every request.
 #[derive(Clone, Copy)]
@@ -150,26 +150,13 @@ fn the_cli_writes_nothing_when_the_server_lies() {
     let dir = scratch();
     let o = run_in(
         dir.path(),
-        &[
+        &one_ip(
             "fetch",
-            "--base-url",
             &server.base,
-            "--account",
-            "a1",
-            "--server",
-            "s1",
-            "--ip",
-            "10.0.0.1",
-            "--start",
             "2025-03-01",
-            "--end",
             "2025-03-02",
-            "--no-cache",
-            "--scope",
-            "receive",
-            "-o",
-            "out.csv",
-        ],
+            &["--no-cache", "-o", "out.csv"],
+        ),
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(

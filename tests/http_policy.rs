@@ -15,7 +15,7 @@ use trafficgraph::model::Scope;
 use trafficgraph::source::file::parse_hostway_json;
 use trafficgraph::source::hostway::RequestError;
 
-use crate::util::{http_reply, names_in, one_day_fetch, run_in, scratch, stderr, Loopback};
+use crate::util::{http_reply, names_in, one_day_fetch, one_ip, run_in, scratch, stderr, Loopback};
 
 /// A valid answer for 2015-05-05: inside the range, on whole hours, not empty.
 const DATA: &str = r#"[{"count": 6, "date": "2015-05-05 00:00:00", "values": 1.5},
@@ -320,29 +320,10 @@ fn a_retry_after_date_in_the_near_future_is_honoured() {
 
 /// Runs `trafficgraph fetch` against `base` for the test day, not quiet, caching in `dir`.
 fn cli_fetch(dir: &Path, base: &str) -> std::process::Output {
+    let extra = ["--cache-dir", "cache", "-o", "out.csv"];
     run_in(
         dir,
-        &[
-            "fetch",
-            "--base-url",
-            base,
-            "--account",
-            "a1",
-            "--server",
-            "s1",
-            "--ip",
-            "10.0.0.1",
-            "--start",
-            "2015-05-05",
-            "--end",
-            "2015-05-05",
-            "--scope",
-            "receive",
-            "--cache-dir",
-            "cache",
-            "-o",
-            "out.csv",
-        ],
+        &one_ip("fetch", base, "2015-05-05", "2015-05-05", &extra),
     )
 }
 

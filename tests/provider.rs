@@ -2,7 +2,6 @@
 //! against the provider simulator. Every image returned is decoded here; every failure
 //! must be an error that says what to check and never carries a credential.
 
-use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,15 +10,13 @@ use trafficgraph::provider::cloudwatch::{
     self, AwsCredentials, CloudWatchConfig, MetricWidget, NetworkWidget,
 };
 use trafficgraph::provider::image::text_chunks;
-use trafficgraph::provider::sim::{self, ProviderSimConfig, SimCounters, SimMode, SimServer};
+use trafficgraph::provider::sim::{self, ProviderSimConfig, SimMode};
 use trafficgraph::provider::softlayer::{
     self, NetworkType, PoolGraphRequest, ServerGraphRequest, SnapshotRange, SoftLayerConfig,
 };
 use trafficgraph::provider::{ProviderError, ProviderImage, Secret};
 
-fn count(c: &AtomicU64) -> u64 {
-    SimCounters::get(c)
-}
+use crate::util::{assert_no_secret, cloudwatch_sim, count, sim_credentials, softlayer_sim};
 
 /// Decodes the PNG, checks its size, and checks the `Source` chunk names the provider.
 fn assert_provider_png(img: &ProviderImage, provider: &str, w: u32, h: u32) {
@@ -33,27 +30,7 @@ fn assert_provider_png(img: &ProviderImage, provider: &str, w: u32, h: u32) {
     assert_eq!(source, Some(&format!("provider:{provider}")));
 }
 
-/// The error says nothing of `secret`, in its message or its debug form.
-fn assert_no_secret(err: &ProviderError, secret: &str) {
-    assert!(
-        !err.to_string().contains(secret),
-        "secret in message: {err}"
-    );
-    assert!(
-        !format!("{err:?}").contains(secret),
-        "secret in debug: {err:?}"
-    );
-}
-
 // ---------------------------------------------------------------- SoftLayer
-
-async fn softlayer_sim(cfg: ProviderSimConfig) -> (SimServer, softlayer::Client) {
-    let sl = SoftLayerConfig::new(cfg.sl_username.clone(), cfg.sl_api_key.clone());
-    let server = sim::spawn(cfg).await.expect("bind loopback");
-    let client =
-        softlayer::Client::new(sl.with_endpoint(server.softlayer_endpoint())).expect("client");
-    (server, client)
-}
 
 fn server_request(width: u32, height: u32) -> ServerGraphRequest {
     ServerGraphRequest {
@@ -239,24 +216,6 @@ async fn softlayer_other_size_is_resized_to_the_requested_one() {
 }
 
 // ---------------------------------------------------------------- CloudWatch
-
-fn sim_credentials(cfg: &ProviderSimConfig) -> AwsCredentials {
-    AwsCredentials::new(
-        cfg.aws_access_key_id.clone(),
-        cfg.aws_secret_access_key.clone(),
-        None,
-    )
-}
-
-async fn cloudwatch_sim(
-    cfg: ProviderSimConfig,
-    creds: AwsCredentials,
-) -> (SimServer, cloudwatch::Client) {
-    let server = sim::spawn(cfg).await.expect("bind loopback");
-    let cw = CloudWatchConfig::new("eu-west-1", creds).with_endpoint(server.cloudwatch_endpoint());
-    let client = cloudwatch::Client::new(cw).expect("client");
-    (server, client)
-}
 
 fn network_widget(width: u32, height: u32) -> MetricWidget {
     MetricWidget::network(&NetworkWidget {

@@ -4,47 +4,23 @@
 //! the real services are served too (plain dates read in the caller's zone, 1,440 points
 //! at most, retention, shuffled points), so a client that falls into one fails here.
 
-use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{json, Value};
-use trafficgraph::provider::cloudwatch::{
-    self, finest_period, AwsCredentials, CloudWatchConfig, NetworkMetric,
-};
-use trafficgraph::provider::sim::{self, ProviderSimConfig, SimCounters, SimServer};
+use trafficgraph::provider::cloudwatch::{self, finest_period, AwsCredentials, NetworkMetric};
+use trafficgraph::provider::sim::{self, ProviderSimConfig, SimServer};
 use trafficgraph::provider::softlayer::{self, NetworkType, SoftLayerConfig};
 use trafficgraph::provider::ProviderError;
 use trafficgraph::validate::Row;
 
-fn count(c: &AtomicU64) -> u64 {
-    SimCounters::get(c)
-}
+use crate::util::{assert_no_secret, cloudwatch_sim, count, sim_credentials, softlayer_sim};
 
 fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-fn assert_no_secret(err: &ProviderError, secret: &str) {
-    assert!(
-        !err.to_string().contains(secret),
-        "secret in message: {err}"
-    );
-    assert!(
-        !format!("{err:?}").contains(secret),
-        "secret in debug: {err:?}"
-    );
-}
-
 // ---------------------------------------------------------------- SoftLayer
-
-async fn softlayer_sim(cfg: ProviderSimConfig) -> (SimServer, softlayer::Client) {
-    let sl = SoftLayerConfig::new(cfg.sl_username.clone(), cfg.sl_api_key.clone());
-    let server = sim::spawn(cfg).await.expect("bind loopback");
-    let client =
-        softlayer::Client::new(sl.with_endpoint(server.softlayer_endpoint())).expect("client");
-    (server, client)
-}
 
 /// `rows` are `rollup` apart from `start`, each equal to the simulator's octets.
 fn assert_sl_rows(rows: &[Row], tracking: u64, net: &str, inbound: bool, start: i64, step: u32) {
@@ -291,22 +267,6 @@ async fn softlayer_unknown_hardware_id_is_a_clear_error() {
 
 const INSTANCE: &str = "i-0123456789abcdef0";
 
-async fn cloudwatch_sim(
-    cfg: ProviderSimConfig,
-    secret: Option<&str>,
-) -> (SimServer, cloudwatch::Client) {
-    let creds = AwsCredentials::new(
-        cfg.aws_access_key_id.clone(),
-        secret
-            .map(Into::into)
-            .unwrap_or_else(|| cfg.aws_secret_access_key.clone()),
-        None,
-    );
-    let server = sim::spawn(cfg).await.expect("bind loopback");
-    let cw = CloudWatchConfig::new("eu-west-1", creds).with_endpoint(server.cloudwatch_endpoint());
-    (server, cloudwatch::Client::new(cw).expect("client"))
-}
-
 /// Sorted rows are `period` apart from `start` and equal the simulator's sums.
 fn assert_cw_rows(rows: &[Row], metric_in: bool, start: DateTime<Utc>, period: u32) {
     let mut sorted = rows.to_vec();
@@ -333,7 +293,10 @@ fn midnight_days_ago(days: i64) -> DateTime<Utc> {
 async fn cloudwatch_5_days_at_300s_equal_the_simulator_for_every_point() {
     let cfg = ProviderSimConfig::default();
     let counters = cfg.counters.clone();
-    let (_server, client) = cloudwatch_sim(cfg, None).await;
+    let (_server, client) = {
+        let creds = sim_credentials(&cfg);
+        cloudwatch_sim(cfg, creds).await
+    };
     let start = midnight_days_ago(10);
     let end = start + Duration::days(5);
     for (metric, metric_in) in [(NetworkMetric::In, true), (NetworkMetric::Out, false)] {
@@ -356,7 +319,10 @@ async fn cloudwatch_5_days_at_300s_equal_the_simulator_for_every_point() {
 async fn cloudwatch_6_days_at_300s_is_refused_before_any_request() {
     let cfg = ProviderSimConfig::default();
     let counters = cfg.counters.clone();
-    let (_server, client) = cloudwatch_sim(cfg, None).await;
+    let (_server, client) = {
+        let creds = sim_credentials(&cfg);
+        cloudwatch_sim(cfg, creds).await
+    };
     let start = midnight_days_ago(10);
     let err = client
         .metric_statistics(
@@ -444,7 +410,10 @@ async fn cloudwatch_simulator_refuses_more_than_1440_points_like_aws() {
 async fn cloudwatch_old_data_needs_the_coarser_period_finest_period_picks() {
     let cfg = ProviderSimConfig::default();
     let counters = cfg.counters.clone();
-    let (_server, client) = cloudwatch_sim(cfg, None).await;
+    let (_server, client) = {
+        let creds = sim_credentials(&cfg);
+        cloudwatch_sim(cfg, creds).await
+    };
     let now = Utc::now();
     let start = (now - Duration::days(70))
         .duration_trunc(Duration::hours(1))
@@ -471,7 +440,10 @@ async fn cloudwatch_raw_wrong_secret_is_a_clear_auth_error_without_it() {
     let secret = "Wrong/Raw+Secret42";
     let cfg = ProviderSimConfig::default();
     let counters = cfg.counters.clone();
-    let (_server, client) = cloudwatch_sim(cfg, Some(secret)).await;
+    let (_server, client) = {
+        let creds = AwsCredentials::new(cfg.aws_access_key_id.clone(), secret, None);
+        cloudwatch_sim(cfg, creds).await
+    };
     let start = midnight_days_ago(3);
     let err = client
         .metric_statistics(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 
-use crate::util::{http_reply, run_in, scratch, stderr, stdout, Loopback};
+use crate::util::{http_reply, one_ip, run_in, scratch, stderr, stdout, Loopback};
 
 /// A twist applied to the honest answer of one request.
 #[derive(Clone, Copy, Debug)]
@@ -143,29 +143,13 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn render_args<'a>(base: &'a str, start: &'a str, end: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
+    let mut args = one_ip(
         "render",
-        "--base-url",
         base,
-        "--account",
-        "a1",
-        "--server",
-        "s1",
-        "--ip",
-        "10.0.0.1",
-        "--start",
         start,
-        "--end",
         end,
-        "--scope",
-        "receive",
-        "--cache-dir",
-        "cache",
-        "-o",
-        "out.png",
-        "--stats",
-        "json",
-    ];
+        &["--cache-dir", "cache", "-o", "out.png", "--stats", "json"],
+    );
     args.extend_from_slice(extra);
     args
 }
@@ -353,28 +337,13 @@ fn an_empty_answer_for_past_days_is_refused_unless_allowed() {
     let base = serve(Twist::Empty, "2025-03-01").base;
     let o = run_in(
         dir.path(),
-        &[
+        &one_ip(
             "fetch",
-            "--base-url",
             &base,
-            "--account",
-            "a1",
-            "--server",
-            "s1",
-            "--ip",
-            "10.0.0.1",
-            "--start",
             "2025-03-01",
-            "--end",
             "2025-03-02",
-            "--scope",
-            "receive",
-            "--cache-dir",
-            "cache",
-            "-o",
-            "out.csv",
-            "--allow-empty",
-        ],
+            &["--cache-dir", "cache", "-o", "out.csv", "--allow-empty"],
+        ),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(

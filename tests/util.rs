@@ -31,6 +31,36 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// Runs the binary in the repository root.
+/// The command line of `command` for the tests' one Hostway IP (account `a1`, server
+/// `s1`, ip `10.0.0.1`, receive) at `base` over `start..=end`, then `extra`.
+pub fn one_ip<'a>(
+    command: &'a str,
+    base: &'a str,
+    start: &'a str,
+    end: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        command,
+        "--base-url",
+        base,
+        "--account",
+        "a1",
+        "--server",
+        "s1",
+        "--ip",
+        "10.0.0.1",
+        "--start",
+        start,
+        "--end",
+        end,
+        "--scope",
+        "receive",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 pub fn run(args: &[&str]) -> Output {
     run_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
 }
@@ -226,4 +256,66 @@ pub fn one_day_fetch(
     o.settings.backoff_max = std::time::Duration::from_millis(5);
     o.settings.timeout = timeout;
     o
+}
+
+// ------------------------------------------------ the provider simulator, for both provider modules
+
+/// A simulator counter's value.
+pub fn count(c: &std::sync::atomic::AtomicU64) -> u64 {
+    trafficgraph::provider::sim::SimCounters::get(c)
+}
+
+/// The error says nothing of `secret`, in its message or its debug form.
+pub fn assert_no_secret(err: &trafficgraph::provider::ProviderError, secret: &str) {
+    assert!(
+        !err.to_string().contains(secret),
+        "secret in message: {err}"
+    );
+    assert!(
+        !format!("{err:?}").contains(secret),
+        "secret in debug: {err:?}"
+    );
+}
+
+/// The provider simulator on loopback, and a SoftLayer client holding its credentials.
+pub async fn softlayer_sim(
+    cfg: trafficgraph::provider::sim::ProviderSimConfig,
+) -> (
+    trafficgraph::provider::sim::SimServer,
+    trafficgraph::provider::softlayer::Client,
+) {
+    use trafficgraph::provider::softlayer::{Client, SoftLayerConfig};
+    let sl = SoftLayerConfig::new(cfg.sl_username.clone(), cfg.sl_api_key.clone());
+    let server = trafficgraph::provider::sim::spawn(cfg)
+        .await
+        .expect("bind loopback");
+    let client = Client::new(sl.with_endpoint(server.softlayer_endpoint())).expect("client");
+    (server, client)
+}
+
+/// The simulator's own AWS credentials.
+pub fn sim_credentials(
+    cfg: &trafficgraph::provider::sim::ProviderSimConfig,
+) -> trafficgraph::provider::cloudwatch::AwsCredentials {
+    trafficgraph::provider::cloudwatch::AwsCredentials::new(
+        cfg.aws_access_key_id.clone(),
+        cfg.aws_secret_access_key.clone(),
+        None,
+    )
+}
+
+/// The provider simulator on loopback, and a CloudWatch client (eu-west-1) with `creds`.
+pub async fn cloudwatch_sim(
+    cfg: trafficgraph::provider::sim::ProviderSimConfig,
+    creds: trafficgraph::provider::cloudwatch::AwsCredentials,
+) -> (
+    trafficgraph::provider::sim::SimServer,
+    trafficgraph::provider::cloudwatch::Client,
+) {
+    use trafficgraph::provider::cloudwatch::{Client, CloudWatchConfig};
+    let server = trafficgraph::provider::sim::spawn(cfg)
+        .await
+        .expect("bind loopback");
+    let cw = CloudWatchConfig::new("eu-west-1", creds).with_endpoint(server.cloudwatch_endpoint());
+    (server, Client::new(cw).expect("client"))
 }
