@@ -293,10 +293,8 @@ fn midnight_days_ago(days: i64) -> DateTime<Utc> {
 async fn cloudwatch_5_days_at_300s_equal_the_simulator_for_every_point() {
     let cfg = ProviderSimConfig::default();
     let counters = cfg.counters.clone();
-    let (_server, client) = {
-        let creds = sim_credentials(&cfg);
-        cloudwatch_sim(cfg, creds).await
-    };
+    let creds = sim_credentials(&cfg);
+    let (_server, client) = cloudwatch_sim(cfg, creds).await;
     let start = midnight_days_ago(10);
     let end = start + Duration::days(5);
     for (metric, metric_in) in [(NetworkMetric::In, true), (NetworkMetric::Out, false)] {
@@ -319,10 +317,8 @@ async fn cloudwatch_5_days_at_300s_equal_the_simulator_for_every_point() {
 async fn cloudwatch_6_days_at_300s_is_refused_before_any_request() {
     let cfg = ProviderSimConfig::default();
     let counters = cfg.counters.clone();
-    let (_server, client) = {
-        let creds = sim_credentials(&cfg);
-        cloudwatch_sim(cfg, creds).await
-    };
+    let creds = sim_credentials(&cfg);
+    let (_server, client) = cloudwatch_sim(cfg, creds).await;
     let start = midnight_days_ago(10);
     let err = client
         .metric_statistics(
@@ -410,10 +406,8 @@ async fn cloudwatch_simulator_refuses_more_than_1440_points_like_aws() {
 async fn cloudwatch_old_data_needs_the_coarser_period_finest_period_picks() {
     let cfg = ProviderSimConfig::default();
     let counters = cfg.counters.clone();
-    let (_server, client) = {
-        let creds = sim_credentials(&cfg);
-        cloudwatch_sim(cfg, creds).await
-    };
+    let creds = sim_credentials(&cfg);
+    let (_server, client) = cloudwatch_sim(cfg, creds).await;
     let now = Utc::now();
     let start = (now - Duration::days(70))
         .duration_trunc(Duration::hours(1))
@@ -440,10 +434,8 @@ async fn cloudwatch_raw_wrong_secret_is_a_clear_auth_error_without_it() {
     let secret = "Wrong/Raw+Secret42";
     let cfg = ProviderSimConfig::default();
     let counters = cfg.counters.clone();
-    let (_server, client) = {
-        let creds = AwsCredentials::new(cfg.aws_access_key_id.clone(), secret, None);
-        cloudwatch_sim(cfg, creds).await
-    };
+    let creds = AwsCredentials::new(cfg.aws_access_key_id.clone(), secret, None);
+    let (_server, client) = cloudwatch_sim(cfg, creds).await;
     let start = midnight_days_ago(3);
     let err = client
         .metric_statistics(
