@@ -16,6 +16,9 @@
 //! - Every answer is cached as it arrives ([`crate::source::cache`]). On a failure the
 //!   workers finish what they are doing but start nothing new, so everything fetched is
 //!   on disk and a re-run only asks for what is missing.
+//! - The cache is read first, on the caller's thread and without the async runtime
+//!   ([`prepare`]): a fetch the cache answers wholly never waits on another thread, and a
+//!   chunk partly answered (halved, or clamped to a minimum date) goes on from there.
 //! - `offline` answers from the cache alone (a miss is an error naming the chunk), and an
 //!   optional shared semaphore lets many fetches (a report's targets) share one limit of
 //!   requests in flight.
@@ -534,7 +537,8 @@ struct Shared {
     cache: Option<Cache>,
     opts: FetchOptions,
     today: NaiveDate,
-    jobs: Mutex<VecDeque<(usize, ChunkId)>>,
+    /// The chunks still to answer, in plan order.
+    jobs: Mutex<VecDeque<ChunkWalk>>,
     results: Mutex<Vec<Option<Scoped>>>,
     /// Failures with the index of their planned chunk; the earliest is reported.
     errors: Mutex<Vec<(usize, FetchError)>>,
@@ -982,50 +986,99 @@ pub fn fetch(opts: &FetchOptions) -> Result<Fetched, FetchError> {
 
 /// Fetches every IP and scope of the range, chunk by chunk, and merges the result.
 pub async fn fetch_async(opts: &FetchOptions) -> Result<Fetched, FetchError> {
+    match prepare(opts)? {
+        Stage::Done(fetched) => Ok(fetched),
+        Stage::Requests(pending) => pending.finish().await,
+    }
+}
+
+/// Where a fetch stands after [`prepare`]: answered, or with requests still to make.
+pub enum Stage {
+    /// The cache answered every chunk (or `--offline` made none): no request is needed.
+    Done(Fetched),
+    /// Some chunks need the server; [`Pending::finish`] asks for them.
+    Requests(Pending),
+}
+
+/// A fetch whose cached chunks are answered and whose other chunks wait for requests.
+pub struct Pending {
+    shared: Arc<Shared>,
+    plan: Vec<ChunkId>,
+}
+
+/// Plans the fetch and answers from the cache every chunk it holds, without a request or
+/// an async runtime, so a caller (a report's draw thread) can do a cached target's whole
+/// work on one thread and hand only the rest to the network.
+pub fn prepare(opts: &FetchOptions) -> Result<Stage, FetchError> {
     validate(opts)?;
     note_future_end(opts);
     let (client, note) = Client::new(opts)?;
     let streams = client.streams(opts);
     let chunks = client.plan(opts);
-    let jobs = plan_jobs(&streams, &chunks);
-    let planned = jobs.len();
-    let plan: Vec<ChunkId> = jobs.iter().map(|(_, c)| c.clone()).collect();
-    let shared = Arc::new(Shared::new(client, streams, opts, jobs));
+    let plan: Vec<ChunkId> = plan_chunks(&streams, &chunks);
+    let shared = Arc::new(Shared::new(client, streams, opts, &plan));
     if let Some(note) = note {
         shared.reporter.note(&note);
     }
-    run_workers(&shared, opts.settings.concurrency.min(planned)).await;
-    shared.reporter.finish();
+    answer_from_cache(&shared);
+    let pending = Pending { shared, plan };
+    if pending.needs_requests() {
+        Ok(Stage::Requests(pending))
+    } else {
+        pending.assemble().map(Stage::Done)
+    }
+}
 
-    shared.first_error()?;
-    let summary = shared.summary(planned);
-    let results: Vec<Scoped> = std::mem::take(&mut *shared.results.lock().expect("lock"))
-        .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect();
-    let traffic = match shared.client {
-        Client::Hostway(_) => assemble(opts, &shared.streams, &plan, results),
-        _ => assemble_raw(opts, shared.client.step(opts), &plan, results),
-    };
-    let min_dates = shared.min_dates.lock().expect("lock").clone();
-    let unavailable = unavailable(opts, &min_dates);
-    for u in &unavailable {
-        shared.reporter.note(&u.to_string());
+impl Pending {
+    /// Whether a chunk still waits for the server (false once a chunk has failed).
+    fn needs_requests(&self) -> bool {
+        !self.shared.stop.load(Ordering::SeqCst)
+            && !self.shared.jobs.lock().expect("lock").is_empty()
     }
-    let step = shared.client.series_step(opts);
-    let coverage = coverage(opts, step, &traffic, min_dates.values().max().copied());
-    if coverage.coverage == 0.0 {
-        shared.reporter.note(&format!(
-            "warning: no data at all for {} (coverage 0)",
-            opts.range
-        ));
+
+    /// Asks the server for the chunks the cache did not answer, then merges everything.
+    pub async fn finish(self) -> Result<Fetched, FetchError> {
+        let waiting = self.shared.jobs.lock().expect("lock").len();
+        let workers = self.shared.opts.settings.concurrency.min(waiting);
+        run_workers(&self.shared, workers).await;
+        self.assemble()
     }
-    Ok(Fetched {
-        traffic,
-        unavailable,
-        summary,
-        coverage,
-    })
+
+    /// The fetched traffic of every chunk, merged, with what is missing from it.
+    fn assemble(self) -> Result<Fetched, FetchError> {
+        let Pending { shared, plan } = self;
+        let opts = &shared.opts;
+        shared.reporter.finish();
+        shared.first_error()?;
+        let summary = shared.summary(plan.len());
+        let results: Vec<Scoped> = std::mem::take(&mut *shared.results.lock().expect("lock"))
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect();
+        let traffic = match shared.client {
+            Client::Hostway(_) => assemble(opts, &shared.streams, &plan, results),
+            _ => assemble_raw(opts, shared.client.step(opts), &plan, results),
+        };
+        let min_dates = shared.min_dates.lock().expect("lock").clone();
+        let unavailable = unavailable(opts, &min_dates);
+        for u in &unavailable {
+            shared.reporter.note(&u.to_string());
+        }
+        let step = shared.client.series_step(opts);
+        let coverage = coverage(opts, step, &traffic, min_dates.values().max().copied());
+        if coverage.coverage == 0.0 {
+            shared.reporter.note(&format!(
+                "warning: no data at all for {} (coverage 0)",
+                opts.range
+            ));
+        }
+        Ok(Fetched {
+            traffic,
+            unavailable,
+            summary,
+            coverage,
+        })
+    }
 }
 
 /// Says (unless quiet) that the range ends after today, so its last days have no data.
@@ -1040,20 +1093,40 @@ fn note_future_end(opts: &FetchOptions) {
     }
 }
 
-/// Every stream's chunks, numbered in plan order: the workers' queue.
-fn plan_jobs(streams: &[Stream], chunks: &[DateRange]) -> VecDeque<(usize, ChunkId)> {
-    let mut jobs = VecDeque::new();
+/// Every stream's chunks, in plan order (a chunk's place is its index in the results).
+fn plan_chunks(streams: &[Stream], chunks: &[DateRange]) -> Vec<ChunkId> {
+    let mut plan = Vec::with_capacity(streams.len() * chunks.len());
     for (index, stream) in streams.iter().enumerate() {
         for &range in chunks {
-            let chunk = ChunkId {
+            plan.push(ChunkId {
                 stream: index,
                 label: stream.label.clone(),
                 range,
-            };
-            jobs.push_back((jobs.len(), chunk));
+            });
         }
     }
-    jobs
+    plan
+}
+
+/// Answers every queued chunk the cache holds wholly, in plan order, on this thread; the
+/// chunks that need a request stay queued, each where its cached part left it.
+fn answer_from_cache(shared: &Shared) {
+    let walks = std::mem::take(&mut *shared.jobs.lock().expect("lock"));
+    let mut waiting = VecDeque::with_capacity(walks.len());
+    for mut walk in walks {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match walk.answer_cached(shared) {
+            Ok(true) => shared.results.lock().expect("lock")[walk.index] = Some(walk.scoped),
+            Ok(false) => waiting.push_back(walk),
+            Err(e) => {
+                shared.stop.store(true, Ordering::SeqCst);
+                shared.errors.lock().expect("lock").push((walk.index, e));
+            }
+        }
+    }
+    *shared.jobs.lock().expect("lock") = waiting;
 }
 
 /// Runs `count` workers on the queue until it is empty or one fails; a worker's panic
@@ -1089,13 +1162,13 @@ fn unavailable(opts: &FetchOptions, min_dates: &HashMap<String, NaiveDate>) -> V
 
 impl Shared {
     /// The workers' state for `jobs`, every count at zero.
-    fn new(
-        client: Client,
-        streams: Vec<Stream>,
-        opts: &FetchOptions,
-        jobs: VecDeque<(usize, ChunkId)>,
-    ) -> Shared {
-        let planned = jobs.len();
+    fn new(client: Client, streams: Vec<Stream>, opts: &FetchOptions, plan: &[ChunkId]) -> Shared {
+        let planned = plan.len();
+        let jobs = plan
+            .iter()
+            .enumerate()
+            .map(|(index, chunk)| ChunkWalk::new(index, chunk.clone()))
+            .collect();
         Shared {
             client,
             streams,
@@ -1148,56 +1221,110 @@ async fn worker(shared: Arc<Shared>) {
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
-        let Some((index, chunk)) = shared.jobs.lock().expect("lock").pop_front() else {
+        let Some(mut walk) = shared.jobs.lock().expect("lock").pop_front() else {
             return;
         };
-        match fetch_chunk(&shared, &chunk).await {
-            Ok(points) => shared.results.lock().expect("lock")[index] = Some(points),
+        match walk.finish(&shared).await {
+            Ok(()) => shared.results.lock().expect("lock")[walk.index] = Some(walk.scoped),
             Err(e) => {
                 shared.stop.store(true, Ordering::SeqCst);
-                shared.errors.lock().expect("lock").push((index, e));
+                shared.errors.lock().expect("lock").push((walk.index, e));
                 return;
             }
         }
     }
 }
 
-/// Fetches one planned chunk, halving it while the server says over limit and starting it
-/// at the server's minimum date when it has one.
-async fn fetch_chunk(shared: &Shared, chunk: &ChunkId) -> Result<Scoped, FetchError> {
-    let stream = &shared.streams[chunk.stream];
-    let mut scoped: Scoped = stream.scopes.iter().map(|&s| (s, Vec::new())).collect();
-    let mut pending = VecDeque::from([chunk.range]);
-    while let Some(range) = pending.pop_front() {
-        let known_min = shared
-            .min_dates
-            .lock()
-            .expect("lock")
-            .get(&stream.ip)
-            .copied();
-        let range = match known_min {
-            Some(min) => match range.from_day(min) {
-                Some(r) => r,
+/// One planned chunk on its way to an answer: the points of its scopes so far and the
+/// ranges still to ask for. A chunk the server refuses as over its limit is halved, and
+/// one that starts before the server's minimum date starts at it.
+struct ChunkWalk {
+    /// The chunk's place in the plan.
+    index: usize,
+    chunk: ChunkId,
+    scoped: Scoped,
+    pending: VecDeque<DateRange>,
+}
+
+impl ChunkWalk {
+    fn new(index: usize, chunk: ChunkId) -> ChunkWalk {
+        let pending = VecDeque::from([chunk.range]);
+        ChunkWalk {
+            index,
+            chunk,
+            scoped: Vec::new(),
+            pending,
+        }
+    }
+
+    /// The next range to answer, started at its IP's known minimum date; ranges wholly
+    /// before it are done without asking. `None` when the chunk is complete.
+    fn next(&mut self, shared: &Shared) -> Option<ChunkId> {
+        if self.scoped.is_empty() {
+            let stream = &shared.streams[self.chunk.stream];
+            self.scoped = stream.scopes.iter().map(|&s| (s, Vec::new())).collect();
+        }
+        let ip = &shared.streams[self.chunk.stream].ip;
+        while let Some(range) = self.pending.pop_front() {
+            let known_min = shared.min_dates.lock().expect("lock").get(ip).copied();
+            let range = match known_min {
+                Some(min) => match range.from_day(min) {
+                    Some(r) => r,
+                    None => {
+                        shared.reporter.chunk_done();
+                        continue;
+                    }
+                },
+                None => range,
+            };
+            return Some(ChunkId {
+                range,
+                ..self.chunk.clone()
+            });
+        }
+        None
+    }
+
+    /// Answers what the cache holds; true when the chunk is complete, false when the
+    /// rest needs a request (nothing is lost: the walk goes on from there).
+    fn answer_cached(&mut self, shared: &Shared) -> Result<bool, FetchError> {
+        while let Some(id) = self.next(shared) {
+            match cached(shared, &id)? {
+                Some(answer) => self.take(shared, &id, answer)?,
                 None => {
-                    shared.reporter.chunk_done();
-                    continue;
+                    self.pending.push_front(id.range);
+                    return Ok(false);
                 }
-            },
-            None => range,
-        };
-        let id = ChunkId {
-            range,
-            ..chunk.clone()
-        };
-        match answer(shared, &id).await? {
+            }
+        }
+        Ok(true)
+    }
+
+    /// Answers the rest, from the cache or the server.
+    async fn finish(&mut self, shared: &Shared) -> Result<(), FetchError> {
+        while let Some(id) = self.next(shared) {
+            let answer = answer(shared, &id).await?;
+            self.take(shared, &id, answer)?;
+        }
+        Ok(())
+    }
+
+    /// Takes `answer` to the request for `id`: its points, or the halves or the later
+    /// start to ask for next.
+    fn take(&mut self, shared: &Shared, id: &ChunkId, answer: Answer) -> Result<(), FetchError> {
+        let stream = &shared.streams[id.stream];
+        let range = id.range;
+        match answer {
             Answer::Data { points: p, .. } => {
-                scoped[0].1.extend(p);
+                self.scoped[0].1.extend(p);
                 shared.chunks.fetch_add(1, Ordering::SeqCst);
                 shared.reporter.chunk_done();
             }
             Answer::Scoped { series, .. } => {
                 for part in series {
-                    if let Some((_, points)) = scoped.iter_mut().find(|(s, _)| *s == part.scope) {
+                    if let Some((_, points)) =
+                        self.scoped.iter_mut().find(|(s, _)| *s == part.scope)
+                    {
                         points.extend(part.points);
                     }
                 }
@@ -1206,19 +1333,22 @@ async fn fetch_chunk(shared: &Shared, chunk: &ChunkId) -> Result<Scoped, FetchEr
             }
             Answer::OverLimit => {
                 let Some((a, b)) = range.halve() else {
-                    return Err(FetchError::OverLimitDay { chunk: id });
+                    return Err(FetchError::OverLimitDay { chunk: id.clone() });
                 };
                 shared.splits.fetch_add(1, Ordering::SeqCst);
                 shared.reporter.chunk_split();
                 shared
                     .reporter
                     .log(&format!("{id}: over the server's limit, halving"));
-                pending.push_front(b);
-                pending.push_front(a);
+                self.pending.push_front(b);
+                self.pending.push_front(a);
             }
             Answer::MinDate { min } => {
                 if min <= range.start {
-                    return Err(FetchError::MinDateLoop { chunk: id, min });
+                    return Err(FetchError::MinDateLoop {
+                        chunk: id.clone(),
+                        min,
+                    });
                 }
                 if min > shared.opts.range.end {
                     return Err(FetchError::CreatedAfterRange {
@@ -1231,28 +1361,42 @@ async fn fetch_chunk(shared: &Shared, chunk: &ChunkId) -> Result<Scoped, FetchEr
                 let known = mins.entry(stream.ip.clone()).or_insert(min);
                 *known = (*known).max(min);
                 drop(mins);
-                pending.push_front(range);
+                self.pending.push_front(range);
             }
         }
+        Ok(())
     }
-    Ok(scoped)
 }
 
-/// The answer to one request: from the cache when the chunk is wholly in the past, else
-/// from the server with retries, checked ([`validate`]) and then stored.
-async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
+/// The cache's answer to the request for `id` when the cache may give it (the chunk is
+/// wholly in the past and not being refreshed) and holds it; `None` when it needs the
+/// server. Under `--offline` that is an error naming the chunk.
+fn cached(shared: &Shared, id: &ChunkId) -> Result<Option<Answer>, FetchError> {
     let opts = &shared.opts;
-    let stream = &shared.streams[id.stream];
-    let key = shared.client.cache_key(stream, id.range);
     let past = id.range.end < shared.today;
     if past && !opts.settings.policy.refresh {
+        let key = shared
+            .client
+            .cache_key(&shared.streams[id.stream], id.range);
         if let Some(answer) = cached_answer(shared, id, &key)? {
-            return Ok(answer);
+            return Ok(Some(answer));
         }
     }
     if opts.settings.offline {
         return Err(FetchError::Offline { chunk: id.clone() });
     }
+    Ok(None)
+}
+
+/// The answer to one request: from the cache when the chunk is wholly in the past, else
+/// from the server with retries, checked ([`validate`]) and then stored.
+async fn answer(shared: &Shared, id: &ChunkId) -> Result<Answer, FetchError> {
+    let stream = &shared.streams[id.stream];
+    if let Some(answer) = cached(shared, id)? {
+        return Ok(answer);
+    }
+    let key = shared.client.cache_key(stream, id.range);
+    let past = id.range.end < shared.today;
     let answer = match request(shared, id).await? {
         Wire::OverLimit => Answer::OverLimit,
         // A minimum date on or before the start contradicts the refusal itself: refused,

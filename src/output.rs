@@ -143,37 +143,38 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     // The temporary file's name is ours, not the user's: an error names the directory.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!("{TMP_PREFIX}{name}."))
+    let prefix = format!("{TMP_PREFIX}{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder
+        .prefix(&prefix)
         .suffix(TMP_SUFFIX)
-        .rand_bytes(TMP_RANDOM_LEN)
-        .tempfile_in(dir)
-        .map_err(|e| {
-            let kind = e.kind();
-            let message = if kind == std::io::ErrorKind::NotFound {
-                format!(
-                    "directory {} does not exist: create it or give -o another path",
-                    dir.display()
-                )
-            } else {
-                format!(
-                    "cannot write in directory {} ({})",
-                    dir.display(),
-                    std::io::Error::from(kind)
-                )
-            };
-            std::io::Error::new(kind, message)
-        })?;
-    tmp.write_all(bytes)?;
-    // A temporary file is created owner-only; outputs get the usual permissions (or keep
-    // those of the file they replace).
+        .rand_bytes(TMP_RANDOM_LEN);
+    // A temporary file would be created owner-only; an output gets the usual permissions
+    // (or those of the file it replaces), given at creation (the umask applies), not by
+    // a second call.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        builder.permissions(std::fs::Permissions::from_mode(mode));
     }
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| {
+        let kind = e.kind();
+        let message = if kind == std::io::ErrorKind::NotFound {
+            format!(
+                "directory {} does not exist: create it or give -o another path",
+                dir.display()
+            )
+        } else {
+            format!(
+                "cannot write in directory {} ({})",
+                dir.display(),
+                std::io::Error::from(kind)
+            )
+        };
+        std::io::Error::new(kind, message)
+    })?;
+    tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

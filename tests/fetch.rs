@@ -307,6 +307,52 @@ fn interrupted_fetch_resumes_with_only_the_missing_requests() {
     }
 }
 
+/// A chunk the server halved, interrupted half-way: the re-run answers the halving and the
+/// halves it has from the cache before any request (on the caller's thread, `prepare`),
+/// and asks only for the rest; once all is cached, no server is needed at all.
+#[test]
+fn a_halved_chunk_cut_short_goes_on_from_its_cached_halves() {
+    use trafficgraph::fetch::{prepare, Stage};
+    let sim = start(SimConfig {
+        limit: 100,
+        fail_after: Some(6),
+        ..SimConfig::default()
+    });
+    let cache = tempfile::tempdir().unwrap();
+    // One 20-day chunk (480 sets): halved to 10, 5, then 2 and 3 days: 15 requests.
+    let r = range("2024-01-01", "2024-01-20");
+    let mut o = options(&sim, &[Scope::Receive], r);
+    o.settings.cache_dir = Some(cache.path().to_path_buf());
+    o.settings.concurrency = 1;
+    o.settings.retries = 0;
+    fetch(&o).unwrap_err();
+    assert_eq!(sim.counters.total(), 7, "6 answered, the 7th refused");
+
+    sim.set_fail_after(None);
+    sim.counters.reset();
+    let Stage::Requests(pending) = prepare(&o).unwrap() else {
+        panic!("part of the chunk is not cached");
+    };
+    assert_eq!(sim.counters.total(), 0, "the cache pass asks nothing");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fetched = runtime.block_on(pending.finish()).unwrap();
+    assert_eq!(
+        sim.counters.total(),
+        9,
+        "only what the first run did not get"
+    );
+    let want = expected(IP, Scope::Receive, r);
+    assert_eq!(points(&fetched.traffic, Scope::Receive), want.as_slice());
+    assert_eq!(fetched.summary.cached, 6);
+
+    // All cached: answered without the server (gone) and without a runtime.
+    drop(sim);
+    let Stage::Done(again) = prepare(&o).unwrap() else {
+        panic!("everything is cached");
+    };
+    assert_eq!(points(&again.traffic, Scope::Receive), want.as_slice());
+}
+
 #[test]
 fn csv_bodies_give_the_same_series_as_json() {
     let sim = start(SimConfig::default());

@@ -18,11 +18,13 @@
 //! - A target with a `fallback` whose raw data cannot be had gets the provider's own graph
 //!   (`fallback`); it has no CSV and no figures.
 //!
-//! - [`config`]: the TOML file; [`ranges`]: named ranges; [`summary`]: the summary files.
+//! - [`config`]: the TOML file; [`ranges`]: named ranges; [`summary`]: the summary files;
+//!   `pipeline`: which thread does what for a target, and why.
 
 pub mod config;
 pub(crate) mod fallback;
 pub(crate) mod outdir;
+mod pipeline;
 pub mod ranges;
 pub mod shard;
 pub mod summary;
@@ -259,8 +261,6 @@ struct Ctx {
     semaphore: Arc<tokio::sync::Semaphore>,
     /// `--jobs` threads that draw (targets and pools), and nothing else.
     draw_pool: rayon::ThreadPool,
-    /// [`writers`] permits: one is held while a target's files are written.
-    writing: Arc<tokio::sync::Semaphore>,
     /// The HTTP clients every target shares (one per set-up, built on the first request;
     /// none when the cache answers everything). They live and die with the run's runtime.
     clients: crate::http::Clients,
@@ -286,7 +286,7 @@ pub fn run(job: &ReportJob) -> Result<ReportOutcome, ReportError> {
         None => ctx.config.targets.len() + ctx.config.pools.len(),
     };
     let progress = Progress::new(job, total);
-    let gathered = run_targets(&ctx, &selected, &progress)?;
+    let gathered = pipeline::run_targets(&ctx, &selected, &progress)?;
     let http_clients = ctx.clients.len();
     let mut outcome = match job.shard {
         Some(shard) => finish_shard(&ctx, shard, gathered, &progress)?,
@@ -303,22 +303,6 @@ fn draw_pool(jobs: usize) -> Result<rayon::ThreadPool, ReportError> {
         .thread_name(|i| format!("draw-{i}"))
         .build()
         .map_err(|e| ReportError::Runtime(std::io::Error::other(e)))
-}
-
-/// Runs `f` on the draw pool and waits for it without blocking a worker; a panic in `f`
-/// goes on in the caller.
-async fn on_draw_pool<T: Send + 'static>(
-    pool: &rayon::ThreadPool,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    pool.spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.await.expect("the draw pool outlives the run") {
-        Ok(value) => value,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
 }
 
 /// The file stems of every target, then every pool, in config order.
@@ -365,20 +349,11 @@ fn prepare(job: &ReportJob) -> Result<(Arc<Ctx>, outdir::OutDir, Vec<usize>), Re
         job: job.clone(),
         semaphore: Arc::new(tokio::sync::Semaphore::new(job.fetch.concurrency.max(1))),
         draw_pool: draw_pool(job.jobs)?,
-        writing: Arc::new(tokio::sync::Semaphore::new(writers(job.jobs))),
         clients: crate::http::Clients::default(),
         pool_members,
         config,
     });
     Ok((ctx, out_dir, selected))
-}
-
-/// Targets whose files are written at once: as many as draw, and at least 4 so the
-/// waits on the disk overlap. Creating and renaming files in one directory takes its
-/// lock: many more writers than cores only spin on it (measured on 2 cores: 5% of an
-/// offline report's CPU with 24 writers).
-fn writers(jobs: usize) -> usize {
-    jobs.max(4)
 }
 
 /// The report's progress bar and notes (nothing when quiet; no bar when verbose).
@@ -431,69 +406,6 @@ struct Gathered {
     rows: Vec<Option<SummaryRow>>,
     kept: HashMap<usize, Traffic>,
     written: Vec<PathBuf>,
-}
-
-/// Fetches, draws and writes the `selected` targets, at most `--jobs` at once, saying on
-/// stderr which failed or fell back to the provider's picture.
-fn run_targets(
-    ctx: &Arc<Ctx>,
-    selected: &[usize],
-    progress: &Progress,
-) -> Result<Gathered, ReportError> {
-    let jobs = ctx.job.jobs.max(1);
-    // Targets in flight: `--jobs` drawing, and as many again each fetching and writing,
-    // so the drawing slots never wait for a fetch or a disk; and at least one a request
-    // `--concurrency` allows, so the requests never wait for targets. Memory stays a few
-    // targets'.
-    let in_flight = (jobs * 3).max(ctx.job.fetch.concurrency);
-    // Fetching (cache reads, parsing, checks) runs on the workers and drawing on the
-    // blocking pool: workers for every core `--jobs` can use, so neither side queues
-    // behind two threads on a large machine.
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores.min(jobs).max(2))
-        .enable_all()
-        .build()
-        .map_err(ReportError::Runtime)?;
-    let mut gathered = Gathered {
-        rows: vec![None; ctx.config.targets.len()],
-        kept: HashMap::new(),
-        written: Vec::new(),
-    };
-    runtime.block_on(async {
-        let mut running = tokio::task::JoinSet::new();
-        let mut next = 0;
-        loop {
-            while running.len() < in_flight && next < selected.len() {
-                running.spawn(target(ctx.clone(), selected[next]));
-                next += 1;
-            }
-            let Some(joined) = running.join_next().await else {
-                break;
-            };
-            let done = match joined {
-                Ok(done) => done,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(e) => panic!("a report task was cancelled: {e}"),
-            };
-            let name = &ctx.config.targets[done.index].name;
-            if let Some(why) = &done.note {
-                progress.note(format!(
-                    "target '{name}': using the provider's graph: {why}"
-                ));
-            }
-            if let (Some(e), RowStatus::Failed) = (&done.row.error, done.row.status) {
-                progress.note(format!("target '{name}' failed: {e}"));
-            }
-            if let Some(t) = done.traffic {
-                gathered.kept.insert(done.index, t);
-            }
-            gathered.written.extend(done.written);
-            gathered.rows[done.index] = Some(done.row);
-            progress.inc();
-        }
-    });
-    Ok(gathered)
 }
 
 /// A shard's end: its `shard.json` instead of the summary files, and no pools.
@@ -754,74 +666,6 @@ fn fetch_options(ctx: &Ctx, t: &TargetConfig, provider: RawProvider) -> FetchOpt
         ..job.fetch.clone()
     };
     o
-}
-
-/// Fetches, draws and writes one target; never fails (a failure is its row).
-async fn target(ctx: Arc<Ctx>, index: usize) -> Done {
-    let t = &ctx.config.targets[index];
-    let stem = ctx.stems[index].clone();
-    let fetched = match target_provider(&ctx, t) {
-        Ok(Some(provider)) => crate::fetch::fetch_async(&fetch_options(&ctx, t, provider))
-            .await
-            .map_err(|e| e.to_string()),
-        Ok(None) => Err("no base_url, only a fallback".to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let done = |row, traffic, written, note| Done {
-        index,
-        row,
-        traffic,
-        written,
-        note,
-    };
-    match fetched {
-        Ok(fetched) => {
-            let keep = ctx.pool_members.contains(&index);
-            // Drawn on the draw pool; written (the waits on the disk) elsewhere, so the
-            // drawing threads never wait on a disk.
-            let ctx2 = ctx.clone();
-            let (drawn, traffic) = on_draw_pool(&ctx.draw_pool, move || {
-                let t = &ctx2.config.targets[index];
-                let traffic = within(fetched.traffic, ctx2.plan.window);
-                let drawn = draw(&ctx2, &t.name, RowKind::Target, &stem, &traffic);
-                let ok = drawn.row.error.is_none();
-                (drawn, (keep && ok).then_some(traffic))
-            })
-            .await;
-            // A few writers at once: more only contend for the directory's lock.
-            let slot = ctx.writing.clone().acquire_owned().await;
-            let written = tokio::task::spawn_blocking(move || drawn.write()).await;
-            drop(slot);
-            match written {
-                Ok((row, written)) => {
-                    let traffic = traffic.filter(|_| row.error.is_none());
-                    done(row, traffic, written, None)
-                }
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            }
-        }
-        Err(fetch_error) => match &t.fallback {
-            None => done(
-                SummaryRow::failed(&t.name, RowKind::Target, fetch_error),
-                None,
-                Vec::new(),
-                None,
-            ),
-            Some(fb) => {
-                let (row, written) = fallback::write(
-                    &ctx.job.out_dir,
-                    &stem,
-                    t,
-                    fb,
-                    &ctx.plan_view(),
-                    &fetch_error,
-                )
-                .await;
-                let note = (row.status == RowStatus::Ok).then_some(fetch_error);
-                done(row, None, written, note)
-            }
-        },
-    }
 }
 
 impl Ctx {

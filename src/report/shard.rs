@@ -296,7 +296,6 @@ pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
         job: report_job,
         semaphore: Arc::new(tokio::sync::Semaphore::new(1)),
         draw_pool: super::draw_pool(std::thread::available_parallelism().map_or(2, |n| n.get()))?,
-        writing: Arc::new(tokio::sync::Semaphore::new(1)),
         clients: crate::http::Clients::default(),
         pool_members: members,
         config,

@@ -1,0 +1,278 @@
+//! How a report's targets move through the machine.
+//!
+//! Each target starts as one job on the draw pool (`--jobs` threads). There it is
+//! fetched as far as the cache answers ([`crate::fetch::prepare`], no async runtime),
+//! its figures computed and its graph and CSV drawn in memory; then its files go to a
+//! writer thread, which writes them (temporary, sync, rename) and hands the row to the
+//! collector (the thread that called [`run_targets`]). Only a target that needs the
+//! server, or the provider's picture, leaves for the async runtime, and comes back to the
+//! draw pool with its answers.
+//!
+//! Why:
+//! - A cached target costs about a millisecond of drawing, and every hand-off between
+//!   threads (a wake-up, a context switch, often a spin first) costs some tens of
+//!   microseconds. Fetching in an async task with a task per chunk, a oneshot to the draw
+//!   pool and back, a semaphore and a blocking-pool task per write made about eight of
+//!   them a target (measured: 7,000 futex and 8,000 sched_yield calls for 1,000 targets).
+//!   Now a cached target crosses three threads: draw, write, collect.
+//! - The writers are plain threads on a queue so the draw threads never wait on the disk
+//!   (an fsync is a few hundred microseconds of waiting); [`writers`] of them, so the
+//!   waits overlap without crowding the directory's lock.
+//! - Every stage runs under [`Lanes::guard`]: a panic anywhere reaches the collector,
+//!   which resumes it, so a bug fails the run instead of hanging it.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use super::{draw, RowKind, RowStatus, SummaryRow};
+use super::{fallback, fetch_options, target_provider, within, Ctx, Done, Gathered, Progress};
+use crate::fetch::{FetchError, Fetched, Stage};
+use crate::model::Traffic;
+
+/// What a stage hands the collector: a finished target, or the panic of a stage.
+type Outcome = std::thread::Result<Done>;
+
+/// A writer thread's job.
+type WriteJob = Box<dyn FnOnce() + Send>;
+
+/// Targets whose files are written at once: as many as draw, and at least 4 so the
+/// waits on the disk overlap. Creating and renaming files in one directory takes its
+/// lock: many more writers than cores only spin on it (measured on 2 cores: 5% of an
+/// offline report's CPU with 24 writers).
+pub(super) fn writers(jobs: usize) -> usize {
+    jobs.max(4)
+}
+
+/// Fetches, draws and writes the `selected` targets, saying on stderr which failed or
+/// fell back to the provider's picture.
+pub(super) fn run_targets(
+    ctx: &Arc<Ctx>,
+    selected: &[usize],
+    progress: &Progress,
+) -> Result<Gathered, super::ReportError> {
+    let jobs = ctx.job.jobs.max(1);
+    // Targets in flight: `--jobs` drawing, and as many again each fetching and writing,
+    // so the draw threads never wait for a fetch or a disk; and at least one a request
+    // `--concurrency` allows, so the requests never wait for targets. Memory stays a few
+    // targets'.
+    let in_flight = (jobs * 3).max(ctx.job.fetch.concurrency);
+    // Workers for every core `--jobs` can use: the runtime only waits on the network
+    // (and parses answers), so it idles in an offline report.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.min(jobs).max(2))
+        .enable_all()
+        .build()
+        .map_err(super::ReportError::Runtime)?;
+    let (done_tx, done_rx) = mpsc::channel::<Outcome>();
+    let (write_tx, write_rx) = mpsc::channel::<WriteJob>();
+    let write_rx = Arc::new(Mutex::new(write_rx));
+    let writer_threads: Vec<_> = (0..writers(jobs))
+        .map(|i| {
+            let rx = write_rx.clone();
+            std::thread::Builder::new()
+                .name(format!("write-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = rx.lock().expect("lock").recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .map_err(super::ReportError::Runtime)
+        })
+        .collect::<Result<_, _>>()?;
+    let lanes = Arc::new(Lanes {
+        ctx: ctx.clone(),
+        runtime: runtime.handle().clone(),
+        writers: write_tx,
+        done: done_tx,
+    });
+    let mut gathered = Gathered {
+        rows: vec![None; ctx.config.targets.len()],
+        kept: Default::default(),
+        written: Vec::new(),
+    };
+    let (mut next, mut running) = (0, 0);
+    loop {
+        while running < in_flight && next < selected.len() {
+            lanes.start(selected[next]);
+            next += 1;
+            running += 1;
+        }
+        if running == 0 {
+            break;
+        }
+        let done = match done_rx.recv().expect("a target's stage always reports") {
+            Ok(done) => done,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        running -= 1;
+        gather(ctx, &mut gathered, done, progress);
+    }
+    drop(lanes);
+    for thread in writer_threads {
+        let _ = thread.join();
+    }
+    Ok(gathered)
+}
+
+/// Keeps a finished target's row, files and (for a pool member) traffic, and says why it
+/// failed or fell back.
+fn gather(ctx: &Ctx, gathered: &mut Gathered, done: Done, progress: &Progress) {
+    let name = &ctx.config.targets[done.index].name;
+    if let Some(why) = &done.note {
+        progress.note(format!(
+            "target '{name}': using the provider's graph: {why}"
+        ));
+    }
+    if let (Some(e), RowStatus::Failed) = (&done.row.error, done.row.status) {
+        progress.note(format!("target '{name}' failed: {e}"));
+    }
+    if let Some(t) = done.traffic {
+        gathered.kept.insert(done.index, t);
+    }
+    gathered.written.extend(done.written);
+    gathered.rows[done.index] = Some(done.row);
+    progress.inc();
+}
+
+/// The ways between the stages of a target.
+struct Lanes {
+    ctx: Arc<Ctx>,
+    /// For fetches that need the server and for the provider's pictures.
+    runtime: tokio::runtime::Handle,
+    writers: mpsc::Sender<WriteJob>,
+    done: mpsc::Sender<Outcome>,
+}
+
+impl Lanes {
+    /// Runs a stage; its panic goes to the collector.
+    fn guard(&self, stage: impl FnOnce()) {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(stage)) {
+            let _ = self.done.send(Err(panic));
+        }
+    }
+
+    /// Runs `stage` on the draw pool.
+    fn on_draw_pool(self: &Arc<Self>, stage: impl FnOnce(&Arc<Lanes>) + Send + 'static) {
+        let lanes = self.clone();
+        self.ctx
+            .draw_pool
+            .spawn(move || lanes.guard(|| stage(&lanes)));
+    }
+
+    /// Runs `stage` on the async runtime.
+    fn on_runtime(self: &Arc<Self>, stage: impl std::future::Future<Output = ()> + Send + 'static) {
+        let task = self.runtime.spawn(stage);
+        let done = self.done.clone();
+        self.runtime.spawn(async move {
+            if let Err(e) = task.await {
+                if e.is_panic() {
+                    let _ = done.send(Err(e.into_panic()));
+                }
+            }
+        });
+    }
+
+    /// Starts target `index` on the draw pool: what the cache answers is read there, and
+    /// the rest asked for on the runtime.
+    fn start(self: &Arc<Self>, index: usize) {
+        self.on_draw_pool(move |lanes| {
+            let ctx = &lanes.ctx;
+            let t = &ctx.config.targets[index];
+            let stage = match target_provider(ctx, t) {
+                Ok(Some(provider)) => crate::fetch::prepare(&fetch_options(ctx, t, provider))
+                    .map_err(|e| e.to_string()),
+                Ok(None) => Err("no base_url, only a fallback".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match stage {
+                Ok(Stage::Done(fetched)) => lanes.draw(index, fetched),
+                Ok(Stage::Requests(pending)) => {
+                    let lanes2 = lanes.clone();
+                    lanes.on_runtime(async move {
+                        let fetched = pending.finish().await;
+                        lanes2.fetched(index, fetched);
+                    });
+                }
+                Err(why) => lanes.fetch_failed(index, why),
+            }
+        });
+    }
+
+    /// Takes a fetch that needed the server back to the draw pool.
+    fn fetched(self: &Arc<Self>, index: usize, fetched: Result<Fetched, FetchError>) {
+        match fetched {
+            Ok(fetched) => self.on_draw_pool(move |lanes| lanes.draw(index, fetched)),
+            Err(e) => self.fetch_failed(index, e.to_string()),
+        }
+    }
+
+    /// Computes the figures and draws (on a draw thread), then hands the files to a
+    /// writer.
+    fn draw(self: &Arc<Self>, index: usize, fetched: Fetched) {
+        let ctx = &self.ctx;
+        let t = &ctx.config.targets[index];
+        let traffic = within(fetched.traffic, ctx.plan.window);
+        let drawn = draw(ctx, &t.name, RowKind::Target, &ctx.stems[index], &traffic);
+        let keep = ctx.pool_members.contains(&index) && drawn.row.error.is_none();
+        let traffic: Option<Traffic> = keep.then_some(traffic);
+        let lanes = self.clone();
+        let job: WriteJob = Box::new(move || {
+            lanes.guard(|| {
+                let (row, written) = drawn.write();
+                let traffic = traffic.filter(|_| row.error.is_none());
+                lanes.finish(Done {
+                    index,
+                    row,
+                    traffic,
+                    written,
+                    note: None,
+                });
+            })
+        });
+        self.writers
+            .send(job)
+            .expect("the writers outlive the targets");
+    }
+
+    /// A target whose raw data could not be had: its provider's picture when it has a
+    /// fallback, else a failed row.
+    fn fetch_failed(self: &Arc<Self>, index: usize, why: String) {
+        let t = &self.ctx.config.targets[index];
+        if t.fallback.is_none() {
+            self.finish(Done {
+                index,
+                row: SummaryRow::failed(&t.name, RowKind::Target, why),
+                traffic: None,
+                written: Vec::new(),
+                note: None,
+            });
+            return;
+        }
+        let lanes = self.clone();
+        self.on_runtime(async move {
+            let ctx = &lanes.ctx;
+            let t = &ctx.config.targets[index];
+            let fb = t.fallback.as_ref().expect("checked above");
+            let stem = &ctx.stems[index];
+            let (row, written) =
+                fallback::write(&ctx.job.out_dir, stem, t, fb, &ctx.plan_view(), &why).await;
+            let note = (row.status == RowStatus::Ok).then_some(why);
+            lanes.finish(Done {
+                index,
+                row,
+                traffic: None,
+                written,
+                note,
+            });
+        });
+    }
+
+    /// Hands a finished target to the collector.
+    fn finish(&self, done: Done) {
+        let _ = self.done.send(Ok(done));
+    }
+}
