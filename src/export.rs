@@ -221,30 +221,28 @@ impl Exporter for CsvExporter {
         let mut w = csv::Writer::from_writer(Vec::with_capacity(table.times.len() * 48));
         w.write_record(table.headers(true))
             .expect("write to memory");
-        // Every cell is a date or a number: no quoting, one reused buffer a field.
-        let mut field = Vec::with_capacity(32);
+        let mut out = w.into_inner().expect("flush to memory");
+        // Every cell below is a date, a number or empty in a row of several fields: the
+        // csv crate would write each as it is (nothing to quote), so the rows are written
+        // straight into the buffer (a test holds them to the csv crate's bytes).
         let mut day = None;
         for (time, cells) in table.rows() {
-            field.clear();
-            push_iso(&mut field, time, &mut day);
-            w.write_field(&field).expect("write to memory");
+            push_iso(&mut out, time, &mut day);
             for (s, cell) in table.series.iter().zip(cells) {
-                field.clear();
+                out.push(b',');
                 if let Some(i) = sample(cell) {
-                    push_f64(&mut field, s.values()[i]);
+                    push_f64(&mut out, s.values()[i]);
                 }
-                w.write_field(&field).expect("write to memory");
             }
             for (s, cell) in table.series.iter().zip(cells) {
-                field.clear();
+                out.push(b',');
                 if let Some(c) = sample(cell).and_then(|i| s.count(i)) {
-                    field.extend_from_slice(itoa::Buffer::new().format(c).as_bytes());
+                    out.extend_from_slice(itoa::Buffer::new().format(c).as_bytes());
                 }
-                w.write_field(&field).expect("write to memory");
             }
-            w.write_record(None::<&[u8]>).expect("write to memory");
+            out.push(b'\n');
         }
-        w.into_inner().expect("flush to memory")
+        out
     }
 }
 
@@ -445,6 +443,52 @@ mod tests {
                 let want = iso(DateTime::from_timestamp(t, 0).unwrap());
                 proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), want);
             }
+        }
+
+        /// The rows written straight into the buffer are the bytes the csv crate writes
+        /// for the same fields: gaps, counts or none, any values.
+        #[test]
+        fn csv_rows_are_the_csv_crates_bytes(
+            sets in proptest::collection::vec(
+                proptest::collection::btree_map(
+                    0i64..300,
+                    (proptest::num::f64::ANY, proptest::option::of(0u64..100)),
+                    0..40,
+                ),
+                1..4,
+            ),
+        ) {
+            let series: Vec<Series> = sets
+                .iter()
+                .enumerate()
+                .map(|(n, set)| {
+                    let points = set.iter().map(|(&k, &(v, c))| Point {
+                        time: DateTime::from_timestamp(1_430_784_000 + k * 3600, 0).unwrap(),
+                        value: if v.is_finite() { v } else { k as f64 },
+                        count: c,
+                    });
+                    let scope = [Scope::Receive, Scope::Transmit, Scope::Total][n % 3];
+                    Series::new(scope, points.collect())
+                })
+                .collect();
+            let traffic = Traffic::new(series);
+            let table = Table::new(&traffic);
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(table.headers(true)).unwrap();
+            for (time, cells) in table.rows() {
+                let mut record = vec![iso(DateTime::from_timestamp(time, 0).unwrap())];
+                for (s, cell) in table.series.iter().zip(cells) {
+                    record.push(sample(cell).map_or(String::new(), |i| s.values()[i].to_string()));
+                }
+                for (s, cell) in table.series.iter().zip(cells) {
+                    let count = sample(cell).and_then(|i| s.count(i));
+                    record.push(count.map_or(String::new(), |c| c.to_string()));
+                }
+                w.write_record(&record).unwrap();
+            }
+            let want = String::from_utf8(w.into_inner().unwrap()).unwrap();
+            let got = String::from_utf8(CsvExporter.export(&traffic)).unwrap();
+            proptest::prop_assert_eq!(got, want);
         }
 
         /// The table's rows are the union of the series' times, each sample in its row,

@@ -52,10 +52,10 @@ pub(super) fn run_targets(
 ) -> Result<Gathered, super::ReportError> {
     let jobs = ctx.job.jobs.max(1);
     // Targets in flight: `--jobs` drawing, and as many again each fetching and writing,
-    // so the draw threads never wait for a fetch or a disk; and at least one a request
-    // `--concurrency` allows, so the requests never wait for targets. Memory stays a few
-    // targets'.
-    let in_flight = (jobs * 3).max(ctx.job.fetch.concurrency);
+    // so the draw threads never wait for a fetch or a disk; and one more a request
+    // `--concurrency` allows, so the requests never wait for targets that are drawing or
+    // writing. Memory stays a few targets'.
+    let in_flight = jobs * 3 + ctx.job.fetch.concurrency;
     // Workers for every core `--jobs` can use: the runtime only waits on the network
     // (and parses answers), so it idles in an offline report.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
