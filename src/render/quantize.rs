@@ -386,11 +386,192 @@ fn lossy(pixels: Pixels, base: &[Rgb]) -> (Vec<Rgb>, bool, Vec<u8>) {
 /// The exact palette of an RGBA frame with at most 256 colours (in order of first sight),
 /// its indices written to `out` as in [`quantize_rows`]; `None` when it has more.
 ///
+/// Most pixels of a chart equal the pixel above (87% at 500 points), so each row starts as
+/// a copy of the row above's indices and only the pixels that differ are visited: 64
+/// pixels are compared with the 64 above into one bit mask (16 at a time, [`differ16`]),
+/// with no per-pixel flag buffer in between, and its set bits walked. A visited pixel
+/// looks its colour up in [`ExactIds`], whose home slot answers inline. The palette is the
+/// frame's colours in order of first appearance whichever pixels are skipped (a colour's
+/// first pixel never equals the one above or to its left), so this gives exactly the
+/// indices and palette of the plain scan.
+fn exact_rgba(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option<Vec<Rgb>> {
+    let (px, _) = bytes.as_chunks::<4>();
+    let n = px.len();
+    if width == 0 || n % width != 0 {
+        return None;
+    }
+    let stride = lead + width;
+    let mut ids = ExactIds::new();
+    let word = |p: &[u8; 4]| u32::from_le_bytes(*p);
+    for (row, cur) in px.chunks_exact(width).enumerate() {
+        let start = row * stride + lead;
+        let (done, rest) = out.split_at_mut(start);
+        let out = &mut rest[..width];
+        let above = if row == 0 {
+            None
+        } else {
+            out.copy_from_slice(&done[start - stride..][..width]);
+            let above = &px[(row - 1) * width..row * width];
+            if cur == above {
+                continue;
+            }
+            Some(above)
+        };
+        // 64 pixels a mask: the loop below leaves (and the branch predictor misses) once
+        // a word with differences, not once every 16 pixels.
+        for at in (0..width).step_by(64) {
+            let len = (width - at).min(64);
+            let mut bits = match above {
+                None => u64::MAX >> (64 - len),
+                Some(above) if len == 64 => (0..4).fold(0u64, |m, q| {
+                    let at = at + 16 * q;
+                    m | u64::from(differ16(
+                        cur[at..at + 16].try_into().expect("16 pixels"),
+                        above[at..at + 16].try_into().expect("16 pixels"),
+                    )) << (16 * q)
+                }),
+                Some(above) => cur[at..at + len]
+                    .iter()
+                    .zip(&above[at..at + len])
+                    .enumerate()
+                    .fold(0, |m, (j, (a, b))| m | u64::from(a != b) << j),
+            };
+            while bits != 0 {
+                let x = at + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let p = word(&cur[x]);
+                // Every visited pixel looks its colour up: its home slot nearly always
+                // answers, a load with no branch to mispredict. (Testing for a pixel equal
+                // to its left neighbour first costs more: along a line's edge that test is
+                // a coin toss.) Only a colour not in its home slot, new or displaced,
+                // takes the slow path.
+                let rgb = p & 0x00ff_ffff;
+                let (home, mut index) = ids.home_slot(rgb);
+                if !home {
+                    index = ids.probe(rgb | 1 << 24)?;
+                }
+                out[x] = index;
+            }
+        }
+    }
+    Some(ids.palette())
+}
+
+/// Bit `j` set where pixel `j` of `cur` differs from pixel `j` of `above` (all four bytes
+/// compared).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn differ16(cur: &[[u8; 4]; 16], above: &[[u8; 4]; 16]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi32, _mm_loadu_si128, _mm_movemask_epi8, _mm_packs_epi16, _mm_packs_epi32,
+    };
+    // SAFETY: SSE2 is part of x86-64; every load is unaligned and reads 16 bytes inside
+    // the 64-byte arrays.
+    let equal = unsafe {
+        let eq = |q: usize| {
+            let a = _mm_loadu_si128(cur.as_ptr().add(4 * q).cast());
+            let b = _mm_loadu_si128(above.as_ptr().add(4 * q).cast());
+            _mm_cmpeq_epi32(a, b)
+        };
+        // Each 32-bit lane is all ones or all zeros, so the saturating packs keep it.
+        let low = _mm_packs_epi32(eq(0), eq(1));
+        let high = _mm_packs_epi32(eq(2), eq(3));
+        _mm_movemask_epi8(_mm_packs_epi16(low, high)) as u32
+    };
+    !equal & 0xffff
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn differ16(cur: &[[u8; 4]; 16], above: &[[u8; 4]; 16]) -> u32 {
+    let mut m = 0u32;
+    for j in 0..16 {
+        m |= u32::from(cur[j] != above[j]) << j;
+    }
+    m
+}
+
+/// The exact path's colour table: RGB (a pixel's bytes read little-endian, alpha cleared)
+/// to palette index, in order of first sight. Open addressing over 1 024 slots (8 KiB, so
+/// it stays in L1 beside the rows): with at most 257 colours ever inserted it is at most
+/// a quarter full, the colour's home slot nearly always holds it, and that test is inlined
+/// into the scan; probing and inserting are out of line.
+struct ExactIds {
+    /// `(key | 1 << 24, index)`; a zero key is an empty slot.
+    slots: Box<[(u32, u32); ExactIds::SLOTS]>,
+    /// Keys by index.
+    colors: Vec<u32>,
+}
+
+impl ExactIds {
+    const SLOTS: usize = 1024;
+
+    fn new() -> ExactIds {
+        ExactIds {
+            slots: Box::new([(0, 0); ExactIds::SLOTS]),
+            colors: Vec::with_capacity(257),
+        }
+    }
+
+    #[inline(always)]
+    fn home(key: u32) -> usize {
+        (key.wrapping_mul(0x9E37_79B1) >> 22) as usize
+    }
+
+    /// Whether `rgb` sits in its home slot, and its index if so (else a meaningless one).
+    #[inline(always)]
+    fn home_slot(&self, rgb: u32) -> (bool, u8) {
+        let key = rgb | 1 << 24;
+        let (k, id) = self.slots[Self::home(key)];
+        (k == key, id as u8)
+    }
+
+    /// The index of `key` (`rgb | 1 << 24`) when it is not in its home slot: the rest of
+    /// the probe sequence, or a new colour; `None` once the frame has more than 256.
+    #[cold]
+    #[inline(never)]
+    fn probe(&mut self, key: u32) -> Option<u8> {
+        let mut i = Self::home(key);
+        loop {
+            match self.slots[i] {
+                (0, _) => break,
+                (k, id) if k == key => return Some(id as u8),
+                _ => i = (i + 1) % Self::SLOTS,
+            }
+        }
+        let id = self.colors.len();
+        if id == 256 {
+            return None;
+        }
+        self.slots[i] = (key, id as u32);
+        self.colors.push(key);
+        Some(id as u8)
+    }
+
+    /// The colours by index.
+    fn palette(&self) -> Vec<Rgb> {
+        self.colors
+            .iter()
+            .map(|&k| [k as u8, (k >> 8) as u8, (k >> 16) as u8])
+            .collect()
+    }
+}
+
+#[cfg(test)]
+/// The first, simpler form of [`exact_rgba`], kept as its test oracle: the exact palette
+/// of an RGBA frame with at most 256 colours (in order of first sight), its indices
+/// written to `out`; `None` when it has more.
+///
 /// Most pixels of a chart equal the pixel above (87% at 500 points), so a row equal to the
 /// row above, or four pixels equal to the four above, copy their indices; a pixel that
 /// differs takes the index of its left neighbour when equal, and only the rest look the
 /// colour up.
-fn exact_rgba(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option<Vec<Rgb>> {
+fn exact_rgba_reference(
+    bytes: &[u8],
+    width: usize,
+    lead: usize,
+    out: &mut [u8],
+) -> Option<Vec<Rgb>> {
     let (px, _) = bytes.as_chunks::<4>();
     let n = px.len();
     if width == 0 || n % width != 0 {
@@ -452,6 +633,7 @@ fn exact_rgba(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option
 
 /// The 0/1 bytes of `block` as the bits of a mask (byte `j` is bit `j`): per eight bytes,
 /// one multiply gathers the flags into the top byte without carries (SSE2's movemask).
+#[cfg(test)]
 #[inline]
 fn flags(block: &[u8; 16]) -> u32 {
     let (half, _) = block.as_chunks::<8>();
@@ -563,6 +745,117 @@ mod tests {
         let b = quantize(Pixels::Rgba(&rgba(&many)), 64, &base);
         assert!(!b.exact);
         assert_eq!(a, b);
+    }
+
+    /// A chart-like RGBA frame from `seed`: a background, filled rectangles and row runs,
+    /// sloped lines of blended shades, scattered pixels from a pool of `colours` (over 256
+    /// makes some frames inexact) and, when `alphas`, pixels whose alpha alone differs.
+    fn chart_like(seed: u64, width: usize, height: usize, colours: u32, alphas: bool) -> Vec<u8> {
+        let mut state = seed | 1;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n.max(1)
+        };
+        let pool: Vec<[u8; 4]> = (0..colours.max(1))
+            .map(|i| {
+                [
+                    (i * 37) as u8,
+                    ((i * 11) >> 2) as u8,
+                    (i >> 8) as u8 * 90,
+                    255,
+                ]
+            })
+            .collect();
+        let mut px = vec![pool[0]; width * height];
+        for _ in 0..next(12) {
+            let c = pool[next(pool.len() as u64) as usize];
+            let (x0, y0) = (next(width as u64) as usize, next(height as u64) as usize);
+            let (x1, y1) = (x0 + next(40) as usize, y0 + next(12) as usize);
+            for y in y0..y1.min(height) {
+                for x in x0..x1.min(width) {
+                    px[y * width + x] = c;
+                }
+            }
+        }
+        for _ in 0..next(6) {
+            let base = pool[next(pool.len() as u64) as usize];
+            let (mut x, mut y) = (next(width as u64) as i64, next(height as u64) as i64);
+            for _ in 0..next(3 * width as u64) {
+                let shade = [
+                    base[0],
+                    base[1].wrapping_add((x % 4) as u8 * 16),
+                    base[2],
+                    255,
+                ];
+                if (0..width as i64).contains(&x) && (0..height as i64).contains(&y) {
+                    px[y as usize * width + x as usize] = shade;
+                }
+                x += 1;
+                y += next(3) as i64 - 1;
+            }
+        }
+        for _ in 0..next(width as u64 * height as u64 / 4) {
+            let i = next(px.len() as u64) as usize;
+            px[i] = pool[next(pool.len() as u64) as usize];
+            if alphas && next(4) == 0 {
+                px[i][3] = next(255) as u8;
+            }
+        }
+        px.concat()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        #[test]
+        fn exact_rgba_matches_the_plain_scan(
+            seed in proptest::prelude::any::<u64>(),
+            width in 1usize..200,
+            height in 1usize..24,
+            lead in 0usize..3,
+            colours in 1u32..400,
+            alphas in proptest::prelude::any::<bool>(),
+        ) {
+            let frame = chart_like(seed, width, height, colours, alphas);
+            let size = height * (lead + width);
+            let (mut got, mut want) = (vec![7u8; size], vec![7u8; size]);
+            let palette = exact_rgba(&frame, width, lead, &mut got);
+            let expected = exact_rgba_reference(&frame, width, lead, &mut want);
+            proptest::prop_assert_eq!(&palette, &expected);
+            if palette.is_some() {
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+    }
+
+    #[test]
+    fn exact_rgba_matches_the_plain_scan_on_drawn_graphs() {
+        // Whole graphs as the renderer draws them, light and dark, sparse and dense.
+        use crate::render::{sample_data, RenderOptions, Theme};
+        for (points, theme) in [(500, Theme::Light), (8_760, Theme::Dark)] {
+            let traffic = sample_data::hourly(&sample_data::Spec {
+                points,
+                ..sample_data::Spec::default()
+            });
+            let opts = RenderOptions {
+                theme,
+                title: Some("exact".into()),
+                ..RenderOptions::default()
+            };
+            let stats = crate::stats::compute(&traffic, &opts.stats);
+            let (pixmap, _) = crate::render::draw(&traffic, &stats, &opts).unwrap();
+            let (w, lead) = (pixmap.width() as usize, 1);
+            let size = pixmap.height() as usize * (lead + w);
+            let (mut got, mut want) = (vec![7u8; size], vec![7u8; size]);
+            let palette = exact_rgba(pixmap.data(), w, lead, &mut got);
+            assert!(palette.is_some());
+            assert_eq!(
+                palette,
+                exact_rgba_reference(pixmap.data(), w, lead, &mut want)
+            );
+            assert_eq!(got, want);
+        }
     }
 
     #[test]
