@@ -203,12 +203,35 @@ fn push_f64(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
         return;
     }
-    // Between 1e-5 and 1e16 ryu writes plain decimals with the same shortest digits.
-    if v.is_finite() && (1e-5..1e15).contains(&v.abs()) {
+    // Between 1e-5 and 1e15 ryu writes plain decimals with the same shortest digits, but
+    // where two shortest candidates are equally near (217.25 between 217.2 and 217.3) it
+    // may pick the other one. That tie needs the exact value to end one decimal digit
+    // after the shortest form's last, and the exact value has one fractional decimal
+    // digit per fractional bit: with more than 22 of them (the shortest form has at most
+    // 21 fractional digits here) there is no tie, and ryu's text is Display's.
+    if v.is_finite() && (1e-5..1e15).contains(&v.abs()) && fraction_bits(v) > 22 {
         out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
         return;
     }
     write!(out, "{v}").expect("write to memory");
+}
+
+/// Binary digits after the point in `v`'s exact value (0 for a whole number): the
+/// exact decimal expansion has as many digits after the point.
+fn fraction_bits(v: f64) -> u32 {
+    let bits = v.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, e) = if exp == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | 1 << 52, exp - 1075)
+    };
+    if mantissa == 0 {
+        return 0;
+    }
+    let lowest = e + mantissa.trailing_zeros() as i32;
+    lowest.min(0).unsigned_abs()
 }
 
 /// CSV for spreadsheets.
@@ -419,11 +442,47 @@ mod tests {
         }
     }
 
+    /// Values halfway between two shortest decimals: ryu and Display may round such a tie
+    /// differently, so they take Display's way.
+    #[test]
+    fn ties_between_two_shortest_forms_are_written_as_display_writes_them() {
+        // A real tie: ryu alone writes the other neighbour.
+        let tie: f64 = -803_943_735_769_217.3;
+        assert_ne!(ryu::Buffer::new().format_finite(tie), tie.to_string());
+        for v in [
+            -803_943_735_769_217.3,
+            803_943_735_769_217.25,
+            2.5e14 + 0.75,
+            1.125e14,
+        ] {
+            let mut out = Vec::new();
+            push_f64(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string(), "{v:e}");
+        }
+        assert_eq!(fraction_bits(217.25), 2);
+        assert_eq!(fraction_bits(4.0), 0);
+        assert_eq!(fraction_bits(0.1), 55);
+        assert_eq!(fraction_bits(f64::MIN_POSITIVE / 4.0), 1024);
+    }
+
     proptest::proptest! {
         #[test]
         fn any_number_is_written_as_display_writes_it(bits in proptest::num::u64::ANY) {
             let v = f64::from_bits(bits);
             proptest::prop_assume!(v.is_finite());
+            let mut out = Vec::new();
+            push_f64(&mut out, v);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+
+        /// Numbers with few bits after the point, where ties between two shortest
+        /// decimal forms live.
+        #[test]
+        fn short_fractions_are_written_as_display_writes_them(
+            n in -(1i64 << 53)..(1i64 << 53),
+            k in 0u32..30,
+        ) {
+            let v = n as f64 / f64::from(1u32 << k.min(31));
             let mut out = Vec::new();
             push_f64(&mut out, v);
             proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
