@@ -739,12 +739,12 @@ fn draw_run<DB: DrawingBackend>(
             .map_err(draw_err)
     };
     let spans = |color: RGBColor| -> Result<(), RenderError> {
-        for s in &run.spans {
-            let (x, top, bottom) = (s.x - base.0, s.top - base.1, s.bottom - base.1);
-            area.draw(&Rectangle::new([(x, top), (x, bottom)], color.filled()))
-                .map_err(draw_err)?;
-        }
-        Ok(())
+        area.draw(&Spans {
+            spans: &run.spans,
+            base,
+            style: color.filled(),
+        })
+        .map_err(draw_err)
     };
     match (p.mark, run.decimated) {
         (Mark::Line, false) => return stroke(&run.line, p.color),
@@ -763,6 +763,69 @@ fn draw_run<DB: DrawingBackend>(
     area.draw(&Polygon::new(poly, p.color.filled()))
         .map_err(draw_err)?;
     stroke(&run.mean, p.color)
+}
+
+/// A decimated run's column spans as one plotters element: each span is the filled
+/// one-pixel-wide [`Rectangle`] it used to be drawn as (the same points, mapped and clipped
+/// by the area, and the same `draw_rect` call on the backend, in the same order), but the
+/// area is entered once a run instead of once a column, and the style is made once (the
+/// per-rectangle plotters path was 6% of an 8 760-point graph).
+struct Spans<'a> {
+    spans: &'a [decimate::Span],
+    /// The area's base pixel: the spans are in backend pixels, the area's points are not.
+    base: (i32, i32),
+    style: ShapeStyle,
+}
+
+impl<'a> plotters::element::PointCollection<'a, (i32, i32)> for &'a Spans<'a> {
+    type Point = (i32, i32);
+    type IntoIter = SpanPoints<'a>;
+
+    fn point_iter(self) -> SpanPoints<'a> {
+        SpanPoints {
+            spans: self.spans.iter(),
+            base: self.base,
+            bottom: None,
+        }
+    }
+}
+
+/// Each span's top, then its bottom, relative to the area.
+struct SpanPoints<'a> {
+    spans: std::slice::Iter<'a, decimate::Span>,
+    base: (i32, i32),
+    /// The bottom of the span whose top came last.
+    bottom: Option<(i32, i32)>,
+}
+
+impl Iterator for SpanPoints<'_> {
+    type Item = (i32, i32);
+
+    fn next(&mut self) -> Option<(i32, i32)> {
+        if let Some(p) = self.bottom.take() {
+            return Some(p);
+        }
+        let s = self.spans.next()?;
+        let x = s.x - self.base.0;
+        self.bottom = Some((x, s.bottom - self.base.1));
+        Some((x, s.top - self.base.1))
+    }
+}
+
+impl<DB: DrawingBackend> plotters::element::Drawable<DB> for Spans<'_> {
+    /// Pairs of points as [`Rectangle`]'s `draw` takes them (corners ordered, no margin).
+    fn draw<I: Iterator<Item = (i32, i32)>>(
+        &self,
+        mut points: I,
+        backend: &mut DB,
+        _: (u32, u32),
+    ) -> Result<(), plotters_backend::DrawingErrorKind<DB::ErrorType>> {
+        while let (Some(a), Some(b)) = (points.next(), points.next()) {
+            let (a, b) = ((a.0.min(b.0), a.1.min(b.1)), (a.0.max(b.0), a.1.max(b.1)));
+            backend.draw_rect(a, b, &self.style, self.style.filled)?;
+        }
+        Ok(())
+    }
 }
 
 /// `a` blended toward `b` by `f` (0 = a, 1 = b).
@@ -1080,6 +1143,54 @@ fn draw_swatch<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-element [`Spans`] paints what one filled [`Rectangle`] per span did, on a
+    /// shifted sub-area with spans reaching past its edges (clipped the same way) and
+    /// reversed or one-row spans.
+    #[test]
+    fn spans_element_paints_what_rectangles_did() {
+        use crate::render::backend::SkiaBackend;
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: i32| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % m as u64) as i32
+        };
+        let spans: Vec<decimate::Span> = (0..400)
+            .map(|_| decimate::Span {
+                x: next(140) - 10,
+                top: next(100) - 20,
+                bottom: next(100) - 20,
+            })
+            .collect();
+        let color = RGBColor(0, 204, 0);
+        let paint = |one_element: bool| {
+            let mut pixmap = tiny_skia::Pixmap::new(120, 80).unwrap();
+            {
+                let root = SkiaBackend::new(&mut pixmap).into_drawing_area();
+                root.fill(&WHITE).unwrap();
+                let area = root.margin(7, 5, 11, 3);
+                let base = area.get_base_pixel();
+                if one_element {
+                    area.draw(&Spans {
+                        spans: &spans,
+                        base,
+                        style: color.filled(),
+                    })
+                    .unwrap();
+                } else {
+                    for s in &spans {
+                        let (x, top, bottom) = (s.x - base.0, s.top - base.1, s.bottom - base.1);
+                        area.draw(&Rectangle::new([(x, top), (x, bottom)], color.filled()))
+                            .unwrap();
+                    }
+                }
+            }
+            pixmap.data().to_vec()
+        };
+        assert_eq!(paint(true), paint(false));
+    }
 
     fn series(scope: Scope, label: &str) -> Series {
         let t = chrono::DateTime::from_timestamp(1_430_784_000, 0).unwrap();

@@ -271,6 +271,25 @@ fn starts(above: &[u64], left: &[u64], out: &mut Vec<u64>) {
     // Word `k` of a mask and the next (zero past the end): bits `p` with `p + 1` and
     // `p + 2` also set.
     let three = |a: u64, b: u64| a & (a >> 1 | b << 63) & (a >> 2 | b << 62);
+    // Over pairs of neighbouring words, then the last word alone: a `chain` of the
+    // trailing zero word kept the loop from vectorizing (2% of a 500-point graph).
+    debug_assert_eq!(above.len(), left.len());
+    out.clear();
+    out.extend(
+        above
+            .windows(2)
+            .zip(left.windows(2))
+            .map(|(a, c)| three(a[0], a[1]) | three(c[0], c[1])),
+    );
+    if let (Some(&a), Some(&c)) = (above.last(), left.last()) {
+        out.push(three(a, 0) | three(c, 0));
+    }
+}
+
+/// [`starts`] as first written: the oracle of its test.
+#[cfg(test)]
+fn starts_chained(above: &[u64], left: &[u64], out: &mut Vec<u64>) {
+    let three = |a: u64, b: u64| a & (a >> 1 | b << 63) & (a >> 2 | b << 62);
     fn pairs(m: &[u64]) -> impl Iterator<Item = (u64, u64)> + '_ {
         m.iter().copied().zip(m.iter().skip(1).copied().chain([0]))
     }
@@ -744,6 +763,30 @@ mod tests {
         roundtrip(&data, 40_000);
         roundtrip(&data, MAX_DIST);
         roundtrip(&data, MAX_DIST + 1);
+    }
+
+    proptest::proptest! {
+        /// The windowed [`starts`] equals the chained one on any masks (sparse, dense and
+        /// random words, lengths 0 to 70), into a reused buffer.
+        #[test]
+        fn starts_is_starts_chained(
+            words in proptest::collection::vec(
+                (proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>(), 0u8..3),
+                0..70,
+            )
+        ) {
+            let pick = |w: u64, k: u8| match k {
+                0 => w,
+                1 => w | w.rotate_left(1) | w.rotate_left(2),
+                _ => !0,
+            };
+            let above: Vec<u64> = words.iter().map(|&(a, _, k)| pick(a, k)).collect();
+            let left: Vec<u64> = words.iter().map(|&(_, b, k)| pick(b, 2 - k)).collect();
+            let (mut fast, mut slow) = (vec![7u64; 3], Vec::new());
+            starts(&above, &left, &mut fast);
+            starts_chained(&above, &left, &mut slow);
+            proptest::prop_assert_eq!(fast, slow);
+        }
     }
 
     proptest::proptest! {

@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use ab_glyph::{Font, FontRef, GlyphId, PxScale, ScaleFont};
@@ -41,7 +42,45 @@ struct Key {
 }
 
 thread_local! {
-    static CACHE: RefCell<HashMap<Key, Option<Bitmap>>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<Key, Option<Bitmap>, BuildHasherDefault<KeyHasher>>> =
+        RefCell::new(HashMap::default());
+}
+
+/// A multiply-rotate hash of the few small integers of a [`Key`] (the scheme of rustc's
+/// FxHasher): the cache is looked up once per glyph drawn, and SipHash, built to resist
+/// chosen keys that a font's glyph ids and sizes cannot be, cost more than the lookup.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    #[inline]
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.add(u64::from(v));
+    }
+
+    fn write_u16(&mut self, v: u16) {
+        self.add(u64::from(v));
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.add(u64::from(v));
+    }
 }
 
 /// Vertical metrics of a size, in pixels (descent is negative).
