@@ -47,6 +47,40 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     })
 }
 
+/// [`write_output`], except that a file which already holds exactly `bytes` is left as it
+/// is: a report run again over unchanged data rewrites nothing, so modification times
+/// stay (backups, rsync and web caches see no change) and nothing waits on the disk.
+/// The file kept is synced first (at no cost when its data is already on disk), so it is
+/// as durable as a written one. Returns whether the file was written.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, OutputError> {
+    if path.as_os_str() != "-" && holds(path, bytes) {
+        return Ok(false);
+    }
+    write_output(path, bytes).map(|()| true)
+}
+
+/// Whether `path` is a regular file holding exactly `bytes`, synced to disk.
+fn holds(path: &Path, bytes: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    match file.metadata() {
+        Ok(m) if m.is_file() && m.len() == bytes.len() as u64 => {}
+        _ => return false,
+    }
+    let mut held = Vec::with_capacity(bytes.len());
+    // One byte more than expected shows a file that grew since its size was read.
+    let read = file
+        .take(bytes.len() as u64 + 1)
+        .read_to_end(&mut held)
+        .is_ok();
+    read && held == bytes && {
+        // `take` consumed the handle: open again to sync (cheap when nothing is dirty).
+        std::fs::File::open(path).and_then(|f| f.sync_all()).is_ok()
+    }
+}
+
 /// Checks, before any work is done, that `path` can be written: its directory exists and is
 /// a directory. `-` is stdout, refused for a binary output (a PNG) when stdout is a
 /// terminal, where the bytes would only garble the screen.
@@ -203,6 +237,36 @@ mod tests {
         write_output(&p, b"x").unwrap();
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unchanged_file_is_left_alone_and_a_changed_one_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("g.csv");
+        assert!(
+            write_if_changed(&p, b"a,b\n1,2\n").unwrap(),
+            "a new file is written"
+        );
+        let inode = |p: &Path| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(p).unwrap().ino()
+        };
+        let first = inode(&p);
+        assert!(
+            !write_if_changed(&p, b"a,b\n1,2\n").unwrap(),
+            "same bytes: left alone"
+        );
+        assert_eq!(inode(&p), first, "not replaced");
+        // Same length, other bytes; then another length: both replace the file.
+        assert!(write_if_changed(&p, b"a,b\n1,3\n").unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"a,b\n1,3\n");
+        assert!(write_if_changed(&p, b"a,b\n").unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"a,b\n");
+        // A directory of the same name is not "the same file": the write fails as usual.
+        let d = dir.path().join("d.csv");
+        std::fs::create_dir(&d).unwrap();
+        assert!(write_if_changed(&d, b"").is_err());
     }
 
     #[test]

@@ -592,6 +592,57 @@ fn rerun_removes_the_files_the_new_summary_does_not_list() {
     );
 }
 
+/// A re-run over the same data rewrites no graph or CSV (same inode, same bytes: backups
+/// and rsync see no change); a target whose data changed gets new files.
+#[cfg(unix)]
+#[test]
+fn rerun_rewrites_only_the_files_that_changed() {
+    use std::os::unix::fs::MetadataExt;
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let out = work.path().join("out");
+    let inodes = |names: &[&str]| -> Vec<u64> {
+        names
+            .iter()
+            .map(|n| std::fs::metadata(out.join(n)).unwrap().ino())
+            .collect()
+    };
+    let files = ["a.csv", "a.png", "b.csv", "b.png"];
+    let config = small_config(
+        work.path(),
+        &sim.base_url(),
+        &[("a", "srv-1"), ("b", "srv-2")],
+    );
+    report::run(&ReportJob::new(&config, &out)).unwrap();
+    let first = inodes(&files);
+    let bytes: Vec<Vec<u8>> = files
+        .iter()
+        .map(|n| std::fs::read(out.join(n)).unwrap())
+        .collect();
+
+    report::run(&ReportJob::new(&config, &out)).unwrap();
+    assert_eq!(inodes(&files), first, "unchanged files are left in place");
+
+    // b now reads another server: its graph and CSV change, a's do not.
+    let config = small_config(
+        work.path(),
+        &sim.base_url(),
+        &[("a", "srv-1"), ("b", "srv-7")],
+    );
+    report::run(&ReportJob::new(&config, &out)).unwrap();
+    let third = inodes(&files);
+    assert_eq!(third[..2], first[..2], "a's files untouched");
+    for i in 2..4 {
+        assert_ne!(third[i], first[i], "{} replaced", files[i]);
+        assert_ne!(
+            std::fs::read(out.join(files[i])).unwrap(),
+            bytes[i],
+            "{}",
+            files[i]
+        );
+    }
+}
+
 /// A non-empty directory that is not a previous report's is refused before any request,
 /// in one line naming it, a file in it and what to do; nothing is written there.
 #[test]

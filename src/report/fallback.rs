@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::model::Period;
-use crate::output::write_output;
+use crate::output::write_if_changed;
 use crate::provider::cloudwatch::CloudWatchConfig;
 use crate::provider::request::ProviderRequest;
 use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
@@ -102,7 +102,7 @@ pub async fn write(
     };
     let name = format!("{stem}.png");
     let path = out_dir.join(&name);
-    if let Err(e) = write_output(&path, &image.png) {
+    if let Err(e) = write_if_changed(&path, &image.png) {
         return failed(e.to_string());
     }
     let mut row = SummaryRow::failed(&target.name, RowKind::Target, String::new());

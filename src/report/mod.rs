@@ -40,7 +40,7 @@ use crate::export::{CsvExporter, Exporter};
 use crate::fetch::{CloudWatchRaw, RawProvider, SoftLayerRaw};
 use crate::fetch::{FetchOptions, FetchSettings};
 use crate::model::{Method, Origin, Period, Scope, Series, Traffic};
-use crate::output::{write_output, OutputError};
+use crate::output::{write_if_changed, OutputError};
 use crate::provider::cloudwatch::CloudWatchConfig;
 use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
 use crate::provider::ProviderError;
@@ -545,7 +545,7 @@ fn finish(
     ];
     for (name, bytes) in files {
         let path = out.join(name);
-        write_output(&path, &bytes())?;
+        write_if_changed(&path, &bytes())?;
         written.push(path);
     }
     Ok(ReportOutcome {
@@ -709,12 +709,13 @@ struct Drawn {
 }
 
 impl Drawn {
-    /// Writes the files (each atomically: temporary, sync, rename); the row fails if one
-    /// cannot be written. Returns the row and the paths written.
+    /// Writes the files (each atomically: temporary, sync, rename; one that already holds
+    /// these bytes is left as it is); the row fails if one cannot be written. Returns the
+    /// row and the paths of its files.
     fn write(mut self) -> (SummaryRow, Vec<PathBuf>) {
         let mut written = Vec::with_capacity(self.files.len());
         for (path, bytes) in &self.files {
-            if let Err(e) = write_output(path, bytes) {
+            if let Err(e) = write_if_changed(path, bytes) {
                 let row = SummaryRow::failed(&self.row.name, self.row.kind, e.to_string());
                 return (row, Vec::new());
             }

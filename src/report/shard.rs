@@ -26,7 +26,7 @@ use super::config::{Config, SourceName};
 use super::summary::{RowKind, RowStatus, Summary, SummaryRow};
 use super::{Ctx, Plan, ReportError, ReportJob, ReportOutcome};
 use crate::model::{Method, Origin, Period, Traffic};
-use crate::output::write_output;
+use crate::output::write_if_changed;
 
 /// The name of a shard's summary in its directory.
 pub const SUMMARY: &str = "shard.json";
@@ -244,7 +244,7 @@ pub(super) fn write_summary(
     let mut bytes = serde_json::to_vec_pretty(&file).expect("shard summary serialises");
     bytes.push(b'\n');
     let path = ctx.job.out_dir.join(SUMMARY);
-    write_output(&path, &bytes)?;
+    write_if_changed(&path, &bytes)?;
     let summary = ctx.summary(rows.into_iter().map(|(_, r)| r).collect());
     Ok((summary, path))
 }
@@ -459,7 +459,7 @@ fn copy_row_files(
         if from != to {
             let bytes = std::fs::read(&from)
                 .map_err(|e| ReportError::Merge(format!("cannot read {}: {e}", from.display())))?;
-            write_output(&to, &bytes)?;
+            write_if_changed(&to, &bytes)?;
         }
         written.push(to);
     }
