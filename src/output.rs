@@ -71,14 +71,12 @@ fn holds(path: &Path, bytes: &[u8]) -> bool {
     }
     let mut held = Vec::with_capacity(bytes.len());
     // One byte more than expected shows a file that grew since its size was read.
-    let read = file
+    let read = (&file)
         .take(bytes.len() as u64 + 1)
         .read_to_end(&mut held)
         .is_ok();
-    read && held == bytes && {
-        // `take` consumed the handle: open again to sync (cheap when nothing is dirty).
-        std::fs::File::open(path).and_then(|f| f.sync_all()).is_ok()
-    }
+    // Synced (cheap when nothing is dirty): as durable as a file written now.
+    read && held == bytes && file.sync_all().is_ok()
 }
 
 /// Checks, before any work is done, that `path` can be written: its directory exists and is
