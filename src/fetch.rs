@@ -1167,7 +1167,9 @@ impl Shared {
         let jobs = plan
             .iter()
             .enumerate()
-            .map(|(index, chunk)| ChunkWalk::new(index, chunk.clone()))
+            .map(|(index, chunk)| {
+                ChunkWalk::new(index, chunk.clone(), &streams[chunk.stream].scopes)
+            })
             .collect();
         Shared {
             client,
@@ -1247,12 +1249,13 @@ struct ChunkWalk {
 }
 
 impl ChunkWalk {
-    fn new(index: usize, chunk: ChunkId) -> ChunkWalk {
+    /// A walk of `chunk` (the `index`th planned), with no points yet for its `scopes`.
+    fn new(index: usize, chunk: ChunkId, scopes: &[Scope]) -> ChunkWalk {
         let pending = VecDeque::from([chunk.range]);
         ChunkWalk {
             index,
             chunk,
-            scoped: Vec::new(),
+            scoped: scopes.iter().map(|&s| (s, Vec::new())).collect(),
             pending,
         }
     }
@@ -1260,10 +1263,6 @@ impl ChunkWalk {
     /// The next range to answer, started at its IP's known minimum date; ranges wholly
     /// before it are done without asking. `None` when the chunk is complete.
     fn next(&mut self, shared: &Shared) -> Option<ChunkId> {
-        if self.scoped.is_empty() {
-            let stream = &shared.streams[self.chunk.stream];
-            self.scoped = stream.scopes.iter().map(|&s| (s, Vec::new())).collect();
-        }
         let ip = &shared.streams[self.chunk.stream].ip;
         while let Some(range) = self.pending.pop_front() {
             let known_min = shared.min_dates.lock().expect("lock").get(ip).copied();
