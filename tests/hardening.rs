@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use trafficgraph::provider::sim::ProviderSimConfig;
 use trafficgraph::secret::Secret;
@@ -422,6 +422,19 @@ fn fetch_cmd(dir: &Path, base: &str, out: &str) -> Command {
     c
 }
 
+/// Waits until the simulator has received no request for 200 ms: what a killed client
+/// sent has then been counted.
+fn settle(counters: &trafficgraph::sim::Counters) {
+    let mut last = (counters.total(), Instant::now());
+    while last.1.elapsed() < Duration::from_millis(200) {
+        std::thread::sleep(Duration::from_millis(20));
+        let total = counters.total();
+        if total != last.0 {
+            last = (total, Instant::now());
+        }
+    }
+}
+
 #[test]
 fn a_fetch_killed_anywhere_resumes_to_the_same_bytes() {
     let sim = sim::spawn(SimConfig {
@@ -453,6 +466,9 @@ fn a_fetch_killed_anywhere_resumes_to_the_same_bytes() {
         if let Ok(partial) = std::fs::read(dir.path().join("out.csv")) {
             assert_eq!(partial, expected, "kill {i}: a partial output");
         }
+        // A request the killed run sent may reach the simulator only now: counted
+        // before the re-run starts, not as one of the re-run's.
+        settle(&sim.counters);
         // Answers in the cache (a temporary the kill interrupted is not one).
         let cached = files_under(&dir.path().join("cache"))
             .iter()

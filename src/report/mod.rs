@@ -40,7 +40,7 @@ use crate::export::{CsvExporter, Exporter};
 use crate::fetch::{CloudWatchRaw, RawProvider, SoftLayerRaw};
 use crate::fetch::{FetchOptions, FetchSettings};
 use crate::model::{Method, Origin, Period, Scope, Series, Traffic};
-use crate::output::{write_if_changed, OutputError};
+use crate::output::{write_if_changed, write_output, OutputError};
 use crate::provider::cloudwatch::CloudWatchConfig;
 use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
 use crate::provider::ProviderError;
@@ -548,6 +548,8 @@ fn finish(
         write_if_changed(&path, &bytes())?;
         written.push(path);
     }
+    // Every file's data was synced before its rename; this puts the names on disk.
+    crate::output::sync_dir(out)?;
     Ok(ReportOutcome {
         summary,
         written,
@@ -698,30 +700,49 @@ fn draw_and_write(
     stem: &str,
     traffic: &Traffic,
 ) -> (SummaryRow, Vec<PathBuf>) {
-    draw(ctx, name, kind, stem, traffic).write()
+    let mut drawn = draw(ctx, name, kind, stem, traffic);
+    drawn.keep_unchanged();
+    drawn.write()
 }
 
 /// A row with the files that back it, drawn but not yet written.
 struct Drawn {
     row: SummaryRow,
-    /// Each file's path and bytes (none for a failed row).
-    files: Vec<(PathBuf, Vec<u8>)>,
+    /// Each file's path and bytes (none for a failed row); no bytes for a file found to
+    /// hold them already ([`Drawn::keep_unchanged`]).
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
 }
 
 impl Drawn {
-    /// Writes the files (each atomically: temporary, sync, rename; one that already holds
-    /// these bytes is left as it is); the row fails if one cannot be written. Returns the
-    /// row and the paths of its files.
+    /// Leaves out the files that already hold their bytes (a re-run over unchanged data):
+    /// they are neither written nor synced again. Returns whether any is left to write.
+    fn keep_unchanged(&mut self) -> bool {
+        let mut left = false;
+        for (path, bytes) in &mut self.files {
+            if bytes
+                .as_ref()
+                .is_some_and(|b| crate::output::holds(path, b))
+            {
+                *bytes = None;
+            }
+            left |= bytes.is_some();
+        }
+        left
+    }
+
+    /// Writes the files (each atomically: temporary, sync, rename); the row fails if one
+    /// cannot be written. Returns the row and the paths of all its files.
     fn write(mut self) -> (SummaryRow, Vec<PathBuf>) {
         let mut written = Vec::with_capacity(self.files.len());
-        for (path, bytes) in &self.files {
-            if let Err(e) = write_if_changed(path, bytes) {
-                let row = SummaryRow::failed(&self.row.name, self.row.kind, e.to_string());
-                return (row, Vec::new());
+        for (path, bytes) in self.files.drain(..) {
+            if let Some(bytes) = bytes {
+                if let Err(e) = write_output(&path, &bytes) {
+                    let row = SummaryRow::failed(&self.row.name, self.row.kind, e.to_string());
+                    return (row, Vec::new());
+                }
             }
-            written.push(path.clone());
+            written.push(path);
         }
-        self.files.clear();
         (self.row, written)
     }
 }
@@ -749,8 +770,8 @@ fn draw(ctx: &Ctx, name: &str, kind: RowKind, stem: &str, traffic: &Traffic) -> 
     let (png_name, csv_name) = (format!("{stem}.png"), format!("{stem}.csv"));
     let out = &ctx.job.out_dir;
     let files = vec![
-        (out.join(&csv_name), CsvExporter.export(traffic)),
-        (out.join(&png_name), png),
+        (out.join(&csv_name), Some(CsvExporter.export(traffic))),
+        (out.join(&png_name), Some(png)),
     ];
     let mut row = SummaryRow::from_stats(name, kind, &stats, plan.range, traffic.step_seconds());
     row.png = Some(png_name);

@@ -21,6 +21,7 @@
 //! - Every stage runs under [`Lanes::guard`]: a panic anywhere reaches the collector,
 //!   which resumes it, so a bug fails the run instead of hanging it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -88,27 +89,25 @@ pub(super) fn run_targets(
         runtime: runtime.handle().clone(),
         writers: write_tx,
         done: done_tx,
+        selected: selected.to_vec(),
+        next: AtomicUsize::new(0),
     });
     let mut gathered = Gathered {
         rows: vec![None; ctx.config.targets.len()],
         kept: Default::default(),
         written: Vec::new(),
     };
-    let (mut next, mut running) = (0, 0);
-    loop {
-        while running < in_flight && next < selected.len() {
-            lanes.start(selected[next]);
-            next += 1;
-            running += 1;
-        }
-        if running == 0 {
-            break;
-        }
+    // The first targets; then each finished target starts the next where it finished.
+    for _ in 0..in_flight.min(selected.len()) {
+        lanes.start_next();
+    }
+    let mut left = selected.len();
+    while left > 0 {
         let done = match done_rx.recv().expect("a target's stage always reports") {
             Ok(done) => done,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        running -= 1;
+        left -= 1;
         gather(ctx, &mut gathered, done, progress);
     }
     drop(lanes);
@@ -145,6 +144,9 @@ struct Lanes {
     runtime: tokio::runtime::Handle,
     writers: mpsc::Sender<WriteJob>,
     done: mpsc::Sender<Outcome>,
+    /// The targets to run, and the index in it of the next to start.
+    selected: Vec<usize>,
+    next: AtomicUsize,
 }
 
 impl Lanes {
@@ -216,23 +218,27 @@ impl Lanes {
         let ctx = &self.ctx;
         let t = &ctx.config.targets[index];
         let traffic = within(fetched.traffic, ctx.plan.window);
-        let drawn = draw(ctx, &t.name, RowKind::Target, &ctx.stems[index], &traffic);
+        let mut drawn = draw(ctx, &t.name, RowKind::Target, &ctx.stems[index], &traffic);
         let keep = ctx.pool_members.contains(&index) && drawn.row.error.is_none();
         let traffic: Option<Traffic> = keep.then_some(traffic);
+        let to_write = drawn.keep_unchanged();
+        let finish = move |lanes: &Arc<Lanes>, drawn: super::Drawn| {
+            let (row, written) = drawn.write();
+            let traffic = traffic.filter(|_| row.error.is_none());
+            lanes.finish(Done {
+                index,
+                row,
+                traffic,
+                written,
+                note: None,
+            });
+        };
+        if !to_write {
+            // Nothing waits on the disk: no hand-off.
+            return finish(self, drawn);
+        }
         let lanes = self.clone();
-        let job: WriteJob = Box::new(move || {
-            lanes.guard(|| {
-                let (row, written) = drawn.write();
-                let traffic = traffic.filter(|_| row.error.is_none());
-                lanes.finish(Done {
-                    index,
-                    row,
-                    traffic,
-                    written,
-                    note: None,
-                });
-            })
-        });
+        let job: WriteJob = Box::new(move || lanes.guard(|| finish(&lanes, drawn)));
         self.writers
             .send(job)
             .expect("the writers outlive the targets");
@@ -271,8 +277,17 @@ impl Lanes {
         });
     }
 
-    /// Hands a finished target to the collector.
-    fn finish(&self, done: Done) {
+    /// Starts the next target, if one is left.
+    fn start_next(self: &Arc<Self>) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Some(&index) = self.selected.get(i) {
+            self.start(index);
+        }
+    }
+
+    /// Hands a finished target to the collector and starts the next in its place.
+    fn finish(self: &Arc<Self>, done: Done) {
         let _ = self.done.send(Ok(done));
+        self.start_next();
     }
 }

@@ -245,6 +245,8 @@ pub(super) fn write_summary(
     bytes.push(b'\n');
     let path = ctx.job.out_dir.join(SUMMARY);
     write_if_changed(&path, &bytes)?;
+    // Every file's data was synced before its rename; this puts the names on disk.
+    crate::output::sync_dir(&ctx.job.out_dir)?;
     let summary = ctx.summary(rows.into_iter().map(|(_, r)| r).collect());
     Ok((summary, path))
 }
