@@ -1,7 +1,7 @@
 //! FNV-1a (64-bit): a small, stable, well-known hash, the same on every machine, build and
 //! version. It names nothing secret and protects against nothing malicious; it is used
 //! where a value must never change: a report shard's share of the targets and the
-//! checksum of a compact cache entry.
+//! checksum of the first compact cache format (still read).
 
 /// FNV-1a 64 of `bytes`.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {

@@ -406,11 +406,16 @@ pub fn time_of(t: i64) -> DateTime<Utc> {
 impl Series {
     /// A series of `points` in any order ([`Series::normalize`]d).
     pub fn new(scope: Scope, points: Vec<Point>) -> Series {
-        let mut s = Series::empty(scope);
-        s.reserve(points.len());
-        s.extend(points);
-        s.normalize();
-        s
+        // Columns first, then one pass of [`Series::normalize`] (not `push`'s running
+        // figures, which it would compute again).
+        let times = points.iter().map(|p| secs(&p.time)).collect();
+        let values = points.iter().map(|p| p.value).collect();
+        let counts = if points.iter().any(|p| p.count.is_some()) {
+            points.iter().map(|p| p.count).collect()
+        } else {
+            Vec::new()
+        };
+        Series::from_columns(scope, times, values, counts)
     }
 
     /// A series without samples.
