@@ -84,18 +84,31 @@ pub fn holds(path: &Path, bytes: &[u8]) -> bool {
 
 /// Syncs directory `dir`, so the names renamed into it are on disk: called once when a
 /// run has written all of its files (each file's data was synced before its rename).
+/// A file system that cannot sync a directory (EINVAL, as some network ones answer) has
+/// nothing more to do; elsewhere than Unix a directory is not opened to be synced.
 pub fn sync_dir(dir: &Path) -> Result<(), OutputError> {
     let dir = if dir.as_os_str().is_empty() {
         Path::new(".")
     } else {
         dir
     };
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| OutputError {
+    if !cfg!(unix) {
+        return Ok(());
+    }
+    match std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(())
+        }
+        r => r.map_err(|source| OutputError {
             path: dir.to_path_buf(),
             source,
-        })
+        }),
+    }
 }
 
 /// Checks, before any work is done, that `path` can be written: its directory exists and is
@@ -234,6 +247,16 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_is_synced_and_a_missing_one_named() {
+        let dir = tempfile::tempdir().unwrap();
+        sync_dir(dir.path()).unwrap();
+        let gone = dir.path().join("gone");
+        let e = sync_dir(&gone).unwrap_err();
+        assert_eq!(e.path, gone);
+        assert_eq!(e.source.kind(), std::io::ErrorKind::NotFound);
+    }
 
     #[test]
     fn writes_atomically_and_leaves_no_temporary() {
