@@ -934,19 +934,35 @@ mod tests {
         }
     }
 
-    /// Entries of the first compact format, with an FNV-1a 64 checksum, are still read;
-    /// a damaged one is refused as a damaged new one is.
-    #[test]
-    fn first_format_entries_are_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path());
+    /// A cache in `dir` holding two days of hourly data: the cache, the entry's key,
+    /// answer and file.
+    fn two_days_cached(dir: &Path) -> (Cache, CacheKey, Answer, PathBuf) {
+        let cache = Cache::new(dir);
         let k = key("10.0.0.1");
         let answer = Answer::Data {
             points: hourly(2),
             dropped: 0,
         };
         cache.put(&k, &answer).unwrap();
-        let path = k.path(dir.path());
+        let path = k.path(dir);
+        (cache, k, answer, path)
+    }
+
+    /// Writes `bytes` as the entry of `k` and asserts that it is refused, saying `why`.
+    fn assert_refused(cache: &Cache, k: &CacheKey, path: &Path, bytes: &[u8], why: &str) {
+        std::fs::write(path, bytes).unwrap();
+        match cache.get(k, false) {
+            Lookup::Invalid(e) => assert!(e.to_string().contains(why), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Entries of the first compact format, with an FNV-1a 64 checksum, are still read;
+    /// a damaged one is refused as a damaged new one is.
+    #[test]
+    fn first_format_entries_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, k, answer, path) = two_days_cached(dir.path());
         let new = std::fs::read(&path).unwrap();
         assert_eq!(new[4], FORMAT);
         let mut old = new[..new.len() - 4].to_vec();
@@ -957,42 +973,23 @@ mod tests {
         assert_eq!(cache.get(&k, false), Lookup::Hit(answer));
         let at = old.len() - 20;
         old[at] ^= 0x10;
-        std::fs::write(&path, &old).unwrap();
-        match cache.get(&k, false) {
-            Lookup::Invalid(why) => assert!(why.to_string().contains("checksum"), "{why}"),
-            other => panic!("{other:?}"),
-        }
+        assert_refused(&cache, &k, &path, &old, "checksum");
     }
 
     #[test]
     fn damaged_compact_entries_are_refused_not_used() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path());
-        let k = key("10.0.0.1");
-        let answer = Answer::Data {
-            points: hourly(2),
-            dropped: 0,
-        };
-        cache.put(&k, &answer).unwrap();
-        let path = k.path(dir.path());
+        let (cache, k, _, path) = two_days_cached(dir.path());
         let good = std::fs::read(&path).unwrap();
         let mut flipped = good.clone();
         let at = good.len() - 20;
         flipped[at] ^= 0x10;
-        std::fs::write(&path, &flipped).unwrap();
-        match cache.get(&k, false) {
-            Lookup::Invalid(why) => assert!(why.to_string().contains("checksum"), "{why}"),
-            other => panic!("{other:?}"),
-        }
+        assert_refused(&cache, &k, &path, &flipped, "checksum");
         std::fs::write(&path, &good[..good.len() / 2]).unwrap();
         assert!(matches!(cache.get(&k, false), Lookup::Invalid(_)));
         let mut newer = good.clone();
         newer[4] = 9;
-        std::fs::write(&path, &newer).unwrap();
-        match cache.get(&k, false) {
-            Lookup::Invalid(why) => assert!(why.to_string().contains("version 9"), "{why}"),
-            other => panic!("{other:?}"),
-        }
+        assert_refused(&cache, &k, &path, &newer, "version 9");
         let all = cache.verify_all().unwrap();
         assert_eq!(all.len(), 1);
         assert!(all[0].1.is_err());
