@@ -33,14 +33,18 @@ if command -v perf >/dev/null; then
   perf stat -e task-clock -r 3 \
     --pre "sh -c 'rm -f $DIR/fresh; ln -s \$(mktemp -d -p $DIR/runs) $DIR/fresh'" \
     "$BIN" report --config "$CONF" --out-dir "$DIR/fresh/" --cache-dir "$DIR/cache" \
-    --now 2026-11-01 --offline -q 2>&1 | grep -E 'task-clock|elapsed'
+    --now 2026-11-01 --offline -q 2>&1 | grep -E 'task-clock|elapsed' | tee "$DIR/first.txt"
   # A re-run over the same data: the files already hold these bytes and are left alone.
   echo "report again over its own previous run:"
   perf stat -e task-clock -r 3 "$BIN" report --config "$CONF" --out-dir "$DIR/offline" \
-    --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q 2>&1 | grep -E 'task-clock|elapsed'
+    --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q 2>&1 \
+    | grep -E 'task-clock|elapsed' | tee "$DIR/rerun.txt"
   echo "bench, the same number of graphs of one target:"
   perf stat -e task-clock "$BIN" bench -i "$DIR/offline/server-00000.csv" --graphs "$N" 2>&1 \
-    | grep -E 'task-clock|graphs of'
+    | grep -E 'task-clock|graphs of' | tee "$DIR/bench.txt"
+  ms() { awk '/task-clock/ { print $1 }' "$1" | tr -d ,; }
+  awk -v f="$(ms "$DIR/first.txt")" -v r="$(ms "$DIR/rerun.txt")" -v b="$(ms "$DIR/bench.txt")" \
+    'BEGIN { printf "report CPU / bench CPU: first run %.2fx, unchanged re-run %.2fx\n", f / b, r / b }'
 else
   /usr/bin/time -f '%e s wall %U+%S s cpu' "$BIN" report --config "$CONF" --out-dir "$DIR/offline" \
     --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q
