@@ -63,7 +63,8 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, OutputError> 
 /// It is not synced: every file this tool writes was synced before it was renamed into
 /// place, so a file that holds these bytes holds them on disk; and a sync is not free
 /// when nothing is dirty (ext4 without a journal sends the disk a cache flush for every
-/// one: measured, 2,000 of them were a fifth of a re-run's CPU).
+/// one). Without those syncs, and their hand-off to a writer thread, a re-run of 1,000
+/// targets over unchanged data took 15% less CPU (1.10 s -> 0.94 s).
 pub fn holds(path: &Path, bytes: &[u8]) -> bool {
     use std::io::Read;
     let Ok(file) = std::fs::File::open(path) else {
