@@ -96,6 +96,8 @@ pub struct Scratch {
     start: Vec<u64>,
     /// Literal runs (`n << 1`) and matches (`len << 17 | distance << 1 | 1`).
     tokens: Vec<u32>,
+    /// Without the hash search: literals and a match a step (see [`step`]).
+    steps: Vec<u64>,
     /// The last position + 1 of each 4-byte hash met between runs (0: none).
     table: Vec<u32>,
 }
@@ -105,6 +107,7 @@ impl Scratch {
     pub fn capacity(&self) -> usize {
         8 * (self.above.capacity() + self.left.capacity() + self.start.capacity())
             + 4 * (self.tokens.capacity() + self.table.capacity())
+            + 8 * self.steps.capacity()
     }
 }
 
@@ -120,6 +123,21 @@ pub fn zlib(
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
 ) -> usize {
+    encode(data, stride, search, !search, scratch, out)
+}
+
+/// [`zlib`], parsed and written as steps (`steps`, only without `search`: see
+/// [`parse_steps`]) or as tokens ([`parse`], as first written: the oracle of the steps'
+/// test).
+fn encode(
+    data: &[u8],
+    stride: usize,
+    search: bool,
+    steps: bool,
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> usize {
+    debug_assert!(!(search && steps));
     // Distance index 0 is the left neighbour, 1 the row above.
     let dists = [1, stride];
     mask(data, 1, &mut scratch.left);
@@ -133,7 +151,17 @@ pub fn zlib(
 
     let mut lit_freq = [0u32; 286];
     let mut dist_freq = [0u32; 30];
-    parse(data, dists, search, scratch, &mut lit_freq, &mut dist_freq);
+    if !steps {
+        parse(data, dists, search, scratch, &mut lit_freq, &mut dist_freq);
+    } else {
+        let mut runs = [0u32; 2];
+        parse_steps(data, scratch, &mut lit_freq, &mut runs);
+        for (d, count) in dists.into_iter().zip(runs) {
+            if count > 0 {
+                dist_freq[dist_code(d)] += count;
+            }
+        }
+    }
     lit_freq[256] += 1;
 
     let mut lit_len = [0u8; 286];
@@ -182,8 +210,37 @@ pub fn zlib(
             lit_len[257 + c] + LEN_EXTRA[c],
         );
     }
+    if steps {
+        // Code and extra bits, and their width, of the two distances.
+        let dist_bits = dists.map(|d| {
+            if !(1..=MAX_DIST).contains(&d) {
+                return (0, 0); // never matched (the row above beyond the window)
+            }
+            let c = dist_code(d);
+            let extra = (d - usize::from(DIST_BASE[c])) as u32;
+            (
+                u64::from(u32::from(dist_code_bits[c]) | extra << dist_len[c]),
+                u32::from(dist_len[c] + DIST_EXTRA[c]),
+            )
+        });
+        let mut p = 0;
+        for &s in &scratch.steps {
+            let k = (s & 0xffff_ffff) as usize;
+            put_literals(&mut w, &lit, data, p, p + k);
+            p += k;
+            let len = (s >> 32 & 0x1ff) as usize;
+            if len == 0 {
+                break;
+            }
+            let (lv, ll) = lens[len];
+            let (dv, dl) = dist_bits[(s >> 41) as usize];
+            w.put(u64::from(lv) | dv << ll, u32::from(ll) + dl);
+            p += len;
+        }
+    }
     let mut p = 0;
-    for &t in &scratch.tokens {
+    let tokens = if steps { &[] } else { &scratch.tokens[..] };
+    for &t in tokens {
         if t & 1 == 0 {
             let k = (t >> 1) as usize;
             for &b in &data[p..p + k] {
@@ -410,6 +467,7 @@ fn parse(
         start,
         tokens,
         table,
+        ..
     } = scratch;
     tokens.clear();
     if search {
@@ -473,6 +531,131 @@ fn parse(
         lit_from = i;
     }
     literals(tokens, lit_freq, lit_from, n);
+}
+
+/// A step of [`parse_steps`]: `lits` literals, then (unless `len` is 0, the last step) a
+/// match of `len` bytes with the left neighbour (`above` false) or the row above.
+#[inline(always)]
+fn step(lits: usize, len: usize, above: bool) -> u64 {
+    lits as u64 | (len as u64) << 32 | u64::from(above) << 41
+}
+
+/// The first position at or after `i` where a run starts (`n` if none).
+#[inline(always)]
+fn next_start(start: &[u64], i: usize, n: usize) -> usize {
+    if i >= n {
+        return n;
+    }
+    let (k, b) = (i / 64, i % 64);
+    let w = start[k] >> b;
+    if w != 0 {
+        return (i + w.trailing_zeros() as usize).min(n);
+    }
+    match start[k + 1..].iter().position(|&w| w != 0) {
+        Some(j) => (64 * (k + 1 + j) + start[k + 1 + j].trailing_zeros() as usize).min(n),
+        None => n,
+    }
+}
+
+/// [`parse`] without the hash search, as steps (see [`step`]) into `scratch.steps`: each
+/// finds the next run start, counts the bytes before it as literals and takes the run,
+/// so a stretch of literals costs no pass of its own (the same choices as [`parse`]).
+fn parse_steps(data: &[u8], scratch: &mut Scratch, lit_freq: &mut [u32; 286], runs: &mut [u32; 2]) {
+    let n = data.len();
+    let Scratch {
+        above,
+        left,
+        start,
+        steps,
+        ..
+    } = scratch;
+    steps.clear();
+    let mut i = 0;
+    loop {
+        let at = next_start(start, i, n);
+        count_literals(data, i, at, lit_freq);
+        if at >= n {
+            steps.push(step(at - i, 0, false));
+            return;
+        }
+        let cap = (n - at).min(MAX_LEN);
+        let up = ones_window(above, at, cap);
+        // Where the row above runs to the cap, `left` cannot be longer.
+        let lf = ones_window(left, at, cap);
+        // The longer run; on a tie the row above.
+        let (len, d) = if lf > up { (lf, 0) } else { (up, 1) };
+        debug_assert!(len >= 3);
+        steps.push(step(at - i, len, d == 1));
+        lit_freq[257 + usize::from(LEN_CODE[len])] += 1;
+        runs[d] += 1;
+        i = at + len;
+    }
+}
+
+/// [`ones`] reading the 64 bits from `i` at once (the word holding `i` and the next),
+/// so only a run of 64 or more takes a loop.
+#[inline(always)]
+fn ones_window(m: &[u64], i: usize, cap: usize) -> usize {
+    let (k, s) = (i / 64, i % 64);
+    let word = |j: usize| u128::from(m.get(k + j).copied().unwrap_or(0));
+    let (w0, w1, w2) = (word(0), word(1), word(2));
+    let low = ((w1 << 64 | w0) >> s) as u64;
+    let high = ((w2 << 64 | w1) >> s) as u64;
+    let a = (!low).trailing_zeros() as usize;
+    let n = a + if a == 64 {
+        (!high).trailing_zeros() as usize
+    } else {
+        0
+    };
+    if n < 128 {
+        return n.min(cap);
+    }
+    ones(m, i, cap)
+}
+
+/// Counts bytes `from..to` of `data` into `freq`, four a pass, those at or past `to`
+/// counted zero times: a stretch of up to four literals (most stretches) is one pass, so
+/// the loop's end is not a guess on the stretch's length.
+#[inline(always)]
+fn count_literals(data: &[u8], from: usize, to: usize, freq: &mut [u32; 286]) {
+    let mut p = from;
+    while p < to {
+        let Some(four) = data.get(p..p + 4) else {
+            // The last bytes of the frame.
+            for &b in &data[p..to] {
+                freq[usize::from(b)] += 1;
+            }
+            return;
+        };
+        for (j, &b) in four.iter().enumerate() {
+            freq[usize::from(b)] += u32::from(p + j < to);
+        }
+        p += 4;
+    }
+}
+
+/// Puts the codes of the literals `from..to` of `data`, three (at most 45 bits) a
+/// [`Bits::put`], those at or past `to` with no bits (as [`count_literals`] counts them).
+#[inline(always)]
+fn put_literals(w: &mut Bits, lit: &[(u32, u8); 256], data: &[u8], from: usize, to: usize) {
+    let mut p = from;
+    while p < to {
+        let Some(three) = data.get(p..p + 3) else {
+            for &b in &data[p..to] {
+                let (v, l) = lit[usize::from(b)];
+                w.put(u64::from(v), u32::from(l));
+            }
+            return;
+        };
+        let code = |j: usize| {
+            let (v, l) = lit[usize::from(three[j])];
+            let keep = 0u32.wrapping_sub(u32::from(p + j < to));
+            (u64::from(v & keep), u32::from(l) & keep)
+        };
+        let [(v0, l0), (v1, l1), (v2, l2)] = [0, 1, 2].map(code);
+        w.put(v0 | v1 << l0 | v2 << (l0 + l1), l0 + l1 + l2);
+        p += 3;
+    }
 }
 
 /// Bits of the 4-byte hash of [`find`].
@@ -930,6 +1113,30 @@ mod tests {
                     let back = inflate(&out[..len], data.len());
                     proptest::prop_assert_eq!(&back, &data, "stride {}, search {}", stride, search);
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Without the hash search, the steps (see [`parse_steps`]) write the very bytes
+        /// of the tokens as first parsed and written, on any chart-like rows, one
+        /// `Scratch` for all.
+        #[test]
+        fn steps_write_the_bytes_of_tokens(
+            cases in proptest::collection::vec(
+                (1usize..2_000, 0usize..40, 1u8..6, 0u8..4, any_seed()),
+                1..4,
+            )
+        ) {
+            let mut scratch = Scratch::default();
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            for (stride, rows, colours, repeat, seed) in cases {
+                let data = chart_rows(stride, rows, colours, repeat, seed);
+                let a = encode(&data, stride, false, true, &mut scratch, &mut fast);
+                let b = encode(&data, stride, false, false, &mut scratch, &mut slow);
+                proptest::prop_assert_eq!(&fast[..a], &slow[..b], "stride {}", stride);
             }
         }
     }
