@@ -571,12 +571,15 @@ fn parse_steps(data: &[u8], scratch: &mut Scratch, lit_freq: &mut [u32; 286], ru
     } = scratch;
     steps.clear();
     let mut i = 0;
+    let mut lanes = [[0u32; 256]; 4];
+    let mut len_lanes = [[0u32; 29]; 2];
+    let (mut matches, mut above_matches) = (0u32, 0u32);
     loop {
         let at = next_start(start, i, n);
-        count_literals(data, i, at, lit_freq);
+        count_literals(data, i, at, &mut lanes);
         if at >= n {
             steps.push(step(at - i, 0, false));
-            return;
+            break;
         }
         let cap = (n - at).min(MAX_LEN);
         let up = ones_window(above, at, cap);
@@ -586,10 +589,25 @@ fn parse_steps(data: &[u8], scratch: &mut Scratch, lit_freq: &mut [u32; 286], ru
         let (len, d) = if lf > up { (lf, 0) } else { (up, 1) };
         debug_assert!(len >= 3);
         steps.push(step(at - i, len, d == 1));
-        lit_freq[257 + usize::from(LEN_CODE[len])] += 1;
-        runs[d] += 1;
+        // Two tables in turn, and the distances in registers (as for the literals).
+        let k = steps.len() & 1;
+        len_lanes[k][usize::from(LEN_CODE[len])] += 1;
+        matches += 1;
+        above_matches += d as u32;
         i = at + len;
     }
+    for lane in &lanes {
+        for (f, &c) in lit_freq.iter_mut().zip(lane) {
+            *f += c;
+        }
+    }
+    for lane in &len_lanes {
+        for (f, &c) in lit_freq[257..].iter_mut().zip(lane) {
+            *f += c;
+        }
+    }
+    runs[0] += matches - above_matches;
+    runs[1] += above_matches;
 }
 
 /// [`ones`] reading the 64 bits from `i` at once (the word holding `i` and the next),
@@ -617,17 +635,19 @@ fn ones_window(m: &[u64], i: usize, cap: usize) -> usize {
 /// counted zero times: a stretch of up to four literals (most stretches) is one pass, so
 /// the loop's end is not a guess on the stretch's length.
 #[inline(always)]
-fn count_literals(data: &[u8], from: usize, to: usize, freq: &mut [u32; 286]) {
+fn count_literals(data: &[u8], from: usize, to: usize, freq: &mut [[u32; 256]; 4]) {
     let mut p = from;
     while p < to {
         let Some(four) = data.get(p..p + 4) else {
             // The last bytes of the frame.
             for &b in &data[p..to] {
-                freq[usize::from(b)] += 1;
+                freq[0][usize::from(b)] += 1;
             }
             return;
         };
-        for (j, &b) in four.iter().enumerate() {
+        // A table for each of the four: a few palette indices are most literals, and
+        // four increments of one counter would wait on each other through memory.
+        for (j, (&b, freq)) in four.iter().zip(freq.iter_mut()).enumerate() {
             freq[usize::from(b)] += u32::from(p + j < to);
         }
         p += 4;
