@@ -96,6 +96,8 @@ pub struct Scratch {
     start: Vec<u64>,
     /// Literal runs (`n << 1`) and matches (`len << 17 | distance << 1 | 1`).
     tokens: Vec<u32>,
+    /// Without the hash search: literals and a match a step (see [`step`]).
+    steps: Vec<u64>,
     /// The last position + 1 of each 4-byte hash met between runs (0: none).
     table: Vec<u32>,
 }
@@ -105,6 +107,7 @@ impl Scratch {
     pub fn capacity(&self) -> usize {
         8 * (self.above.capacity() + self.left.capacity() + self.start.capacity())
             + 4 * (self.tokens.capacity() + self.table.capacity())
+            + 8 * self.steps.capacity()
     }
 }
 
@@ -120,6 +123,21 @@ pub fn zlib(
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
 ) -> usize {
+    encode(data, stride, search, !search, scratch, out)
+}
+
+/// [`zlib`], parsed and written as steps (`steps`, only without `search`: see
+/// [`parse_steps`]) or as tokens ([`parse`], as first written: the oracle of the steps'
+/// test).
+fn encode(
+    data: &[u8],
+    stride: usize,
+    search: bool,
+    steps: bool,
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> usize {
+    debug_assert!(!(search && steps));
     // Distance index 0 is the left neighbour, 1 the row above.
     let dists = [1, stride];
     mask(data, 1, &mut scratch.left);
@@ -133,7 +151,17 @@ pub fn zlib(
 
     let mut lit_freq = [0u32; 286];
     let mut dist_freq = [0u32; 30];
-    parse(data, dists, search, scratch, &mut lit_freq, &mut dist_freq);
+    if !steps {
+        parse(data, dists, search, scratch, &mut lit_freq, &mut dist_freq);
+    } else {
+        let mut runs = [0u32; 2];
+        parse_steps(data, scratch, &mut lit_freq, &mut runs);
+        for (d, count) in dists.into_iter().zip(runs) {
+            if count > 0 {
+                dist_freq[dist_code(d)] += count;
+            }
+        }
+    }
     lit_freq[256] += 1;
 
     let mut lit_len = [0u8; 286];
@@ -182,8 +210,37 @@ pub fn zlib(
             lit_len[257 + c] + LEN_EXTRA[c],
         );
     }
+    if steps {
+        // Code and extra bits, and their width, of the two distances.
+        let dist_bits = dists.map(|d| {
+            if !(1..=MAX_DIST).contains(&d) {
+                return (0, 0); // never matched (the row above beyond the window)
+            }
+            let c = dist_code(d);
+            let extra = (d - usize::from(DIST_BASE[c])) as u32;
+            (
+                u64::from(u32::from(dist_code_bits[c]) | extra << dist_len[c]),
+                u32::from(dist_len[c] + DIST_EXTRA[c]),
+            )
+        });
+        let mut p = 0;
+        for &s in &scratch.steps {
+            let k = (s & 0xffff_ffff) as usize;
+            put_literals(&mut w, &lit, data, p, p + k);
+            p += k;
+            let len = (s >> 32 & 0x1ff) as usize;
+            if len == 0 {
+                break;
+            }
+            let (lv, ll) = lens[len];
+            let (dv, dl) = dist_bits[(s >> 41) as usize];
+            w.put(u64::from(lv) | dv << ll, u32::from(ll) + dl);
+            p += len;
+        }
+    }
     let mut p = 0;
-    for &t in &scratch.tokens {
+    let tokens = if steps { &[] } else { &scratch.tokens[..] };
+    for &t in tokens {
         if t & 1 == 0 {
             let k = (t >> 1) as usize;
             for &b in &data[p..p + k] {
@@ -228,12 +285,83 @@ fn mask(data: &[u8], d: usize, out: &mut Vec<u64>) {
     for p in (full * 64).max(d)..n {
         one(p);
     }
-    for (k, word) in out.iter_mut().enumerate().take(full).skip(first) {
+    let words = &mut out[first.min(full)..full];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::rollup::{simd, Simd};
+        // AVX-512 byte compares need AVX-512BW beside the F that `simd` checks.
+        match simd() {
+            Simd::Avx512 if std::arch::is_x86_feature_detected!("avx512bw") => {
+                // SAFETY: the CPU has AVX-512BW (checked just above).
+                return unsafe { eq_words_avx512(data, d, first, words) };
+            }
+            Simd::Avx512 | Simd::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { eq_words_avx2(data, d, first, words) };
+            }
+            _ => {}
+        }
+    }
+    eq_words(data, d, first, words);
+}
+
+/// Words `first..` of [`mask`] into `words` (each whole, at or past the word holding byte
+/// `d`), 16 bytes a compare.
+fn eq_words(data: &[u8], d: usize, first: usize, words: &mut [u64]) {
+    for (k, word) in (first..).zip(words.iter_mut()) {
         let at = 64 * k;
         *word = eq64(
             data[at..at + 64].try_into().unwrap(),
             data[at - d..at - d + 64].try_into().unwrap(),
         );
+    }
+}
+
+/// [`eq_words`] with one 64-byte compare a word (half the time of SSE2's four on a
+/// 500-point graph's rows).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+fn eq_words_avx512(data: &[u8], d: usize, first: usize, words: &mut [u64]) {
+    use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_loadu_si512};
+    for (k, word) in (first..).zip(words.iter_mut()) {
+        let at = 64 * k;
+        let (a, b) = (&data[at..at + 64], &data[at - d..at - d + 64]);
+        // SAFETY: unaligned 64-byte loads of two 64-byte slices.
+        *word = unsafe {
+            _mm512_cmpeq_epi8_mask(
+                _mm512_loadu_si512(a.as_ptr().cast()),
+                _mm512_loadu_si512(b.as_ptr().cast()),
+            )
+        };
+    }
+}
+
+/// [`eq_words`] with two 32-byte compares a word.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn eq_words_avx2(data: &[u8], d: usize, first: usize, words: &mut [u64]) {
+    use std::arch::x86_64::{_mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8};
+    for (k, word) in (first..).zip(words.iter_mut()) {
+        let at = 64 * k;
+        let (a, b) = (&data[at..at + 64], &data[at - d..at - d + 64]);
+        // SAFETY: unaligned 32-byte loads, the low and high halves of two 64-byte slices.
+        let (low, high) = unsafe {
+            (
+                _mm256_cmpeq_epi8(
+                    _mm256_loadu_si256(a.as_ptr().cast()),
+                    _mm256_loadu_si256(b.as_ptr().cast()),
+                ),
+                _mm256_cmpeq_epi8(
+                    _mm256_loadu_si256(a.as_ptr().add(32).cast()),
+                    _mm256_loadu_si256(b.as_ptr().add(32).cast()),
+                ),
+            )
+        };
+        let (low, high) = (
+            _mm256_movemask_epi8(low) as u32,
+            _mm256_movemask_epi8(high) as u32,
+        );
+        *word = u64::from(low) | u64::from(high) << 32;
     }
 }
 
@@ -339,6 +467,7 @@ fn parse(
         start,
         tokens,
         table,
+        ..
     } = scratch;
     tokens.clear();
     if search {
@@ -402,6 +531,151 @@ fn parse(
         lit_from = i;
     }
     literals(tokens, lit_freq, lit_from, n);
+}
+
+/// A step of [`parse_steps`]: `lits` literals, then (unless `len` is 0, the last step) a
+/// match of `len` bytes with the left neighbour (`above` false) or the row above.
+#[inline(always)]
+fn step(lits: usize, len: usize, above: bool) -> u64 {
+    lits as u64 | (len as u64) << 32 | u64::from(above) << 41
+}
+
+/// The first position at or after `i` where a run starts (`n` if none).
+#[inline(always)]
+fn next_start(start: &[u64], i: usize, n: usize) -> usize {
+    if i >= n {
+        return n;
+    }
+    let (k, b) = (i / 64, i % 64);
+    let w = start[k] >> b;
+    if w != 0 {
+        return (i + w.trailing_zeros() as usize).min(n);
+    }
+    match start[k + 1..].iter().position(|&w| w != 0) {
+        Some(j) => (64 * (k + 1 + j) + start[k + 1 + j].trailing_zeros() as usize).min(n),
+        None => n,
+    }
+}
+
+/// [`parse`] without the hash search, as steps (see [`step`]) into `scratch.steps`: each
+/// finds the next run start, counts the bytes before it as literals and takes the run,
+/// so a stretch of literals costs no pass of its own (the same choices as [`parse`]).
+fn parse_steps(data: &[u8], scratch: &mut Scratch, lit_freq: &mut [u32; 286], runs: &mut [u32; 2]) {
+    let n = data.len();
+    let Scratch {
+        above,
+        left,
+        start,
+        steps,
+        ..
+    } = scratch;
+    steps.clear();
+    let mut i = 0;
+    let mut lanes = [[0u32; 256]; 4];
+    let mut len_lanes = [[0u32; 29]; 2];
+    let (mut matches, mut above_matches) = (0u32, 0u32);
+    loop {
+        let at = next_start(start, i, n);
+        count_literals(data, i, at, &mut lanes);
+        if at >= n {
+            steps.push(step(at - i, 0, false));
+            break;
+        }
+        let cap = (n - at).min(MAX_LEN);
+        let up = ones_window(above, at, cap);
+        // Where the row above runs to the cap, `left` cannot be longer.
+        let lf = ones_window(left, at, cap);
+        // The longer run; on a tie the row above.
+        let (len, d) = if lf > up { (lf, 0) } else { (up, 1) };
+        debug_assert!(len >= 3);
+        steps.push(step(at - i, len, d == 1));
+        // Two tables in turn, and the distances in registers (as for the literals).
+        let k = steps.len() & 1;
+        len_lanes[k][usize::from(LEN_CODE[len])] += 1;
+        matches += 1;
+        above_matches += d as u32;
+        i = at + len;
+    }
+    for lane in &lanes {
+        for (f, &c) in lit_freq.iter_mut().zip(lane) {
+            *f += c;
+        }
+    }
+    for lane in &len_lanes {
+        for (f, &c) in lit_freq[257..].iter_mut().zip(lane) {
+            *f += c;
+        }
+    }
+    runs[0] += matches - above_matches;
+    runs[1] += above_matches;
+}
+
+/// [`ones`] reading the 64 bits from `i` at once (the word holding `i` and the next),
+/// so only a run of 64 or more takes a loop.
+#[inline(always)]
+fn ones_window(m: &[u64], i: usize, cap: usize) -> usize {
+    let (k, s) = (i / 64, i % 64);
+    let word = |j: usize| u128::from(m.get(k + j).copied().unwrap_or(0));
+    let (w0, w1, w2) = (word(0), word(1), word(2));
+    let low = ((w1 << 64 | w0) >> s) as u64;
+    let high = ((w2 << 64 | w1) >> s) as u64;
+    let a = (!low).trailing_zeros() as usize;
+    let n = a + if a == 64 {
+        (!high).trailing_zeros() as usize
+    } else {
+        0
+    };
+    if n < 128 {
+        return n.min(cap);
+    }
+    ones(m, i, cap)
+}
+
+/// Counts bytes `from..to` of `data` into `freq`, four a pass, those at or past `to`
+/// counted zero times: a stretch of up to four literals (most stretches) is one pass, so
+/// the loop's end is not a guess on the stretch's length.
+#[inline(always)]
+fn count_literals(data: &[u8], from: usize, to: usize, freq: &mut [[u32; 256]; 4]) {
+    let mut p = from;
+    while p < to {
+        let Some(four) = data.get(p..p + 4) else {
+            // The last bytes of the frame.
+            for &b in &data[p..to] {
+                freq[0][usize::from(b)] += 1;
+            }
+            return;
+        };
+        // A table for each of the four: a few palette indices are most literals, and
+        // four increments of one counter would wait on each other through memory.
+        for (j, (&b, freq)) in four.iter().zip(freq.iter_mut()).enumerate() {
+            freq[usize::from(b)] += u32::from(p + j < to);
+        }
+        p += 4;
+    }
+}
+
+/// Puts the codes of the literals `from..to` of `data`, three (at most 45 bits) a
+/// [`Bits::put`], those at or past `to` with no bits (as [`count_literals`] counts them).
+#[inline(always)]
+fn put_literals(w: &mut Bits, lit: &[(u32, u8); 256], data: &[u8], from: usize, to: usize) {
+    let mut p = from;
+    while p < to {
+        let Some(three) = data.get(p..p + 3) else {
+            for &b in &data[p..to] {
+                let (v, l) = lit[usize::from(b)];
+                w.put(u64::from(v), u32::from(l));
+            }
+            return;
+        };
+        let code = |j: usize| {
+            let (v, l) = lit[usize::from(three[j])];
+            let keep = 0u32.wrapping_sub(u32::from(p + j < to));
+            (u64::from(v & keep), u32::from(l) & keep)
+        };
+        let [(v0, l0), (v1, l1), (v2, l2)] = [0, 1, 2].map(code);
+        w.put(v0 | v1 << l0 | v2 << (l0 + l1), l0 + l1 + l2);
+        p += 3;
+    }
 }
 
 /// Bits of the 4-byte hash of [`find`].
@@ -633,6 +907,7 @@ fn block_header(lit_len: &[u8; 286], dist_len: &[u8; 30], w: &mut Bits) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     fn inflate(z: &[u8], n: usize) -> Vec<u8> {
         let mut back = vec![0u8; n + 64];
@@ -766,6 +1041,47 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Every compare path of [`mask`] (SSE2, and AVX2 and AVX-512BW where the CPU has
+        /// them) gives the bit-by-bit mask, at any distance and length.
+        #[test]
+        fn mask_words_are_the_bytewise_compare(
+            (data, d) in (0usize..700).prop_flat_map(|n| (
+                proptest::collection::vec(0u8..3, n),
+                1usize..200,
+            )),
+        ) {
+            let mut out = Vec::new();
+            mask(&data, d, &mut out);
+            let mut slow = vec![0u64; data.len().div_ceil(64)];
+            for p in d..data.len() {
+                slow[p / 64] |= u64::from(data[p] == data[p - d]) << (p % 64);
+            }
+            proptest::prop_assert_eq!(&out, &slow);
+            let n = data.len();
+            let (first, full) = (d.div_ceil(64).min(n / 64), n / 64);
+            let expect = &slow[first.min(full)..full];
+            let mut words = vec![0u64; expect.len()];
+            eq_words(&data, d, first, &mut words);
+            proptest::prop_assert_eq!(&words[..], expect);
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    words.fill(0);
+                    // SAFETY: the CPU has AVX2 (checked just above).
+                    unsafe { eq_words_avx2(&data, d, first, &mut words) };
+                    proptest::prop_assert_eq!(&words[..], expect);
+                }
+                if std::arch::is_x86_feature_detected!("avx512bw") {
+                    words.fill(0);
+                    // SAFETY: the CPU has AVX-512BW (checked just above).
+                    unsafe { eq_words_avx512(&data, d, first, &mut words) };
+                    proptest::prop_assert_eq!(&words[..], expect);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
         /// The windowed [`starts`] equals the chained one on any masks (sparse, dense and
         /// random words, lengths 0 to 70), into a reused buffer.
         #[test]
@@ -817,6 +1133,30 @@ mod tests {
                     let back = inflate(&out[..len], data.len());
                     proptest::prop_assert_eq!(&back, &data, "stride {}, search {}", stride, search);
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Without the hash search, the steps (see [`parse_steps`]) write the very bytes
+        /// of the tokens as first parsed and written, on any chart-like rows, one
+        /// `Scratch` for all.
+        #[test]
+        fn steps_write_the_bytes_of_tokens(
+            cases in proptest::collection::vec(
+                (1usize..2_000, 0usize..40, 1u8..6, 0u8..4, any_seed()),
+                1..4,
+            )
+        ) {
+            let mut scratch = Scratch::default();
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            for (stride, rows, colours, repeat, seed) in cases {
+                let data = chart_rows(stride, rows, colours, repeat, seed);
+                let a = encode(&data, stride, false, true, &mut scratch, &mut fast);
+                let b = encode(&data, stride, false, false, &mut scratch, &mut slow);
+                proptest::prop_assert_eq!(&fast[..a], &slow[..b], "stride {}", stride);
             }
         }
     }

@@ -395,6 +395,115 @@ fn lossy(pixels: Pixels, base: &[Rgb]) -> (Vec<Rgb>, bool, Vec<u8>) {
 /// first pixel never equals the one above or to its left), so this gives exactly the
 /// indices and palette of the plain scan.
 fn exact_rgba(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option<Vec<Rgb>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::rollup::{simd, Simd};
+        match simd() {
+            // SAFETY: `simd` picks AVX-512 only when the CPU has AVX-512F.
+            Simd::Avx512 => return unsafe { exact_rgba_avx512(bytes, width, lead, out) },
+            // SAFETY: `simd` picks AVX2 only when the CPU has AVX2.
+            Simd::Avx2 => return unsafe { exact_rgba_avx2(bytes, width, lead, out) },
+            Simd::Baseline => {}
+        }
+    }
+    exact_rgba_with::<Sse2>(bytes, width, lead, out)
+}
+
+/// [`exact_rgba`] with 16 pixels a compare (`_mm512_cmpeq_epi32_mask`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn exact_rgba_avx512(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option<Vec<Rgb>> {
+    exact_rgba_with::<Avx512>(bytes, width, lead, out)
+}
+
+/// [`exact_rgba`] with 8 pixels a compare.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn exact_rgba_avx2(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option<Vec<Rgb>> {
+    exact_rgba_with::<Avx2>(bytes, width, lead, out)
+}
+
+/// Where 64 pixels differ from the 64 above: bit `j` for pixel `j` (all four bytes
+/// compared).
+trait Differ {
+    fn differ64(cur: &[[u8; 4]; 64], above: &[[u8; 4]; 64]) -> u64;
+}
+
+/// Four [`differ16`]s (SSE2, the x86-64 baseline).
+struct Sse2;
+
+impl Differ for Sse2 {
+    #[inline(always)]
+    fn differ64(cur: &[[u8; 4]; 64], above: &[[u8; 4]; 64]) -> u64 {
+        (0..4).fold(0u64, |m, q| {
+            let at = 16 * q;
+            m | u64::from(differ16(
+                cur[at..at + 16].try_into().expect("16 pixels"),
+                above[at..at + 16].try_into().expect("16 pixels"),
+            )) << (16 * q)
+        })
+    }
+}
+
+/// Eight 8-pixel compares; only inlined into [`exact_rgba_avx2`].
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl Differ for Avx2 {
+    #[inline(always)]
+    fn differ64(cur: &[[u8; 4]; 64], above: &[[u8; 4]; 64]) -> u64 {
+        use std::arch::x86_64::{
+            _mm256_castsi256_ps, _mm256_cmpeq_epi32, _mm256_loadu_si256, _mm256_movemask_ps,
+        };
+        let mut equal = 0u64;
+        for q in 0..8 {
+            // SAFETY: only inlined into `exact_rgba_avx2`, run when the CPU has AVX2; the
+            // loads are unaligned and read 32 bytes inside the 256-byte arrays.
+            let bits = unsafe {
+                let a = _mm256_loadu_si256(cur.as_ptr().add(8 * q).cast());
+                let b = _mm256_loadu_si256(above.as_ptr().add(8 * q).cast());
+                _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b))) as u8
+            };
+            equal |= u64::from(bits) << (8 * q);
+        }
+        !equal
+    }
+}
+
+/// Four 16-pixel compares into mask registers; only inlined into [`exact_rgba_avx512`].
+#[cfg(target_arch = "x86_64")]
+struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+impl Differ for Avx512 {
+    #[inline(always)]
+    fn differ64(cur: &[[u8; 4]; 64], above: &[[u8; 4]; 64]) -> u64 {
+        use std::arch::x86_64::{_mm512_cmpneq_epi32_mask, _mm512_loadu_si512};
+        let mut differ = 0u64;
+        for q in 0..4 {
+            // SAFETY: only inlined into `exact_rgba_avx512`, run when the CPU has
+            // AVX-512F; the loads are unaligned and read 64 bytes inside the 256-byte
+            // arrays.
+            let bits = unsafe {
+                let a = _mm512_loadu_si512(cur.as_ptr().add(16 * q).cast());
+                let b = _mm512_loadu_si512(above.as_ptr().add(16 * q).cast());
+                _mm512_cmpneq_epi32_mask(a, b)
+            };
+            differ |= u64::from(bits) << (16 * q);
+        }
+        differ
+    }
+}
+
+/// [`exact_rgba`] with `D`'s 64-pixel compare.
+#[inline(always)]
+fn exact_rgba_with<D: Differ>(
+    bytes: &[u8],
+    width: usize,
+    lead: usize,
+    out: &mut [u8],
+) -> Option<Vec<Rgb>> {
     let (px, _) = bytes.as_chunks::<4>();
     let n = px.len();
     if width == 0 || n % width != 0 {
@@ -423,13 +532,10 @@ fn exact_rgba(bytes: &[u8], width: usize, lead: usize, out: &mut [u8]) -> Option
             let len = (width - at).min(64);
             let mut bits = match above {
                 None => u64::MAX >> (64 - len),
-                Some(above) if len == 64 => (0..4).fold(0u64, |m, q| {
-                    let at = at + 16 * q;
-                    m | u64::from(differ16(
-                        cur[at..at + 16].try_into().expect("16 pixels"),
-                        above[at..at + 16].try_into().expect("16 pixels"),
-                    )) << (16 * q)
-                }),
+                Some(above) if len == 64 => D::differ64(
+                    cur[at..at + 64].try_into().expect("64 pixels"),
+                    above[at..at + 64].try_into().expect("64 pixels"),
+                ),
                 Some(above) => cur[at..at + len]
                     .iter()
                     .zip(&above[at..at + len])
@@ -825,6 +931,51 @@ mod tests {
             proptest::prop_assert_eq!(&palette, &expected);
             if palette.is_some() {
                 proptest::prop_assert_eq!(got, want);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Every compare path (SSE2, and AVX2 and AVX-512 where the CPU has them) gives
+        /// the plain scan's palette and indices.
+        #[test]
+        fn exact_rgba_paths_match_the_plain_scan(
+            seed in proptest::prelude::any::<u64>(),
+            width in 1usize..300,
+            height in 1usize..12,
+            colours in 1u32..300,
+        ) {
+            let frame = chart_like(seed, width, height, colours, false);
+            let size = height * (1 + width);
+            let mut want = vec![7u8; size];
+            let expected = exact_rgba_reference(&frame, width, 1, &mut want);
+            let mut got = vec![7u8; size];
+            let palette = exact_rgba_with::<Sse2>(&frame, width, 1, &mut got);
+            proptest::prop_assert_eq!(&palette, &expected);
+            if palette.is_some() {
+                proptest::prop_assert_eq!(&got, &want);
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    let mut got = vec![7u8; size];
+                    // SAFETY: the CPU has AVX2 (checked just above).
+                    let palette = unsafe { exact_rgba_avx2(&frame, width, 1, &mut got) };
+                    proptest::prop_assert_eq!(&palette, &expected);
+                    if palette.is_some() {
+                        proptest::prop_assert_eq!(&got, &want);
+                    }
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    let mut got = vec![7u8; size];
+                    // SAFETY: the CPU has AVX-512F (checked just above).
+                    let palette = unsafe { exact_rgba_avx512(&frame, width, 1, &mut got) };
+                    proptest::prop_assert_eq!(&palette, &expected);
+                    if palette.is_some() {
+                        proptest::prop_assert_eq!(&got, &want);
+                    }
+                }
             }
         }
     }

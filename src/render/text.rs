@@ -165,8 +165,30 @@ pub fn width(text: &str, size: f32) -> f32 {
 }
 
 /// Calls `plot(x, y, coverage)` for every inked pixel of `text` with its pen starting at
-/// `x` and its baseline on row `baseline`.
+/// `x` and its baseline on row `baseline` (as the backend drew text before
+/// [`draw_rows`]; its test oracle now).
+#[cfg(test)]
 pub fn draw(text: &str, size: f32, x: f32, baseline: i32, mut plot: impl FnMut(i32, i32, u8)) {
+    draw_rows(text, size, x, baseline, |x0, y, row| {
+        for (x, &c) in (x0..).zip(row) {
+            if c > 0 {
+                plot(x, y, c);
+            }
+        }
+    });
+}
+
+/// Calls `row(x, y, coverage)` for every pixel row of every glyph of `text` (its pen
+/// starting at `x`, its baseline on row `baseline`): `coverage[i]` is pixel `x + i` of
+/// row `y`, zero where the glyph leaves it blank. The rows come in the order
+/// [`draw`] visits their pixels.
+pub fn draw_rows(
+    text: &str,
+    size: f32,
+    x: f32,
+    baseline: i32,
+    mut row: impl FnMut(i32, i32, &[u8]),
+) {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         for (id, pen) in layout(text, size).0 {
@@ -189,12 +211,8 @@ pub fn draw(text: &str, size: f32, x: f32, baseline: i32, mut plot: impl FnMut(i
             if let Some(b) = bitmap {
                 let ox = whole as i32 + b.left;
                 let oy = baseline + b.top;
-                for (y, row) in (oy..).zip(b.coverage.chunks_exact(b.width.max(1))) {
-                    for (x, &c) in (ox..).zip(row) {
-                        if c > 0 {
-                            plot(x, y, c);
-                        }
-                    }
+                for (y, coverage) in (oy..).zip(b.coverage.chunks_exact(b.width.max(1))) {
+                    row(ox, y, coverage);
                 }
             }
         }
