@@ -1315,7 +1315,7 @@ impl ChunkWalk {
         let range = id.range;
         match answer {
             Answer::Data { points: p, .. } => {
-                self.scoped[0].1.extend(p);
+                append(&mut self.scoped[0].1, p);
                 shared.chunks.fetch_add(1, Ordering::SeqCst);
                 shared.reporter.chunk_done();
             }
@@ -1324,7 +1324,7 @@ impl ChunkWalk {
                     if let Some((_, points)) =
                         self.scoped.iter_mut().find(|(s, _)| *s == part.scope)
                     {
-                        points.extend(part.points);
+                        append(points, part.points);
                     }
                 }
                 shared.chunks.fetch_add(1, Ordering::SeqCst);
@@ -1577,7 +1577,7 @@ fn assemble_raw(opts: &FetchOptions, step: i64, plan: &[ChunkId], results: Vec<S
     let mut by_scope: BTreeMap<Scope, Vec<Point>> = BTreeMap::new();
     for (_, scoped) in plan.iter().zip(results) {
         for (scope, points) in scoped {
-            by_scope.entry(scope).or_default().extend(points);
+            append(by_scope.entry(scope).or_default(), points);
         }
     }
     let daily = opts.period == Period::Daily && step != Period::Daily.seconds();
@@ -1606,6 +1606,16 @@ fn assemble_raw(opts: &FetchOptions, step: i64, plan: &[ChunkId], results: Vec<S
     traffic
 }
 
+/// Appends `more` to `points`, by moving it when `points` is empty (a series' first
+/// chunk): a month of a target's points is copied once less.
+fn append(points: &mut Vec<Point>, more: Vec<Point>) {
+    if points.is_empty() {
+        *points = more;
+    } else {
+        points.extend(more);
+    }
+}
+
 /// Joins the chunks of each IP and scope in order, then keeps IPs apart or sums them.
 fn assemble(
     opts: &FetchOptions,
@@ -1618,7 +1628,7 @@ fn assemble(
         let ip = &streams[chunk.stream].ip;
         let ip_index = opts.ips.iter().position(|i| i == ip).unwrap_or(0);
         for (scope, points) in scoped {
-            per_ip.entry((ip_index, scope)).or_default().extend(points);
+            append(per_ip.entry((ip_index, scope)).or_default(), points);
         }
     }
     let origin = |ip: String| Origin {
