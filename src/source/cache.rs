@@ -65,7 +65,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Method, Period, Point, Scope};
 use crate::range::DateRange;
 use crate::source::hostway::{Accept, Answer, Endpoint, ScopedPoints};
-use crate::validate::{self, Expect, Row, RULES_VERSION};
+use crate::validate::{self, Expect, RULES_VERSION};
 
 /// Everything that identifies one request (the credential is deliberately not part of it).
 /// Written without a tag, so Hostway entries keep the shape they always had.
@@ -604,8 +604,7 @@ fn verify(entry: &Entry) -> Result<(), EntryError> {
         lenient: false,
     };
     for points in answer_points(&entry.answer) {
-        let rows: Vec<Row> = points.iter().copied().map(Row::from).collect();
-        validate::check(&rows, Some(&expect))?;
+        validate::check_points(points, Some(&expect))?;
     }
     Ok(())
 }
