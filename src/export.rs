@@ -242,7 +242,10 @@ pub struct CsvExporter;
 impl Exporter for CsvExporter {
     fn export(&self, traffic: &Traffic) -> Vec<u8> {
         let table = Table::new(traffic);
-        let mut w = csv::Writer::from_writer(Vec::with_capacity(table.times.len() * 48));
+        // A row: the date (20 bytes), then a comma and up to ~20 characters a value and
+        // a few a count per series: sized once, not grown (and copied) half-way.
+        let row = 21 + 24 * table.series.len();
+        let mut w = csv::Writer::from_writer(Vec::with_capacity(64 + table.times.len() * row));
         w.write_record(table.headers(true))
             .expect("write to memory");
         let mut out = w.into_inner().expect("flush to memory");
