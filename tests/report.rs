@@ -608,11 +608,10 @@ fn rerun_rewrites_only_the_files_that_changed() {
             .collect()
     };
     let files = ["a.csv", "a.png", "b.csv", "b.png"];
-    let config = small_config(
-        work.path(),
-        &sim.base_url(),
-        &[("a", "srv-1"), ("b", "srv-2")],
-    );
+    // Target a reads srv-1; target b reads `b`.
+    let config_with =
+        |b: &str| small_config(work.path(), &sim.base_url(), &[("a", "srv-1"), ("b", b)]);
+    let config = config_with("srv-2");
     report::run(&ReportJob::new(&config, &out)).unwrap();
     let first = inodes(&files);
     let bytes: Vec<Vec<u8>> = files
@@ -624,11 +623,7 @@ fn rerun_rewrites_only_the_files_that_changed() {
     assert_eq!(inodes(&files), first, "unchanged files are left in place");
 
     // b now reads another server: its graph and CSV change, a's do not.
-    let config = small_config(
-        work.path(),
-        &sim.base_url(),
-        &[("a", "srv-1"), ("b", "srv-7")],
-    );
+    let config = config_with("srv-7");
     report::run(&ReportJob::new(&config, &out)).unwrap();
     let third = inodes(&files);
     assert_eq!(third[..2], first[..2], "a's files untouched");

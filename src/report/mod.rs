@@ -732,9 +732,9 @@ impl Drawn {
 
     /// Writes the files (each atomically: temporary, sync, rename); the row fails if one
     /// cannot be written. Returns the row and the paths of all its files.
-    fn write(mut self) -> (SummaryRow, Vec<PathBuf>) {
+    fn write(self) -> (SummaryRow, Vec<PathBuf>) {
         let mut written = Vec::with_capacity(self.files.len());
-        for (path, bytes) in self.files.drain(..) {
+        for (path, bytes) in self.files {
             if let Some(bytes) = bytes {
                 if let Err(e) = write_output(&path, &bytes) {
                     let row = SummaryRow::failed(&self.row.name, self.row.kind, e.to_string());
