@@ -169,6 +169,11 @@ impl Rollup {
         (k * BUCKET).saturating_sub(self.off)..((k + 1) * BUCKET - self.off).min(self.len)
     }
 
+    /// The samples of the bucket that holds sample `i`.
+    pub fn bucket_of(&self, i: usize) -> Range<usize> {
+        self.range((i + self.off) / BUCKET)
+    }
+
     /// The figures of `values[r]` (non-empty; `values` is the series this rollup was built
     /// from): the buckets wholly inside `r`, plus the samples before the first and after the
     /// last of them. Equal to [`Figures::of`] of the stretch, the sum included (exact sums).
@@ -474,7 +479,7 @@ fn pair_pass_lanes<const L: usize, J: Fn(f64, f64) -> f64 + Copy>(
 
 /// Asks the CPU to load `v` into the cache ahead of its use.
 #[inline(always)]
-fn prefetch(v: &[f64]) {
+pub(crate) fn prefetch(v: &[f64]) {
     #[cfg(target_arch = "x86_64")]
     {
         let p = v.as_ptr();

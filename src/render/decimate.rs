@@ -148,6 +148,7 @@ fn sorted_runs(
             first_gap(&times[i..j], step)
         };
         let j = gap.map_or(j, |k| i + k + 1);
+        cols.prefetch(j + 2 * count);
         let col = cols.reduce(i..j, x)?;
         acc.add_column(t, times[j - 1], col, map);
         i = j;
@@ -230,6 +231,7 @@ fn grid_runs(
             c > x
         });
         width = j - i;
+        cols.prefetch(j + 2 * width);
         let col = cols.reduce(i..j, x)?;
         acc.add_column(t, t0 + (j - 1) as i64 * g, col, map);
         i = j;
@@ -248,6 +250,18 @@ impl<'s> Columns<'s> {
             rollup: rollup.filter(|r| exact && r.len() == series.len()),
             exact,
             factor,
+        }
+    }
+
+    /// Asks for the samples a column edge near `k` reads from the rollup's bucket, ahead
+    /// of their use: after the statistics pass streamed the whole series through, those
+    /// are in no cache, and each column's edges otherwise wait for memory.
+    #[inline]
+    fn prefetch(&self, k: usize) {
+        if let Some(rollup) = self.rollup {
+            if k < self.values.len() {
+                crate::rollup::prefetch(&self.values[rollup.bucket_of(k)]);
+            }
         }
     }
 
