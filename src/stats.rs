@@ -750,13 +750,7 @@ fn grid_join(
     let (va, vb) = (a.values(), b.values());
     let rank = ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize - 1;
     let (value, pass) = if op == Combine::Max && fa == fb && fa > 0.0 {
-        let raw = |x: f64, y: f64| if x > y { x } else { y };
-        let (v, pass) = bracket_pass(
-            &Join::new((va, ua), (vb, ub), (1.0, 1.0), raw),
-            n,
-            rank,
-            buf,
-        )?;
+        let (v, pass) = bracket_pass(&rollup::max_join((va, ua), (vb, ub)), n, rank, buf)?;
         (v * fa, pass)
     } else {
         let rates = move |x: f64, y: f64| op.apply(x * fa, y * fb);
