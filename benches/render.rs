@@ -5,9 +5,11 @@
 //! - `graph`: the whole job from the parsed series, as `trafficgraph bench` times it
 //!   (figures and percentile from the raw samples, decimation, drawing, palette PNG);
 //! - `stats`: the figures alone;
-//! - `png`: drawing and encoding; `rgb`: drawing alone, so encoding is `png` - `rgb`.
+//! - `png`: drawing and encoding; `rgb`: drawing alone, so encoding is `png` - `rgb`;
+//! - `read`: one streaming read of every sample, eight sums a series and nothing else:
+//!   the memory floor of `stats` (whose pass reads each sample once).
 
-use trafficgraph::model::Traffic;
+use trafficgraph::model::{Scope, Traffic};
 use trafficgraph::render::sample_data::{hourly, Spec};
 use trafficgraph::render::{render_png, render_rgb, RenderOptions};
 use trafficgraph::stats::{self, Stats};
@@ -60,4 +62,28 @@ fn png(bencher: divan::Bencher, points: usize) {
 fn rgb(bencher: divan::Bencher, points: usize) {
     let (traffic, stats, opts) = input(points);
     bencher.bench(|| render_rgb(&traffic, &stats, &opts).unwrap());
+}
+
+/// One read of receive's and transmit's samples: the floor of the statistics pass.
+#[divan::bench(args = POINTS)]
+fn read(bencher: divan::Bencher, points: usize) {
+    let (traffic, _, _) = input(points);
+    let series: Vec<&[f64]> = [Scope::Receive, Scope::Transmit]
+        .iter()
+        .filter_map(|&s| traffic.get(s).map(|s| s.values()))
+        .collect();
+    assert_eq!(series.len(), 2, "both directions");
+    bencher.bench(|| {
+        series
+            .iter()
+            .map(|v| {
+                v.chunks_exact(8).fold([0.0f64; 8], |mut acc, c| {
+                    for k in 0..8 {
+                        acc[k] += c[k];
+                    }
+                    acc
+                })
+            })
+            .collect::<Vec<_>>()
+    });
 }
