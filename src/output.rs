@@ -311,6 +311,29 @@ mod tests {
     }
 
     #[test]
+    fn holds_compares_every_byte_and_the_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.csv");
+        // Larger than one read's worth, and than a 64 KiB buffer a reader might use.
+        let bytes: Vec<u8> = (0..224 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&p, &bytes).unwrap();
+        assert!(holds(&p, &bytes));
+        for at in [0, 64 * 1024 - 1, 64 * 1024, 150_000, bytes.len() - 1] {
+            let mut other = bytes.clone();
+            other[at] ^= 1;
+            assert!(!holds(&p, &other), "a byte differs at {at}");
+        }
+        assert!(!holds(&p, &bytes[..bytes.len() - 1]), "the file is longer");
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(!holds(&p, &longer), "the file is shorter");
+        assert!(!holds(&dir.path().join("missing"), b""));
+        assert!(!holds(dir.path(), b""), "a directory holds no bytes");
+        std::fs::write(&p, b"").unwrap();
+        assert!(holds(&p, b""));
+    }
+
+    #[test]
     fn stale_temporaries_are_recognised_and_removed() {
         assert!(is_our_temporary(".g.png.a1B2c3.tmp", Some("g.png")));
         assert!(!is_our_temporary(".g.png.a1B2c3.tmp", Some("h.png")));
