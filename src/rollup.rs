@@ -190,26 +190,29 @@ impl Rollup {
         let head = Bucket::of(&values[r.start..s]);
         let tail = Bucket::of(&values[e..r.end]);
         let mid = &self.buckets[first..end];
-        let all = mid.iter().fold(head, |acc, b| acc.merge(*b)).merge(tail);
-        // The parts in time order: head, buckets, tail. The first part holding the
-        // minimum (maximum) holds its first occurrence; in the same part, scan it.
-        let part = |i: usize| -> (Bucket, Range<usize>) {
-            match i {
-                0 => (head, r.start..s),
-                i if i <= mid.len() => (mid[i - 1], self.range(first + i - 1)),
-                _ => (tail, e..r.end),
+        // The parts in time order: head, buckets, tail, merged in that order. The first
+        // part holding the minimum (maximum) holds its first occurrence: the part where
+        // the running minimum last went strictly down, found in the same loop. When it is
+        // the same part for both, that part is scanned.
+        let (mut all, mut of_min, mut of_max) = (head, 0, 0);
+        for (i, b) in mid.iter().chain([&tail]).enumerate() {
+            if b.min < all.min {
+                of_min = i + 1;
             }
-        };
-        let parts = mid.len() + 2;
-        let of_min = (0..parts).find(|&i| part(i).0.min == all.min);
-        let of_max = (0..parts).find(|&i| part(i).0.max == all.max);
-        let min_first = match (of_min, of_max) {
-            (Some(a), Some(b)) if a != b => a < b,
-            (Some(a), _) => {
-                let range = part(a).1;
-                first_of(&values[range], all.min, all.max).is_none_or(|v| v == all.min)
+            if b.max > all.max {
+                of_max = i + 1;
             }
-            (None, _) => true,
+            all = all.merge(*b);
+        }
+        let min_first = if of_min != of_max {
+            of_min < of_max
+        } else {
+            let range = match of_min {
+                0 => r.start..s,
+                i if i <= mid.len() => self.range(first + i - 1),
+                _ => e..r.end,
+            };
+            first_of(&values[range], all.min, all.max).is_none_or(|v| v == all.min)
         };
         Figures {
             min: all.min,
