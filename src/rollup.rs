@@ -12,11 +12,14 @@
 //! side by side gathers both rollups and brackets the percentile of the joined values. At a
 //! million points that pass is the costliest part of a graph, and it comes near memory
 //! speed only with wide vectors, so its loops are written in lanes and compiled for
-//! AVX-512, AVX2 and the baseline, picked at run time (`simd`; the environment variable
+//! AVX2 and the baseline, picked at run time (`simd`; the environment variable
 //! `TRAFFICGRAPH_SIMD=avx2` or `=baseline` forces a narrower path, for measuring it on a
-//! machine that has a wider one). The usual join, the larger of receive and transmit
-//! ([`max_join`]), has a kernel written out in AVX2 intrinsics ([`max_bucket_avx2`]) that
-//! keeps every accumulator in a register; the generic lanes are its proptest oracle.
+//! machine that has a wider one). On AVX2 (and AVX-512) the joins a graph uses, the larger
+//! of receive and transmit ([`max_join`]) and the sum of their rates ([`sum_join`]), and
+//! the stretches where one series is alone (every [`Rollup::of`], and a percentile of one
+//! direction) have kernels written out in intrinsics that keep every accumulator in a
+//! register (`pair_bucket_avx2`, `lone_bucket_avx2`); the generic lanes are their
+//! proptest oracle.
 //!
 //! [`Series::exact_sums`]: crate::model::Series::exact_sums
 
@@ -266,9 +269,20 @@ pub struct Join<'s, J> {
     pub gb: f64,
     /// The joined value of a shared timestamp, from `a`'s and `b`'s values.
     pub join: J,
-    /// `join` is [`larger`], and lone samples keep their value ([`max_join`]): the AVX2
-    /// pass then takes a kernel of its own ([`max_bucket_avx2`]).
-    larger: bool,
+    /// Which of the joins the AVX2 pass has a kernel for `join` is, if any ([`max_join`],
+    /// [`sum_join`]).
+    kernel: Kernel,
+}
+
+/// A join the AVX2 pass knows, with what it needs to compute it in vectors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kernel {
+    /// Any closure: the generic lanes.
+    Generic,
+    /// [`larger`] of the raw values.
+    Larger,
+    /// `x * fa + y * fb`.
+    Sum { fa: f64, fb: f64 },
 }
 
 /// The larger of two values, `y` when either is NaN (one compare, as a vector max does it).
@@ -288,8 +302,21 @@ pub fn max_join<'s>(
     b: (&'s [f64], usize),
 ) -> Join<'s, impl Fn(f64, f64) -> f64 + Copy> {
     Join {
-        larger: true,
+        kernel: Kernel::Larger,
         ..Join::new(a, b, (1.0, 1.0), larger)
+    }
+}
+
+/// `a` and `b` joined by the sum of their rates `x * fa + y * fb` at a shared timestamp, a
+/// lone sample by its own rate: [`Join::new`] with that join, which the AVX2 pass knows.
+pub fn sum_join<'s>(
+    a: (&'s [f64], usize),
+    b: (&'s [f64], usize),
+    (fa, fb): (f64, f64),
+) -> Join<'s, impl Fn(f64, f64) -> f64 + Copy> {
+    Join {
+        kernel: Kernel::Sum { fa, fb },
+        ..Join::new(a, b, (fa, fb), move |x: f64, y: f64| x * fa + y * fb)
     }
 }
 
@@ -309,7 +336,7 @@ impl<'s, J: Fn(f64, f64) -> f64> Join<'s, J> {
             ub,
             gb,
             join,
-            larger: false,
+            kernel: Kernel::Generic,
         }
     }
 
@@ -341,15 +368,12 @@ pub fn pair_pass<J: Fn(f64, f64) -> f64 + Copy>(
 ) -> PairPass {
     #[cfg(target_arch = "x86_64")]
     match simd() {
-        // SAFETY: `simd` picks AVX-512 only when the CPU has AVX-512F.
-        Simd::Avx512 => return unsafe { pair_pass_avx512(j, br, kept) },
-        // SAFETY: `simd` picks AVX2 only when the CPU has AVX2.
-        Simd::Avx2 => return unsafe { pair_pass_avx2(j, br, kept) },
+        // SAFETY: `simd` picks AVX2 or AVX-512 (which implies AVX2) only when the CPU
+        // has it.
+        Simd::Avx512 | Simd::Avx2 => return unsafe { pair_pass_avx2(j, br, kept) },
         Simd::Baseline => {}
     }
-    pair_pass_lanes::<4, J>(j, br, kept, |a, b, join, br, below, kept| {
-        pair_bucket(a, b, join, br, below, kept)
-    })
+    pair_pass_lanes::<4, J>(j, br, kept, pair_bucket, lone_bucket)
 }
 
 /// The vector width the pass runs in.
@@ -395,27 +419,12 @@ fn pick(cap: Simd) -> Simd {
     Simd::Baseline
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn pair_pass_avx512<J: Fn(f64, f64) -> f64 + Copy>(
-    j: &Join<'_, J>,
-    br: Bracket,
-    kept: &mut Vec<f64>,
-) -> PairPass {
-    // The AVX2 kernel here too: on the AMD EPYC (Zen 4) this was measured on, it drew a
-    // million-point graph in 1.40 ms, eight lanes of AVX-512 written out the same way in
-    // 1.70 and the generic eight lanes in 1.63 (docs/bench-table.md).
-    if j.larger {
-        pair_pass_lanes::<4, J>(j, br, kept, |a, b, _, br, below, kept| {
-            max_bucket_avx2(a, b, br, below, kept)
-        })
-    } else {
-        pair_pass_lanes::<8, J>(j, br, kept, |a, b, join, br, below, kept| {
-            pair_bucket(a, b, join, br, below, kept)
-        })
-    }
-}
-
+/// The pass on AVX2, also where the CPU has AVX-512: kernels written out in four lanes of
+/// intrinsics for the usual join ([`pair_bucket_avx2`]) and for the stretches where one
+/// series is alone ([`lone_bucket_avx2`], which is also every [`Rollup::of`]); the generic
+/// four lanes for any other join. On the AMD EPYC (Zen 4) this was measured on, eight
+/// AVX-512 lanes written out the same way drew a million-point graph in 1.70 ms against
+/// 1.40 with these, and the generic eight lanes in 1.63 (docs/bench-table.md).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn pair_pass_avx2<J: Fn(f64, f64) -> f64 + Copy>(
@@ -423,14 +432,27 @@ fn pair_pass_avx2<J: Fn(f64, f64) -> f64 + Copy>(
     br: Bracket,
     kept: &mut Vec<f64>,
 ) -> PairPass {
-    if j.larger {
-        pair_pass_lanes::<4, J>(j, br, kept, |a, b, _, br, below, kept| {
-            max_bucket_avx2(a, b, br, below, kept)
-        })
-    } else {
-        pair_pass_lanes::<8, J>(j, br, kept, |a, b, join, br, below, kept| {
-            pair_bucket(a, b, join, br, below, kept)
-        })
+    let lone =
+        |a: &_, g, br, below: &mut _, kept: Option<&mut _>| lone_bucket_avx2(a, g, br, below, kept);
+    match j.kernel {
+        Kernel::Larger => {
+            let full = |a: &_, b: &_, _, br, below: &mut _, kept: Option<&mut _>| {
+                pair_bucket_avx2(a, b, Larger, br, below, kept)
+            };
+            pair_pass_lanes::<4, J>(j, br, kept, full, lone)
+        }
+        Kernel::Sum { fa, fb } => {
+            let full = |a: &_, b: &_, _, br, below: &mut _, kept: Option<&mut _>| {
+                pair_bucket_avx2(a, b, SumOf { fa, fb }, br, below, kept)
+            };
+            pair_pass_lanes::<4, J>(j, br, kept, full, lone)
+        }
+        Kernel::Generic => {
+            let full = |a: &_, b: &_, join, br, below: &mut _, kept: Option<&mut _>| {
+                pair_bucket(a, b, join, br, below, kept)
+            };
+            pair_pass_lanes::<4, J>(j, br, kept, full, lone)
+        }
     }
 }
 
@@ -453,6 +475,7 @@ fn pair_pass_lanes<const L: usize, J: Fn(f64, f64) -> f64 + Copy>(
         &mut [u64; L],
         Option<&mut Vec<f64>>,
     ) -> (Bucket, Bucket),
+    lone: impl Fn(&[f64; BUCKET], f64, Bracket, &mut [u64; L], Option<&mut Vec<f64>>) -> Bucket,
 ) -> PairPass {
     let (na, nb) = (j.a.len(), j.b.len());
     let union = j.len();
@@ -495,7 +518,7 @@ fn pair_pass_lanes<const L: usize, J: Fn(f64, f64) -> f64 + Copy>(
             rb.buckets.push(bb);
         } else if pa.len() == BUCKET && pb.is_empty() {
             let xa = &j.a[pa];
-            ra.buckets.push(lone_bucket::<L>(
+            ra.buckets.push(lone(
                 xa.try_into().expect("a whole bucket"),
                 j.ga,
                 br,
@@ -504,7 +527,7 @@ fn pair_pass_lanes<const L: usize, J: Fn(f64, f64) -> f64 + Copy>(
             ));
         } else if pb.len() == BUCKET && pa.is_empty() {
             let xb = &j.b[pb];
-            rb.buckets.push(lone_bucket::<L>(
+            rb.buckets.push(lone(
                 xb.try_into().expect("a whole bucket"),
                 j.gb,
                 br,
@@ -676,18 +699,88 @@ fn pair_bucket<const L: usize, J: Fn(f64, f64) -> f64>(
     (la.bucket(), lb.bucket())
 }
 
-/// [`pair_bucket`] in four lanes for [`max_join`], written out in AVX2 so that every
-/// accumulator stays in a register: the generic code's eight lanes need more registers
-/// than AVX2 has, and its spills cost a third of the pass. Same results as
-/// `pair_bucket::<4, _>` with [`larger`] (proptest `the_avx2_kernel_is_the_generic_pass`):
-/// the same minimum, maximum and sum per lane, merged the same way, the same count below
-/// per lane and the same values kept (in another order).
+/// A join written out in AVX2 for [`pair_bucket_avx2`], and the same join one value at a
+/// time, which the generic lanes compute.
+#[cfg(target_arch = "x86_64")]
+trait VectorJoin: Copy {
+    /// The joined values of four shared timestamps.
+    fn vector(
+        self,
+        x: std::arch::x86_64::__m256d,
+        y: std::arch::x86_64::__m256d,
+    ) -> std::arch::x86_64::__m256d;
+    /// The joined value of one: what `vector` gives each lane.
+    fn scalar(self, x: f64, y: f64) -> f64;
+}
+
+/// [`larger`]: `x > y ? x : y`, which is what `vmaxpd` computes (NaN included).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Larger;
+
+#[cfg(target_arch = "x86_64")]
+impl VectorJoin for Larger {
+    #[inline(always)]
+    fn vector(
+        self,
+        x: std::arch::x86_64::__m256d,
+        y: std::arch::x86_64::__m256d,
+    ) -> std::arch::x86_64::__m256d {
+        // SAFETY: only inlined into `pair_bucket_avx2`, which runs where the CPU has AVX2.
+        unsafe { std::arch::x86_64::_mm256_max_pd(x, y) }
+    }
+    #[inline(always)]
+    fn scalar(self, x: f64, y: f64) -> f64 {
+        larger(x, y)
+    }
+}
+
+/// `x * fa + y * fb`: two products and their sum, each rounded as the scalar operations
+/// round them (nothing fused).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct SumOf {
+    fa: f64,
+    fb: f64,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl VectorJoin for SumOf {
+    #[inline(always)]
+    fn vector(
+        self,
+        x: std::arch::x86_64::__m256d,
+        y: std::arch::x86_64::__m256d,
+    ) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::{_mm256_add_pd, _mm256_mul_pd, _mm256_set1_pd};
+        // SAFETY: only inlined into `pair_bucket_avx2`, which runs where the CPU has AVX2.
+        unsafe {
+            _mm256_add_pd(
+                _mm256_mul_pd(x, _mm256_set1_pd(self.fa)),
+                _mm256_mul_pd(y, _mm256_set1_pd(self.fb)),
+            )
+        }
+    }
+    #[inline(always)]
+    fn scalar(self, x: f64, y: f64) -> f64 {
+        x * self.fa + y * self.fb
+    }
+}
+
+/// [`pair_bucket`] in four lanes for a join it knows ([`max_join`], [`sum_join`]), written
+/// out in AVX2 intrinsics so that every accumulator stays in a register: the generic
+/// code's eight lanes need more registers than AVX2 has, and its spills cost a third of
+/// the pass (its four lanes compile worse still). Same results as `pair_bucket::<4, _>`
+/// with the same join (proptest `the_avx2_kernels_are_the_generic_pass`): the same
+/// minimum, maximum and sum per lane, merged the same way, the same count below per lane
+/// and the same values kept (in another order).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-fn max_bucket_avx2(
+fn pair_bucket_avx2<V: VectorJoin>(
     a: &[f64; BUCKET],
     b: &[f64; BUCKET],
+    join: V,
     br: Bracket,
     below: &mut [u64; 4],
     kept: Option<&mut Vec<f64>>,
@@ -721,8 +814,7 @@ fn max_bucket_avx2(
             minb = _mm256_min_pd(y, minb);
             maxb = _mm256_max_pd(y, maxb);
             sumb = _mm256_add_pd(sumb, y);
-            // `x > y ? x : y`: `larger`.
-            let m = _mm256_max_pd(x, y);
+            let m = join.vector(x, y);
             // Ordered compares: false for NaN, as Rust's `<`, `>=` and `<=`.
             let less = _mm256_cmp_pd::<_CMP_LT_OQ>(m, lo);
             under = _mm256_sub_epi64(under, _mm256_castpd_si256(less));
@@ -736,19 +828,82 @@ fn max_bucket_avx2(
     // SAFETY: as the load above.
     unsafe { _mm256_storeu_si256(below.as_mut_ptr().cast(), under) };
     if let Some(kept) = kept {
-        keep_bits(&marks, |i| larger(a[i], b[i]), kept);
+        keep_bits(&marks, |i| join.scalar(a[i], b[i]), kept);
     }
-    let lanes = |min: __m256d, max: __m256d, sum: __m256d| {
-        let mut l = Lanes::<4>::new();
-        // SAFETY: each array is four f64s, 32 bytes; unaligned stores.
-        unsafe {
-            _mm256_storeu_pd(l.min.as_mut_ptr(), min);
-            _mm256_storeu_pd(l.max.as_mut_ptr(), max);
-            _mm256_storeu_pd(l.sum.as_mut_ptr(), sum);
+    (lanes_avx2(mina, maxa, suma), lanes_avx2(minb, maxb, sumb))
+}
+
+/// [`lone_bucket`] in four lanes, written out in AVX2 like [`pair_bucket_avx2`]: the same
+/// results as `lone_bucket::<4>` (proptest `the_avx2_kernels_are_the_generic_pass`). The
+/// generic code compiled for AVX2 shuffled every step's bits through the vector unit.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn lone_bucket_avx2(
+    a: &[f64; BUCKET],
+    g: f64,
+    br: Bracket,
+    below: &mut [u64; 4],
+    kept: Option<&mut Vec<f64>>,
+) -> Bucket {
+    use std::arch::x86_64::*;
+    let (lo, hi, gv) = (
+        _mm256_set1_pd(br.lo),
+        _mm256_set1_pd(br.hi),
+        _mm256_set1_pd(g),
+    );
+    let (mut min, mut max, mut sum) = (
+        _mm256_set1_pd(f64::INFINITY),
+        _mm256_set1_pd(f64::NEG_INFINITY),
+        _mm256_setzero_pd(),
+    );
+    // SAFETY: `below` is four u64s, 32 bytes; the load is unaligned.
+    let mut under = unsafe { _mm256_loadu_si256(below.as_ptr().cast()) };
+    let mut marks = [0u64; 2];
+    for (half, mark) in marks.iter_mut().enumerate() {
+        for step in 0..16 {
+            let i = half * 64 + step * 4;
+            // SAFETY: `i + 4 <= BUCKET`: four f64s inside the array; an unaligned load.
+            let x = unsafe { _mm256_loadu_pd(a.as_ptr().add(i)) };
+            min = _mm256_min_pd(x, min);
+            max = _mm256_max_pd(x, max);
+            sum = _mm256_add_pd(sum, x);
+            let m = _mm256_mul_pd(x, gv);
+            let less = _mm256_cmp_pd::<_CMP_LT_OQ>(m, lo);
+            under = _mm256_sub_epi64(under, _mm256_castpd_si256(less));
+            let inside = _mm256_and_pd(
+                _mm256_cmp_pd::<_CMP_GE_OQ>(m, lo),
+                _mm256_cmp_pd::<_CMP_LE_OQ>(m, hi),
+            );
+            *mark |= (_mm256_movemask_pd(inside) as u64) << (step * 4);
         }
-        l.bucket()
-    };
-    (lanes(mina, maxa, suma), lanes(minb, maxb, sumb))
+    }
+    // SAFETY: as the load above.
+    unsafe { _mm256_storeu_si256(below.as_mut_ptr().cast(), under) };
+    if let Some(kept) = kept {
+        keep_bits(&marks, |i| a[i] * g, kept);
+    }
+    lanes_avx2(min, max, sum)
+}
+
+/// The bucket of four lanes' minimum, maximum and sum, merged as [`Lanes::bucket`] does.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn lanes_avx2(
+    min: std::arch::x86_64::__m256d,
+    max: std::arch::x86_64::__m256d,
+    sum: std::arch::x86_64::__m256d,
+) -> Bucket {
+    use std::arch::x86_64::_mm256_storeu_pd;
+    let mut l = Lanes::<4>::new();
+    // SAFETY: each array is four f64s, 32 bytes; unaligned stores.
+    unsafe {
+        _mm256_storeu_pd(l.min.as_mut_ptr(), min);
+        _mm256_storeu_pd(l.max.as_mut_ptr(), max);
+        _mm256_storeu_pd(l.sum.as_mut_ptr(), sum);
+    }
+    l.bucket()
 }
 
 /// Appends `value(i)` for each bit `i` set in `marks` (bit `i % 64` of `marks[i / 64]`).
@@ -823,7 +978,7 @@ mod tests {
                 ub: 0,
                 gb: 1.0,
                 join: f64::max,
-                larger: false,
+                kernel: Kernel::Generic,
             };
             let br = Bracket {
                 lo: 0.0,
@@ -882,66 +1037,88 @@ mod tests {
         assert!(Rollup::of(&flat).figures(&flat, 0..600).min_first);
     }
 
-    /// Every lane count gives what the one-by-one definition gives.
+    /// Every lane count gives what the one-by-one definition gives, for a join as any
+    /// closure and for the two the AVX2 pass has kernels for.
     #[test]
     fn the_pass_counts_and_keeps_exactly_and_builds_both_rollups() {
         let a = values(3000, 1);
         let b = values(2900, 2);
-        let shifts = [(0, 0), (0, 37), (200, 0), (0, 128)];
-        // Each with the join as any closure, and as `max_join`, which has its own kernel.
-        for ((ua, ub), larger) in shifts.into_iter().flat_map(|s| [(s, false), (s, true)]) {
-            let j = Join {
-                larger,
+        for (ua, ub) in [(0, 0), (0, 37), (200, 0), (0, 128)] {
+            let generic = Join {
+                kernel: Kernel::Generic,
                 ..max_join((&a, ua), (&b, ub))
             };
-            let br = Bracket {
-                lo: 400.0,
-                hi: 420.0,
-                cap: usize::MAX,
-            };
-            // The joined values by definition.
-            let joined: Vec<f64> = (0..j.len()).filter_map(|u| j.at(u)).collect();
-            assert_eq!(joined.len(), j.len(), "they overlap: no position is empty");
-            let want_below = joined.iter().filter(|&&m| m < br.lo).count();
-            let mut want_kept: Vec<f64> = joined
-                .iter()
-                .copied()
-                .filter(|&m| m >= br.lo && m <= br.hi)
-                .collect();
-            want_kept.sort_by(f64::total_cmp);
-            let mut runs = vec![];
-            let mut kept = Vec::new();
-            runs.push(pair_pass(&j, br, &mut kept));
-            let mut base = Vec::new();
-            runs.push(pair_pass_lanes::<4, _>(&j, br, &mut base, pair_bucket));
-            let mut two = Vec::new();
-            runs.push(pair_pass_lanes::<2, _>(&j, br, &mut two, pair_bucket));
-            let mut wide = vec![Vec::new(); 2];
-            #[cfg(target_arch = "x86_64")]
-            {
-                // Each compiled variant this CPU can run, whatever the dispatch picks.
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: AVX2 is there, checked just above.
-                    runs.push(unsafe { pair_pass_avx2(&j, br, &mut wide[0]) });
+            check_pass(&generic, &a, &b, (400.0, 420.0));
+            check_pass(&max_join((&a, ua), (&b, ub)), &a, &b, (400.0, 420.0));
+            let sum = sum_join((&a, ua), (&b, ub), (1.5, 0.25));
+            check_pass(&sum, &a, &b, (700.0, 760.0));
+        }
+    }
+
+    fn check_pass<J: Fn(f64, f64) -> f64 + Copy>(
+        j: &Join<'_, J>,
+        a: &[f64],
+        b: &[f64],
+        (lo, hi): (f64, f64),
+    ) {
+        let (ua, ub) = (j.ua, j.ub);
+        let br = Bracket {
+            lo,
+            hi,
+            cap: usize::MAX,
+        };
+        // The joined values by definition.
+        let joined: Vec<f64> = (0..j.len()).filter_map(|u| j.at(u)).collect();
+        assert_eq!(joined.len(), j.len(), "they overlap: no position is empty");
+        let want_below = joined.iter().filter(|&&m| m < br.lo).count();
+        let mut want_kept: Vec<f64> = joined
+            .iter()
+            .copied()
+            .filter(|&m| m >= br.lo && m <= br.hi)
+            .collect();
+        want_kept.sort_by(f64::total_cmp);
+        assert!(
+            !want_kept.is_empty() && want_below > 0,
+            "a bracket that tells"
+        );
+        let mut runs = vec![];
+        let mut kept = Vec::new();
+        runs.push(pair_pass(j, br, &mut kept));
+        let mut base = Vec::new();
+        runs.push(pair_pass_lanes::<4, _>(
+            j,
+            br,
+            &mut base,
+            pair_bucket,
+            lone_bucket,
+        ));
+        let mut two = Vec::new();
+        runs.push(pair_pass_lanes::<2, _>(
+            j,
+            br,
+            &mut two,
+            pair_bucket,
+            lone_bucket,
+        ));
+        let mut wide = vec![Vec::new(); 1];
+        // The AVX2 variant where this CPU can run it, whatever the dispatch picks.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is there, checked just above.
+            runs.push(unsafe { pair_pass_avx2(j, br, &mut wide[0]) });
+        }
+        let all_kept = [kept, base, two].into_iter().chain(wide);
+        for (p, mut k) in runs.into_iter().zip(all_kept) {
+            k.sort_by(f64::total_cmp);
+            assert_eq!(p.below, want_below, "{ua} {ub} {:?}", j.kernel);
+            assert_eq!(k, want_kept, "{ua} {ub} {:?}", j.kernel);
+            assert!(!p.overflow);
+            for (r, v) in [(&p.a, a), (&p.b, b)] {
+                assert_eq!(r.len(), v.len());
+                for k in 0..r.buckets().len() {
+                    assert_eq!(r.buckets()[k], Bucket::of(&v[r.range(k)]));
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: AVX-512F is there, checked just above.
-                    runs.push(unsafe { pair_pass_avx512(&j, br, &mut wide[1]) });
-                }
-            }
-            let all_kept = [kept, base, two].into_iter().chain(wide);
-            for (p, mut k) in runs.into_iter().zip(all_kept) {
-                k.sort_by(f64::total_cmp);
-                assert_eq!(p.below, want_below, "{ua} {ub}");
-                assert_eq!(k, want_kept);
-                assert!(!p.overflow);
-                for (r, v) in [(&p.a, &a), (&p.b, &b)] {
-                    assert_eq!(r.len(), v.len());
-                    for k in 0..r.buckets().len() {
-                        assert_eq!(r.buckets()[k], Bucket::of(&v[r.range(k)]));
-                    }
-                    assert_eq!(r.range(r.buckets().len() - 1).end, v.len());
-                }
+                assert_eq!(r.range(r.buckets().len() - 1).end, v.len());
             }
         }
     }
@@ -957,7 +1134,7 @@ mod tests {
             ub: 0,
             gb: 1.0,
             join: f64::max,
-            larger: false,
+            kernel: Kernel::Generic,
         };
         let br = Bracket {
             lo: 1.0,
@@ -995,43 +1172,124 @@ mod tests {
             );
         }
 
-        /// The AVX2 kernel of the max join gives what the generic four lanes give: the
-        /// same buckets to the bit, the same counts below per lane, the same values kept
-        /// (as a multiset), for values from a few (ties), zeros of both signs, infinities
-        /// and NaN, any bracket (also NaN bounds and an empty one) and any counts before.
+        /// The AVX2 kernels give what the generic four lanes give: the same buckets to the
+        /// bit, the same counts below per lane, the same values kept (as a multiset), for
+        /// the max join, the sum of rates and one series alone, for values from a few
+        /// (ties), zeros of both signs, infinities and NaN, any bracket (also NaN bounds
+        /// and an empty one), factors and counts before.
         #[test]
-        fn the_avx2_kernel_is_the_generic_pass(
+        fn the_avx2_kernels_are_the_generic_pass(
             picks in proptest::collection::vec((0usize..10, 0usize..10), BUCKET),
             lo in 0usize..10,
             hi in 0usize..10,
+            (fa, fb) in (0usize..4, 0usize..4),
             before in proptest::array::uniform4(0u64..1_000_000),
             keep in proptest::bool::ANY,
         ) {
-            if !std::arch::is_x86_feature_detected!("avx2") {
-                return Ok(());
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                const POOL: [f64; 10] =
+                    [0.0, -0.0, 1.0, 2.5, -3.0, f64::INFINITY, f64::NAN, 7.0, 1e300, f64::NEG_INFINITY];
+                const FACTORS: [f64; 4] = [1.0, 0.125, 8.0 / 3600.0, 1e10];
+                let a: [f64; BUCKET] = std::array::from_fn(|i| POOL[picks[i].0]);
+                let b: [f64; BUCKET] = std::array::from_fn(|i| POOL[picks[i].1]);
+                let br = Bracket { lo: POOL[lo], hi: POOL[hi], cap: 0 };
+                let case = Case { a: &a, b: &b, br, before, keep };
+                case.pair(Larger)?;
+                case.pair(SumOf { fa: FACTORS[fa], fb: FACTORS[fb] })?;
+                case.lone(FACTORS[fa])?;
             }
-            const POOL: [f64; 10] =
-                [0.0, -0.0, 1.0, 2.5, -3.0, f64::INFINITY, f64::NAN, 7.0, 1e300, f64::NEG_INFINITY];
-            let a: [f64; BUCKET] = std::array::from_fn(|i| POOL[picks[i].0]);
-            let b: [f64; BUCKET] = std::array::from_fn(|i| POOL[picks[i].1]);
-            let br = Bracket { lo: POOL[lo], hi: POOL[hi], cap: 0 };
-            let (mut below_k, mut below_g) = (before, before);
+        }
+    }
+
+    /// One bucket of each series for [`the_avx2_kernels_are_the_generic_pass`].
+    #[cfg(target_arch = "x86_64")]
+    struct Case<'c> {
+        a: &'c [f64; BUCKET],
+        b: &'c [f64; BUCKET],
+        br: Bracket,
+        before: [u64; 4],
+        keep: bool,
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    impl Case<'_> {
+        /// Bits, but any NaN as one: Rust leaves a NaN result's sign and payload open.
+        fn bit(v: f64) -> u64 {
+            if v.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                v.to_bits()
+            }
+        }
+
+        fn bits(x: Bucket) -> (u64, u64, u64) {
+            (Self::bit(x.min), Self::bit(x.max), Self::bit(x.sum))
+        }
+
+        fn sorted(mut v: Vec<f64>) -> Vec<u64> {
+            v.sort_by(f64::total_cmp);
+            v.into_iter().map(Self::bit).collect()
+        }
+
+        fn pair<V: VectorJoin>(&self, join: V) -> Result<(), proptest::test_runner::TestCaseError> {
+            let (mut below_k, mut below_g) = (self.before, self.before);
             let (mut kept_k, mut kept_g) = (Vec::new(), Vec::new());
-            // SAFETY: the CPU has AVX2 (checked above).
+            let keep = self.keep;
+            // SAFETY: the caller checked that the CPU has AVX2.
             let got = unsafe {
-                max_bucket_avx2(&a, &b, br, &mut below_k, keep.then_some(&mut kept_k))
+                pair_bucket_avx2(
+                    self.a,
+                    self.b,
+                    join,
+                    self.br,
+                    &mut below_k,
+                    keep.then_some(&mut kept_k),
+                )
             };
-            let want = pair_bucket::<4, _>(&a, &b, larger, br, &mut below_g, keep.then_some(&mut kept_g));
-            // Bits, but any NaN as one: Rust leaves a NaN result's sign and payload open.
-            let bit = |v: f64| if v.is_nan() { f64::NAN.to_bits() } else { v.to_bits() };
-            let bits = |x: Bucket| (bit(x.min), bit(x.max), bit(x.sum));
-            proptest::prop_assert_eq!((bits(got.0), bits(got.1)), (bits(want.0), bits(want.1)));
+            let scalar = |x, y| join.scalar(x, y);
+            let want = pair_bucket::<4, _>(
+                self.a,
+                self.b,
+                scalar,
+                self.br,
+                &mut below_g,
+                keep.then_some(&mut kept_g),
+            );
+            proptest::prop_assert_eq!(
+                (Self::bits(got.0), Self::bits(got.1)),
+                (Self::bits(want.0), Self::bits(want.1))
+            );
             proptest::prop_assert_eq!(below_k, below_g);
-            let sorted = |mut v: Vec<f64>| {
-                v.sort_by(f64::total_cmp);
-                v.into_iter().map(bit).collect::<Vec<_>>()
+            proptest::prop_assert_eq!(Self::sorted(kept_k), Self::sorted(kept_g));
+            Ok(())
+        }
+
+        fn lone(&self, g: f64) -> Result<(), proptest::test_runner::TestCaseError> {
+            let (mut below_k, mut below_g) = (self.before, self.before);
+            let (mut kept_k, mut kept_g) = (Vec::new(), Vec::new());
+            let keep = self.keep;
+            // SAFETY: the caller checked that the CPU has AVX2.
+            let got = unsafe {
+                lone_bucket_avx2(
+                    self.a,
+                    g,
+                    self.br,
+                    &mut below_k,
+                    keep.then_some(&mut kept_k),
+                )
             };
-            proptest::prop_assert_eq!(sorted(kept_k), sorted(kept_g));
+            let want = lone_bucket::<4>(
+                self.a,
+                g,
+                self.br,
+                &mut below_g,
+                keep.then_some(&mut kept_g),
+            );
+            proptest::prop_assert_eq!(Self::bits(got), Self::bits(want));
+            proptest::prop_assert_eq!(below_k, below_g);
+            proptest::prop_assert_eq!(Self::sorted(kept_k), Self::sorted(kept_g));
+            Ok(())
         }
     }
 }

@@ -579,12 +579,16 @@ fn percentile_single<'t>(
                 finish_percentile("total", out, p)
             }
             (PercentileOf::Receive, Some(r), _) | (_, Some(r), None) => {
-                rates(Some(r), out);
-                finish_percentile("receive", out, p)
+                series_percentile(r, "receive", opts, p, out, gathered).unwrap_or_else(|| {
+                    rates(Some(r), out);
+                    finish_percentile("receive", out, p)
+                })
             }
             (PercentileOf::Transmit, _, Some(t)) | (_, None, Some(t)) => {
-                rates(Some(t), out);
-                finish_percentile("transmit", out, p)
+                series_percentile(t, "transmit", opts, p, out, gathered).unwrap_or_else(|| {
+                    rates(Some(t), out);
+                    finish_percentile("transmit", out, p)
+                })
             }
             (PercentileOf::Max, Some(r), Some(t)) => {
                 join_percentile(r, t, opts, p, Combine::Max, out, gathered)
@@ -598,6 +602,37 @@ fn percentile_single<'t>(
         }
         Some(stat)
     })
+}
+
+/// The percentile of one series' rates through the bracket pass ([`bracket_pass`] with
+/// nothing to join: each sample's joined value is its rate), which also gathers the
+/// series' figures and rollup into `gathered`, so its samples are read once for both.
+/// `None` below [`BRACKET_MIN`] samples or when the bracket misses: the caller selects
+/// among all the rates. The value is the one [`nearest_rank`] picks among them.
+fn series_percentile<'t>(
+    s: &'t Series,
+    of: &str,
+    opts: &StatsOptions,
+    p: f64,
+    buf: &mut Vec<f64>,
+    gathered: &mut Vec<(&'t Series, Gathered)>,
+) -> Option<Option<PercentileStat>> {
+    let n = s.len();
+    if n < BRACKET_MIN {
+        return None;
+    }
+    let f = rate_factor(s, opts);
+    let rank = ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize - 1;
+    let alone = Join::new((s.values(), 0), (&[], 0), (f, 1.0), |x: f64, _| x);
+    let (value, pass) = bracket_pass(&alone, n, rank, buf)?;
+    gathered.push((s, with_rollup(s, pass.a, f)));
+    Some(Some(PercentileStat {
+        p,
+        of: of.to_string(),
+        method: "nearest-rank",
+        samples: n,
+        value,
+    }))
 }
 
 /// How receive and transmit join per timestamp for the percentile.
@@ -752,6 +787,14 @@ fn grid_join(
     let (value, pass) = if op == Combine::Max && fa == fb && fa > 0.0 {
         let (v, pass) = bracket_pass(&rollup::max_join((va, ua), (vb, ub)), n, rank, buf)?;
         (v * fa, pass)
+    } else if op == Combine::Sum {
+        // `Combine::Sum.apply(x * fa, y * fb)`, which the AVX2 pass knows.
+        bracket_pass(
+            &rollup::sum_join((va, ua), (vb, ub), (fa, fb)),
+            n,
+            rank,
+            buf,
+        )?
     } else {
         let rates = move |x: f64, y: f64| op.apply(x * fa, y * fb);
         bracket_pass(
