@@ -704,7 +704,10 @@ fn pair_bucket<const L: usize, J: Fn(f64, f64) -> f64>(
 #[cfg(target_arch = "x86_64")]
 trait VectorJoin: Copy {
     /// The joined values of four shared timestamps.
-    fn vector(
+    ///
+    /// # Safety
+    /// The CPU has AVX2.
+    unsafe fn vector(
         self,
         x: std::arch::x86_64::__m256d,
         y: std::arch::x86_64::__m256d,
@@ -721,12 +724,12 @@ struct Larger;
 #[cfg(target_arch = "x86_64")]
 impl VectorJoin for Larger {
     #[inline(always)]
-    fn vector(
+    unsafe fn vector(
         self,
         x: std::arch::x86_64::__m256d,
         y: std::arch::x86_64::__m256d,
     ) -> std::arch::x86_64::__m256d {
-        // SAFETY: only inlined into `pair_bucket_avx2`, which runs where the CPU has AVX2.
+        // SAFETY: the caller promises AVX2.
         unsafe { std::arch::x86_64::_mm256_max_pd(x, y) }
     }
     #[inline(always)]
@@ -747,13 +750,13 @@ struct SumOf {
 #[cfg(target_arch = "x86_64")]
 impl VectorJoin for SumOf {
     #[inline(always)]
-    fn vector(
+    unsafe fn vector(
         self,
         x: std::arch::x86_64::__m256d,
         y: std::arch::x86_64::__m256d,
     ) -> std::arch::x86_64::__m256d {
         use std::arch::x86_64::{_mm256_add_pd, _mm256_mul_pd, _mm256_set1_pd};
-        // SAFETY: only inlined into `pair_bucket_avx2`, which runs where the CPU has AVX2.
+        // SAFETY: the caller promises AVX2.
         unsafe {
             _mm256_add_pd(
                 _mm256_mul_pd(x, _mm256_set1_pd(self.fa)),
@@ -785,19 +788,10 @@ fn pair_bucket_avx2<V: VectorJoin>(
     below: &mut [u64; 4],
     kept: Option<&mut Vec<f64>>,
 ) -> (Bucket, Bucket) {
-    use std::arch::x86_64::*;
-    let (lo, hi) = (_mm256_set1_pd(br.lo), _mm256_set1_pd(br.hi));
-    let (mut mina, mut maxa, mut suma) = (
-        _mm256_set1_pd(f64::INFINITY),
-        _mm256_set1_pd(f64::NEG_INFINITY),
-        _mm256_setzero_pd(),
-    );
-    let (mut minb, mut maxb, mut sumb) = (mina, maxa, suma);
-    // SAFETY: `below` is four u64s, 32 bytes; the load is unaligned.
-    let mut under = unsafe { _mm256_loadu_si256(below.as_ptr().cast()) };
-    // Bit `i` of `marks[i / 64]`: the bucket's `i`-th joined value lies in the bracket.
-    let mut marks = [0u64; 2];
-    for (half, mark) in marks.iter_mut().enumerate() {
+    use std::arch::x86_64::_mm256_loadu_pd;
+    let (mut la, mut lb) = (Acc4::new(), Acc4::new());
+    let mut bracket = Bracket4::new(br, below);
+    for half in 0..2 {
         for step in 0..16 {
             let i = half * 64 + step * 4;
             // SAFETY: `i + 4 <= BUCKET`: four f64s inside each array; unaligned loads.
@@ -807,30 +801,17 @@ fn pair_bucket_avx2<V: VectorJoin>(
                     _mm256_loadu_pd(b.as_ptr().add(i)),
                 )
             };
-            // `x < min ? x : min`, `x > max ? x : max`: `Lanes::add`, NaN included.
-            mina = _mm256_min_pd(x, mina);
-            maxa = _mm256_max_pd(x, maxa);
-            suma = _mm256_add_pd(suma, x);
-            minb = _mm256_min_pd(y, minb);
-            maxb = _mm256_max_pd(y, maxb);
-            sumb = _mm256_add_pd(sumb, y);
-            let m = join.vector(x, y);
-            // Ordered compares: false for NaN, as Rust's `<`, `>=` and `<=`.
-            let less = _mm256_cmp_pd::<_CMP_LT_OQ>(m, lo);
-            under = _mm256_sub_epi64(under, _mm256_castpd_si256(less));
-            let inside = _mm256_and_pd(
-                _mm256_cmp_pd::<_CMP_GE_OQ>(m, lo),
-                _mm256_cmp_pd::<_CMP_LE_OQ>(m, hi),
-            );
-            *mark |= (_mm256_movemask_pd(inside) as u64) << (step * 4);
+            la.add(x);
+            lb.add(y);
+            // SAFETY: this function runs only where the CPU has AVX2.
+            bracket.step(half, step, unsafe { join.vector(x, y) });
         }
     }
-    // SAFETY: as the load above.
-    unsafe { _mm256_storeu_si256(below.as_mut_ptr().cast(), under) };
+    let marks = bracket.finish(below);
     if let Some(kept) = kept {
         keep_bits(&marks, |i| join.scalar(a[i], b[i]), kept);
     }
-    (lanes_avx2(mina, maxa, suma), lanes_avx2(minb, maxb, sumb))
+    (la.bucket(), lb.bucket())
 }
 
 /// [`lone_bucket`] in four lanes, written out in AVX2 like [`pair_bucket_avx2`]: the same
@@ -846,64 +827,126 @@ fn lone_bucket_avx2(
     below: &mut [u64; 4],
     kept: Option<&mut Vec<f64>>,
 ) -> Bucket {
-    use std::arch::x86_64::*;
-    let (lo, hi, gv) = (
-        _mm256_set1_pd(br.lo),
-        _mm256_set1_pd(br.hi),
-        _mm256_set1_pd(g),
-    );
-    let (mut min, mut max, mut sum) = (
-        _mm256_set1_pd(f64::INFINITY),
-        _mm256_set1_pd(f64::NEG_INFINITY),
-        _mm256_setzero_pd(),
-    );
-    // SAFETY: `below` is four u64s, 32 bytes; the load is unaligned.
-    let mut under = unsafe { _mm256_loadu_si256(below.as_ptr().cast()) };
-    let mut marks = [0u64; 2];
-    for (half, mark) in marks.iter_mut().enumerate() {
+    use std::arch::x86_64::{_mm256_loadu_pd, _mm256_mul_pd, _mm256_set1_pd};
+    let gv = _mm256_set1_pd(g);
+    let mut la = Acc4::new();
+    let mut bracket = Bracket4::new(br, below);
+    for half in 0..2 {
         for step in 0..16 {
             let i = half * 64 + step * 4;
             // SAFETY: `i + 4 <= BUCKET`: four f64s inside the array; an unaligned load.
             let x = unsafe { _mm256_loadu_pd(a.as_ptr().add(i)) };
-            min = _mm256_min_pd(x, min);
-            max = _mm256_max_pd(x, max);
-            sum = _mm256_add_pd(sum, x);
-            let m = _mm256_mul_pd(x, gv);
-            let less = _mm256_cmp_pd::<_CMP_LT_OQ>(m, lo);
-            under = _mm256_sub_epi64(under, _mm256_castpd_si256(less));
-            let inside = _mm256_and_pd(
-                _mm256_cmp_pd::<_CMP_GE_OQ>(m, lo),
-                _mm256_cmp_pd::<_CMP_LE_OQ>(m, hi),
-            );
-            *mark |= (_mm256_movemask_pd(inside) as u64) << (step * 4);
+            la.add(x);
+            bracket.step(half, step, _mm256_mul_pd(x, gv));
         }
     }
-    // SAFETY: as the load above.
-    unsafe { _mm256_storeu_si256(below.as_mut_ptr().cast(), under) };
+    let marks = bracket.finish(below);
     if let Some(kept) = kept {
         keep_bits(&marks, |i| a[i] * g, kept);
     }
-    lanes_avx2(min, max, sum)
+    la.bucket()
 }
 
-/// The bucket of four lanes' minimum, maximum and sum, merged as [`Lanes::bucket`] does.
+/// One series' minimum, maximum and sum in four AVX2 lanes: [`Lanes`]`<4>` in registers.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-fn lanes_avx2(
+#[derive(Clone, Copy)]
+struct Acc4 {
     min: std::arch::x86_64::__m256d,
     max: std::arch::x86_64::__m256d,
     sum: std::arch::x86_64::__m256d,
-) -> Bucket {
-    use std::arch::x86_64::_mm256_storeu_pd;
-    let mut l = Lanes::<4>::new();
-    // SAFETY: each array is four f64s, 32 bytes; unaligned stores.
-    unsafe {
-        _mm256_storeu_pd(l.min.as_mut_ptr(), min);
-        _mm256_storeu_pd(l.max.as_mut_ptr(), max);
-        _mm256_storeu_pd(l.sum.as_mut_ptr(), sum);
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Acc4 {
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn new() -> Acc4 {
+        use std::arch::x86_64::{_mm256_set1_pd, _mm256_setzero_pd};
+        Acc4 {
+            min: _mm256_set1_pd(f64::INFINITY),
+            max: _mm256_set1_pd(f64::NEG_INFINITY),
+            sum: _mm256_setzero_pd(),
+        }
     }
-    l.bucket()
+
+    /// `x < min ? x : min`, `x > max ? x : max`, `sum + x` per lane: [`Lanes::add`], NaN
+    /// included.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn add(&mut self, x: std::arch::x86_64::__m256d) {
+        use std::arch::x86_64::{_mm256_add_pd, _mm256_max_pd, _mm256_min_pd};
+        self.min = _mm256_min_pd(x, self.min);
+        self.max = _mm256_max_pd(x, self.max);
+        self.sum = _mm256_add_pd(self.sum, x);
+    }
+
+    /// The lanes merged as [`Lanes::bucket`] merges them.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn bucket(self) -> Bucket {
+        use std::arch::x86_64::_mm256_storeu_pd;
+        let mut l = Lanes::<4>::new();
+        // SAFETY: each array is four f64s, 32 bytes; unaligned stores.
+        unsafe {
+            _mm256_storeu_pd(l.min.as_mut_ptr(), self.min);
+            _mm256_storeu_pd(l.max.as_mut_ptr(), self.max);
+            _mm256_storeu_pd(l.sum.as_mut_ptr(), self.sum);
+        }
+        l.bucket()
+    }
+}
+
+/// A bucket's bracket bookkeeping in AVX2: the count below per lane in one register, and
+/// bit `i % 64` of `marks[i / 64]` for the bucket's `i`-th joined value inside.
+#[cfg(target_arch = "x86_64")]
+struct Bracket4 {
+    lo: std::arch::x86_64::__m256d,
+    hi: std::arch::x86_64::__m256d,
+    under: std::arch::x86_64::__m256i,
+    marks: [u64; 2],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Bracket4 {
+    /// Counting on from `below`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn new(br: Bracket, below: &[u64; 4]) -> Bracket4 {
+        use std::arch::x86_64::{_mm256_loadu_si256, _mm256_set1_pd};
+        Bracket4 {
+            lo: _mm256_set1_pd(br.lo),
+            hi: _mm256_set1_pd(br.hi),
+            // SAFETY: `below` is four u64s, 32 bytes; the load is unaligned.
+            under: unsafe { _mm256_loadu_si256(below.as_ptr().cast()) },
+            marks: [0; 2],
+        }
+    }
+
+    /// The joined values `m` of the bucket's samples `i..i + 4`, `i = half * 64 + step *
+    /// 4` (the kernels' two loops, unrolled, make both constants). Ordered compares:
+    /// false for NaN, as Rust's `<`, `>=` and `<=`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn step(&mut self, half: usize, step: usize, m: std::arch::x86_64::__m256d) {
+        use std::arch::x86_64::*;
+        let less = _mm256_cmp_pd::<_CMP_LT_OQ>(m, self.lo);
+        self.under = _mm256_sub_epi64(self.under, _mm256_castpd_si256(less));
+        let inside = _mm256_and_pd(
+            _mm256_cmp_pd::<_CMP_GE_OQ>(m, self.lo),
+            _mm256_cmp_pd::<_CMP_LE_OQ>(m, self.hi),
+        );
+        self.marks[half] |= (_mm256_movemask_pd(inside) as u64) << (step * 4);
+    }
+
+    /// The counts stored back into `below`; the marks.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn finish(self, below: &mut [u64; 4]) -> [u64; 2] {
+        use std::arch::x86_64::_mm256_storeu_si256;
+        // SAFETY: as the load in `new`.
+        unsafe { _mm256_storeu_si256(below.as_mut_ptr().cast(), self.under) };
+        self.marks
+    }
 }
 
 /// Appends `value(i)` for each bit `i` set in `marks` (bit `i % 64` of `marks[i / 64]`).
@@ -1232,64 +1275,43 @@ mod tests {
             v.into_iter().map(Self::bit).collect()
         }
 
-        fn pair<V: VectorJoin>(&self, join: V) -> Result<(), proptest::test_runner::TestCaseError> {
+        /// Runs `kernel` and `generic` from the same counts, each keeping values when the
+        /// case says so, and compares what they give (`bits` of the result), the counts
+        /// and the values kept.
+        fn compare<T, B: PartialEq + std::fmt::Debug>(
+            &self,
+            kernel: impl FnOnce(&mut [u64; 4], Option<&mut Vec<f64>>) -> T,
+            generic: impl FnOnce(&mut [u64; 4], Option<&mut Vec<f64>>) -> T,
+            bits: impl Fn(T) -> B,
+        ) -> Result<(), proptest::test_runner::TestCaseError> {
             let (mut below_k, mut below_g) = (self.before, self.before);
             let (mut kept_k, mut kept_g) = (Vec::new(), Vec::new());
-            let keep = self.keep;
-            // SAFETY: the caller checked that the CPU has AVX2.
-            let got = unsafe {
-                pair_bucket_avx2(
-                    self.a,
-                    self.b,
-                    join,
-                    self.br,
-                    &mut below_k,
-                    keep.then_some(&mut kept_k),
-                )
-            };
-            let scalar = |x, y| join.scalar(x, y);
-            let want = pair_bucket::<4, _>(
-                self.a,
-                self.b,
-                scalar,
-                self.br,
-                &mut below_g,
-                keep.then_some(&mut kept_g),
-            );
-            proptest::prop_assert_eq!(
-                (Self::bits(got.0), Self::bits(got.1)),
-                (Self::bits(want.0), Self::bits(want.1))
-            );
+            let got = kernel(&mut below_k, self.keep.then_some(&mut kept_k));
+            let want = generic(&mut below_g, self.keep.then_some(&mut kept_g));
+            proptest::prop_assert_eq!(bits(got), bits(want));
             proptest::prop_assert_eq!(below_k, below_g);
             proptest::prop_assert_eq!(Self::sorted(kept_k), Self::sorted(kept_g));
             Ok(())
         }
 
+        fn pair<V: VectorJoin>(&self, join: V) -> Result<(), proptest::test_runner::TestCaseError> {
+            let (a, b, br) = (self.a, self.b, self.br);
+            self.compare(
+                // SAFETY: the caller checked that the CPU has AVX2.
+                |below, kept| unsafe { pair_bucket_avx2(a, b, join, br, below, kept) },
+                |below, kept| pair_bucket::<4, _>(a, b, |x, y| join.scalar(x, y), br, below, kept),
+                |(x, y)| (Self::bits(x), Self::bits(y)),
+            )
+        }
+
         fn lone(&self, g: f64) -> Result<(), proptest::test_runner::TestCaseError> {
-            let (mut below_k, mut below_g) = (self.before, self.before);
-            let (mut kept_k, mut kept_g) = (Vec::new(), Vec::new());
-            let keep = self.keep;
-            // SAFETY: the caller checked that the CPU has AVX2.
-            let got = unsafe {
-                lone_bucket_avx2(
-                    self.a,
-                    g,
-                    self.br,
-                    &mut below_k,
-                    keep.then_some(&mut kept_k),
-                )
-            };
-            let want = lone_bucket::<4>(
-                self.a,
-                g,
-                self.br,
-                &mut below_g,
-                keep.then_some(&mut kept_g),
-            );
-            proptest::prop_assert_eq!(Self::bits(got), Self::bits(want));
-            proptest::prop_assert_eq!(below_k, below_g);
-            proptest::prop_assert_eq!(Self::sorted(kept_k), Self::sorted(kept_g));
-            Ok(())
+            let (a, br) = (self.a, self.br);
+            self.compare(
+                // SAFETY: the caller checked that the CPU has AVX2.
+                |below, kept| unsafe { lone_bucket_avx2(a, g, br, below, kept) },
+                |below, kept| lone_bucket::<4>(a, g, br, below, kept),
+                Self::bits,
+            )
         }
     }
 }
