@@ -405,12 +405,18 @@ pub fn nearest_rank(values: &mut [f64], p: f64) -> Option<f64> {
         return None;
     }
     let n = values.len();
-    let rank = ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize;
+    let k = rank_index(p, n);
     if n < RADIX_MIN {
-        let (_, v, _) = values.select_nth_unstable_by(rank - 1, f64::total_cmp);
+        let (_, v, _) = values.select_nth_unstable_by(k, f64::total_cmp);
         return Some(*v);
     }
-    Some(radix_select(values, rank - 1))
+    Some(radix_select(values, k))
+}
+
+/// The 0-based position in sorted order of the nearest-rank `p`th percentile of `n > 0`
+/// values: rank `ceil(p / 100 * n)`, at least 1 and at most `n`.
+fn rank_index(p: f64, n: usize) -> usize {
+    ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize - 1
 }
 
 /// Below this many values a plain selection is as fast as counting.
@@ -563,7 +569,9 @@ fn percentile_single<'t>(
         one(Scope::Transmit)?,
         one(Scope::Total)?,
     );
+    // The rates of `s`, alone in `out` (a bracket pass that missed leaves values there).
     let rates = |s: Option<&Series>, out: &mut Vec<f64>| {
+        out.clear();
         if let Some(s) = s {
             let f = rate_factor(s, opts);
             out.extend(s.values().iter().map(|v| v * f));
@@ -622,7 +630,7 @@ fn series_percentile<'t>(
         return None;
     }
     let f = rate_factor(s, opts);
-    let rank = ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize - 1;
+    let rank = rank_index(p, n);
     let alone = Join::new((s.values(), 0), (&[], 0), (f, 1.0), |x: f64, _| x);
     let (value, pass) = bracket_pass(&alone, n, rank, buf)?;
     gathered.push((s, with_rollup(s, pass.a, f)));
@@ -783,7 +791,7 @@ fn grid_join(
     }
     let (fa, fb) = (rate_factor(a, opts), rate_factor(b, opts));
     let (va, vb) = (a.values(), b.values());
-    let rank = ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as usize - 1;
+    let rank = rank_index(p, n);
     let (value, pass) = if op == Combine::Max && fa == fb && fa > 0.0 {
         let (v, pass) = bracket_pass(&rollup::max_join((va, ua), (vb, ub)), n, rank, buf)?;
         (v * fa, pass)
@@ -1062,6 +1070,8 @@ mod tests {
                     (PercentileOf::Max, 0.01),
                     (PercentileOf::Sum, 50.0),
                     (PercentileOf::Max, 100.0),
+                    (PercentileOf::Receive, 95.0),
+                    (PercentileOf::Transmit, 99.9),
                 ] {
                     let opts = StatsOptions {
                         value_unit: ValueUnit::BytesPerSecond,
@@ -1073,7 +1083,9 @@ mod tests {
                     let tx = scope_rates(&t, Scope::Transmit, &opts);
                     let joined = match of {
                         PercentileOf::Sum => merge(&rx, &tx, |a, b| a + b),
-                        _ => merge(&rx, &tx, f64::max),
+                        PercentileOf::Receive => rx,
+                        PercentileOf::Transmit => tx,
+                        PercentileOf::Max => merge(&rx, &tx, f64::max),
                     };
                     let want: Vec<f64> = joined.into_iter().map(|x| x.1).collect();
                     let stats = compute(&t, &opts);
@@ -1101,6 +1113,24 @@ mod tests {
                         grid_join(a, b, &opts, p, Combine::Max, &mut Vec::new()).is_some();
                     if (!gap || both) && !matches!(case, 1 | 3) && of == PercentileOf::Max {
                         assert!(engaged, "{label}: the grid join should apply");
+                    }
+                    // One direction alone goes through the bracket pass, gaps or not.
+                    let one = match of {
+                        PercentileOf::Receive => Some(a),
+                        PercentileOf::Transmit => Some(b),
+                        _ => None,
+                    };
+                    if let Some(s) = one.filter(|_| !matches!(case, 1 | 3)) {
+                        let name = if s.scope == Scope::Receive {
+                            "receive"
+                        } else {
+                            "transmit"
+                        };
+                        let mut gathered = Vec::new();
+                        let alone =
+                            series_percentile(s, name, &opts, p, &mut Vec::new(), &mut gathered);
+                        assert!(alone.is_some(), "{label}: the bracket pass should apply");
+                        assert_eq!(gathered.len(), 1, "{label}: its figures gathered");
                     }
                 }
             }
