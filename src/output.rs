@@ -30,21 +30,35 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
 }
 
 /// Writes `bytes` to `path` atomically (temporary file + rename), or to stdout for `-`.
+///
+/// A path that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO, or a
+/// symbolic link to one) is written into as it is: renaming a new file over it would
+/// replace the device or pipe itself, and as root `-o /dev/null` would leave every other
+/// program on the machine writing to (and reading from) a regular file.
 pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    let error = |source| OutputError {
+        path: path.to_path_buf(),
+        source,
+    };
     if path.as_os_str() == "-" {
         let mut out = std::io::stdout().lock();
         return out
             .write_all(bytes)
             .and_then(|_| out.flush())
-            .map_err(|source| OutputError {
-                path: path.to_path_buf(),
-                source,
-            });
+            .map_err(error);
     }
-    write_atomic(path, bytes).map_err(|source| OutputError {
-        path: path.to_path_buf(),
-        source,
-    })
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() && !m.is_dir() => write_in_place(path, bytes).map_err(error),
+        _ => write_atomic(path, bytes).map_err(error),
+    }
+}
+
+/// Writes `bytes` into the existing special file `path` (a device or a pipe): no temporary,
+/// no rename and no sync, none of which such a file has.
+fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.write_all(bytes)?;
+    file.flush()
 }
 
 /// [`write_output`], except that a file which already holds exactly `bytes` is left as it
@@ -308,6 +322,69 @@ mod tests {
         let d = dir.path().join("d.csv");
         std::fs::create_dir(&d).unwrap();
         assert!(write_if_changed(&d, b"").is_err());
+    }
+
+    /// A character device (a copy of `/dev/null` where this may make one, else
+    /// `/dev/null` itself) and a FIFO stay what they are; the bytes go into them.
+    #[cfg(unix)]
+    #[test]
+    fn a_device_or_a_pipe_is_written_into_and_never_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("null");
+        let made = std::process::Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(&copy)
+            .args(["c", "1", "3"])
+            .status()
+            .is_ok_and(|s| s.success());
+        let null = if made {
+            copy
+        } else {
+            PathBuf::from("/dev/null")
+        };
+        let mut ours = usize::from(made);
+        for _ in 0..2 {
+            write_output(&null, b"a graph").unwrap();
+            write_if_changed(&null, b"a graph").unwrap();
+            write_file(&null, b"a graph").unwrap();
+            let kind = std::fs::symlink_metadata(&null).unwrap().file_type();
+            assert!(kind.is_char_device(), "{} was replaced", null.display());
+        }
+        // Through a symbolic link to the device: the link stays a link to it.
+        let link = dir.path().join("out.png");
+        std::os::unix::fs::symlink(&null, &link).unwrap();
+        ours += 1;
+        write_output(&link, b"a graph").unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(std::fs::metadata(&null)
+            .unwrap()
+            .file_type()
+            .is_char_device());
+        // A FIFO: the bytes reach its reader, and it is still a FIFO.
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            ours += 1;
+            let reader = {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || std::fs::read(fifo).unwrap())
+            };
+            write_output(&fifo, b"through the pipe").unwrap();
+            assert_eq!(reader.join().unwrap(), b"through the pipe");
+            assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            ours,
+            "no temporary left beside them"
+        );
     }
 
     #[test]
