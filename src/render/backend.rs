@@ -105,42 +105,10 @@ impl<'a> SkiaBackend<'a> {
             cover(coverage, touched, x, y, 255);
         }
         for seg in points.windows(2) {
-            let ends = [seg[0].0, seg[0].1, seg[1].0, seg[1].1].map(i64::from);
-            // Keep the products below i64 range: cut a wild segment to the pixmap first.
-            let Some([x0, y0, x1, y1]) = (if ends.iter().any(|v| v.abs() > 1 << 24) {
-                clip_segment(ends, w, h)
-            } else {
-                Some(ends)
-            }) else {
+            let Some(mut steps) = Steps::of(seg, w, h) else {
                 continue;
             };
-            let (dx, dy) = (x1 - x0, y1 - y0);
-            let steps = dx.abs().max(dy.abs());
-            let x_major = dx.abs() >= dy.abs();
-            let (m0, sign, size) = if x_major {
-                (x0, dx.signum(), i64::from(w))
-            } else {
-                (y0, dy.signum(), i64::from(h))
-            };
-            // Only the steps whose major coordinate is on the pixmap (a vertex far off it
-            // costs nothing).
-            let (first, last) = match sign {
-                1 => (1.max(-m0), steps.min(size - 1 - m0)),
-                _ => (1.max(m0 - (size - 1)), steps.min(m0)),
-            };
-            if first > last {
-                continue;
-            }
-            // Along the major axis one pixel per step (the start is the previous end);
-            // across it the exact position, rounded to sixteenths of a pixel: at step k,
-            // sixteenths = floor((32 (minor0 steps + k dminor) + steps) / (2 steps)), kept
-            // as quotient and remainder and advanced by a constant each step (no division
-            // in the loop).
-            let (minor0, dminor) = if x_major { (y0, dy) } else { (x0, dx) };
-            let den = 2 * steps;
-            let num = 32 * (minor0 * steps + first * dminor) + steps;
-            let (mut q, mut r) = (num.div_euclid(den), num.rem_euclid(den));
-            let (dq, dr) = ((32 * dminor).div_euclid(den), (32 * dminor).rem_euclid(den));
+            let x_major = steps.x_major;
             // A step's two pixels are `near` at `major * along + cell * across` and `far`
             // one `across` further; where both are on the pixmap (nearly every step) they
             // are covered without `cover`'s four bounds tests.
@@ -149,13 +117,7 @@ impl<'a> SkiaBackend<'a> {
             } else {
                 (i64::from(w), i64::from(w), 1)
             };
-            for k in first..last + 1 {
-                let major = m0 + k * sign;
-                let sixteenths = q;
-                (q, r) = (q + dq, r + dr);
-                if r >= den {
-                    (q, r) = (q + 1, r - den);
-                }
+            while let Some((major, sixteenths)) = steps.next_step() {
                 let (cell, frac) = (sixteenths >> 4, sixteenths & 15);
                 let near = (255 * (16 - frac) / 16) as u8;
                 let far = (255 * frac / 16) as u8;
@@ -206,17 +168,9 @@ impl<'a> SkiaBackend<'a> {
     }
 
     /// [`Self::hairline`] as first written (every pixel of a step through the bounds-checked
-    /// `cover`), kept as the oracle of its proptest.
-    ///
-    /// An anti-aliased 1 px polyline through pixel centres (Xiaolin Wu's algorithm: each
-    /// step along the major axis covers the two pixels the line passes between, in
-    /// proportion to its distance from each). Coverage is rounded to sixteenths: the eye
-    /// cannot tell, and a chart then has a few dozen edge colours instead of hundreds, so
-    /// its palette PNG stays exact. The whole polyline's coverage is gathered first (the
-    /// maximum where segments meet or cross) and composited once, so joins and crossings
-    /// are not darkened by a second pass. tiny-skia's hairline does the same geometry
-    /// through its raster pipeline per pixel pair, segment by segment, which made the
-    /// series lines the costliest part of a 500-point graph.
+    /// `cover`, each pixel blended alone), kept as the oracle of its proptest. The two share
+    /// the segments' geometry ([`Steps`]); what differs is how a step's pixels are covered
+    /// and blended.
     #[cfg(test)]
     fn hairline_reference(&mut self, points: &[BackendCoord], color: BackendColor) {
         let (w, h) = (self.pixmap.width() as i32, self.pixmap.height() as i32);
@@ -241,49 +195,11 @@ impl<'a> SkiaBackend<'a> {
             cover(x, y, 255);
         }
         for seg in points.windows(2) {
-            let ends = [seg[0].0, seg[0].1, seg[1].0, seg[1].1].map(i64::from);
-            // Keep the products below i64 range: cut a wild segment to the pixmap first.
-            let Some([x0, y0, x1, y1]) = (if ends.iter().any(|v| v.abs() > 1 << 24) {
-                clip_segment(ends, w, h)
-            } else {
-                Some(ends)
-            }) else {
+            let Some(mut steps) = Steps::of(seg, w, h) else {
                 continue;
             };
-            let (dx, dy) = (x1 - x0, y1 - y0);
-            let steps = dx.abs().max(dy.abs());
-            let x_major = dx.abs() >= dy.abs();
-            let (m0, sign, size) = if x_major {
-                (x0, dx.signum(), i64::from(w))
-            } else {
-                (y0, dy.signum(), i64::from(h))
-            };
-            // Only the steps whose major coordinate is on the pixmap (a vertex far off it
-            // costs nothing).
-            let (first, last) = match sign {
-                1 => (1.max(-m0), steps.min(size - 1 - m0)),
-                _ => (1.max(m0 - (size - 1)), steps.min(m0)),
-            };
-            if first > last {
-                continue;
-            }
-            // Along the major axis one pixel per step (the start is the previous end);
-            // across it the exact position, rounded to sixteenths of a pixel: at step k,
-            // sixteenths = floor((32 (minor0 steps + k dminor) + steps) / (2 steps)), kept
-            // as quotient and remainder and advanced by a constant each step (no division
-            // in the loop).
-            let (minor0, dminor) = if x_major { (y0, dy) } else { (x0, dx) };
-            let den = 2 * steps;
-            let num = 32 * (minor0 * steps + first * dminor) + steps;
-            let (mut q, mut r) = (num.div_euclid(den), num.rem_euclid(den));
-            let (dq, dr) = ((32 * dminor).div_euclid(den), (32 * dminor).rem_euclid(den));
-            for k in first..=last {
-                let major = m0 + k * sign;
-                let sixteenths = q;
-                (q, r) = (q + dq, r + dr);
-                if r >= den {
-                    (q, r) = (q + 1, r - den);
-                }
+            let x_major = steps.x_major;
+            while let Some((major, sixteenths)) = steps.next_step() {
                 let (cell, frac) = (sixteenths >> 4, sixteenths & 15);
                 let near = (255 * (16 - frac) / 16) as u8;
                 let far = (255 * frac / 16) as u8;
@@ -681,6 +597,89 @@ fn cover_at(coverage: &mut [u8], touched: &mut Vec<u32>, i: usize, c: u8) {
         touched.push(i as u32);
     }
     coverage[i] = old.max(c);
+}
+
+/// The steps of one segment of a hairline ([`SkiaBackend::hairline`]): one pixel along the
+/// major axis per step (the start is the previous segment's end), and across it the exact
+/// position rounded to sixteenths of a pixel.
+struct Steps {
+    x_major: bool,
+    /// Major coordinate of step 0, and its direction.
+    m0: i64,
+    sign: i64,
+    /// The next step, and the last one whose major coordinate is on the pixmap (a vertex
+    /// far off it costs nothing).
+    k: i64,
+    last: i64,
+    /// At step k, sixteenths = floor((32 (minor0 steps + k dminor) + steps) / (2 steps)),
+    /// kept as quotient and remainder over `den` and advanced by a constant each step (no
+    /// division in the loop).
+    q: i64,
+    r: i64,
+    dq: i64,
+    dr: i64,
+    den: i64,
+}
+
+impl Steps {
+    /// The steps of the segment `seg[0]..seg[1]` on a `w` x `h` pixmap; `None` when none of
+    /// them is on it.
+    #[inline]
+    fn of(seg: &[BackendCoord], w: i32, h: i32) -> Option<Steps> {
+        let ends = [seg[0].0, seg[0].1, seg[1].0, seg[1].1].map(i64::from);
+        // Keep the products below i64 range: cut a wild segment to the pixmap first.
+        let [x0, y0, x1, y1] = if ends.iter().any(|v| v.abs() > 1 << 24) {
+            clip_segment(ends, w, h)?
+        } else {
+            ends
+        };
+        let (dx, dy) = (x1 - x0, y1 - y0);
+        let steps = dx.abs().max(dy.abs());
+        let x_major = dx.abs() >= dy.abs();
+        let (m0, sign, size) = if x_major {
+            (x0, dx.signum(), i64::from(w))
+        } else {
+            (y0, dy.signum(), i64::from(h))
+        };
+        let (first, last) = match sign {
+            1 => (1.max(-m0), steps.min(size - 1 - m0)),
+            _ => (1.max(m0 - (size - 1)), steps.min(m0)),
+        };
+        if first > last {
+            return None;
+        }
+        let (minor0, dminor) = if x_major { (y0, dy) } else { (x0, dx) };
+        let den = 2 * steps;
+        let num = 32 * (minor0 * steps + first * dminor) + steps;
+        Some(Steps {
+            x_major,
+            m0,
+            sign,
+            k: first,
+            last,
+            q: num.div_euclid(den),
+            r: num.rem_euclid(den),
+            dq: (32 * dminor).div_euclid(den),
+            dr: (32 * dminor).rem_euclid(den),
+            den,
+        })
+    }
+
+    /// The next step's major coordinate and position across in sixteenths.
+    #[inline(always)]
+    fn next_step(&mut self) -> Option<(i64, i64)> {
+        if self.k > self.last {
+            return None;
+        }
+        let major = self.m0 + self.k * self.sign;
+        let sixteenths = self.q;
+        self.k += 1;
+        (self.q, self.r) = (self.q + self.dq, self.r + self.dr);
+        if self.r >= self.den {
+            (self.q, self.r) = (self.q + 1, self.r - self.den);
+        }
+        Some((major, sixteenths))
+    }
 }
 
 /// The part of segment `[x0, y0, x1, y1]` inside the pixmap's box grown by two pixels
