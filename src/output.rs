@@ -213,6 +213,16 @@ pub fn remove_stale_temporaries(dir: &Path, target: Option<&str>) {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = temporary_for(path)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// A new temporary file beside `path`, named for it ([`is_our_temporary`]), with the
+/// permissions `path` has (or the usual ones).
+fn temporary_for(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -237,7 +247,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
         builder.permissions(std::fs::Permissions::from_mode(mode));
     }
-    let mut tmp = builder.tempfile_in(dir).map_err(|e| {
+    builder.tempfile_in(dir).map_err(|e| {
         let kind = e.kind();
         let message = if kind == std::io::ErrorKind::NotFound {
             format!(
@@ -252,11 +262,158 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             )
         };
         std::io::Error::new(kind, message)
-    })?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    })
+}
+
+/// A file written in full to its temporary beside its path, neither synced nor renamed
+/// into place yet: [`Batch`] makes many of them durable with one sync, then renames each.
+/// Dropped uncommitted, its temporary is removed.
+#[derive(Debug)]
+pub struct Staged {
+    temp: tempfile::TempPath,
+    path: PathBuf,
+}
+
+/// Writes `bytes` to a temporary beside `path`, to be put in place by [`Batch::commit`].
+/// An existing special file (a device, a pipe) is written into at once and gives no
+/// [`Staged`], as in [`write_output`].
+pub fn stage(path: &Path, bytes: &[u8]) -> Result<Option<Staged>, OutputError> {
+    let error = |source| OutputError {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Ok(m) = std::fs::metadata(path) {
+        if !m.is_file() && !m.is_dir() {
+            return write_in_place(path, bytes).map(|()| None).map_err(error);
+        }
+    }
+    let mut tmp = temporary_for(path).map_err(error)?;
+    tmp.write_all(bytes).map_err(error)?;
+    Ok(Some(Staged {
+        temp: tmp.into_temp_path(),
+        path: path.to_path_buf(),
+    }))
+}
+
+/// Files of one directory written by many threads and made durable together.
+///
+/// Why: a report writes two files a target. Syncing each before its rename, as
+/// [`write_output`] does for a command's one file, writes each file's data, inode and
+/// bitmaps apart and flushes the disk's cache each time: 9,000 disk writes for 2,000
+/// files, and a few milliseconds of waiting per file on a real disk (minutes for a
+/// fleet). A batch is synced with one `syncfs`, which writes the files together (about 90
+/// disk writes for the same 2,000), and only then renamed into place. The promise is the
+/// same: a name never points at data that is not on disk, and a killed run leaves every
+/// file either as it was or complete.
+///
+/// The price: `syncfs` also writes back what other programs have dirty on that file
+/// system, so batches are large ([`Batch::FILES`], [`Batch::BYTES`]: about 20 syncs for
+/// 10,000 targets), and only the commit waits for it, not the drawing. Where `syncfs`
+/// does not report writeback errors (Linux before 5.8) or does not exist, each file is
+/// synced on its own, at commit time.
+#[derive(Debug)]
+pub struct Batch {
+    dir: PathBuf,
+    pending: std::sync::Mutex<(Vec<Staged>, u64)>,
+}
+
+impl Batch {
+    /// Files and bytes at which [`Batch::add`] hands back a batch to commit: files appear
+    /// as the run goes on, and a crash loses at most this much written work.
+    pub const FILES: usize = 1024;
+    /// See [`Batch::FILES`].
+    pub const BYTES: u64 = 64 << 20;
+
+    /// An empty batch for files in `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Batch {
+            dir: dir.to_path_buf(),
+            pending: Default::default(),
+        }
+    }
+
+    /// Adds a staged file of `len` bytes; returns the files to commit once the batch is full.
+    pub fn add(&self, staged: Staged, len: usize) -> Option<Vec<Staged>> {
+        let mut pending = self.pending.lock().expect("lock");
+        pending.0.push(staged);
+        pending.1 += len as u64;
+        (pending.0.len() >= Self::FILES || pending.1 >= Self::BYTES).then(|| {
+            pending.1 = 0;
+            std::mem::take(&mut pending.0)
+        })
+    }
+
+    /// The files added since the last full batch.
+    pub fn rest(&self) -> Vec<Staged> {
+        let mut pending = self.pending.lock().expect("lock");
+        pending.1 = 0;
+        std::mem::take(&mut pending.0)
+    }
+
+    /// Makes `files` durable with one sync, then renames each into place. On an error
+    /// the files not yet renamed are removed, and their old versions stay.
+    pub fn commit(&self, files: Vec<Staged>) -> Result<(), OutputError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        self.sync(&files)?;
+        for staged in files {
+            staged.temp.persist(&staged.path).map_err(|e| OutputError {
+                path: staged.path.clone(),
+                source: e.error,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// One `syncfs` where it reports writeback errors, else a sync per file.
+    fn sync(&self, files: &[Staged]) -> Result<(), OutputError> {
+        #[cfg(target_os = "linux")]
+        if syncfs_reports_errors() {
+            return std::fs::File::open(&self.dir)
+                .and_then(|dir| rustix::fs::syncfs(&dir).map_err(std::io::Error::from))
+                .map_err(|source| OutputError {
+                    path: self.dir.clone(),
+                    source,
+                });
+        }
+        for staged in files {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&staged.temp)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| OutputError {
+                    path: staged.path.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether this kernel's `syncfs` reports writeback errors: Linux 5.8 and later. Before,
+/// it answered 0 even when the disk refused the data, and a report would exit 0 over
+/// files that are not on disk; there each file gets its own sync.
+#[cfg(target_os = "linux")]
+fn syncfs_reports_errors() -> bool {
+    static REPORTS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REPORTS.get_or_init(|| {
+        let uname = rustix::system::uname();
+        release_at_least(&uname.release().to_string_lossy(), (5, 8))
+    })
+}
+
+/// Whether a kernel release string (`6.1.0-28-amd64`, `4.18.0-553.el8_10.x86_64`) is at
+/// least `major.minor`; one that cannot be read is not.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn release_at_least(release: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::parse::<u32>);
+    match (parts.next(), parts.next()) {
+        (Some(Ok(a)), Some(Ok(b))) => (a, b) >= (major, minor),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -408,6 +565,115 @@ mod tests {
         assert!(!holds(dir.path(), b""), "a directory holds no bytes");
         std::fs::write(&p, b"").unwrap();
         assert!(holds(&p, b""));
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_batch_shows_nothing_until_committed_then_every_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("a.csv"), dir.path().join("b.png"));
+        std::fs::write(&old, b"old").unwrap();
+        let batch = Batch::new(dir.path());
+        for (path, bytes) in [(&old, &b"replaced"[..]), (&new, &b"new"[..])] {
+            let staged = stage(path, bytes)
+                .unwrap()
+                .expect("a regular file is staged");
+            assert!(batch.add(staged, bytes.len()).is_none(), "not full yet");
+        }
+        // Staged: the old file as it was, the new one absent, two temporaries of ours.
+        assert_eq!(std::fs::read(&old).unwrap(), b"old");
+        assert!(!new.exists());
+        let listed = names(dir.path());
+        assert_eq!(listed.len(), 3, "{listed:?}");
+        assert!(
+            listed[..2].iter().all(|n| is_our_temporary(n, None)),
+            "{listed:?}"
+        );
+        assert_eq!(listed[2], "a.csv");
+        batch.commit(batch.rest()).unwrap();
+        assert_eq!(std::fs::read(&old).unwrap(), b"replaced");
+        assert_eq!(std::fs::read(&new).unwrap(), b"new");
+        assert_eq!(names(dir.path()), ["a.csv", "b.png"]);
+        // An empty batch commits nothing and succeeds.
+        batch.commit(batch.rest()).unwrap();
+    }
+
+    #[test]
+    fn a_batch_is_handed_back_when_full_by_files_or_by_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = Batch::new(dir.path());
+        let one = |i: usize| {
+            stage(&dir.path().join(format!("{i}")), b"x")
+                .unwrap()
+                .unwrap()
+        };
+        for i in 1..Batch::FILES {
+            assert!(batch.add(one(i), 1).is_none());
+        }
+        let full = batch.add(one(0), 1).expect("full at FILES");
+        assert_eq!(full.len(), Batch::FILES);
+        assert!(batch.rest().is_empty());
+        let big = batch
+            .add(one(0), Batch::BYTES as usize)
+            .expect("full at BYTES");
+        assert_eq!(big.len(), 1);
+        // Dropped uncommitted (a failed run), the temporaries go and nothing is put in place.
+        drop((full, big));
+        assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_failed_commit_names_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = Batch::new(dir.path());
+        let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
+        let first = stage(&a, b"a").unwrap().unwrap();
+        // Its temporary disappears before the commit (another process removed it).
+        std::fs::remove_file(&first.temp).unwrap();
+        let second = stage(&b, b"b").unwrap().unwrap();
+        let e = batch.commit(vec![first, second]).unwrap_err();
+        assert_eq!(e.path, a);
+        assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_special_file_is_written_into_at_once_and_not_staged() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("to-null");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert!(stage(&link, b"bytes").unwrap().is_none());
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(names(dir.path()), ["to-null"]);
+    }
+
+    #[test]
+    fn syncfs_is_trusted_from_linux_5_8() {
+        for (release, at_least) in [
+            ("6.1.0-28-amd64", true),
+            ("5.8.0", true),
+            ("5.15.0-126-generic", true),
+            ("10.0.1", true),
+            ("5.4.0-150-generic", false),
+            ("4.18.0-553.el8_10.x86_64", false),
+            ("5", false),
+            ("", false),
+            ("linux", false),
+        ] {
+            assert_eq!(release_at_least(release, (5, 8)), at_least, "{release}");
+        }
     }
 
     #[test]

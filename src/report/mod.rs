@@ -715,9 +715,8 @@ struct Drawn {
 
 impl Drawn {
     /// Leaves out the files that already hold their bytes (a re-run over unchanged data):
-    /// they are neither written nor synced again. Returns whether any is left to write.
-    fn keep_unchanged(&mut self) -> bool {
-        let mut left = false;
+    /// they are neither written nor synced again.
+    fn keep_unchanged(&mut self) {
         for (path, bytes) in &mut self.files {
             if bytes
                 .as_ref()
@@ -725,9 +724,39 @@ impl Drawn {
             {
                 *bytes = None;
             }
-            left |= bytes.is_some();
         }
-        left
+    }
+
+    /// Writes the files to temporaries that join `batch` ([`crate::output::Batch`]: synced
+    /// and renamed with it); the row fails if one cannot be written, and then none of its
+    /// files joins. Returns the row, the paths of all its files, and a full batch to
+    /// commit.
+    fn stage(
+        self,
+        batch: &crate::output::Batch,
+    ) -> (SummaryRow, Vec<PathBuf>, Option<Vec<crate::output::Staged>>) {
+        let mut staged = Vec::with_capacity(self.files.len());
+        let mut written = Vec::with_capacity(self.files.len());
+        for (path, bytes) in self.files {
+            if let Some(bytes) = bytes {
+                match crate::output::stage(&path, &bytes) {
+                    Ok(Some(s)) => staged.push((s, bytes.len())),
+                    Ok(None) => {}
+                    Err(e) => {
+                        let row = SummaryRow::failed(&self.row.name, self.row.kind, e.to_string());
+                        return (row, Vec::new(), None);
+                    }
+                }
+            }
+            written.push(path);
+        }
+        let mut full = None;
+        for (s, len) in staged {
+            if let Some(files) = batch.add(s, len) {
+                full.get_or_insert_with(Vec::new).extend(files);
+            }
+        }
+        (self.row, written, full)
     }
 
     /// Writes the files (each atomically: temporary, sync, rename); the row fails if one

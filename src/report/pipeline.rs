@@ -3,12 +3,13 @@
 //! Each target starts as one job on the draw pool (`--jobs` threads). There it is
 //! fetched as far as the cache answers ([`crate::fetch::prepare`], no async runtime),
 //! its figures computed, its graph and CSV drawn in memory and compared with the files
-//! already on disk; the files that differ go to a writer thread, which writes them
-//! (temporary, sync, rename). The finished row goes to the collector (the thread that
+//! already on disk; the files that differ are written to temporaries beside them and
+//! join the run's [`Batch`]. The finished row goes to the collector (the thread that
 //! called [`run_targets`], which polls for rows every [`COLLECT_EVERY`]), and the thread
-//! that finished a target starts the next. Only a target that needs the server, or the
-//! provider's picture, leaves for the async runtime, and comes back to the draw pool
-//! with its answers.
+//! that finished a target starts the next. A full batch goes to the committer thread,
+//! which syncs it with one `syncfs` and renames its files into place; the collector
+//! commits the last one. Only a target that needs the server, or the provider's picture,
+//! leaves for the async runtime, and comes back to the draw pool with its answers.
 //!
 //! Why:
 //! - A cached target costs well under a millisecond of drawing, and every hand-off
@@ -16,11 +17,10 @@
 //!   microseconds. Fetching in an async task with a task per chunk, a oneshot to the draw
 //!   pool and back, a semaphore and a blocking-pool task per write made about eight of
 //!   them a target (measured: 7,000 futex and 8,000 sched_yield calls for 1,000 targets).
-//!   Now a cached target whose files are unchanged never leaves its draw thread, and one
-//!   with files to write crosses to one writer.
-//! - The writers are plain threads on a queue so the draw threads never wait on the disk
-//!   (an fsync is a few hundred microseconds of waiting); [`writers`] of them, so the
-//!   waits overlap without crowding the directory's lock.
+//!   Now a cached target never leaves its draw thread.
+//! - Writing a file to the page cache does not wait on the disk; syncing it does (a
+//!   disk cache flush, a few hundred microseconds here, milliseconds on real disks), so
+//!   files are synced a batch at a time on a thread of their own ([`Batch`]).
 //! - Every stage runs under [`Lanes::guard`]: a panic anywhere reaches the collector,
 //!   which resumes it, so a bug fails the run instead of hanging it.
 
@@ -32,23 +32,16 @@ use super::{draw, RowKind, RowStatus, SummaryRow};
 use super::{fallback, fetch_options, target_provider, within, Ctx, Done, Gathered, Progress};
 use crate::fetch::{FetchError, Fetched, Stage};
 use crate::model::Traffic;
+use crate::output::{Batch, OutputError, Staged};
 
 /// What a stage hands the collector: a finished target, or the panic of a stage.
 type Outcome = std::thread::Result<Done>;
 
-/// A writer thread's job.
-type WriteJob = Box<dyn FnOnce() + Send>;
+/// A batch of staged files for the committer.
+type Commit = Vec<Staged>;
 
 /// How often the collector looks for finished targets.
 const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_millis(2);
-
-/// Targets whose files are written at once: as many as draw, and at least 4 so the
-/// waits on the disk overlap. Creating and renaming files in one directory takes its
-/// lock: many more writers than cores only spin on it (measured on 2 cores: 5% of an
-/// offline report's CPU with 24 writers).
-pub(super) fn writers(jobs: usize) -> usize {
-    jobs.max(4)
-}
 
 /// Fetches, draws and writes the `selected` targets, saying on stderr which failed or
 /// fell back to the provider's picture.
@@ -58,10 +51,9 @@ pub(super) fn run_targets(
     progress: &Progress,
 ) -> Result<Gathered, super::ReportError> {
     let jobs = ctx.job.jobs.max(1);
-    // Targets in flight: `--jobs` drawing, and as many again each fetching and writing,
-    // so the draw threads never wait for a fetch or a disk; and one more a request
-    // `--concurrency` allows, so the requests never wait for targets that are drawing or
-    // writing. Memory stays a few targets'.
+    // Targets in flight: `--jobs` drawing, and twice as many more fetching, so the draw
+    // threads never wait for a fetch; and one more a request `--concurrency` allows, so
+    // the requests never wait for targets that are drawing. Memory stays a few targets'.
     let in_flight = jobs * 3 + ctx.job.fetch.concurrency;
     // Workers for every core `--jobs` can use: the runtime only waits on the network
     // (and parses answers), so it idles in an offline report.
@@ -72,28 +64,27 @@ pub(super) fn run_targets(
         .build()
         .map_err(super::ReportError::Runtime)?;
     let (done_tx, done_rx) = mpsc::channel::<Outcome>();
-    let (write_tx, write_rx) = mpsc::channel::<WriteJob>();
-    let write_rx = Arc::new(Mutex::new(write_rx));
-    let writer_threads: Vec<_> = (0..writers(jobs))
-        .map(|i| {
-            let rx = write_rx.clone();
-            std::thread::Builder::new()
-                .name(format!("write-{i}"))
-                .spawn(move || loop {
-                    // The lock is held only while waiting for the next job.
-                    let job = rx.lock().expect("lock").recv();
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
+    let batch = Arc::new(Batch::new(&ctx.job.out_dir));
+    let failed_commit = Arc::new(Mutex::new(None::<OutputError>));
+    let (commit_tx, commit_rx) = mpsc::channel::<Commit>();
+    let committer = {
+        let (batch, failed) = (batch.clone(), failed_commit.clone());
+        std::thread::Builder::new()
+            .name("commit".into())
+            .spawn(move || {
+                for files in commit_rx {
+                    if let Err(e) = batch.commit(files) {
+                        failed.lock().expect("lock").get_or_insert(e);
                     }
-                })
-                .map_err(super::ReportError::Runtime)
-        })
-        .collect::<Result<_, _>>()?;
+                }
+            })
+            .map_err(super::ReportError::Runtime)?
+    };
     let lanes = Arc::new(Lanes {
         ctx: ctx.clone(),
         runtime: runtime.handle().clone(),
-        writers: write_tx,
+        batch: batch.clone(),
+        committer: commit_tx,
         done: done_tx,
         selected: selected.to_vec(),
         next: AtomicUsize::new(0),
@@ -128,9 +119,12 @@ pub(super) fn run_targets(
         gather(ctx, &mut gathered, done, progress);
     }
     drop(lanes);
-    for thread in writer_threads {
-        let _ = thread.join();
+    let _ = committer.join();
+    let last = batch.commit(batch.rest());
+    if let Some(e) = failed_commit.lock().expect("lock").take() {
+        return Err(e.into());
     }
+    last?;
     Ok(gathered)
 }
 
@@ -159,7 +153,10 @@ struct Lanes {
     ctx: Arc<Ctx>,
     /// For fetches that need the server and for the provider's pictures.
     runtime: tokio::runtime::Handle,
-    writers: mpsc::Sender<WriteJob>,
+    /// The files written so far, waiting for their sync and rename.
+    batch: Arc<Batch>,
+    /// Where a full batch goes.
+    committer: mpsc::Sender<Commit>,
     done: mpsc::Sender<Outcome>,
     /// The targets to run, and the index in it of the next to start.
     selected: Vec<usize>,
@@ -229,8 +226,7 @@ impl Lanes {
         }
     }
 
-    /// Computes the figures and draws (on a draw thread), then hands the files to a
-    /// writer.
+    /// Computes the figures, draws and writes the files (on a draw thread).
     fn draw(self: &Arc<Self>, index: usize, fetched: Fetched) {
         let ctx = &self.ctx;
         let t = &ctx.config.targets[index];
@@ -238,27 +234,21 @@ impl Lanes {
         let mut drawn = draw(ctx, &t.name, RowKind::Target, &ctx.stems[index], &traffic);
         let keep = ctx.pool_members.contains(&index) && drawn.row.error.is_none();
         let traffic: Option<Traffic> = keep.then_some(traffic);
-        let to_write = drawn.keep_unchanged();
-        let finish = move |lanes: &Arc<Lanes>, drawn: super::Drawn| {
-            let (row, written) = drawn.write();
-            let traffic = traffic.filter(|_| row.error.is_none());
-            lanes.finish(Done {
-                index,
-                row,
-                traffic,
-                written,
-                note: None,
-            });
-        };
-        if !to_write {
-            // Nothing waits on the disk: no hand-off.
-            return finish(self, drawn);
+        drawn.keep_unchanged();
+        let (row, written, full) = drawn.stage(&self.batch);
+        if let Some(files) = full {
+            self.committer
+                .send(files)
+                .expect("the committer outlives the targets");
         }
-        let lanes = self.clone();
-        let job: WriteJob = Box::new(move || lanes.guard(|| finish(&lanes, drawn)));
-        self.writers
-            .send(job)
-            .expect("the writers outlive the targets");
+        let traffic = traffic.filter(|_| row.error.is_none());
+        self.finish(Done {
+            index,
+            row,
+            traffic,
+            written,
+            note: None,
+        });
     }
 
     /// A target whose raw data could not be had: its provider's picture when it has a
