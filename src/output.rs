@@ -343,6 +343,21 @@ impl Batch {
         })
     }
 
+    /// [`write_if_changed`] into the batch, for one thread: a file that already holds
+    /// `bytes` is left alone, any other staged, and a full batch committed at once.
+    /// Returns whether the file is to be written.
+    pub fn write_if_changed(&self, path: &Path, bytes: &[u8]) -> Result<bool, OutputError> {
+        if holds(path, bytes) {
+            return Ok(false);
+        }
+        if let Some(staged) = stage(path, bytes)? {
+            if let Some(full) = self.add(staged, bytes.len()) {
+                self.commit(full)?;
+            }
+        }
+        Ok(true)
+    }
+
     /// The files added since the last full batch.
     pub fn rest(&self) -> Vec<Staged> {
         let mut pending = self.pending.lock().expect("lock");

@@ -423,9 +423,9 @@ fn target_rows(
     Ok(rows.into_iter().flatten().collect())
 }
 
-/// Copies every target's files into `out_dir` and reads back the traffic of the pools'
-/// members (by target index; `method` is a Hostway target's); the files written and the
-/// members' traffic.
+/// Copies every target's files into `out_dir` (synced a batch at a time,
+/// [`crate::output::Batch`]) and reads back the traffic of the pools' members (by target
+/// index; `method` is a Hostway target's); the files written and the members' traffic.
 fn copy_targets(
     rows: &[(SummaryRow, PathBuf)],
     config: &Config,
@@ -435,8 +435,9 @@ fn copy_targets(
 ) -> Result<(Vec<PathBuf>, HashMap<usize, Traffic>), ReportError> {
     let mut written = Vec::new();
     let mut kept: HashMap<usize, Traffic> = HashMap::new();
+    let batch = crate::output::Batch::new(out_dir);
     for (i, (row, dir)) in rows.iter().enumerate() {
-        written.extend(copy_row_files(row, dir, out_dir)?);
+        written.extend(copy_row_files(row, dir, out_dir, &batch)?);
         if let (true, Some(csv), None) = (members.contains(&i), &row.csv, &row.error) {
             let method = match config.targets[i].source {
                 SourceName::Hostway => method,
@@ -445,6 +446,7 @@ fn copy_targets(
             kept.insert(i, read_member_csv(&dir.join(csv), method)?);
         }
     }
+    batch.commit(batch.rest())?;
     Ok((written, kept))
 }
 
@@ -454,6 +456,7 @@ fn copy_row_files(
     row: &SummaryRow,
     dir: &Path,
     out_dir: &Path,
+    batch: &crate::output::Batch,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = Vec::new();
     for name in [&row.png, &row.csv].into_iter().flatten() {
@@ -461,7 +464,7 @@ fn copy_row_files(
         if from != to {
             let bytes = std::fs::read(&from)
                 .map_err(|e| ReportError::Merge(format!("cannot read {}: {e}", from.display())))?;
-            write_if_changed(&to, &bytes)?;
+            batch.write_if_changed(&to, &bytes)?;
         }
         written.push(to);
     }
