@@ -49,7 +49,7 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     }
     match std::fs::metadata(path) {
         Ok(m) if !m.is_file() && !m.is_dir() => write_in_place(path, bytes).map_err(error),
-        _ => write_atomic(path, bytes).map_err(error),
+        m => write_atomic(path, m.ok().as_ref(), bytes).map_err(error),
     }
 }
 
@@ -212,8 +212,14 @@ pub fn remove_stale_temporaries(dir: &Path, target: Option<&str>) {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = temporary_for(path)?;
+/// Writes `bytes` to a temporary, syncs it and renames it over `path` (whose metadata is
+/// `existing`, if it exists).
+fn write_atomic(
+    path: &Path,
+    existing: Option<&std::fs::Metadata>,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    let mut tmp = temporary_for(path, existing)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -221,8 +227,12 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// A new temporary file beside `path`, named for it ([`is_our_temporary`]), with the
-/// permissions `path` has (or the usual ones).
-fn temporary_for(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+/// permissions of `existing`, the file at `path` (or the usual ones).
+#[cfg_attr(not(unix), allow(unused_variables))]
+fn temporary_for(
+    path: &Path,
+    existing: Option<&std::fs::Metadata>,
+) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -244,7 +254,7 @@ fn temporary_for(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        let mode = existing.map_or(0o644, |m| m.permissions().mode() & 0o7777);
         builder.permissions(std::fs::Permissions::from_mode(mode));
     }
     builder.tempfile_in(dir).map_err(|e| {
@@ -282,12 +292,13 @@ pub fn stage(path: &Path, bytes: &[u8]) -> Result<Option<Staged>, OutputError> {
         path: path.to_path_buf(),
         source,
     };
-    if let Ok(m) = std::fs::metadata(path) {
+    let existing = std::fs::metadata(path).ok();
+    if let Some(m) = &existing {
         if !m.is_file() && !m.is_dir() {
             return write_in_place(path, bytes).map(|()| None).map_err(error);
         }
     }
-    let mut tmp = temporary_for(path).map_err(error)?;
+    let mut tmp = temporary_for(path, existing.as_ref()).map_err(error)?;
     tmp.write_all(bytes).map_err(error)?;
     Ok(Some(Staged {
         temp: tmp.into_temp_path(),

@@ -266,6 +266,8 @@ struct Ctx {
     clients: crate::http::Clients,
     /// Targets some pool sums: their traffic is kept.
     pool_members: HashSet<usize>,
+    /// The names in the output directory when the run began ([`outdir::OutDir::present`]).
+    present: HashSet<String>,
 }
 
 /// One finished target: its row, and its traffic when a pool needs it.
@@ -325,7 +327,7 @@ fn prepare(job: &ReportJob) -> Result<(Arc<Ctx>, outdir::OutDir, Vec<usize>), Re
     let stems = config_stems(&config);
     // Before any request: a directory that is not a report's (or a shard's) is refused
     // untouched.
-    let out_dir = outdir::check(&job.out_dir, &stems)?;
+    let mut out_dir = outdir::check(&job.out_dir, &stems)?;
     std::fs::create_dir_all(&job.out_dir).map_err(|source| ReportError::OutDir {
         path: job.out_dir.clone(),
         source,
@@ -351,6 +353,7 @@ fn prepare(job: &ReportJob) -> Result<(Arc<Ctx>, outdir::OutDir, Vec<usize>), Re
         draw_pool: draw_pool(job.jobs)?,
         clients: crate::http::Clients::default(),
         pool_members,
+        present: std::mem::take(&mut out_dir.present),
         config,
     });
     Ok((ctx, out_dir, selected))
@@ -701,7 +704,7 @@ fn draw_and_write(
     traffic: &Traffic,
 ) -> (SummaryRow, Vec<PathBuf>) {
     let mut drawn = draw(ctx, name, kind, stem, traffic);
-    drawn.keep_unchanged();
+    drawn.keep_unchanged(&ctx.present);
     drawn.write()
 }
 
@@ -715,12 +718,17 @@ struct Drawn {
 
 impl Drawn {
     /// Leaves out the files that already hold their bytes (a re-run over unchanged data):
-    /// they are neither written nor synced again.
-    fn keep_unchanged(&mut self) {
+    /// they are neither written nor synced again. A file whose name was not `present` in
+    /// the directory when the run began is new: it is not looked for.
+    fn keep_unchanged(&mut self, present: &HashSet<String>) {
         for (path, bytes) in &mut self.files {
-            if bytes
-                .as_ref()
-                .is_some_and(|b| crate::output::holds(path, b))
+            let known = path
+                .file_name()
+                .is_some_and(|n| present.contains(&*n.to_string_lossy()));
+            if known
+                && bytes
+                    .as_ref()
+                    .is_some_and(|b| crate::output::holds(path, b))
             {
                 *bytes = None;
             }

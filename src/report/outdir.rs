@@ -9,7 +9,7 @@
 //!
 //! Anything else in a previous report's directory (someone's `notes.txt`) is left alone.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -23,6 +23,9 @@ pub struct OutDir {
     /// Graph and CSV file names that are ours: listed by the previous summary or
     /// written by this run's config.
     owned: BTreeSet<String>,
+    /// Every name in the directory when the run began: a file of this run's that is not
+    /// among them is new, and there is nothing on disk to compare it with.
+    pub present: HashSet<String>,
 }
 
 /// The parts of a previous `summary.json` needed to know which files it listed; every
@@ -75,7 +78,12 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
         .collect();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OutDir { owned }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(OutDir {
+                owned,
+                present: HashSet::new(),
+            })
+        }
         Err(source) => {
             return Err(ReportError::OutDir {
                 path: dir.to_path_buf(),
@@ -92,11 +100,12 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
         names.push(e.file_name().to_string_lossy().into_owned());
     }
     names.sort();
+    let present: HashSet<String> = names.iter().cloned().collect();
     if super::shard::is_shard_dir(dir) {
         // A shard's own directory, run again: its graphs and CSVs are ours.
         owned.insert(super::shard::SUMMARY.to_string());
         owned.extend(names.iter().filter(|n| is_report_file_name(n)).cloned());
-        return Ok(OutDir { owned });
+        return Ok(OutDir { owned, present });
     }
     if let Some(previous) = previous_summary(&dir.join("summary.json")) {
         owned.extend(
@@ -107,7 +116,7 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
                 .flatten()
                 .filter(|n| is_report_file_name(n)),
         );
-        return Ok(OutDir { owned });
+        return Ok(OutDir { owned, present });
     }
     let foreign: Vec<&String> = names
         .iter()
@@ -118,7 +127,7 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
         })
         .collect();
     match foreign.first() {
-        None => Ok(OutDir { owned }),
+        None => Ok(OutDir { owned, present }),
         Some(first) => Err(ReportError::NotOurs {
             path: dir.to_path_buf(),
             example: match foreign.len() {
@@ -127,6 +136,18 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
             },
         }),
     }
+}
+
+/// The names in `dir` now (none when it cannot be read).
+pub fn names(dir: &Path) -> HashSet<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The previous `summary.json` when it is a report's, else `None`.

@@ -234,7 +234,7 @@ impl Lanes {
         let mut drawn = draw(ctx, &t.name, RowKind::Target, &ctx.stems[index], &traffic);
         let keep = ctx.pool_members.contains(&index) && drawn.row.error.is_none();
         let traffic: Option<Traffic> = keep.then_some(traffic);
-        drawn.keep_unchanged();
+        drawn.keep_unchanged(&ctx.present);
         let (row, written, full) = drawn.stage(&self.batch);
         if let Some(files) = full {
             self.committer

@@ -300,6 +300,8 @@ pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
         draw_pool: super::draw_pool(std::thread::available_parallelism().map_or(2, |n| n.get()))?,
         clients: crate::http::Clients::default(),
         pool_members: members,
+        // Read after the copies: the pools' files of an earlier merge are compared.
+        present: super::outdir::names(&job.out_dir),
         config,
     };
     let rows = rows.into_iter().map(|(r, _)| r).collect();
