@@ -398,9 +398,12 @@ impl Batch {
         if syncfs_reports_errors() {
             return std::fs::File::open(&self.dir)
                 .and_then(|dir| rustix::fs::syncfs(&dir).map_err(std::io::Error::from))
-                .map_err(|source| OutputError {
+                .map_err(|e| OutputError {
                     path: self.dir.clone(),
-                    source,
+                    source: std::io::Error::new(
+                        e.kind(),
+                        format!("cannot put the files written here on disk ({e})"),
+                    ),
                 });
         }
         for staged in files {

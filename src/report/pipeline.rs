@@ -73,8 +73,13 @@ pub(super) fn run_targets(
             .name("commit".into())
             .spawn(move || {
                 for files in commit_rx {
-                    if let Err(e) = batch.commit(files) {
-                        failed.lock().expect("lock").get_or_insert(e);
+                    let mut failed = failed.lock().expect("lock");
+                    // After a failure nothing more is put in place: the batch is dropped
+                    // and its temporaries removed.
+                    if failed.is_none() {
+                        if let Err(e) = batch.commit(files) {
+                            *failed = Some(e);
+                        }
                     }
                 }
             })
@@ -120,11 +125,10 @@ pub(super) fn run_targets(
     }
     drop(lanes);
     let _ = committer.join();
-    let last = batch.commit(batch.rest());
     if let Some(e) = failed_commit.lock().expect("lock").take() {
         return Err(e.into());
     }
-    last?;
+    batch.commit(batch.rest())?;
     Ok(gathered)
 }
 
