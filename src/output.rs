@@ -220,7 +220,9 @@ fn write_atomic(
     bytes: &[u8],
 ) -> std::io::Result<()> {
     let mut tmp = temporary_for(path, existing)?;
-    tmp.write_all(bytes)?;
+    // Through the file itself: tempfile's own `Write` adds the temporary's name to an
+    // error, and the user's path is already in it.
+    tmp.as_file_mut().write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
@@ -299,7 +301,7 @@ pub fn stage(path: &Path, bytes: &[u8]) -> Result<Option<Staged>, OutputError> {
         }
     }
     let mut tmp = temporary_for(path, existing.as_ref()).map_err(error)?;
-    tmp.write_all(bytes).map_err(error)?;
+    tmp.as_file_mut().write_all(bytes).map_err(error)?;
     Ok(Some(Staged {
         temp: tmp.into_temp_path(),
         path: path.to_path_buf(),
