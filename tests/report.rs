@@ -592,6 +592,44 @@ fn rerun_removes_the_files_the_new_summary_does_not_list() {
     );
 }
 
+/// A second report into a directory that a report is writing to is refused, naming the
+/// directory, before it removes or writes anything there (it would remove the first
+/// one's temporaries); once the first is done, the second runs.
+#[cfg(unix)]
+#[test]
+fn a_second_report_into_a_busy_directory_is_refused_untouched() {
+    let sim = sim::spawn(SimConfig::default()).unwrap();
+    let work = scratch();
+    let out = work.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // What a running report holds: its batch's temporaries, and the claim on the directory.
+    let theirs = out.join(".a.png.AbC123.tmp");
+    std::fs::write(&theirs, b"being written").unwrap();
+    let claim = std::fs::File::open(&out).unwrap();
+    claim.try_lock().unwrap();
+    let config = small_config(work.path(), &sim.base_url(), &[("a", "srv-1")]);
+    let e = report::run(&ReportJob::new(&config, &out)).unwrap_err();
+    let message = e.to_string();
+    assert!(
+        message.contains("another trafficgraph report is writing to")
+            && message.contains(&out.display().to_string())
+            && message.contains("--out-dir"),
+        "{message}"
+    );
+    assert_eq!(
+        names_in(&out),
+        [".a.png.AbC123.tmp"],
+        "nothing removed or written"
+    );
+    drop(claim);
+    report::run(&ReportJob::new(&config, &out)).unwrap();
+    assert!(
+        !theirs.exists(),
+        "a stale temporary is removed once the directory is free"
+    );
+    assert!(out.join("a.png").exists() && out.join("summary.json").exists());
+}
+
 /// A re-run over the same data rewrites no graph or CSV (same inode, same bytes: backups
 /// and rsync see no change); a target whose data changed gets new files.
 #[cfg(unix)]

@@ -136,6 +136,16 @@ pub enum ReportError {
     /// `report merge` was given shards that do not make one report.
     #[error("report merge: {0}")]
     Merge(String),
+    /// Another report or merge is writing to the output directory now.
+    #[error(
+        "another trafficgraph report is writing to {} now; wait for it to finish or give \
+         another --out-dir",
+        .path.display()
+    )]
+    Busy {
+        /// The output directory.
+        path: PathBuf,
+    },
 }
 
 /// What a report wrote.
@@ -332,6 +342,7 @@ fn prepare(job: &ReportJob) -> Result<(Arc<Ctx>, outdir::OutDir, Vec<usize>), Re
         path: job.out_dir.clone(),
         source,
     })?;
+    out_dir.claim = outdir::claim(&job.out_dir)?;
     crate::output::remove_stale_temporaries(&job.out_dir, None);
     // A shard draws its share of the targets and no pool: `report merge` draws the pools
     // from the members' CSVs, whichever shard wrote them.

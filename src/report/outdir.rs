@@ -26,6 +26,8 @@ pub struct OutDir {
     /// Every name in the directory when the run began: a file of this run's that is not
     /// among them is new, and there is nothing on disk to compare it with.
     pub present: HashSet<String>,
+    /// This run's claim on the directory ([`claim`]), held until the run ends.
+    pub claim: Option<std::fs::File>,
 }
 
 /// The parts of a previous `summary.json` needed to know which files it listed; every
@@ -82,6 +84,7 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
             return Ok(OutDir {
                 owned,
                 present: HashSet::new(),
+                claim: None,
             })
         }
         Err(source) => {
@@ -105,7 +108,11 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
         // A shard's own directory, run again: its graphs and CSVs are ours.
         owned.insert(super::shard::SUMMARY.to_string());
         owned.extend(names.iter().filter(|n| is_report_file_name(n)).cloned());
-        return Ok(OutDir { owned, present });
+        return Ok(OutDir {
+            owned,
+            present,
+            claim: None,
+        });
     }
     if let Some(previous) = previous_summary(&dir.join("summary.json")) {
         owned.extend(
@@ -116,7 +123,11 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
                 .flatten()
                 .filter(|n| is_report_file_name(n)),
         );
-        return Ok(OutDir { owned, present });
+        return Ok(OutDir {
+            owned,
+            present,
+            claim: None,
+        });
     }
     let foreign: Vec<&String> = names
         .iter()
@@ -127,7 +138,11 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
         })
         .collect();
     match foreign.first() {
-        None => Ok(OutDir { owned, present }),
+        None => Ok(OutDir {
+            owned,
+            present,
+            claim: None,
+        }),
         Some(first) => Err(ReportError::NotOurs {
             path: dir.to_path_buf(),
             example: match foreign.len() {
@@ -135,6 +150,28 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
                 n => format!("{first} and {} more", n - 1),
             },
         }),
+    }
+}
+
+/// Claims `dir` for this run, so that a second report or merge into it at the same time
+/// is refused: each run removes the temporaries it finds when it starts, and would
+/// remove the first one's batch before its commit, and the two would overwrite each
+/// other's files. The claim is an advisory lock (`flock`) on the directory itself: no file
+/// is added, and it is let go when the process ends, however it ends. Where a directory
+/// cannot be locked (some network file systems; not Unix) there is no claim.
+pub fn claim(dir: &Path) -> Result<Option<std::fs::File>, ReportError> {
+    if !cfg!(unix) {
+        return Ok(None);
+    }
+    let Ok(file) = std::fs::File::open(dir) else {
+        return Ok(None);
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ReportError::Busy {
+            path: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(_)) => Ok(None),
     }
 }
 

@@ -277,6 +277,7 @@ pub fn merge(job: &MergeJob) -> Result<ReportOutcome, ReportError> {
         path: job.out_dir.clone(),
         source,
     })?;
+    let _claim = super::outdir::claim(&job.out_dir)?;
     let rows = target_rows(shards, &config)?;
 
     // Every target's files, and the members' traffic the pools need.
