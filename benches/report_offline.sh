@@ -4,7 +4,8 @@
 # simulator, then times `report --offline` into an empty directory and again over its own
 # previous run (whose unchanged files it leaves alone), under perf stat when available,
 # and, in the same run, `bench` drawing N graphs of one target's CSV: the report's CPU
-# over the graphs' alone is the ratio to quote.
+# over the graphs' alone is the ratio to quote. Then the disk writes of a first run, and
+# the merge of the report run as two shards.
 #
 #   benches/report_offline.sh [TARGETS] [BIN]   (BIN: target/release/trafficgraph)
 set -eu
@@ -12,7 +13,7 @@ N=${1:-1000}
 BIN=${2:-${CARGO_TARGET_DIR:-target}/release/trafficgraph}
 DIR=${BENCH_DIR:-$(mktemp -d)}
 PORT=${PORT:-18931}
-mkdir -p "$DIR"
+mkdir -p "$DIR" "$DIR/runs"
 "$BIN" sim --listen 127.0.0.1:$PORT >/dev/null 2>&1 &
 SIM=$!
 trap 'kill $SIM 2>/dev/null' EXIT
@@ -53,3 +54,23 @@ else
 fi
 /usr/bin/time -f 'peak RSS %M KB' "$BIN" report --config "$CONF" --out-dir "$DIR/offline" \
   --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q
+# What a first run asks of the disk: write requests and bytes, from the block device's
+# counters (the whole device's, so other programs' writes count too), the batch's
+# syncs included.
+DEV=$(basename "$(df --output=source "$DIR" | tail -1)")
+if [ -r "/sys/class/block/$DEV/stat" ]; then
+  sync
+  set -- $(cat "/sys/class/block/$DEV/stat")
+  W0=$5 S0=$7
+  "$BIN" report --config "$CONF" --out-dir "$(mktemp -d -p "$DIR/runs")" \
+    --cache-dir "$DIR/cache" --now 2026-11-01 --offline -q
+  set -- $(cat "/sys/class/block/$DEV/stat")
+  echo "first run's disk writes ($DEV): $(($5 - W0)) requests, $((($7 - S0) / 2048)) MB"
+fi
+# Two shards of the same report, merged: the merge's CPU and wall.
+for i in 0 1; do
+  "$BIN" report --config "$CONF" --out-dir "$DIR/shard-$i" --cache-dir "$DIR/cache" \
+    --now 2026-11-01 --offline -q --shard $i/2
+done
+/usr/bin/time -f 'report merge of 2 shards: %e s wall, %U+%S s cpu' "$BIN" report merge \
+  "$DIR/shard-0" "$DIR/shard-1" --out-dir "$(mktemp -d -p "$DIR/runs")/merged" -q
