@@ -40,7 +40,7 @@ use crate::export::{CsvExporter, Exporter};
 use crate::fetch::{CloudWatchRaw, RawProvider, SoftLayerRaw};
 use crate::fetch::{FetchOptions, FetchSettings};
 use crate::model::{Method, Origin, Period, Scope, Series, Traffic};
-use crate::output::{write_if_changed, write_output, OutputError};
+use crate::output::{write_if_changed, Batch, OutputError, Staged};
 use crate::provider::cloudwatch::CloudWatchConfig;
 use crate::provider::softlayer::{NetworkType, SoftLayerConfig};
 use crate::provider::ProviderError;
@@ -501,7 +501,10 @@ fn finish(
     tick: &(dyn Fn() + Sync),
 ) -> Result<ReportOutcome, ReportError> {
     let n = ctx.config.targets.len();
-    let pool_rows: Vec<(SummaryRow, Vec<PathBuf>)> = ctx.draw_pool.install(|| {
+    // The pools' files go through a batch as the targets' do.
+    let batch = Batch::new(&ctx.job.out_dir);
+    type PoolRow = (SummaryRow, Vec<PathBuf>, Option<Vec<Staged>>);
+    let pool_rows: Vec<PoolRow> = ctx.draw_pool.install(|| {
         ctx.config
             .pools
             .par_iter()
@@ -518,26 +521,34 @@ fn finish(
                             return (
                                 SummaryRow::failed(&pool.name, RowKind::Pool, why),
                                 Vec::new(),
+                                None,
                             );
                         }
                     }
                 }
                 match sum_traffic(&members, ctx.plan.period, ctx.plan.method) {
-                    Ok(traffic) => draw_and_write(ctx, &pool.name, RowKind::Pool, stem, &traffic),
+                    Ok(traffic) => {
+                        let mut drawn = draw(ctx, &pool.name, RowKind::Pool, stem, &traffic);
+                        drawn.keep_unchanged(&ctx.present);
+                        drawn.stage(&batch)
+                    }
                     Err(why) => (
                         SummaryRow::failed(&pool.name, RowKind::Pool, why.to_string()),
                         Vec::new(),
+                        None,
                     ),
                 }
             })
             .collect()
     });
     drop(kept);
-    for (row, files) in pool_rows {
+    for (row, files, full) in pool_rows {
+        batch.commit(full.unwrap_or_default())?;
         rows.push(row);
         written.extend(files);
         tick();
     }
+    batch.commit(batch.rest())?;
 
     let summary = ctx.summary(rows);
     let out = &ctx.job.out_dir;
@@ -706,19 +717,6 @@ impl Ctx {
     }
 }
 
-/// Computes the figures, writes `<stem>.csv` and `<stem>.png`, and returns the row.
-fn draw_and_write(
-    ctx: &Ctx,
-    name: &str,
-    kind: RowKind,
-    stem: &str,
-    traffic: &Traffic,
-) -> (SummaryRow, Vec<PathBuf>) {
-    let mut drawn = draw(ctx, name, kind, stem, traffic);
-    drawn.keep_unchanged(&ctx.present);
-    drawn.write()
-}
-
 /// A row with the files that back it, drawn but not yet written.
 struct Drawn {
     row: SummaryRow,
@@ -750,10 +748,7 @@ impl Drawn {
     /// and renamed with it); the row fails if one cannot be written, and then none of its
     /// files joins. Returns the row, the paths of all its files, and a full batch to
     /// commit.
-    fn stage(
-        self,
-        batch: &crate::output::Batch,
-    ) -> (SummaryRow, Vec<PathBuf>, Option<Vec<crate::output::Staged>>) {
+    fn stage(self, batch: &Batch) -> (SummaryRow, Vec<PathBuf>, Option<Vec<Staged>>) {
         let mut staged = Vec::with_capacity(self.files.len());
         let mut written = Vec::with_capacity(self.files.len());
         for (path, bytes) in self.files {
@@ -777,26 +772,10 @@ impl Drawn {
         }
         (self.row, written, full)
     }
-
-    /// Writes the files (each atomically: temporary, sync, rename); the row fails if one
-    /// cannot be written. Returns the row and the paths of all its files.
-    fn write(self) -> (SummaryRow, Vec<PathBuf>) {
-        let mut written = Vec::with_capacity(self.files.len());
-        for (path, bytes) in self.files {
-            if let Some(bytes) = bytes {
-                if let Err(e) = write_output(&path, &bytes) {
-                    let row = SummaryRow::failed(&self.row.name, self.row.kind, e.to_string());
-                    return (row, Vec::new());
-                }
-            }
-            written.push(path);
-        }
-        (self.row, written)
-    }
 }
 
 /// Computes the figures and draws the graph and CSV of `traffic`, in memory: the CPU part
-/// of a target, apart from the disk waits of [`Drawn::write`].
+/// of a target, apart from writing its files ([`Drawn::stage`]).
 fn draw(ctx: &Ctx, name: &str, kind: RowKind, stem: &str, traffic: &Traffic) -> Drawn {
     let plan = &ctx.plan;
     let failed = |why: String| Drawn {

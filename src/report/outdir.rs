@@ -78,8 +78,8 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
         .iter()
         .flat_map(|s| [format!("{s}.png"), format!("{s}.csv")])
         .collect();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
+    let mut names = match list(dir) {
+        Ok(names) => names,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(OutDir {
                 owned,
@@ -94,14 +94,6 @@ pub fn check(dir: &Path, stems: &[String]) -> Result<OutDir, ReportError> {
             })
         }
     };
-    let mut names = Vec::new();
-    for e in entries {
-        let e = e.map_err(|source| ReportError::OutDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        names.push(e.file_name().to_string_lossy().into_owned());
-    }
     names.sort();
     let present: HashSet<String> = names.iter().cloned().collect();
     if super::shard::is_shard_dir(dir) {
@@ -177,14 +169,14 @@ pub fn claim(dir: &Path) -> Result<Option<std::fs::File>, ReportError> {
 
 /// The names in `dir` now (none when it cannot be read).
 pub fn names(dir: &Path) -> HashSet<String> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    list(dir).unwrap_or_default().into_iter().collect()
+}
+
+/// The names in `dir`, in the order the file system gives them.
+fn list(dir: &Path) -> std::io::Result<Vec<String>> {
+    std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect()
 }
 
 /// The previous `summary.json` when it is a report's, else `None`.
